@@ -1,0 +1,37 @@
+# Two commands on a fresh clone: `make dev` serves the API, `make test` checks everything.
+# Every target bootstraps .venv from the pinned requirements first, so nothing is installed by hand.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+READY  := $(VENV)/.ready
+
+.PHONY: dev test lint token invoke bench rotate clean
+
+$(READY): requirements-dev.txt constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt >&2
+	@touch $@
+
+dev: $(READY)
+	@$(BIN)/python -m local.dev
+
+lint: $(READY)
+	$(BIN)/cfn-lint template.yaml
+
+test: lint
+	$(BIN)/python -m pytest
+
+# `make token USER=alice`: USER is also the shell's login name, so insist it comes from the command line.
+token: $(READY)
+	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make token USER=<user_id>" >&2; exit 2; fi
+	@$(BIN)/python -m local.token "$(USER)"
+
+invoke: $(READY)
+	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then echo "usage: make invoke FN=<LogicalId> EVENT=<file>" >&2; exit 2; fi
+	@$(BIN)/python -m local.invoke "$(FN)" "$(EVENT)"
+
+bench: $(READY)
+	@$(BIN)/python -m local.bench
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache

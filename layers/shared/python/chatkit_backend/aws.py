@@ -1,0 +1,26 @@
+"""AWS clients, built once per container on first use.
+
+boto3 honours AWS_ENDPOINT_URL, which is how the local stack and the tests point every client
+at moto. Timeouts stay well inside API Gateway's 30 s so a slow dependency surfaces as an error
+the caller can read, not as a gateway timeout.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "max_attempts": 3},
+)
+
+
+@cache
+def client(service: str) -> Any:
+    """The container's client for ``service`` ("dynamodb", "secretsmanager")."""
+    return boto3.session.Session().client(service, config=CLIENT_CONFIG)
