@@ -36,6 +36,7 @@ class RunningStack:
     resources: dict[str, str]
     log_path: Path
     state_dir: Path
+    process: subprocess.Popen[bytes]
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -98,6 +99,7 @@ def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0) -> Ite
             resources=state["resources"],
             log_path=log_path,
             state_dir=state_dir,
+            process=process,
         )
     finally:
         process.terminate()

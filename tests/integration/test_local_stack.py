@@ -79,6 +79,17 @@ def test_design_variables_reach_the_template_parameters() -> None:
         assert preflight.headers["access-control-allow-origin"] == "https://app.example"
 
 
+def test_ctrl_c_stops_the_stack_and_forgets_its_state() -> None:
+    import signal
+
+    with start_stack() as stack:
+        httpx.get(f"{stack.url}/health")  # a worker process is running
+        stack.process.send_signal(signal.SIGINT)
+        assert stack.process.wait(timeout=15) == 0
+        assert not (stack.state_dir / "stack.json").exists()
+        assert "Traceback" not in stack.log()
+
+
 def run_invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "local.invoke", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
