@@ -39,6 +39,6 @@ def _body(event: dict[str, Any]) -> bytes:
         try:
             return base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
-            # Not base64 after all: let the JSON parser report it as the client's mistake.
-            return raw.encode() if isinstance(raw, str) else raw
-    return raw.encode() if isinstance(raw, str) else raw
+            pass  # not base64 after all: the JSON parser reports it as the client's mistake
+    # surrogateescape keeps undecodable bytes as they came, for the parser to refuse.
+    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
