@@ -9,24 +9,27 @@ they stop.
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from local.running_stack import RunningStack, StackNotRunning, lambda_context, load_handler, running_stack
+from local.runtime import LambdaContext, function_environment, load_handler
+from local.stack import LocalAws, running_stack_state
+from local.template import Template
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 ROTATION_DAYS = 30
 
 
-def begin_rotation(secretsmanager: Any, secret_id: str, rotation_lambda_arn: str) -> str:
+def begin_rotation(secretsmanager: Any, secret_id: str, rotation_lambda_arn: str, token: str | None = None) -> str:
     """Enable rotation and stage an empty AWSPENDING version, as RotateSecret does before it calls the function.
 
     moto's RotateSecret records exactly that and then looks for the function in its own Lambda
     service, where ours does not run; the "not found" that follows is expected and ignored.
     """
-    token = str(uuid.uuid4())
+    token = token or str(uuid.uuid4())
     try:
         secretsmanager.rotate_secret(
             SecretId=secret_id,
@@ -63,25 +66,29 @@ def rotate_once(
 
 
 def main() -> int:
-    try:
-        stack: RunningStack = running_stack()
-        secret_id = stack.physical_id("TokenSigningSecret")
-        function_name = stack.resources.get("RotationFunction", "RotationFunction")
-    except StackNotRunning as problem:
-        print(f"make rotate: {problem}", file=sys.stderr)
+    state = running_stack_state()
+    if state is None:
+        print("make rotate: no local stack is running; start one with `make dev` (in another terminal) first", file=sys.stderr)
         return 1
-    stack.use_for_aws()
-    secretsmanager = stack.client("secretsmanager")
+    aws = LocalAws(state["aws_endpoint_url"], state["region"])
+    template = Template.load({k: v for k, v in (state.get("parameters") or {}).items() if isinstance(v, str)})
+    template.physical_ids.update(state["resources"])
+    spec = template.functions()["RotationFunction"]
+    secret_id = state["resources"]["TokenSigningSecret"]
+    secretsmanager = aws.client("secretsmanager")
     before = secretsmanager.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
     old_current = next(version for version, stages in before.items() if "AWSCURRENT" in stages)
 
-    rotation = load_handler("rotation")
-    lambda_arn = f"arn:aws:lambda:{stack.region}:123456789012:function:{function_name}"
-    new_current = rotate_once(secretsmanager, secret_id, rotation.handler, lambda_arn, lambda_context(function_name))
+    # Run the handler as its Lambda would: its template environment, against the stack's AWS.
+    os.environ.clear()
+    os.environ.update(function_environment(spec, aws.environment(), aws.region))
+    handler = load_handler(spec)
+    context = LambdaContext(spec, aws.region)
+    new_current = rotate_once(secretsmanager, secret_id, handler, context.invoked_function_arn, context)
 
     print(
-        f"TokenSigningSecret rotated: AWSCURRENT {new_current}, AWSPREVIOUS {old_current}. "
-        "MCP tokens minted before now keep working until they expire or the next rotation.",
+        f"TokenSigningSecret rotated: AWSCURRENT is now version {new_current}, AWSPREVIOUS {old_current}. "
+        "MCP tokens minted before keep passing until they expire or the next rotation.",
         file=sys.stderr,
     )
     return 0

@@ -144,6 +144,18 @@ def load_function(folder: str) -> ModuleType:
     return module
 
 
+def lambda_context(function_name: str) -> Any:
+    """The parts of Lambda's context object Powertools reads."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        function_name=function_name,
+        memory_limit_in_mb=512,
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}",
+        aws_request_id=str(uuid.uuid4()),
+    )
+
+
 def http_api_event(authorization: str | None, *, route_key: str = "POST /mcp") -> dict[str, Any]:
     """The authorizer event of an HTTP API (payload 2.0) request."""
     headers = {"content-type": "application/json"}
@@ -172,57 +184,41 @@ def http_api_event(authorization: str | None, *, route_key: str = "POST /mcp") -
 
 @dataclass
 class SecretsStack:
-    """The two signing secrets of template.yaml in moto, and the authorizer's environment for them."""
+    """The template's two signing secrets in moto (the ``aws`` fixture), and the authorizer's environment."""
 
-    client: Any
-    token_signing_secret_arn: str
-    user_token_secret_arn: str
+    aws: Any
+
+    @property
+    def client(self) -> Any:
+        return self.aws.client("secretsmanager")
+
+    @property
+    def token_signing_secret_arn(self) -> str:
+        return self.aws.physical_id("TokenSigningSecret")
+
+    @property
+    def user_token_secret_arn(self) -> str:
+        return self.aws.physical_id("UserTokenSecret")
 
     def value(self, secret_arn: str, stage: str = "AWSCURRENT") -> str:
         return self.client.get_secret_value(SecretId=secret_arn, VersionStage=stage)["SecretString"]
 
     def env(self, **overrides: str) -> dict[str, str]:
-        return {
-            "TOKEN_SIGNING_SECRET_ARN": self.token_signing_secret_arn,
-            "USER_TOKEN_SECRET_ARN": self.user_token_secret_arn,
-            "JWT_JWKS_URL": "",
-            "JWT_ISSUER": "",
-            "JWT_AUDIENCE": "",
-            **overrides,
-        }
+        """AuthorizerFunction's template environment; JWT_* overrides set the template parameters."""
+        return self.aws.function_env("AuthorizerFunction", {name: value for name, value in overrides.items() if value})
 
 
-@contextmanager
-def secrets_stack(monkeypatch: Any) -> Iterator[SecretsStack]:
-    import boto3
-    from moto import mock_aws
-
+def signing_secrets(aws: Any) -> SecretsStack:
     from chatkit_backend.aws import client
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "POWERTOOLS_SERVICE_NAME": "chatkit-backend",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     client.cache_clear()
-    with mock_aws():
-        secretsmanager = boto3.client("secretsmanager", region_name="us-east-1")
-        stack = SecretsStack(
-            client=secretsmanager,
-            token_signing_secret_arn=secretsmanager.create_secret(Name="TokenSigningSecret", SecretString=random_secret())["ARN"],
-            user_token_secret_arn=secretsmanager.create_secret(Name="UserTokenSecret", SecretString=random_secret())["ARN"],
-        )
-        yield stack
-    client.cache_clear()
+    return SecretsStack(aws)
 
 
 def authorizer(monkeypatch: Any, env: dict[str, str]) -> ModuleType:
     """A fresh AuthorizerFunction container with ``env``."""
+    for name in ("JWT_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE"):
+        monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return load_function("authorizer")

@@ -29,7 +29,7 @@ from tests.authsupport import (
     http_api_event,
     new_key,
     random_secret,
-    secrets_stack,
+    signing_secrets,
     serve_jwks,
     unsigned,
 )
@@ -72,11 +72,10 @@ def jwks_server(keys: dict[str, SigningKey]) -> Iterator[JwksServer]:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch, keys: dict[str, SigningKey], jwks_server: JwksServer) -> Iterator[World]:
+def world(aws: Any, monkeypatch: pytest.MonkeyPatch, keys: dict[str, SigningKey], jwks_server: JwksServer) -> World:
     jwks_server.keys = [key.public_jwk for key in keys.values()]
     jwks_server.requests = 0
-    with secrets_stack(monkeypatch) as stack:
-        yield World(stack, jwks_server, keys, monkeypatch)
+    return World(signing_secrets(aws), jwks_server, keys, monkeypatch)
 
 
 def bearer(token: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,8 +10,15 @@ import pytest
 from chatkit_backend import rotation as rotation_logic
 from chatkit_backend.tokens import mint_mcp_token
 from local.rotate import STEPS, begin_rotation, end_rotation, rotate_once
-from local.running_stack import lambda_context
-from tests.authsupport import SecretsStack, authorizer, captured_logs, http_api_event, load_function, secrets_stack
+from tests.authsupport import (
+    SecretsStack,
+    authorizer,
+    captured_logs,
+    http_api_event,
+    lambda_context,
+    load_function,
+    signing_secrets,
+)
 
 LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:RotationFunction"
 
@@ -53,9 +59,10 @@ class Rotation:
 
 
 @pytest.fixture
-def rotation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rotation]:
-    with secrets_stack(monkeypatch) as stack:
-        yield Rotation(stack, load_function("rotation"), monkeypatch)
+def rotation(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Rotation:
+    for name, value in aws.function_env("RotationFunction").items():
+        monkeypatch.setenv(name, value)
+    return Rotation(signing_secrets(aws), load_function("rotation"), monkeypatch)
 
 
 def test_full_rotation_moves_current_to_a_new_long_random_key_and_keeps_the_old_one_as_previous(rotation: Rotation) -> None:
