@@ -42,9 +42,10 @@ MAX_TOKEN_CHARS = 8192
 # Clock skew tolerated on exp, nbf and iat between the signer and Lambda.
 LEEWAY_SECONDS = 30
 MAX_SUBJECT_CHARS = 256
-# On a signature miss, re-read the signing secret at most this often (a rotation that has just
-# finished must not wait for the cache to expire; forged tokens must not hammer Secrets Manager).
-KEY_REFRESH_INTERVAL_SECONDS = 5.0
+# On a signature miss, re-read the signing secret at most once a second: a rotation that has just
+# finished must not wait for the cache to expire, and forged tokens cost at most two reads a second
+# per container; the window in which a flood of them could delay a just-rotated key is one second.
+KEY_REFRESH_INTERVAL_SECONDS = 1.0
 
 TokenUse = Literal["user", "mcp"]
 
