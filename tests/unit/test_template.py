@@ -11,7 +11,9 @@ from local.template import TEMPLATE_PATH, Template
 
 TEMPLATE = Template.load()
 RESOURCES = TEMPLATE.resources
-FUNCTIONS = ["AuthorizerFunction", "HealthFunction", "SessionFunction", "ThreadsFunction", "McpFunction", "RotationFunction"]
+FUNCTIONS = [
+    "AuthorizerFunction", "HealthFunction", "SessionFunction", "ThreadsFunction", "McpFunction", "ChatKitFunction", "RotationFunction",
+]
 
 
 class NoManagedPolicies:
@@ -56,7 +58,8 @@ def test_every_route_has_its_own_function_with_the_lambda_runtime() -> None:
 
 def test_only_health_is_public() -> None:
     public = {r.route_key for r in TEMPLATE.routes() if not r.authorized}
-    assert public == {"GET /health"}
+    # OPTIONS /chatkit: the CORS preflight, which browsers send without a token.
+    assert public == {"GET /health", "OPTIONS /chatkit"}
 
 
 def test_the_authorizer_is_wired_as_design_says(transformed: dict[str, Any]) -> None:
@@ -90,7 +93,7 @@ def test_api_has_cors_throttling_and_access_logs() -> None:
     assert RESOURCES[log_group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
-@pytest.mark.parametrize("table", ["TasksTable", "ThreadsTable"])
+@pytest.mark.parametrize("table", ["TasksTable", "ThreadsTable", "ChatKitTable"])
 def test_tables_are_on_demand_recoverable_encrypted_and_retained(table: str) -> None:
     resource = RESOURCES[table]
     assert resource["Type"] == "AWS::DynamoDB::Table"
@@ -99,7 +102,8 @@ def test_tables_are_on_demand_recoverable_encrypted_and_retained(table: str) -> 
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}
-    assert [k["AttributeName"] for k in props["KeySchema"]] == ["user_id", table.replace("sTable", "").lower() + "_id"]
+    sort_key = "sk" if table == "ChatKitTable" else table.replace("sTable", "").lower() + "_id"
+    assert [k["AttributeName"] for k in props["KeySchema"]] == ["user_id", sort_key]
 
 
 def test_secrets_and_the_shared_layer() -> None:
