@@ -2,21 +2,27 @@
 
 ``FunctionWorker`` is one warm "container": a child process that imports the handler once and
 serves invocations in order, so every function keeps its own environment and module state, as
-it does in Lambda. ``load_handler`` does the same inside the current process, for
+it does in Lambda. ``WebAppWorker`` is the same for a function run through the Lambda Web
+Adapter: its web app in a child process, requests proxied to it and streamed back. ``load_handler`` does the same inside the current process, for
 `make invoke`, the benchmark probes and the tests.
 """
 
 from __future__ import annotations
 
+import http.client
 import importlib.util
+import json
 import multiprocessing
 import os
 import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -180,3 +186,135 @@ class FunctionImportError(Exception):
     def __init__(self, logical_id: str, payload: dict[str, Any]) -> None:
         super().__init__(f"{logical_id} failed to import: {payload['errorType']}: {payload['errorMessage']}")
         self.payload = payload
+
+
+@dataclass
+class WebResponse:
+    """The web app's answer: status and headers at once, the body as it comes."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    chunks: Iterator[bytes]
+
+
+class WebAppWorker:
+    """One warm container of a function run through the Lambda Web Adapter.
+
+    As the adapter does in Lambda: run the handler script (which starts the web app on
+    AWS_LWA_PORT), wait until the readiness path answers below 500, then forward each request
+    over HTTP with the API Gateway request context in ``x-amzn-request-context``, handing the
+    response body on chunk by chunk (``response_stream``). One request at a time, as Lambda.
+    """
+
+    def __init__(self, spec: FunctionSpec, environment: dict[str, str], region: str) -> None:
+        self.spec = spec
+        self._environment = environment
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._port = 0
+
+    def invoke(self, event: dict[str, Any]) -> Invocation:
+        return Invocation(error={
+            "errorType": "Local.Unsupported",
+            "errorMessage": f"{self.spec.logical_id} runs behind the Lambda Web Adapter; the local stack serves it on REST API routes only",
+        })
+
+    def _start(self) -> None:
+        port = _free_port()
+        python_dir = str(Path(sys.executable).parent)
+        environment = {
+            **self._environment,
+            "AWS_LWA_PORT": str(port),
+            # The venv's python first, as the runtime's is on Lambda; layers where /opt/python would be.
+            "PATH": os.pathsep.join([python_dir, self._environment.get("PATH", "")]),
+            "PYTHONPATH": os.pathsep.join(str(d) for d in self.spec.layer_dirs),
+        }
+        script = self.spec.code_dir / self.spec.handler
+        # Its own session: Ctrl-C on `make dev` reaches the stack, which then stops the app in order.
+        self._process = subprocess.Popen(
+            ["/bin/sh", str(script)], cwd=self.spec.code_dir, env=environment,
+            stderr=subprocess.PIPE, start_new_session=True,
+        )
+        readiness = self._environment.get("AWS_LWA_READINESS_CHECK_PATH", "/")
+        deadline = time.monotonic() + INIT_TIMEOUT_SECONDS
+        while True:
+            if self._process.poll() is not None:
+                stderr = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                self._process = None
+                raise FunctionImportError(self.spec.logical_id, {
+                    "errorType": "Runtime.ExitError", "errorMessage": f"the web app exited during start-up:\n{stderr[-3000:]}",
+                })
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                connection.request("GET", readiness)
+                status = connection.getresponse().status
+                connection.close()
+                if status < 500:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise FunctionImportError(self.spec.logical_id, {
+                    "errorType": "Sandbox.Timedout", "errorMessage": f"the web app was not ready on {readiness} in {INIT_TIMEOUT_SECONDS} s",
+                })
+            time.sleep(0.02)
+        # The app's log goes where the stack's goes; drained so a chatty app never blocks on it.
+        threading.Thread(target=_drain, args=(self._process.stderr,), daemon=True).start()
+        self._port = port
+
+    def request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, request_context: dict[str, Any]
+    ) -> WebResponse:
+        """Forward one request; the worker stays busy until the returned body is read or closed."""
+        self._lock.acquire()
+        try:
+            if self._process is None or self._process.poll() is not None:
+                self._start()
+            forwarded = {k: v for k, v in headers.items() if k not in HOP_BY_HOP}
+            # The adapter sets this header from the event, replacing any a client sent.
+            forwarded["x-amzn-request-context"] = json.dumps(request_context, separators=(",", ":"))
+            forwarded["content-length"] = str(len(body))
+            connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=self.spec.timeout)
+            connection.request(method, target, body=body, headers=forwarded)
+            response = connection.getresponse()
+        except BaseException:
+            self._lock.release()
+            raise
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                while chunk := response.read1(65536):
+                    yield chunk
+            finally:
+                connection.close()
+                self._lock.release()
+
+        return WebResponse(response.status, [(k.lower(), v) for k, v in response.getheaders()], chunks())
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+
+# Lambda's init phase is bounded (10 s, or the function timeout with the adapter); importing
+# chatkit, agents and openai on a loaded laptop can take several seconds.
+INIT_TIMEOUT_SECONDS = 30
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length", "x-amzn-request-context"})
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _drain(stream: Any) -> None:
+    for line in iter(stream.readline, b""):
+        sys.stderr.write(line.decode(errors="replace"))

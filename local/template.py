@@ -281,6 +281,11 @@ class Template:
             api="rest",
         )
 
+    def rest_stage(self) -> str:
+        """The REST API's stage name (the first path segment of its URL in AWS)."""
+        api = self._rest_api()
+        return str(self.resolve((api or {}).get("Properties", {}).get("StageName", "Prod")))
+
     def authorizer(self) -> AuthorizerSpec | None:
         auth = self.resolve(self._http_api().get("Properties", {}).get("Auth", {}))
         name = auth.get("DefaultAuthorizer")
