@@ -17,6 +17,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from chatkit_backend import __version__
@@ -50,6 +51,24 @@ class McpSettings:
             allowed_origins=env_list("ALLOWED_ORIGINS"),
             max_body_bytes=env_int("MCP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
         )
+
+
+class RawJson(str):
+    """A result encoded once per container: the catalogue answers (listings, discovery) are the
+    same for every caller, and encoding a 4 kB listing is most of a tools/list call."""
+
+
+def encode(body: Any) -> str:
+    """The JSON text of a reply body, splicing in ``RawJson`` results as they are."""
+    if isinstance(body, list):
+        return "[" + ",".join(encode(item) for item in body) + "]"
+    if isinstance(body, dict) and isinstance(body.get("result"), RawJson):
+        return '{"jsonrpc":"2.0","id":' + json.dumps(body["id"], ensure_ascii=False) + ',"result":' + body["result"] + "}"
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _raw(result: dict[str, Any]) -> RawJson:
+    return RawJson(json.dumps(result, separators=(",", ":"), ensure_ascii=False))
 
 
 @dataclass
@@ -237,10 +256,11 @@ class McpServer:
 
     # ---- shared methods ------------------------------------------------------------------------
 
-    def _tools_list(self, params: dict[str, Any], version: str) -> dict[str, Any]:
+    @staticmethod
+    def _tools_list(params: dict[str, Any], version: str) -> RawJson:
         if params.get("cursor") is not None:
             raise p.RpcError(p.INVALID_PARAMS, "Invalid cursor: the tool list has a single page.")
-        return {"tools": LISTINGS[version]}
+        return _listing(version)
 
     def _tools_call(self, params: dict[str, Any], version: str, user_id: str) -> dict[str, Any]:
         name = params.get("name")
@@ -290,8 +310,6 @@ class McpServer:
         except p.RpcError as error:
             status = error.status or p.MODERN_ERROR_STATUS.get(error.code, 200)
             return HttpReply(status, p.error_message(parsed.id, error))
-        result["resultType"] = "complete"
-        result["_meta"] = {p.SERVER_INFO_META_KEY: _server_info(version)}
         return HttpReply(200, p.result_message(parsed.id, result))
 
     @staticmethod
@@ -324,18 +342,40 @@ class McpServer:
     def _modern_call(self, request: _Message, version: str, user_id: str) -> dict[str, Any]:
         params = request.params or {}
         if request.method == "server/discover":
-            return {
-                "supportedVersions": list(p.MODERN_VERSIONS),
-                "capabilities": {"tools": {"listChanged": False}},
-                "instructions": INSTRUCTIONS,
-                "ttlMs": CATALOGUE_TTL_MS,
-                "cacheScope": "public",
-            }
+            return _discovery(version)
         if request.method == "tools/list":
-            return {**self._tools_list(params, version), "ttlMs": CATALOGUE_TTL_MS, "cacheScope": "public"}
+            return self._tools_list(params, version)
         if request.method == "tools/call":
-            return self._tools_call(params, version, user_id)
+            return _stamp(self._tools_call(params, version, user_id), version)
         raise p.RpcError(p.METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")
+
+
+def _stamp(result: dict[str, Any], version: str) -> dict[str, Any]:
+    """2026-07-28 results name their type and the server that made them."""
+    if version in p.MODERN_VERSIONS:
+        result["resultType"] = "complete"
+        result["_meta"] = {p.SERVER_INFO_META_KEY: _server_info(version)}
+    return result
+
+
+@cache
+def _listing(version: str) -> RawJson:
+    result: dict[str, Any] = {"tools": LISTINGS[version]}
+    if version in p.MODERN_VERSIONS:
+        result.update(ttlMs=CATALOGUE_TTL_MS, cacheScope="public")
+    return _raw(_stamp(result, version))
+
+
+@cache
+def _discovery(version: str) -> RawJson:
+    result = {
+        "supportedVersions": list(p.MODERN_VERSIONS),
+        "capabilities": {"tools": {"listChanged": False}},
+        "instructions": INSTRUCTIONS,
+        "ttlMs": CATALOGUE_TTL_MS,
+        "cacheScope": "public",
+    }
+    return _raw(_stamp(result, version))
 
 
 def _tool_error(sentence: str) -> dict[str, Any]:
