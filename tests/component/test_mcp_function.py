@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from chatkit_backend.aws import client
+from chatkit_backend.mcp.tools import TOOLS_BY_NAME
 from tests.component.mcp_client import MODERN, call, modern, request, send
 
 HANDSHAKE = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
@@ -90,8 +92,12 @@ def test_tools_list_is_stable_and_shaped_for_the_revision(
 
 @pytest.mark.parametrize("version", [*HANDSHAKE, MODERN])
 def test_every_tool_runs_and_answers_structured_content_and_text(invoke: Any, version: str) -> None:
+    def conforms(tool: str, structured: Any) -> None:
+        Draft202012Validator(TOOLS_BY_NAME[tool].output_schema).validate(structured)
+
     added = call(invoke, "add_task", {"title": "Buy milk", "description": "2 litres"}, version=version)
     structured = json.loads(added.result["content"][0]["text"])
+    conforms("add_task", structured)
     assert structured["status"] == "created" and structured["title"] == "Buy milk"
     task_id = structured["task_id"]
     if version >= "2025-06-18":
@@ -100,6 +106,7 @@ def test_every_tool_runs_and_answers_structured_content_and_text(invoke: Any, ve
         assert "structuredContent" not in added.result
 
     listed = json.loads(call(invoke, "list_tasks", {}, version=version).result["content"][0]["text"])
+    conforms("list_tasks", listed)
     assert [(t["task_id"], t["status"]) for t in listed["tasks"]] == [(task_id, "pending")]
     assert listed["next_cursor"] is None
 
@@ -110,6 +117,7 @@ def test_every_tool_runs_and_answers_structured_content_and_text(invoke: Any, ve
     ]:
         result = call(invoke, tool, arguments, version=version).result
         assert result["isError"] is False
+        conforms(tool, json.loads(result["content"][0]["text"]))
         assert json.loads(result["content"][0]["text"]) == {
             "task_id": task_id,
             "status": outcome,
