@@ -350,3 +350,28 @@ def test_oversize_body_is_413_and_writes_nothing(invoke: Any, aws: Any) -> None:
     body, headers = modern("tools/call", {"name": "add_task", "arguments": {"title": "x", "description": "y" * 70_000}})
     assert send(invoke, body, headers).status == 413
     assert stored(aws) == []
+
+
+@pytest.mark.parametrize("version", [*HANDSHAKE, MODERN])
+def test_results_match_the_reference_sdks_schema_for_the_revision(invoke: Any, version: str) -> None:
+    """Every result validates against mcp-types' per-revision wire models (what mcp 2.x clients check)."""
+    from mcp_types.methods import validate_server_result
+
+    def result(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        if version == MODERN:
+            body, headers = modern(method, params)
+        else:
+            body, headers = request(method, params), {"mcp-protocol-version": version}
+        return send(invoke, body, headers).result
+
+    if version == MODERN:
+        validate_server_result("server/discover", version, result("server/discover"))
+    else:
+        validate_server_result("initialize", version, send(invoke, initialize(version)).result)
+        validate_server_result("ping", version, result("ping"))
+    validate_server_result("tools/list", version, result("tools/list"))
+    added = result("tools/call", {"name": "add_task", "arguments": {"title": "Schema"}})
+    validate_server_result("tools/call", version, added)
+    failed = result("tools/call", {"name": "delete_task", "arguments": {"task_id": "nope"}})
+    validate_server_result("tools/call", version, failed)
+    assert failed["isError"] is True
