@@ -26,12 +26,23 @@ CASES = [
     for case in (
         Case(group, "McpFunction (ours)", "McpFunction", event, baseline=True),
         Case(
-            group, "awslabs mcp-lambda-handler 0.1.15", "local/bench/peers_mcp/awslabs_tasks.py:handler", event,
-            env=TASKS, sys_path=PEER_PATHS, note="protocol 2024-11-05 only; tool errors become HTTP 500",
+            group,
+            "awslabs mcp-lambda-handler 0.1.15",
+            "local/bench/peers_mcp/awslabs_tasks.py:handler",
+            event,
+            env=TASKS,
+            sys_path=PEER_PATHS,
+            note="protocol 2024-11-05 only; tool errors become HTTP 500",
         ),
         Case(
-            group, "mcp 2.3.0 MCPServer + Mangum", "local/bench/peers_mcp/sdk_mangum_tasks.py:handler", event,
-            env=TASKS, sys_path=PEER_PATHS, iterations=50, note="stateless JSON; lifespan per call",
+            group,
+            "mcp 2.3.0 MCPServer + Mangum",
+            "local/bench/peers_mcp/sdk_mangum_tasks.py:handler",
+            event,
+            env=TASKS,
+            sys_path=PEER_PATHS,
+            iterations=50,
+            note="stateless JSON; lifespan per call",
         ),
     )
 ]

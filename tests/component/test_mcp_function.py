@@ -38,7 +38,9 @@ def test_initialize_answers_the_clients_revision(invoke: Any, version: str) -> N
 
 
 @pytest.mark.parametrize("offered", ["2026-07-28", "2099-01-01", "1.0"])
-def test_initialize_with_an_unknown_revision_answers_the_newest_handshake_one(invoke: Any, offered: str) -> None:
+def test_initialize_with_an_unknown_revision_answers_the_newest_handshake_one(
+    invoke: Any, offered: str
+) -> None:
     assert send(invoke, initialize(offered)).result["protocolVersion"] == "2025-11-25"
 
 
@@ -87,7 +89,11 @@ def test_tools_list_is_stable_and_shaped_for_the_revision(
         assert hints["update_task"]["idempotentHint"] is True
         assert all(h["openWorldHint"] is False for h in hints.values())
     add = tools[0]["inputSchema"]["properties"]
-    assert (add["title"]["minLength"], add["title"]["maxLength"], add["description"]["maxLength"]) == (1, 200, 1000)
+    assert (add["title"]["minLength"], add["title"]["maxLength"], add["description"]["maxLength"]) == (
+        1,
+        200,
+        1000,
+    )
 
 
 @pytest.mark.parametrize("version", [*HANDSHAKE, MODERN])
@@ -123,13 +129,18 @@ def test_every_tool_runs_and_answers_structured_content_and_text(invoke: Any, ve
             "status": outcome,
             "title": "Buy oat milk" if outcome != "completed" else "Buy milk",
         }
-    assert json.loads(call(invoke, "list_tasks", {}, version=version).result["content"][0]["text"])["tasks"] == []
+    assert (
+        json.loads(call(invoke, "list_tasks", {}, version=version).result["content"][0]["text"])["tasks"]
+        == []
+    )
 
 
 def test_each_tool_call_is_exactly_one_dynamodb_request(invoke: Any) -> None:
     call(invoke, "list_tasks", {})  # the first call builds the container's client
     seen: list[str] = []
-    client("dynamodb").meta.events.register("before-call.dynamodb.*", lambda model, **_: seen.append(model.name))
+    client("dynamodb").meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: seen.append(model.name)
+    )
 
     def one(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         seen.clear()
@@ -195,7 +206,9 @@ def test_tool_failures_are_is_error_results_the_model_can_act_on(
 
 
 def test_list_tasks_pages_with_a_cursor(invoke: Any) -> None:
-    ids = [call(invoke, "add_task", {"title": f"t{n}"}).result["structuredContent"]["task_id"] for n in range(5)]
+    ids = [
+        call(invoke, "add_task", {"title": f"t{n}"}).result["structuredContent"]["task_id"] for n in range(5)
+    ]
     seen: list[str] = []
     cursor = None
     while True:
@@ -221,7 +234,9 @@ def test_list_tasks_pages_with_a_cursor(invoke: Any) -> None:
         (request("server/discover"), {"mcp-protocol-version": "2025-11-25"}, 200, -32601),
     ],
 )
-def test_handshake_era_method_errors(invoke: Any, body: Any, headers: dict[str, str], status: int, code: int | None) -> None:
+def test_handshake_era_method_errors(
+    invoke: Any, body: Any, headers: dict[str, str], status: int, code: int | None
+) -> None:
     reply = send(invoke, body, headers)
     assert reply.status == status
     assert reply.body["id"] == 1
@@ -231,7 +246,9 @@ def test_handshake_era_method_errors(invoke: Any, body: Any, headers: dict[str, 
         assert reply.error["code"] == code
 
 
-def _modern_case(method: str, params: dict[str, Any] | None = None, **change: Any) -> tuple[Any, dict[str, str]]:
+def _modern_case(
+    method: str, params: dict[str, Any] | None = None, **change: Any
+) -> tuple[Any, dict[str, str]]:
     body, headers = modern(method, params)
     for key, value in change.items():
         if key == "meta":
@@ -259,7 +276,10 @@ def _modern_case(method: str, params: dict[str, Any] | None = None, **change: An
         (
             _modern_case(
                 "tools/list",
-                meta={"io.modelcontextprotocol/protocolVersion": "2025-11-25", "io.modelcontextprotocol/clientCapabilities": {}},
+                meta={
+                    "io.modelcontextprotocol/protocolVersion": "2025-11-25",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                },
             ),
             400,
             -32020,
@@ -292,7 +312,11 @@ def test_notifications_and_responses_get_202_and_no_body(invoke: Any, version: s
 
 
 def test_batches_work_where_the_revision_has_them(invoke: Any) -> None:
-    batch = [request("ping", request_id=1), {"jsonrpc": "2.0", "method": "notifications/initialized"}, request("tools/list", request_id=2)]
+    batch = [
+        request("ping", request_id=1),
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        request("tools/list", request_id=2),
+    ]
     reply = send(invoke, batch, {"mcp-protocol-version": "2025-03-26"})
     assert reply.status == 200
     assert [m["id"] for m in reply.body] == [1, 2]
@@ -316,7 +340,10 @@ def test_get_and_delete_are_405_with_allow_post(invoke: Any, method: str) -> Non
 
 
 def test_content_type_and_accept_take_parameters(invoke: Any) -> None:
-    headers = {"content-type": "application/json; charset=utf-8", "accept": "application/json;q=0.9, text/event-stream"}
+    headers = {
+        "content-type": "application/json; charset=utf-8",
+        "accept": "application/json;q=0.9, text/event-stream",
+    }
     assert send(invoke, request("ping"), headers).status == 200
 
 
@@ -347,7 +374,9 @@ def test_no_identity_is_401(invoke: Any) -> None:
 
 
 def test_oversize_body_is_413_and_writes_nothing(invoke: Any, aws: Any) -> None:
-    body, headers = modern("tools/call", {"name": "add_task", "arguments": {"title": "x", "description": "y" * 70_000}})
+    body, headers = modern(
+        "tools/call", {"name": "add_task", "arguments": {"title": "x", "description": "y" * 70_000}}
+    )
     assert send(invoke, body, headers).status == 413
     assert stored(aws) == []
 

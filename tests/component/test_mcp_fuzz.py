@@ -34,7 +34,10 @@ def _add(version: str) -> tuple[dict[str, Any], dict[str, str]]:
     if version == MODERN:
         body, headers = modern("tools/call", {"name": "add_task", "arguments": arguments})
     else:
-        body, headers = request("tools/call", {"name": "add_task", "arguments": arguments}), {"mcp-protocol-version": version}
+        body, headers = (
+            request("tools/call", {"name": "add_task", "arguments": arguments}),
+            {"mcp-protocol-version": version},
+        )
     return body, {**JSON_HEADERS, **headers}
 
 
@@ -54,7 +57,11 @@ def _add(version: str) -> tuple[dict[str, Any], dict[str, str]]:
 def test_garbage_bodies_are_parse_errors(invoke: Any, aws: Any, body: Any) -> None:
     status, reply = invoke_raw(invoke, body, JSON_HEADERS)
     assert status == 400
-    assert reply == {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": reply["error"]["message"]}}
+    assert reply == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32700, "message": reply["error"]["message"]},
+    }
     assert stored(aws) == []
 
 
@@ -177,7 +184,9 @@ def _mutate(rng: random.Random, body: dict[str, Any], headers: dict[str, str]) -
     return body, headers
 
 
-def test_random_mutations_of_valid_requests_never_5xx_and_rejections_write_nothing(invoke: Any, aws: Any) -> None:
+def test_random_mutations_of_valid_requests_never_5xx_and_rejections_write_nothing(
+    invoke: Any, aws: Any
+) -> None:
     rng = random.Random(SEED)
     valid = [_add(version) for version in ("2025-03-26", "2025-06-18", "2025-11-25", MODERN)]
     rejected = 0

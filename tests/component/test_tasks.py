@@ -153,7 +153,11 @@ def test_rejected_input_changes_nothing(aws: Any, table: str, calls: list[str], 
     with pytest.raises((InvalidInput, TaskNotFound)):
         call()
     assert items(aws, table) == before
-    assert calls in ([], ["UpdateItem"], ["DeleteItem"])  # a well-formed unknown id costs one conditional write
+    assert calls in (
+        [],
+        ["UpdateItem"],
+        ["DeleteItem"],
+    )  # a well-formed unknown id costs one conditional write
 
 
 def test_complete_is_idempotent_and_keeps_the_first_completion_time(table: str) -> None:

@@ -156,20 +156,43 @@ def test_older_revisions_over_plain_http(stack: RunningStack, mint: Mint, versio
         "Content-Type": "application/json",
     }
     with httpx.Client(base_url=stack.url, headers=headers, timeout=30) as http:
-        init = http.post("/mcp", json={
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
-        })
+        init = http.post(
+            "/mcp",
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": version,
+                    "capabilities": {},
+                    "clientInfo": {"name": "raw", "version": "1"},
+                },
+            },
+        )
         assert init.status_code == 200
         assert init.json()["result"]["protocolVersion"] == version
         assert "mcp-session-id" not in init.headers
         versioned = {} if version == "2024-11-05" else {"MCP-Protocol-Version": version}
-        assert http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=versioned).status_code == 202
-        tools = http.post("/mcp", json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers=versioned).json()
+        assert (
+            http.post(
+                "/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=versioned
+            ).status_code
+            == 202
+        )
+        tools = http.post(
+            "/mcp", json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers=versioned
+        ).json()
         assert [t["name"] for t in tools["result"]["tools"]] == TOOL_NAMES
-        added = http.post("/mcp", headers=versioned, json={
-            "jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "add_task", "arguments": {"title": "Old client"}},
-        }).json()["result"]
+        added = http.post(
+            "/mcp",
+            headers=versioned,
+            json={
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "tools/call",
+                "params": {"name": "add_task", "arguments": {"title": "Old client"}},
+            },
+        ).json()["result"]
         assert json.loads(added["content"][0]["text"])["status"] == "created"
 
 
@@ -180,5 +203,15 @@ def test_gateway_and_transport_refusals(stack: RunningStack, mint: Mint) -> None
     got = httpx.get(f"{stack.url}/mcp", headers=auth)
     assert (got.status_code, got.headers["allow"]) == (405, "POST")
     assert httpx.delete(f"{stack.url}/mcp", headers=auth).status_code == 405
-    assert httpx.post(f"{stack.url}/mcp", json=ping, headers={**auth, "Origin": "https://evil.example"}).status_code == 403
-    assert httpx.post(f"{stack.url}/mcp", json=ping, headers={**auth, "MCP-Protocol-Version": "1999-01-01"}).status_code == 400
+    assert (
+        httpx.post(
+            f"{stack.url}/mcp", json=ping, headers={**auth, "Origin": "https://evil.example"}
+        ).status_code
+        == 403
+    )
+    assert (
+        httpx.post(
+            f"{stack.url}/mcp", json=ping, headers={**auth, "MCP-Protocol-Version": "1999-01-01"}
+        ).status_code
+        == 400
+    )

@@ -63,5 +63,8 @@ def test_annotations_say_what_each_tool_does() -> None:
     hints = {tool["name"]: tool["annotations"] for tool in LISTINGS["2025-11-25"]}
     assert hints["list_tasks"]["readOnlyHint"] is True
     assert [name for name, h in hints.items() if h.get("destructiveHint")] == ["delete_task"]
-    assert sorted(name for name, h in hints.items() if h.get("idempotentHint")) == ["complete_task", "update_task"]
+    assert sorted(name for name, h in hints.items() if h.get("idempotentHint")) == [
+        "complete_task",
+        "update_task",
+    ]
     assert not any(h["openWorldHint"] for h in hints.values())

@@ -113,7 +113,9 @@ def clean_description(description: Any) -> str | None:
         raise InvalidInput("description must be a string of at most 1000 characters.")
     cleaned = description.strip()
     if len(cleaned) > DESCRIPTION_MAX:
-        raise InvalidInput(f"description is {len(cleaned)} characters; shorten it to at most {DESCRIPTION_MAX}.")
+        raise InvalidInput(
+            f"description is {len(cleaned)} characters; shorten it to at most {DESCRIPTION_MAX}."
+        )
     return cleaned
 
 

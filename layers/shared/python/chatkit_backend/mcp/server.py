@@ -63,7 +63,13 @@ def encode(body: Any) -> str:
     if isinstance(body, list):
         return "[" + ",".join(encode(item) for item in body) + "]"
     if isinstance(body, dict) and isinstance(body.get("result"), RawJson):
-        return '{"jsonrpc":"2.0","id":' + json.dumps(body["id"], ensure_ascii=False) + ',"result":' + body["result"] + "}"
+        return (
+            '{"jsonrpc":"2.0","id":'
+            + json.dumps(body["id"], ensure_ascii=False)
+            + ',"result":'
+            + body["result"]
+            + "}"
+        )
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -94,7 +100,9 @@ def _media_type(value: str) -> str:
 
 
 def _accepts_json(accept: str) -> bool:
-    return any(_media_type(part) in ("application/json", "application/*", "*/*") for part in accept.split(","))
+    return any(
+        _media_type(part) in ("application/json", "application/*", "*/*") for part in accept.split(",")
+    )
 
 
 def _reject_constant(name: str) -> Any:
@@ -143,7 +151,9 @@ def _classify(message: Any) -> _Message:
     if "method" not in message:
         if "id" in message and ("result" in message) != ("error" in message):
             return _Message("response", id=request_id)
-        raise p.RpcError(p.INVALID_REQUEST, "Invalid Request: a request needs a string method", request_id=echo)
+        raise p.RpcError(
+            p.INVALID_REQUEST, "Invalid Request: a request needs a string method", request_id=echo
+        )
     method = message["method"]
     params = message.get("params")
     if not isinstance(method, str):
@@ -174,9 +184,13 @@ class McpServer:
         if origin is not None and origin not in self.settings.allowed_origins:
             return _transport_error(403, "Forbidden: this Origin may not call the MCP server.")
         if user_id is None:
-            return _transport_error(401, "Unauthorized: send Authorization: Bearer <token>.", **{"www-authenticate": "Bearer"})
+            return _transport_error(
+                401, "Unauthorized: send Authorization: Bearer <token>.", **{"www-authenticate": "Bearer"}
+            )
         if len(body) > self.settings.max_body_bytes:
-            return _transport_error(413, f"Request body is over the {self.settings.max_body_bytes}-byte limit.")
+            return _transport_error(
+                413, f"Request body is over the {self.settings.max_body_bytes}-byte limit."
+            )
         if _media_type(headers.get("content-type", "")) != "application/json":
             return _transport_error(415, "Unsupported Media Type: send Content-Type: application/json.")
         accept = headers.get("accept")
@@ -190,7 +204,12 @@ class McpServer:
         header_version = headers.get(p.PROTOCOL_VERSION_HEADER)
         if header_version is not None and header_version not in p.KNOWN_VERSIONS:
             request_id = message.get("id") if isinstance(message, dict) else None
-            return HttpReply(400, p.error_message(request_id if _valid_id(request_id) else None, p.unsupported_version(header_version)))
+            return HttpReply(
+                400,
+                p.error_message(
+                    request_id if _valid_id(request_id) else None, p.unsupported_version(header_version)
+                ),
+            )
         if header_version in p.MODERN_VERSIONS or (header_version is None and _has_modern_meta(message)):
             return self._modern(message, headers, user_id)
         return self._handshake(message, header_version or p.DEFAULT_HEADERLESS_VERSION, user_id)
@@ -200,10 +219,14 @@ class McpServer:
     def _handshake(self, message: Any, version: str, user_id: str) -> HttpReply:
         if isinstance(message, list):
             if version not in p.BATCH_VERSIONS:
-                return _transport_error(400, f"Invalid Request: JSON-RPC batches are not part of MCP {version}.")
+                return _transport_error(
+                    400, f"Invalid Request: JSON-RPC batches are not part of MCP {version}."
+                )
             if not message:
                 return _transport_error(400, "Invalid Request: empty batch.")
-            replies = [reply for item in message if (reply := self._handshake_one(item, version, user_id, True))]
+            replies = [
+                reply for item in message if (reply := self._handshake_one(item, version, user_id, True))
+            ]
             return HttpReply(200, replies) if replies else HttpReply(202)
         try:
             reply = self._handshake_one(message, version, user_id, False)
@@ -211,7 +234,9 @@ class McpServer:
             return HttpReply(400, p.error_message(error.request_id, error))
         return HttpReply(200, reply) if reply is not None else HttpReply(202)
 
-    def _handshake_one(self, message: Any, version: str, user_id: str, in_batch: bool) -> dict[str, Any] | None:
+    def _handshake_one(
+        self, message: Any, version: str, user_id: str, in_batch: bool
+    ) -> dict[str, Any] | None:
         try:
             parsed = _classify(message)
         except p.RpcError as error:
@@ -225,7 +250,9 @@ class McpServer:
         except p.RpcError as error:
             return p.error_message(parsed.id, error)
 
-    def _handshake_call(self, request: _Message, version: str, user_id: str, in_batch: bool) -> dict[str, Any]:
+    def _handshake_call(
+        self, request: _Message, version: str, user_id: str, in_batch: bool
+    ) -> dict[str, Any]:
         params = request.params or {}
         if request.method == "initialize":
             if in_batch:
@@ -268,7 +295,9 @@ class McpServer:
             raise p.RpcError(p.INVALID_PARAMS, "tools/call needs params.name (a string).")
         tool = TOOLS_BY_NAME.get(name)
         if tool is None:
-            raise p.RpcError(p.INVALID_PARAMS, f"Unknown tool: {name[:100]}. Call tools/list for the tool names.")
+            raise p.RpcError(
+                p.INVALID_PARAMS, f"Unknown tool: {name[:100]}. Call tools/list for the tool names."
+            )
         arguments = params.get("arguments")
         if arguments is None:
             arguments = {}
@@ -284,7 +313,9 @@ class McpServer:
             _log_exception("tool call failed", tool.name)
             return _tool_error("The task store did not answer. Nothing was changed; try again in a moment.")
         result: dict[str, Any] = {
-            "content": [{"type": "text", "text": json.dumps(structured, separators=(",", ":"), ensure_ascii=False)}],
+            "content": [
+                {"type": "text", "text": json.dumps(structured, separators=(",", ":"), ensure_ascii=False)}
+            ],
             "isError": False,
         }
         if p.version_at_least(version, "2025-06-18"):
@@ -295,7 +326,9 @@ class McpServer:
 
     def _modern(self, message: Any, headers: dict[str, str], user_id: str) -> HttpReply:
         if not isinstance(message, dict):
-            return _transport_error(400, "Invalid Request: the body must be one JSON-RPC request or notification.")
+            return _transport_error(
+                400, "Invalid Request: the body must be one JSON-RPC request or notification."
+            )
         try:
             parsed = _classify(message)
         except p.RpcError as error:
@@ -323,9 +356,13 @@ class McpServer:
                 f"params._meta must be an object carrying {p.PROTOCOL_VERSION_META_KEY!r} "
                 f"and {p.CLIENT_CAPABILITIES_META_KEY!r}",
             )
-        missing = [key for key in (p.PROTOCOL_VERSION_META_KEY, p.CLIENT_CAPABILITIES_META_KEY) if key not in meta]
+        missing = [
+            key for key in (p.PROTOCOL_VERSION_META_KEY, p.CLIENT_CAPABILITIES_META_KEY) if key not in meta
+        ]
         if missing:
-            raise p.RpcError(p.INVALID_PARAMS, f"params._meta is missing the required key(s): {', '.join(missing)}")
+            raise p.RpcError(
+                p.INVALID_PARAMS, f"params._meta is missing the required key(s): {', '.join(missing)}"
+            )
         version = meta[p.PROTOCOL_VERSION_META_KEY]
         header_version = headers.get(p.PROTOCOL_VERSION_HEADER)
         if header_version is None or header_version != version:
@@ -339,7 +376,7 @@ class McpServer:
             raise p.unsupported_version(version)
         return version
 
-    def _modern_call(self, request: _Message, version: str, user_id: str) -> dict[str, Any]:
+    def _modern_call(self, request: _Message, version: str, user_id: str) -> dict[str, Any] | RawJson:
         params = request.params or {}
         if request.method == "server/discover":
             return _discovery(version)
