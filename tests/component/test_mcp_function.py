@@ -404,3 +404,4 @@ def test_results_match_the_reference_sdks_schema_for_the_revision(invoke: Any, v
     failed = result("tools/call", {"name": "delete_task", "arguments": {"task_id": "nope"}})
     validate_server_result("tools/call", version, failed)
     assert failed["isError"] is True
+

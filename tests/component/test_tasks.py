@@ -11,7 +11,7 @@ import pytest
 from chatkit_backend import tasks
 from chatkit_backend.aws import client
 from chatkit_backend.cursor import encode_cursor
-from chatkit_backend.errors import InvalidInput, TaskNotFound
+from chatkit_backend.errors import InvalidInput, NotConfigured, TaskNotFound
 
 
 @pytest.fixture
@@ -182,3 +182,9 @@ def test_delete_returns_the_deleted_task_and_a_second_delete_is_not_found(aws: A
     with pytest.raises(TaskNotFound, match="list_tasks"):
         tasks.delete_task("alice", task.task_id)
     assert items(aws, table) == []
+
+
+def test_a_missing_table_setting_says_which_setting(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TASKS_TABLE", raising=False)
+    with pytest.raises(NotConfigured, match="TASKS_TABLE"):
+        tasks.list_tasks("alice")
