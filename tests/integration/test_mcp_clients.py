@@ -215,3 +215,28 @@ def test_gateway_and_transport_refusals(stack: RunningStack, mint: Mint) -> None
         ).status_code
         == 400
     )
+
+
+def test_an_mcp_token_minted_for_a_chatkit_session_acts_for_its_user(stack: RunningStack, mint: Mint) -> None:
+    """The ChatKit workflow's path: SessionFunction mints an MCP token; /mcp acts for its sub."""
+    from chatkit_backend.tokens import mint_mcp_token
+
+    signing_key = stack.client("secretsmanager").get_secret_value(
+        SecretId=stack.physical_id("TokenSigningSecret"), VersionStage="AWSCURRENT"
+    )["SecretString"]
+    user = new_user()
+
+    async def scenario() -> None:
+        async def add(client: Client) -> Any:
+            return await client.call_tool("add_task", {"title": "From the workflow"})
+
+        async def listing(client: Client) -> Any:
+            return await client.call_tool("list_tasks", {})
+
+        added = await official_client(stack, mint_mcp_token(user, signing_key, 300), "auto", add)
+        assert added.is_error is False
+        # The user's own (user) token sees the task the workflow added with the MCP token.
+        seen = (await official_client(stack, mint(user), "auto", listing)).structured_content["tasks"]
+        assert [t["title"] for t in seen] == ["From the workflow"]
+
+    asyncio.run(scenario())
