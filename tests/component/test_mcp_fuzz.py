@@ -3,6 +3,7 @@ rejected request writes nothing."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import random
@@ -206,3 +207,18 @@ def test_random_mutations_of_valid_requests_never_5xx_and_rejections_write_nothi
             assert stored(aws) == before, (n, body, headers, status, reply)
     # The seed must exercise rejections, not only harmless changes.
     assert rejected > MUTATIONS // 2
+
+
+@pytest.mark.parametrize("encoded", [False, True])
+@pytest.mark.parametrize("size", [64 * 1024 + 1, 1024 * 1024, 6 * 1024 * 1024])
+def test_oversize_bodies_are_413_and_write_nothing(invoke: Any, aws: Any, size: int, encoded: bool) -> None:
+    body, headers = _add("2025-11-25")
+    body["params"]["arguments"]["description"] = "x" * size
+    event = http_event("POST", "/mcp", body=body, headers=headers)
+    if encoded:
+        event["body"] = base64.b64encode(event["body"].encode()).decode()
+        event["isBase64Encoded"] = True
+    response = invoke("McpFunction", event)
+    assert response["statusCode"] == 413
+    assert json.loads(response["body"])["error"]["code"] == -32600
+    assert stored(aws) == []
