@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from chatkit_backend.errors import AuthenticationRequired
 from chatkit_backend.identity import identity_from_event
-from chatkit_backend.mcp.server import McpServer, McpSettings
+from chatkit_backend.mcp.server import McpServer, McpSettings, encode
 
 SERVER = McpServer(McpSettings.from_env())
 
@@ -29,7 +28,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     response: dict[str, Any] = {"statusCode": reply.status, "headers": dict(reply.headers)}
     if reply.body is not None:
         response["headers"]["content-type"] = "application/json"
-        response["body"] = json.dumps(reply.body, separators=(",", ":"), ensure_ascii=False)
+        response["body"] = encode(reply.body)
     return response
 
 

@@ -29,7 +29,9 @@ class Reply:
         return self.body["error"]
 
 
-def send(invoke: Any, body: Any, headers: dict[str, str] | None = None, *, method: str = "POST", **kw: Any) -> Reply:
+def send(
+    invoke: Any, body: Any, headers: dict[str, str] | None = None, *, method: str = "POST", **kw: Any
+) -> Reply:
     event = http_event(method, "/mcp", body=body, headers={**JSON_HEADERS, **(headers or {})}, **kw)
     response = invoke("McpFunction", event)
     assert response["statusCode"] < 500, response
@@ -44,7 +46,9 @@ def request(method: str, params: dict[str, Any] | None = None, request_id: Any =
     return message
 
 
-def modern(method: str, params: dict[str, Any] | None = None, request_id: Any = 1) -> tuple[dict[str, Any], dict[str, str]]:
+def modern(
+    method: str, params: dict[str, Any] | None = None, request_id: Any = 1
+) -> tuple[dict[str, Any], dict[str, str]]:
     """A 2026-07-28 request and the headers a conforming client sends with it."""
     params = dict(params or {})
     params["_meta"] = {
@@ -58,10 +62,15 @@ def modern(method: str, params: dict[str, Any] | None = None, request_id: Any = 
     return request(method, params, request_id), headers
 
 
-def call(invoke: Any, tool: str, arguments: dict[str, Any], *, user_id: str = "user-1", version: str = MODERN) -> Reply:
+def call(
+    invoke: Any, tool: str, arguments: dict[str, Any], *, user_id: str = "user-1", version: str = MODERN
+) -> Reply:
     """A tools/call in the given revision's framing."""
     if version == MODERN:
         body, headers = modern("tools/call", {"name": tool, "arguments": arguments})
     else:
-        body, headers = request("tools/call", {"name": tool, "arguments": arguments}), {"mcp-protocol-version": version}
+        body, headers = (
+            request("tools/call", {"name": tool, "arguments": arguments}),
+            {"mcp-protocol-version": version},
+        )
     return send(invoke, body, headers, user_id=user_id)

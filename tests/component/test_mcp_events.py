@@ -21,6 +21,7 @@ EXPECTED = {
     "update_task": (200, "tool error"),
     "delete_task": (200, "tool error"),
     "error_parse": (400, -32700),
+    "error_task_not_found": (200, "tool error"),
     "error_unknown_tool": (200, -32602),
     "get_not_allowed": (405, -32600),
 }

@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from chatkit_backend.aws import client
+from chatkit_backend.mcp.tools import TOOLS_BY_NAME
 from tests.component.mcp_client import MODERN, call, modern, request, send
 
 HANDSHAKE = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
@@ -36,7 +38,9 @@ def test_initialize_answers_the_clients_revision(invoke: Any, version: str) -> N
 
 
 @pytest.mark.parametrize("offered", ["2026-07-28", "2099-01-01", "1.0"])
-def test_initialize_with_an_unknown_revision_answers_the_newest_handshake_one(invoke: Any, offered: str) -> None:
+def test_initialize_with_an_unknown_revision_answers_the_newest_handshake_one(
+    invoke: Any, offered: str
+) -> None:
     assert send(invoke, initialize(offered)).result["protocolVersion"] == "2025-11-25"
 
 
@@ -85,13 +89,21 @@ def test_tools_list_is_stable_and_shaped_for_the_revision(
         assert hints["update_task"]["idempotentHint"] is True
         assert all(h["openWorldHint"] is False for h in hints.values())
     add = tools[0]["inputSchema"]["properties"]
-    assert (add["title"]["minLength"], add["title"]["maxLength"], add["description"]["maxLength"]) == (1, 200, 1000)
+    assert (add["title"]["minLength"], add["title"]["maxLength"], add["description"]["maxLength"]) == (
+        1,
+        200,
+        1000,
+    )
 
 
 @pytest.mark.parametrize("version", [*HANDSHAKE, MODERN])
 def test_every_tool_runs_and_answers_structured_content_and_text(invoke: Any, version: str) -> None:
+    def conforms(tool: str, structured: Any) -> None:
+        Draft202012Validator(TOOLS_BY_NAME[tool].output_schema).validate(structured)
+
     added = call(invoke, "add_task", {"title": "Buy milk", "description": "2 litres"}, version=version)
     structured = json.loads(added.result["content"][0]["text"])
+    conforms("add_task", structured)
     assert structured["status"] == "created" and structured["title"] == "Buy milk"
     task_id = structured["task_id"]
     if version >= "2025-06-18":
@@ -100,6 +112,7 @@ def test_every_tool_runs_and_answers_structured_content_and_text(invoke: Any, ve
         assert "structuredContent" not in added.result
 
     listed = json.loads(call(invoke, "list_tasks", {}, version=version).result["content"][0]["text"])
+    conforms("list_tasks", listed)
     assert [(t["task_id"], t["status"]) for t in listed["tasks"]] == [(task_id, "pending")]
     assert listed["next_cursor"] is None
 
@@ -110,18 +123,24 @@ def test_every_tool_runs_and_answers_structured_content_and_text(invoke: Any, ve
     ]:
         result = call(invoke, tool, arguments, version=version).result
         assert result["isError"] is False
+        conforms(tool, json.loads(result["content"][0]["text"]))
         assert json.loads(result["content"][0]["text"]) == {
             "task_id": task_id,
             "status": outcome,
             "title": "Buy oat milk" if outcome != "completed" else "Buy milk",
         }
-    assert json.loads(call(invoke, "list_tasks", {}, version=version).result["content"][0]["text"])["tasks"] == []
+    assert (
+        json.loads(call(invoke, "list_tasks", {}, version=version).result["content"][0]["text"])["tasks"]
+        == []
+    )
 
 
 def test_each_tool_call_is_exactly_one_dynamodb_request(invoke: Any) -> None:
     call(invoke, "list_tasks", {})  # the first call builds the container's client
     seen: list[str] = []
-    client("dynamodb").meta.events.register("before-call.dynamodb.*", lambda model, **_: seen.append(model.name))
+    client("dynamodb").meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: seen.append(model.name)
+    )
 
     def one(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         seen.clear()
@@ -187,7 +206,9 @@ def test_tool_failures_are_is_error_results_the_model_can_act_on(
 
 
 def test_list_tasks_pages_with_a_cursor(invoke: Any) -> None:
-    ids = [call(invoke, "add_task", {"title": f"t{n}"}).result["structuredContent"]["task_id"] for n in range(5)]
+    ids = [
+        call(invoke, "add_task", {"title": f"t{n}"}).result["structuredContent"]["task_id"] for n in range(5)
+    ]
     seen: list[str] = []
     cursor = None
     while True:
@@ -213,7 +234,9 @@ def test_list_tasks_pages_with_a_cursor(invoke: Any) -> None:
         (request("server/discover"), {"mcp-protocol-version": "2025-11-25"}, 200, -32601),
     ],
 )
-def test_handshake_era_method_errors(invoke: Any, body: Any, headers: dict[str, str], status: int, code: int | None) -> None:
+def test_handshake_era_method_errors(
+    invoke: Any, body: Any, headers: dict[str, str], status: int, code: int | None
+) -> None:
     reply = send(invoke, body, headers)
     assert reply.status == status
     assert reply.body["id"] == 1
@@ -223,7 +246,9 @@ def test_handshake_era_method_errors(invoke: Any, body: Any, headers: dict[str, 
         assert reply.error["code"] == code
 
 
-def _modern_case(method: str, params: dict[str, Any] | None = None, **change: Any) -> tuple[Any, dict[str, str]]:
+def _modern_case(
+    method: str, params: dict[str, Any] | None = None, **change: Any
+) -> tuple[Any, dict[str, str]]:
     body, headers = modern(method, params)
     for key, value in change.items():
         if key == "meta":
@@ -251,7 +276,10 @@ def _modern_case(method: str, params: dict[str, Any] | None = None, **change: An
         (
             _modern_case(
                 "tools/list",
-                meta={"io.modelcontextprotocol/protocolVersion": "2025-11-25", "io.modelcontextprotocol/clientCapabilities": {}},
+                meta={
+                    "io.modelcontextprotocol/protocolVersion": "2025-11-25",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                },
             ),
             400,
             -32020,
@@ -284,7 +312,11 @@ def test_notifications_and_responses_get_202_and_no_body(invoke: Any, version: s
 
 
 def test_batches_work_where_the_revision_has_them(invoke: Any) -> None:
-    batch = [request("ping", request_id=1), {"jsonrpc": "2.0", "method": "notifications/initialized"}, request("tools/list", request_id=2)]
+    batch = [
+        request("ping", request_id=1),
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        request("tools/list", request_id=2),
+    ]
     reply = send(invoke, batch, {"mcp-protocol-version": "2025-03-26"})
     assert reply.status == 200
     assert [m["id"] for m in reply.body] == [1, 2]
@@ -308,7 +340,10 @@ def test_get_and_delete_are_405_with_allow_post(invoke: Any, method: str) -> Non
 
 
 def test_content_type_and_accept_take_parameters(invoke: Any) -> None:
-    headers = {"content-type": "application/json; charset=utf-8", "accept": "application/json;q=0.9, text/event-stream"}
+    headers = {
+        "content-type": "application/json; charset=utf-8",
+        "accept": "application/json;q=0.9, text/event-stream",
+    }
     assert send(invoke, request("ping"), headers).status == 200
 
 
@@ -339,6 +374,34 @@ def test_no_identity_is_401(invoke: Any) -> None:
 
 
 def test_oversize_body_is_413_and_writes_nothing(invoke: Any, aws: Any) -> None:
-    body, headers = modern("tools/call", {"name": "add_task", "arguments": {"title": "x", "description": "y" * 70_000}})
+    body, headers = modern(
+        "tools/call", {"name": "add_task", "arguments": {"title": "x", "description": "y" * 70_000}}
+    )
     assert send(invoke, body, headers).status == 413
     assert stored(aws) == []
+
+
+@pytest.mark.parametrize("version", [*HANDSHAKE, MODERN])
+def test_results_match_the_reference_sdks_schema_for_the_revision(invoke: Any, version: str) -> None:
+    """Every result validates against mcp-types' per-revision wire models (what mcp 2.x clients check)."""
+    from mcp_types.methods import validate_server_result
+
+    def result(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        if version == MODERN:
+            body, headers = modern(method, params)
+        else:
+            body, headers = request(method, params), {"mcp-protocol-version": version}
+        return send(invoke, body, headers).result
+
+    if version == MODERN:
+        validate_server_result("server/discover", version, result("server/discover"))
+    else:
+        validate_server_result("initialize", version, send(invoke, initialize(version)).result)
+        validate_server_result("ping", version, result("ping"))
+    validate_server_result("tools/list", version, result("tools/list"))
+    added = result("tools/call", {"name": "add_task", "arguments": {"title": "Schema"}})
+    validate_server_result("tools/call", version, added)
+    failed = result("tools/call", {"name": "delete_task", "arguments": {"task_id": "nope"}})
+    validate_server_result("tools/call", version, failed)
+    assert failed["isError"] is True
+

@@ -3,6 +3,7 @@ rejected request writes nothing."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import random
@@ -34,7 +35,10 @@ def _add(version: str) -> tuple[dict[str, Any], dict[str, str]]:
     if version == MODERN:
         body, headers = modern("tools/call", {"name": "add_task", "arguments": arguments})
     else:
-        body, headers = request("tools/call", {"name": "add_task", "arguments": arguments}), {"mcp-protocol-version": version}
+        body, headers = (
+            request("tools/call", {"name": "add_task", "arguments": arguments}),
+            {"mcp-protocol-version": version},
+        )
     return body, {**JSON_HEADERS, **headers}
 
 
@@ -54,7 +58,11 @@ def _add(version: str) -> tuple[dict[str, Any], dict[str, str]]:
 def test_garbage_bodies_are_parse_errors(invoke: Any, aws: Any, body: Any) -> None:
     status, reply = invoke_raw(invoke, body, JSON_HEADERS)
     assert status == 400
-    assert reply == {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": reply["error"]["message"]}}
+    assert reply == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32700, "message": reply["error"]["message"]},
+    }
     assert stored(aws) == []
 
 
@@ -177,7 +185,9 @@ def _mutate(rng: random.Random, body: dict[str, Any], headers: dict[str, str]) -
     return body, headers
 
 
-def test_random_mutations_of_valid_requests_never_5xx_and_rejections_write_nothing(invoke: Any, aws: Any) -> None:
+def test_random_mutations_of_valid_requests_never_5xx_and_rejections_write_nothing(
+    invoke: Any, aws: Any
+) -> None:
     rng = random.Random(SEED)
     valid = [_add(version) for version in ("2025-03-26", "2025-06-18", "2025-11-25", MODERN)]
     rejected = 0
@@ -197,3 +207,18 @@ def test_random_mutations_of_valid_requests_never_5xx_and_rejections_write_nothi
             assert stored(aws) == before, (n, body, headers, status, reply)
     # The seed must exercise rejections, not only harmless changes.
     assert rejected > MUTATIONS // 2
+
+
+@pytest.mark.parametrize("encoded", [False, True])
+@pytest.mark.parametrize("size", [64 * 1024 + 1, 1024 * 1024, 6 * 1024 * 1024])
+def test_oversize_bodies_are_413_and_write_nothing(invoke: Any, aws: Any, size: int, encoded: bool) -> None:
+    body, headers = _add("2025-11-25")
+    body["params"]["arguments"]["description"] = "x" * size
+    event = http_event("POST", "/mcp", body=body, headers=headers)
+    if encoded:
+        event["body"] = base64.b64encode(event["body"].encode()).decode()
+        event["isBase64Encoded"] = True
+    response = invoke("McpFunction", event)
+    assert response["statusCode"] == 413
+    assert json.loads(response["body"])["error"]["code"] == -32600
+    assert stored(aws) == []

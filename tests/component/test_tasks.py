@@ -11,7 +11,7 @@ import pytest
 from chatkit_backend import tasks
 from chatkit_backend.aws import client
 from chatkit_backend.cursor import encode_cursor
-from chatkit_backend.errors import InvalidInput, TaskNotFound
+from chatkit_backend.errors import InvalidInput, NotConfigured, TaskNotFound
 
 
 @pytest.fixture
@@ -153,7 +153,11 @@ def test_rejected_input_changes_nothing(aws: Any, table: str, calls: list[str], 
     with pytest.raises((InvalidInput, TaskNotFound)):
         call()
     assert items(aws, table) == before
-    assert calls in ([], ["UpdateItem"], ["DeleteItem"])  # a well-formed unknown id costs one conditional write
+    assert calls in (
+        [],
+        ["UpdateItem"],
+        ["DeleteItem"],
+    )  # a well-formed unknown id costs one conditional write
 
 
 def test_complete_is_idempotent_and_keeps_the_first_completion_time(table: str) -> None:
@@ -178,3 +182,9 @@ def test_delete_returns_the_deleted_task_and_a_second_delete_is_not_found(aws: A
     with pytest.raises(TaskNotFound, match="list_tasks"):
         tasks.delete_task("alice", task.task_id)
     assert items(aws, table) == []
+
+
+def test_a_missing_table_setting_says_which_setting(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TASKS_TABLE", raising=False)
+    with pytest.raises(NotConfigured, match="TASKS_TABLE"):
+        tasks.list_tasks("alice")

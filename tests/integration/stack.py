@@ -54,6 +54,16 @@ class RunningStack:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_log(self, text: str, timeout: float = 5.0) -> bool:
+        """Whether ``text`` shows up in the stack's log within ``timeout`` seconds (the gateway
+        writes a request's line just after the response has gone out)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def environment(self) -> dict[str, str]:
         """Environment for a tool (`make token`, `make invoke`) that should find this stack."""
         return {**os.environ, "LOCAL_STATE_DIR": str(self.state_dir)}

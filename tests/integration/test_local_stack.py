@@ -19,7 +19,7 @@ def test_health_answers_without_a_token(local_stack: RunningStack) -> None:
     response = httpx.get(f"{local_stack.url}/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
-    assert "GET /health 200 HealthFunction auth=none" in local_stack.log()
+    assert local_stack.wait_for_log("GET /health 200 HealthFunction auth=none")
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,9 @@ def test_protected_routes_refuse_a_request_without_a_token(local_stack: RunningS
     response = httpx.request(method, f"{local_stack.url}{path}", json={})
     assert response.status_code == 401
     assert response.json() == {"message": "Unauthorized"}
-    assert f"{method} {path} 401" in local_stack.log() and "auth=missing-identity" in local_stack.log()
+    assert local_stack.wait_for_log(f"{method} {path} 401")
+    lines = [line for line in local_stack.log().splitlines() if f"{method} {path} 401" in line]
+    assert all(line.endswith("ms") and "auth=missing-identity" in line for line in lines), lines
 
 
 def test_preflight_from_an_allowed_origin_is_answered(local_stack: RunningStack) -> None:

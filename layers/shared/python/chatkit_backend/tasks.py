@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from chatkit_backend.aws import client
 from chatkit_backend.cursor import decode_cursor, encode_cursor
-from chatkit_backend.errors import InvalidInput, TaskNotFound
+from chatkit_backend.errors import InvalidInput, NotConfigured, TaskNotFound
 from chatkit_backend.settings import env_str
 
 TaskStatus = Literal["pending", "completed"]
@@ -113,12 +113,17 @@ def clean_description(description: Any) -> str | None:
         raise InvalidInput("description must be a string of at most 1000 characters.")
     cleaned = description.strip()
     if len(cleaned) > DESCRIPTION_MAX:
-        raise InvalidInput(f"description is {len(cleaned)} characters; shorten it to at most {DESCRIPTION_MAX}.")
+        raise InvalidInput(
+            f"description is {len(cleaned)} characters; shorten it to at most {DESCRIPTION_MAX}."
+        )
     return cleaned
 
 
 def tasks_table() -> str:
-    return env_str("TASKS_TABLE")
+    table = env_str("TASKS_TABLE")
+    if not table:
+        raise NotConfigured("TASKS_TABLE", "Deploy with template.yaml, which sets it to the TasksTable.")
+    return table
 
 
 def _now() -> str:

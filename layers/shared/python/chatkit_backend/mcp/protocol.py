@@ -77,7 +77,10 @@ def unsupported_version(requested: Any) -> RpcError:
     return RpcError(
         UNSUPPORTED_PROTOCOL_VERSION,
         "Unsupported protocol version",
-        {"supported": list(KNOWN_VERSIONS), "requested": requested if isinstance(requested, str) else str(requested)},
+        {
+            "supported": list(KNOWN_VERSIONS),
+            "requested": requested if isinstance(requested, str) else str(requested),
+        },
         status=400,
     )
 
@@ -86,5 +89,5 @@ def error_message(request_id: Any, error: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": error.to_error()}
 
 
-def result_message(request_id: Any, result: dict[str, Any]) -> dict[str, Any]:
+def result_message(request_id: Any, result: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "result": result}

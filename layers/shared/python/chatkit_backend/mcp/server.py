@@ -17,6 +17,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from chatkit_backend import __version__
@@ -52,6 +53,30 @@ class McpSettings:
         )
 
 
+class RawJson(str):
+    """A result encoded once per container: the catalogue answers (listings, discovery) are the
+    same for every caller, and encoding a 4 kB listing is most of a tools/list call."""
+
+
+def encode(body: Any) -> str:
+    """The JSON text of a reply body, splicing in ``RawJson`` results as they are."""
+    if isinstance(body, list):
+        return "[" + ",".join(encode(item) for item in body) + "]"
+    if isinstance(body, dict) and isinstance(body.get("result"), RawJson):
+        return (
+            '{"jsonrpc":"2.0","id":'
+            + json.dumps(body["id"], ensure_ascii=False)
+            + ',"result":'
+            + body["result"]
+            + "}"
+        )
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _raw(result: dict[str, Any]) -> RawJson:
+    return RawJson(json.dumps(result, separators=(",", ":"), ensure_ascii=False))
+
+
 @dataclass
 class HttpReply:
     status: int
@@ -75,7 +100,9 @@ def _media_type(value: str) -> str:
 
 
 def _accepts_json(accept: str) -> bool:
-    return any(_media_type(part) in ("application/json", "application/*", "*/*") for part in accept.split(","))
+    return any(
+        _media_type(part) in ("application/json", "application/*", "*/*") for part in accept.split(",")
+    )
 
 
 def _reject_constant(name: str) -> Any:
@@ -124,7 +151,9 @@ def _classify(message: Any) -> _Message:
     if "method" not in message:
         if "id" in message and ("result" in message) != ("error" in message):
             return _Message("response", id=request_id)
-        raise p.RpcError(p.INVALID_REQUEST, "Invalid Request: a request needs a string method", request_id=echo)
+        raise p.RpcError(
+            p.INVALID_REQUEST, "Invalid Request: a request needs a string method", request_id=echo
+        )
     method = message["method"]
     params = message.get("params")
     if not isinstance(method, str):
@@ -155,9 +184,13 @@ class McpServer:
         if origin is not None and origin not in self.settings.allowed_origins:
             return _transport_error(403, "Forbidden: this Origin may not call the MCP server.")
         if user_id is None:
-            return _transport_error(401, "Unauthorized: send Authorization: Bearer <token>.", **{"www-authenticate": "Bearer"})
+            return _transport_error(
+                401, "Unauthorized: send Authorization: Bearer <token>.", **{"www-authenticate": "Bearer"}
+            )
         if len(body) > self.settings.max_body_bytes:
-            return _transport_error(413, f"Request body is over the {self.settings.max_body_bytes}-byte limit.")
+            return _transport_error(
+                413, f"Request body is over the {self.settings.max_body_bytes}-byte limit."
+            )
         if _media_type(headers.get("content-type", "")) != "application/json":
             return _transport_error(415, "Unsupported Media Type: send Content-Type: application/json.")
         accept = headers.get("accept")
@@ -171,7 +204,12 @@ class McpServer:
         header_version = headers.get(p.PROTOCOL_VERSION_HEADER)
         if header_version is not None and header_version not in p.KNOWN_VERSIONS:
             request_id = message.get("id") if isinstance(message, dict) else None
-            return HttpReply(400, p.error_message(request_id if _valid_id(request_id) else None, p.unsupported_version(header_version)))
+            return HttpReply(
+                400,
+                p.error_message(
+                    request_id if _valid_id(request_id) else None, p.unsupported_version(header_version)
+                ),
+            )
         if header_version in p.MODERN_VERSIONS or (header_version is None and _has_modern_meta(message)):
             return self._modern(message, headers, user_id)
         return self._handshake(message, header_version or p.DEFAULT_HEADERLESS_VERSION, user_id)
@@ -181,10 +219,14 @@ class McpServer:
     def _handshake(self, message: Any, version: str, user_id: str) -> HttpReply:
         if isinstance(message, list):
             if version not in p.BATCH_VERSIONS:
-                return _transport_error(400, f"Invalid Request: JSON-RPC batches are not part of MCP {version}.")
+                return _transport_error(
+                    400, f"Invalid Request: JSON-RPC batches are not part of MCP {version}."
+                )
             if not message:
                 return _transport_error(400, "Invalid Request: empty batch.")
-            replies = [reply for item in message if (reply := self._handshake_one(item, version, user_id, True))]
+            replies = [
+                reply for item in message if (reply := self._handshake_one(item, version, user_id, True))
+            ]
             return HttpReply(200, replies) if replies else HttpReply(202)
         try:
             reply = self._handshake_one(message, version, user_id, False)
@@ -192,7 +234,9 @@ class McpServer:
             return HttpReply(400, p.error_message(error.request_id, error))
         return HttpReply(200, reply) if reply is not None else HttpReply(202)
 
-    def _handshake_one(self, message: Any, version: str, user_id: str, in_batch: bool) -> dict[str, Any] | None:
+    def _handshake_one(
+        self, message: Any, version: str, user_id: str, in_batch: bool
+    ) -> dict[str, Any] | None:
         try:
             parsed = _classify(message)
         except p.RpcError as error:
@@ -206,7 +250,9 @@ class McpServer:
         except p.RpcError as error:
             return p.error_message(parsed.id, error)
 
-    def _handshake_call(self, request: _Message, version: str, user_id: str, in_batch: bool) -> dict[str, Any]:
+    def _handshake_call(
+        self, request: _Message, version: str, user_id: str, in_batch: bool
+    ) -> dict[str, Any]:
         params = request.params or {}
         if request.method == "initialize":
             if in_batch:
@@ -237,10 +283,11 @@ class McpServer:
 
     # ---- shared methods ------------------------------------------------------------------------
 
-    def _tools_list(self, params: dict[str, Any], version: str) -> dict[str, Any]:
+    @staticmethod
+    def _tools_list(params: dict[str, Any], version: str) -> RawJson:
         if params.get("cursor") is not None:
             raise p.RpcError(p.INVALID_PARAMS, "Invalid cursor: the tool list has a single page.")
-        return {"tools": LISTINGS[version]}
+        return _listing(version)
 
     def _tools_call(self, params: dict[str, Any], version: str, user_id: str) -> dict[str, Any]:
         name = params.get("name")
@@ -248,7 +295,9 @@ class McpServer:
             raise p.RpcError(p.INVALID_PARAMS, "tools/call needs params.name (a string).")
         tool = TOOLS_BY_NAME.get(name)
         if tool is None:
-            raise p.RpcError(p.INVALID_PARAMS, f"Unknown tool: {name[:100]}. Call tools/list for the tool names.")
+            raise p.RpcError(
+                p.INVALID_PARAMS, f"Unknown tool: {name[:100]}. Call tools/list for the tool names."
+            )
         arguments = params.get("arguments")
         if arguments is None:
             arguments = {}
@@ -264,7 +313,9 @@ class McpServer:
             _log_exception("tool call failed", tool.name)
             return _tool_error("The task store did not answer. Nothing was changed; try again in a moment.")
         result: dict[str, Any] = {
-            "content": [{"type": "text", "text": json.dumps(structured, separators=(",", ":"), ensure_ascii=False)}],
+            "content": [
+                {"type": "text", "text": json.dumps(structured, separators=(",", ":"), ensure_ascii=False)}
+            ],
             "isError": False,
         }
         if p.version_at_least(version, "2025-06-18"):
@@ -275,7 +326,9 @@ class McpServer:
 
     def _modern(self, message: Any, headers: dict[str, str], user_id: str) -> HttpReply:
         if not isinstance(message, dict):
-            return _transport_error(400, "Invalid Request: the body must be one JSON-RPC request or notification.")
+            return _transport_error(
+                400, "Invalid Request: the body must be one JSON-RPC request or notification."
+            )
         try:
             parsed = _classify(message)
         except p.RpcError as error:
@@ -290,8 +343,6 @@ class McpServer:
         except p.RpcError as error:
             status = error.status or p.MODERN_ERROR_STATUS.get(error.code, 200)
             return HttpReply(status, p.error_message(parsed.id, error))
-        result["resultType"] = "complete"
-        result["_meta"] = {p.SERVER_INFO_META_KEY: _server_info(version)}
         return HttpReply(200, p.result_message(parsed.id, result))
 
     @staticmethod
@@ -305,9 +356,13 @@ class McpServer:
                 f"params._meta must be an object carrying {p.PROTOCOL_VERSION_META_KEY!r} "
                 f"and {p.CLIENT_CAPABILITIES_META_KEY!r}",
             )
-        missing = [key for key in (p.PROTOCOL_VERSION_META_KEY, p.CLIENT_CAPABILITIES_META_KEY) if key not in meta]
+        missing = [
+            key for key in (p.PROTOCOL_VERSION_META_KEY, p.CLIENT_CAPABILITIES_META_KEY) if key not in meta
+        ]
         if missing:
-            raise p.RpcError(p.INVALID_PARAMS, f"params._meta is missing the required key(s): {', '.join(missing)}")
+            raise p.RpcError(
+                p.INVALID_PARAMS, f"params._meta is missing the required key(s): {', '.join(missing)}"
+            )
         version = meta[p.PROTOCOL_VERSION_META_KEY]
         header_version = headers.get(p.PROTOCOL_VERSION_HEADER)
         if header_version is None or header_version != version:
@@ -321,21 +376,43 @@ class McpServer:
             raise p.unsupported_version(version)
         return version
 
-    def _modern_call(self, request: _Message, version: str, user_id: str) -> dict[str, Any]:
+    def _modern_call(self, request: _Message, version: str, user_id: str) -> dict[str, Any] | RawJson:
         params = request.params or {}
         if request.method == "server/discover":
-            return {
-                "supportedVersions": list(p.MODERN_VERSIONS),
-                "capabilities": {"tools": {"listChanged": False}},
-                "instructions": INSTRUCTIONS,
-                "ttlMs": CATALOGUE_TTL_MS,
-                "cacheScope": "public",
-            }
+            return _discovery(version)
         if request.method == "tools/list":
-            return {**self._tools_list(params, version), "ttlMs": CATALOGUE_TTL_MS, "cacheScope": "public"}
+            return self._tools_list(params, version)
         if request.method == "tools/call":
-            return self._tools_call(params, version, user_id)
+            return _stamp(self._tools_call(params, version, user_id), version)
         raise p.RpcError(p.METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")
+
+
+def _stamp(result: dict[str, Any], version: str) -> dict[str, Any]:
+    """2026-07-28 results name their type and the server that made them."""
+    if version in p.MODERN_VERSIONS:
+        result["resultType"] = "complete"
+        result["_meta"] = {p.SERVER_INFO_META_KEY: _server_info(version)}
+    return result
+
+
+@cache
+def _listing(version: str) -> RawJson:
+    result: dict[str, Any] = {"tools": LISTINGS[version]}
+    if version in p.MODERN_VERSIONS:
+        result.update(ttlMs=CATALOGUE_TTL_MS, cacheScope="public")
+    return _raw(_stamp(result, version))
+
+
+@cache
+def _discovery(version: str) -> RawJson:
+    result = {
+        "supportedVersions": list(p.MODERN_VERSIONS),
+        "capabilities": {"tools": {"listChanged": False}},
+        "instructions": INSTRUCTIONS,
+        "ttlMs": CATALOGUE_TTL_MS,
+        "cacheScope": "public",
+    }
+    return _raw(_stamp(result, version))
 
 
 def _tool_error(sentence: str) -> dict[str, Any]:

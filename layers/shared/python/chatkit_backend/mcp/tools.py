@@ -16,8 +16,17 @@ from typing import Any
 
 from chatkit_backend.mcp.protocol import KNOWN_VERSIONS, version_at_least
 
-TITLE = {"type": "string", "minLength": 1, "maxLength": 200, "description": "Short name of the task (1-200 characters)."}
-DESCRIPTION = {"type": "string", "maxLength": 1000, "description": "Optional details (up to 1000 characters)."}
+TITLE = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "description": "Short name of the task (1-200 characters).",
+}
+DESCRIPTION = {
+    "type": "string",
+    "maxLength": 1000,
+    "description": "Optional details (up to 1000 characters).",
+}
 TASK_ID = {
     "type": "string",
     "minLength": 1,
@@ -63,7 +72,11 @@ class ToolSpec:
     run: Callable[[str, dict[str, Any]], dict[str, Any]]
 
     def definition(self, version: str) -> dict[str, Any]:
-        tool: dict[str, Any] = {"name": self.name, "description": self.description, "inputSchema": self.input_schema}
+        tool: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+        }
         if version_at_least(version, "2025-03-26"):
             tool["annotations"] = {"title": self.title, **self.annotations}
         if version_at_least(version, "2025-06-18"):
@@ -125,7 +138,12 @@ TOOLS: tuple[ToolSpec, ...] = (
         description="Create a new pending task for the user. Returns its task_id.",
         input_schema=_object({"title": TITLE, "description": DESCRIPTION}, ["title"]),
         output_schema=_outcome("created"),
-        annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": False},
+        annotations={
+            "readOnlyHint": False,
+            "destructiveHint": False,
+            "idempotentHint": False,
+            "openWorldHint": False,
+        },
         run=_add,
     ),
     ToolSpec(
@@ -139,7 +157,11 @@ TOOLS: tuple[ToolSpec, ...] = (
             {
                 "status": {"type": "string", "enum": ["all", "pending", "completed"], "default": "all"},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-                "cursor": {"type": "string", "maxLength": 512, "description": "next_cursor of the previous page."},
+                "cursor": {
+                    "type": "string",
+                    "maxLength": 512,
+                    "description": "next_cursor of the previous page.",
+                },
             },
             [],
         ),
@@ -160,7 +182,12 @@ TOOLS: tuple[ToolSpec, ...] = (
         description="Mark a task as completed. Completing an already completed task changes nothing.",
         input_schema=_object({"task_id": TASK_ID}, ["task_id"]),
         output_schema=_outcome("completed"),
-        annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False},
+        annotations={
+            "readOnlyHint": False,
+            "destructiveHint": False,
+            "idempotentHint": True,
+            "openWorldHint": False,
+        },
         run=_complete,
     ),
     ToolSpec(
@@ -169,7 +196,12 @@ TOOLS: tuple[ToolSpec, ...] = (
         description="Change a task's title and/or description. An empty description removes it.",
         input_schema=_object({"task_id": TASK_ID, "title": TITLE, "description": DESCRIPTION}, ["task_id"]),
         output_schema=_outcome("updated"),
-        annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False},
+        annotations={
+            "readOnlyHint": False,
+            "destructiveHint": False,
+            "idempotentHint": True,
+            "openWorldHint": False,
+        },
         run=_update,
     ),
     ToolSpec(
@@ -178,7 +210,12 @@ TOOLS: tuple[ToolSpec, ...] = (
         description="Delete a task for good.",
         input_schema=_object({"task_id": TASK_ID}, ["task_id"]),
         output_schema=_outcome("deleted"),
-        annotations={"readOnlyHint": False, "destructiveHint": True, "idempotentHint": False, "openWorldHint": False},
+        annotations={
+            "readOnlyHint": False,
+            "destructiveHint": True,
+            "idempotentHint": False,
+            "openWorldHint": False,
+        },
         run=_delete,
     ),
 )
@@ -204,7 +241,9 @@ def check_arguments(tool: ToolSpec, arguments: dict[str, Any]) -> None:
     unknown = sorted(name for name in arguments if name not in properties)
     if unknown:
         allowed = ", ".join(properties)
-        raise ArgumentError(f"{tool.name} does not take {', '.join(unknown)[:200]}; its arguments are: {allowed}.")
+        raise ArgumentError(
+            f"{tool.name} does not take {', '.join(unknown)[:200]}; its arguments are: {allowed}."
+        )
     for name in schema.get("required", ()):
         if arguments.get(name) is None:
             raise ArgumentError(f"{tool.name} needs {name}.")
@@ -222,7 +261,9 @@ def _check_value(tool: str, name: str, schema: dict[str, Any], value: Any) -> No
         if len(value) < schema.get("minLength", 0):
             raise ArgumentError(f"{name} must not be empty.")
         if len(value) > schema.get("maxLength", len(value)):
-            raise ArgumentError(f"{name} is {len(value)} characters; {tool} accepts at most {schema['maxLength']}.")
+            raise ArgumentError(
+                f"{name} is {len(value)} characters; {tool} accepts at most {schema['maxLength']}."
+            )
     elif kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int | float) or not _is_whole(value):
             raise ArgumentError(f"{name} must be {_TYPE_NAMES[kind]}.")
