@@ -9,11 +9,14 @@ Adapter: its web app in a child process, requests proxied to it and streamed bac
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import http.client
 import importlib.util
 import json
 import multiprocessing
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlencode
 
 from local.template import ACCOUNT_ID, FunctionSpec
 
@@ -70,7 +74,13 @@ def function_environment(spec: FunctionSpec, aws: dict[str, str], region: str) -
 
 def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
     """Import the handler module from the function's folder, with its layers on ``sys.path``."""
+    if spec.web_adapter:
+        return web_adapter_handler(spec)
     module_name, function_name = spec.handler.rsplit(".", 1)
+    return getattr(_import(spec, module_name), function_name)
+
+
+def _import(spec: FunctionSpec, module_name: str) -> Any:
     for directory in (spec.code_dir, *spec.layer_dirs):
         if str(directory) not in sys.path:
             sys.path.insert(0, str(directory))
@@ -82,7 +92,65 @@ def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[unique] = module
     module_spec.loader.exec_module(module)
-    return getattr(module, function_name)
+    return module
+
+
+def web_adapter_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
+    """A Lambda Web Adapter function as one handler, in this process (for `make invoke` and tests).
+
+    The ASGI app is the one the handler script starts (``uvicorn <module>:<app>``); each event is
+    turned into the HTTP request it stands for, with ``x-amzn-request-context`` as the adapter
+    sets it, and the whole response comes back as ``{"statusCode", "headers", "body"}``.
+    """
+    script = (spec.code_dir / spec.handler).read_text()
+    target = re.search(r"uvicorn\s+([\w.]+):(\w+)", script)
+    if target is None:
+        raise ImportError(f"{spec.handler} of {spec.logical_id} does not start `uvicorn <module>:<app>`")
+    app = getattr(_import(spec, target.group(1)), target.group(2))
+    loop = asyncio.new_event_loop()
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return loop.run_until_complete(_call_asgi(app, event))
+
+    return handler
+
+
+async def _call_asgi(app: Any, event: dict[str, Any]) -> dict[str, Any]:
+    http = (event.get("requestContext") or {}).get("http") or {}
+    method = event.get("httpMethod") or http.get("method", "GET")
+    path = event.get("path") or event.get("rawPath") or "/"
+    query = event.get("rawQueryString") or urlencode(event.get("multiValueQueryStringParameters") or {}, doseq=True)
+    raw = event.get("body") or ""
+    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+    headers = [(str(k).lower().encode(), str(v).encode()) for k, v in (event.get("headers") or {}).items()]
+    headers = [h for h in headers if h[0] != b"x-amzn-request-context"]
+    headers.append((b"x-amzn-request-context", json.dumps(event.get("requestContext") or {}).encode()))
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": query.encode(), "headers": headers,
+        "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 8080), "root_path": "",
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    result: dict[str, Any] = {
+        "statusCode": start["status"],
+        "headers": {k.decode(): v.decode() for k, v in start.get("headers", [])},
+    }
+    try:
+        result["body"], result["isBase64Encoded"] = content.decode(), False
+    except UnicodeDecodeError:
+        result["body"], result["isBase64Encoded"] = base64.b64encode(content).decode(), True
+    return result
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:

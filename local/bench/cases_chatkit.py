@@ -19,7 +19,7 @@ CHATKIT_ENV = {
 CASES = [
     Case(
         GROUP, "ChatKitFunction threads.list (ours)", "local/bench/peers/chatkit_asgi.py:handler",
-        "local/bench/events/chatkit_threads_list.json", env=CHATKIT_ENV, baseline=True, iterations=100,
+        "events/chatkit/threads_list.json", env=CHATKIT_ENV, baseline=True, iterations=100,
         sys_path=("functions/chatkit", "layers/shared/python"),
         note="the ASGI app as the Lambda Web Adapter calls it; import = chatkit + agents + openai + the app",
     ),

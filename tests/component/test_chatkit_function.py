@@ -180,3 +180,25 @@ def test_routes_preflight_and_readiness(app: Any) -> None:
     assert "authorization" in allowed.headers["access-control-allow-headers"]
     refused = asyncio.run(call_app("OPTIONS", "/chatkit", origin="https://evil.example", **{"access-control-request-method": "POST"}))
     assert "access-control-allow-origin" not in refused.headers
+
+
+FIXTURE_STATUS = {
+    "threads_list": 200,
+    "threads_create": 503,  # the fixture environment has no OpenAI key
+    "error_unknown_thread": 404,
+    "error_not_chatkit": 422,
+    "error_attachment": 422,
+    "error_no_identity": 401,
+    "error_mcp_token": 403,
+}
+
+
+@pytest.mark.parametrize(("fixture", "status"), FIXTURE_STATUS.items())
+def test_event_fixtures_answer_as_the_adapter_would_return_them(invoke: Any, fixture: str, status: int) -> None:
+    from local.template import ROOT
+
+    event = json.loads((ROOT / "events" / "chatkit" / f"{fixture}.json").read_text())
+    result = invoke("ChatKitFunction", event)
+    assert result["statusCode"] == status, result
+    if status >= 400:
+        assert json.loads(result["body"])["detail"]
