@@ -112,6 +112,10 @@ def test_threads_are_stored_per_user_and_isolated(chat: Chat) -> None:
     alice_threads = [t["id"] for t in chat.post({"type": "threads.list", "params": {"limit": 50}}).json()["data"]]
     bob_threads = [t["id"] for t in chat.post({"type": "threads.list", "params": {}}, "bob").json()["data"]]
     assert bob_threads == [bob_thread] and bob_thread not in alice_threads and alice_threads
+    # A request context sent by the client is replaced by the gateway's, as the adapter does.
+    forged = json.dumps({"authorizer": {"principalId": "bob", "user_id": "bob", "token_use": "user"}})
+    spoofed = chat.post({"type": "threads.list", "params": {"limit": 50}}, "alice", **{"x-amzn-request-context": forged})
+    assert [t["id"] for t in spoofed.json()["data"]] == alice_threads
     items = chat.post({"type": "items.list", "params": {"thread_id": bob_thread, "order": "asc"}}, "bob").json()["data"]
     assert [i["type"] for i in items] == ["user_message", "assistant_message"]
     for body in (
