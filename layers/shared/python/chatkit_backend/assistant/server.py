@@ -47,6 +47,7 @@ from chatkit_backend.secrets import SecretCache
 
 # How many earlier items of the thread the agent sees each turn.
 HISTORY_ITEMS = 30
+TITLE_CHARS = 60
 MAX_BODY_BYTES = 1024 * 1024
 _REQUEST = TypeAdapter(ChatKitReq)
 _SSE_ERROR = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
@@ -83,6 +84,10 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         if self.agent is None:
             raise errors.NotConfigured("the OpenAI API key")
+        if thread.title is None and input_user_message is not None:
+            # A title for the thread list, without a model call; ChatKit saves the changed
+            # thread and tells the client (thread.updated).
+            thread.title = _title(input_user_message)
         page = await self.store.load_thread_items(thread.id, None, HISTORY_ITEMS, "desc", context)
         history = await simple_to_agent_input(list(reversed(page.data)))
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
@@ -171,6 +176,14 @@ class ChatKitService:
 
         headers = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
         return Reply(200, headers, stream=chunks())
+
+
+def _title(message: UserMessageItem) -> str | None:
+    words = " ".join(part.text for part in message.content if getattr(part, "type", "") == "input_text").split()
+    title = " ".join(words)
+    if not title:
+        return None
+    return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1].rstrip() + "…"
 
 
 def parse_request(body: bytes) -> Any:
