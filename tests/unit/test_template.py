@@ -151,6 +151,8 @@ def test_chatkit_streams_through_a_regional_rest_api_behind_the_same_authorizer(
     post = api["Body"]["paths"]["/chatkit"]["post"]
     # ResponseTransferMode RESPONSE_STREAM: STREAM mode and Lambda's response-streaming invoke path.
     assert post["x-amazon-apigateway-integration"]["responseTransferMode"] == "STREAM"
+    timeout_ms = post["x-amazon-apigateway-integration"]["timeoutInMillis"]
+    assert timeout_ms == RESOURCES["ChatKitFunction"]["Properties"]["Timeout"] * 1000 > 29_000
     assert "/2021-11-15/functions/${ChatKitFunction.Arn}/response-streaming-invocations" in post["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
     assert post["security"] == [{"JwtRestAuthorizer": []}]
     deployed = api["Body"]["securityDefinitions"]["JwtRestAuthorizer"]["x-amazon-apigateway-authorizer"]
