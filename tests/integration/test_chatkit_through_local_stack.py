@@ -158,3 +158,18 @@ def test_browser_preflight_is_answered_by_the_function(chat: Chat) -> None:
     )
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+
+
+def test_a_client_that_leaves_mid_stream_stops_the_run(chat: Chat) -> None:
+    chat.fake.script(text("one two three four five six seven eight", pieces=8, pause=0.5))
+    body = {"type": "threads.create", "params": {"input": user_message("count slowly")}}
+    headers = {"authorization": f"Bearer {chat.tokens['alice']}", "content-type": "application/json"}
+    with httpx.stream("POST", f"{chat.stack.url}/chatkit", content=json.dumps(body), headers=headers, timeout=60) as response:
+        first = next(response.iter_lines())
+        thread_id = json.loads(first.removeprefix("data: "))["thread"]["id"]
+    # Gone after the first event. Had the run gone on, the full answer would be stored in ~4 s.
+    time.sleep(5)
+    items = chat.post({"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}).json()["data"]
+    assert [i["type"] for i in items] == ["user_message"]
+    # The function is free again for the next request.
+    assert chat.post({"type": "threads.list", "params": {}}).status_code == 200

@@ -28,10 +28,12 @@ async def _call(event: dict[str, Any]) -> dict[str, Any]:
     scope = {"type": "http", "method": event["httpMethod"], "path": event["path"], "headers": headers, "query_string": b""}
     sent: list[dict[str, Any]] = []
     delivered = False
+    done = asyncio.Event()
 
     async def receive() -> dict[str, Any]:
         nonlocal delivered
         if delivered:
+            await done.wait()  # the client stays until the response is complete
             return {"type": "http.disconnect"}
         delivered = True
         return {"type": "http.request", "body": body, "more_body": False}
@@ -39,7 +41,10 @@ async def _call(event: dict[str, Any]) -> dict[str, Any]:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await app(scope, receive, send)
+    try:
+        await app(scope, receive, send)
+    finally:
+        done.set()
     return {
         "statusCode": sent[0]["status"],
         "body": b"".join(m.get("body", b"") for m in sent[1:]).decode(),

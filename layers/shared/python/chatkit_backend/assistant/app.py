@@ -9,6 +9,7 @@ client sent); that header is the only source of the caller's identity.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -54,7 +55,7 @@ def create_app(service: ChatKitService) -> ASGIApp:
         origin = headers.get("origin")
         if origin and ("*" in allowed_origins or origin in allowed_origins):
             reply.headers.update({"access-control-allow-origin": origin, "vary": "origin"})
-        await _send(send, reply)
+        await _send(send, receive, reply)
 
     return app
 
@@ -82,19 +83,38 @@ async def _read_body(receive: Receive) -> bytes:
     return bytes(body[:MAX_READ_BYTES])
 
 
-async def _send(send: Send, reply: Reply) -> None:
+async def _send(send: Send, receive: Receive, reply: Reply) -> None:
     headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers.items()]
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     if reply.stream is None:
         await send({"type": "http.response.body", "body": reply.body})
         return
+    stream = reply.stream
+    streaming = asyncio.create_task(_pump(send, stream))
+    # The client may leave mid-stream (tab closed): stop the agent run rather than finish it,
+    # and pay for it, for nobody. The server only says so through receive().
+    gone = asyncio.create_task(_disconnected(receive))
     try:
-        async for chunk in reply.stream:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+        await asyncio.wait({streaming, gone}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        # The client may be gone mid-stream: stop the agent run rather than finish it for nobody.
-        await reply.stream.aclose()  # type: ignore[attr-defined]
+        gone.cancel()
+        if not streaming.done():
+            streaming.cancel()
+            await asyncio.gather(streaming, return_exceptions=True)
+        await stream.aclose()  # type: ignore[attr-defined]
+    if streaming.done() and not streaming.cancelled():
+        streaming.result()
+
+
+async def _pump(send: Send, stream: Any) -> None:
+    async for chunk in stream:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
