@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import jwt
 
+from chatkit_backend.observability import logger
+
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "RS256", "ES256"})
 REFRESH_INTERVAL_SECONDS = 60.0
 # After a failed fetch with no keys at all, try again sooner than a minute: nothing can verify meanwhile.
@@ -134,10 +136,11 @@ class JwksCache:
             self.fetch_count += 1
             try:
                 keys = signing_keys(self._fetch(self.url))
-            except KeysUnavailable:
+            except KeysUnavailable as failure:
                 if self._keys is None:
                     raise
                 # A failed refresh keeps the keys we have: known kids go on verifying.
+                logger.warning("JWKS refresh failed; keeping the keys already known", extra={"reason": str(failure)})
                 return self._keys
             self._keys = keys
             return keys
