@@ -85,7 +85,7 @@ def test_make_token_prints_only_a_token_the_stack_accepts(auth_stack: RunningSta
     token = done.stdout.strip()
     assert done.stdout == token + "\n" and token.count(".") == 2
     assert let_through(call(auth_stack, bearer(token)))
-    assert "auth=called:allowed" in auth_stack.log()
+    assert auth_stack.wait_for_log("auth=called:allowed")
 
 
 def test_make_token_and_make_rotate_say_so_when_no_stack_runs(tmp_path: Any) -> None:
