@@ -41,7 +41,9 @@ class Rotation:
         self.function.handler({"Step": step, "SecretId": self.secret_id, "ClientRequestToken": token}, lambda_context("RotationFunction"))
 
     def rotate(self) -> str:
-        return rotate_once(self.secretsmanager, self.secret_id, self.function.handler, LAMBDA_ARN, lambda_context("RotationFunction"))
+        return rotate_once(
+            self.secretsmanager, self.secret_id, self.function.handler, LAMBDA_ARN, lambda: lambda_context("RotationFunction")
+        )
 
     def stages(self) -> dict[str, list[str]]:
         return self.secretsmanager.describe_secret(SecretId=self.secret_id)["VersionIdsToStages"]
