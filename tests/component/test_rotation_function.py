@@ -147,6 +147,22 @@ def test_a_pending_key_that_does_not_verify_fails_the_test_step(rotation: Rotati
     assert rotation.current_version() == old_version
 
 
+def test_the_configuration_test_secrets_manager_runs_when_a_schedule_is_set_passes(rotation: Rotation) -> None:
+    """RotateImmediatelyOnUpdate: false makes Secrets Manager run testSecret alone on a pending copy
+    of the current key; a failure there would fail the deployment of the RotationSchedule."""
+    old_version = rotation.current_version()
+    token = "0d7c1f9e-5b1a-4a53-9a0e-3f4b2c1d0e9f"
+    with pytest.raises(rotation.secretsmanager.exceptions.ResourceNotFoundException):
+        rotation.secretsmanager.rotate_secret(
+            SecretId=rotation.secret_id, ClientRequestToken=token, RotationLambdaARN=LAMBDA_ARN,
+            RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False,
+        )
+
+    rotation.call("testSecret", token)
+
+    assert rotation.current_version() == old_version
+
+
 def test_a_token_minted_before_one_rotation_still_passes_the_authorizer(rotation: Rotation) -> None:
     minted_before = mint_mcp_token("alice", rotation.value("AWSCURRENT"), 600)
 
