@@ -28,12 +28,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jwt
 
 from chatkit_backend.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
-from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretCache
+from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretVersion
 
 MCP_AUDIENCE = "chatkit-backend:mcp"
 MCP_ISSUER = "chatkit-backend"
@@ -81,6 +81,12 @@ class VerifiedToken:
     token_use: TokenUse
 
 
+class SecretSource(Protocol):
+    """What ``SigningKeys`` reads through: ``secrets.SecretCache`` (or an in-memory stand-in)."""
+
+    def get(self, secret_id: str, stage: str = CURRENT, *, force: bool = False) -> SecretVersion | None: ...
+
+
 class SigningKeys:
     """The HS256 keys of one secret at the given stages, read through a bounded-age ``SecretCache``.
 
@@ -92,7 +98,7 @@ class SigningKeys:
     def __init__(
         self,
         secret_id: str,
-        cache: SecretCache,
+        cache: SecretSource,
         stages: tuple[str, ...] = (CURRENT, PREVIOUS),
         *,
         refresh_interval: float = KEY_REFRESH_INTERVAL_SECONDS,
