@@ -111,3 +111,43 @@ def test_unusable_jwks_entries_are_skipped(entry: Any) -> None:
 )
 def test_jwks_url_must_be_https_or_loopback(url: str, accepted: bool) -> None:
     assert (jwks_url_problem(url) is None) is accepted
+
+
+def test_fetch_follows_a_redirect_to_https_or_loopback_but_not_to_plain_http_elsewhere() -> None:
+    import json as json_module
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from chatkit_backend.jwks import fetch_jwks
+
+    key = new_key("EdDSA")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path == "/jwks":
+                body = json_module.dumps({"keys": [key.public_jwk]}).encode()
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            target = {"/local": f"http://127.0.0.1:{self.server.server_address[1]}/jwks", "/away": "http://keys.example.com/jwks"}
+            self.send_response(302)
+            self.send_header("location", target[self.path])
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert fetch_jwks(f"{base}/local")["keys"][0]["kid"] == key.kid
+        # Refused at the redirect (HTTPError), not by trying to reach the host (URLError).
+        with pytest.raises(KeysUnavailable, match="HTTPError"):
+            fetch_jwks(f"{base}/away")
+    finally:
+        server.shutdown()
+        server.server_close()
