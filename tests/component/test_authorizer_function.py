@@ -15,6 +15,7 @@ from chatkit_backend.tokens import mint_mcp_token
 from tests.authcases import REJECTIONS, Case, World, bearer
 from tests.authsupport import (
     JwksServer,
+    authorizer,
     random_secret,
     SigningKey,
     captured_logs,
@@ -271,8 +272,12 @@ def test_malformed_events_are_refused_without_raising(world: World, event: Any) 
 
 
 def test_asymmetric_tokens_are_refused_when_jwks_has_no_issuer_or_audience(world: World) -> None:
+    # The template's Rules refuse this configuration before a deploy; the function still guards
+    # against an environment edited by hand afterwards.
+    env = {**world.stack.env(JWT_JWKS_URL=world.jwks.url, JWT_ISSUER="https://app.example", JWT_AUDIENCE="https://app.example")}
+    env.update(JWT_ISSUER="", JWT_AUDIENCE="")
     with captured_logs() as logs:
-        handler = world.handler(JWT_ISSUER="", JWT_AUDIENCE="")
+        handler = authorizer(world.monkeypatch, env)
         answer = decide(handler, bearer(world.keys["EdDSA"].sign(claims())))
 
     assert answer == {"isAuthorized": False}
