@@ -55,12 +55,13 @@ def rotate_once(
     secret_id: str,
     handler: Callable[[dict[str, Any], Any], Any],
     rotation_lambda_arn: str,
-    context: Any = None,
+    new_context: Callable[[], Any] = lambda: None,
 ) -> str:
-    """One rotation through ``handler``; returns the new AWSCURRENT version id."""
+    """One rotation through ``handler``, one invocation (with its own context) per step; returns
+    the new AWSCURRENT version id."""
     token = begin_rotation(secretsmanager, secret_id, rotation_lambda_arn)
     for step in STEPS:
-        handler({"Step": step, "SecretId": secret_id, "ClientRequestToken": token}, context)
+        handler({"Step": step, "SecretId": secret_id, "ClientRequestToken": token}, new_context())
     end_rotation(secretsmanager, secret_id, token)
     return token
 
@@ -83,8 +84,8 @@ def main() -> int:
     os.environ.clear()
     os.environ.update(function_environment(spec, aws.environment(), aws.region))
     handler = load_handler(spec)
-    context = LambdaContext(spec, aws.region)
-    new_current = rotate_once(secretsmanager, secret_id, handler, context.invoked_function_arn, context)
+    lambda_arn = LambdaContext(spec, aws.region).invoked_function_arn
+    new_current = rotate_once(secretsmanager, secret_id, handler, lambda_arn, lambda: LambdaContext(spec, aws.region))
 
     print(
         f"TokenSigningSecret rotated: AWSCURRENT is now version {new_current}, AWSPREVIOUS {old_current}. "

@@ -15,6 +15,8 @@ from chatkit_backend.tokens import mint_mcp_token
 from tests.authcases import REJECTIONS, Case, World, bearer
 from tests.authsupport import (
     JwksServer,
+    authorizer,
+    random_secret,
     SigningKey,
     captured_logs,
     claims,
@@ -72,6 +74,28 @@ def test_shared_secret_user_token_needs_no_issuer_or_audience_when_none_is_set(w
     handler = world.handler(JWT_JWKS_URL="", JWT_ISSUER="", JWT_AUDIENCE="")
 
     assert decide(handler, bearer(token))["context"] == {"user_id": "bob", "token_use": "user"}
+
+
+def test_replacing_the_shared_user_secret_retires_the_old_one_at_once(world: World) -> None:
+    old_token = jwt.encode(claims("bob"), world.user_secret, algorithm="HS256")
+    world.stack.client.put_secret_value(SecretId=world.stack.user_token_secret_arn, SecretString=random_secret())
+    new_token = jwt.encode(claims("bob"), world.user_secret, algorithm="HS256")
+    handler = world.handler()
+
+    assert decide(handler, bearer(new_token))["isAuthorized"] is True
+    assert decide(handler, bearer(old_token)) == {"isAuthorized": False}
+
+
+def test_a_key_two_rotations_old_is_refused_when_the_cache_expires(world: World) -> None:
+    handler = world.handler()
+    old = mint_mcp_token("carol", world.mcp_key, 300)
+    assert decide(handler, bearer(old))["isAuthorized"] is True
+    world.rotate_mcp_key()
+    world.rotate_mcp_key()
+
+    handler.verifier.mcp_keys._cache.max_age = 0  # what 60 s later looks like to the cache
+
+    assert decide(handler, bearer(old)) == {"isAuthorized": False}
 
 
 def test_mcp_token_passes_as_mcp(world: World) -> None:
@@ -248,8 +272,12 @@ def test_malformed_events_are_refused_without_raising(world: World, event: Any) 
 
 
 def test_asymmetric_tokens_are_refused_when_jwks_has_no_issuer_or_audience(world: World) -> None:
+    # The template's Rules refuse this configuration before a deploy; the function still guards
+    # against an environment edited by hand afterwards.
+    env = {**world.stack.env(JWT_JWKS_URL=world.jwks.url, JWT_ISSUER="https://app.example", JWT_AUDIENCE="https://app.example")}
+    env.update(JWT_ISSUER="", JWT_AUDIENCE="")
     with captured_logs() as logs:
-        handler = world.handler(JWT_ISSUER="", JWT_AUDIENCE="")
+        handler = authorizer(world.monkeypatch, env)
         answer = decide(handler, bearer(world.keys["EdDSA"].sign(claims())))
 
     assert answer == {"isAuthorized": False}

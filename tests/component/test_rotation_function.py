@@ -41,7 +41,9 @@ class Rotation:
         self.function.handler({"Step": step, "SecretId": self.secret_id, "ClientRequestToken": token}, lambda_context("RotationFunction"))
 
     def rotate(self) -> str:
-        return rotate_once(self.secretsmanager, self.secret_id, self.function.handler, LAMBDA_ARN, lambda_context("RotationFunction"))
+        return rotate_once(
+            self.secretsmanager, self.secret_id, self.function.handler, LAMBDA_ARN, lambda: lambda_context("RotationFunction")
+        )
 
     def stages(self) -> dict[str, list[str]]:
         return self.secretsmanager.describe_secret(SecretId=self.secret_id)["VersionIdsToStages"]
@@ -141,6 +143,22 @@ def test_a_pending_key_that_does_not_verify_fails_the_test_step(rotation: Rotati
 
     with pytest.raises(rotation_logic.RotationError, match="shorter than 256 bits"):
         rotation.call("testSecret", token)
+
+    assert rotation.current_version() == old_version
+
+
+def test_the_configuration_test_secrets_manager_runs_when_a_schedule_is_set_passes(rotation: Rotation) -> None:
+    """RotateImmediatelyOnUpdate: false makes Secrets Manager run testSecret alone on a pending copy
+    of the current key; a failure there would fail the deployment of the RotationSchedule."""
+    old_version = rotation.current_version()
+    token = "0d7c1f9e-5b1a-4a53-9a0e-3f4b2c1d0e9f"
+    with pytest.raises(rotation.secretsmanager.exceptions.ResourceNotFoundException):
+        rotation.secretsmanager.rotate_secret(
+            SecretId=rotation.secret_id, ClientRequestToken=token, RotationLambdaARN=LAMBDA_ARN,
+            RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False,
+        )
+
+    rotation.call("testSecret", token)
 
     assert rotation.current_version() == old_version
 

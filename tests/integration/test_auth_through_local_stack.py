@@ -6,6 +6,7 @@ Better Auth app would serve /api/auth/jwks. `make token` and `make rotate` run a
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -84,7 +85,7 @@ def test_make_token_prints_only_a_token_the_stack_accepts(auth_stack: RunningSta
     token = done.stdout.strip()
     assert done.stdout == token + "\n" and token.count(".") == 2
     assert let_through(call(auth_stack, bearer(token)))
-    assert "auth=called:allowed" in auth_stack.log()
+    assert auth_stack.wait_for_log("auth=called:allowed")
 
 
 def test_make_token_and_make_rotate_say_so_when_no_stack_runs(tmp_path: Any) -> None:
@@ -132,3 +133,24 @@ def test_make_rotate_keeps_earlier_tokens_for_one_rotation(auth_stack: RunningSt
     time.sleep(KEY_REFRESH_PAUSE)
     assert let_through(call(auth_stack, bearer(mint_mcp_token("alice", world.mcp_key, 300))))
     assert call(auth_stack, bearer(before[2])).status_code == 403, "minted before two rotations: refused"
+
+
+def test_make_invoke_honors_the_jwt_settings(jwks_server: JwksServer, keys: dict[str, SigningKey], tmp_path: Any) -> None:
+    event = (ROOT / "events" / "authorizer" / "valid.json").read_text()
+    path = tmp_path / "valid.json"
+    path.write_text(event.replace("${TOKEN}", keys["EdDSA"].sign(claims("alice"))))
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "LOCAL_STATE_DIR": str(tmp_path),
+        "JWT_JWKS_URL": jwks_server.url,
+        "JWT_ISSUER": ISSUER,
+        "JWT_AUDIENCE": AUDIENCE,
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-m", "local.invoke", "AuthorizerFunction", str(path)],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"isAuthorized": True, "context": {"user_id": "alice", "token_use": "user"}}

@@ -172,3 +172,17 @@ def test_chatkit_function_runs_behind_the_lambda_web_adapter_in_streaming_mode(t
     assert script.stat().st_mode & 0o111, "the adapter executes run.sh: it must be executable"
     assert "AWS_LWA_PORT" in script.read_text() and "uvicorn app:app" in script.read_text()
     assert {"ChatKitUrl", "ChatKitTableName"} <= set(TEMPLATE.body["Outputs"])
+
+
+@pytest.mark.parametrize(
+    ("settings", "missing"),
+    [({"JwtJwksUrl": "https://app.example/api/auth/jwks"}, "JwtIssuer"),
+     ({"JwtJwksUrl": "https://app.example/api/auth/jwks", "JwtIssuer": "https://app.example"}, "JwtAudience")],
+)
+def test_a_jwks_without_issuer_or_audience_is_refused_before_deploying(settings: dict[str, str], missing: str) -> None:
+    from local.template import TemplateError
+
+    with pytest.raises(TemplateError, match=f"{missing} is required"):
+        Template.load(settings)
+    complete = {"JwtJwksUrl": "https://app.example/api/auth/jwks", "JwtIssuer": "https://app.example", "JwtAudience": "https://app.example"}
+    assert Template.load(complete).parameters["JwtAudience"] == "https://app.example"

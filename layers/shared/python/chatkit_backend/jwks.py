@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
+
+from chatkit_backend.observability import logger
 
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "RS256", "ES256"})
 REFRESH_INTERVAL_SECONDS = 60.0
@@ -40,11 +43,23 @@ def jwks_url_problem(url: str) -> str | None:
     return "JWT_JWKS_URL must be an https URL (plain http is accepted for localhost only)"
 
 
+class _SafeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to a URL we would accept as JWT_JWKS_URL (never https -> http)."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        if jwks_url_problem(newurl) is not None:
+            raise urllib.error.HTTPError(newurl, code, "redirect to a URL that may not serve keys", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_SafeRedirects)
+
+
 def fetch_jwks(url: str, timeout: float = FETCH_TIMEOUT_SECONDS) -> dict[str, Any]:
     """One GET of the JWKS document; raises ``KeysUnavailable`` on any network or format failure."""
     request = urllib.request.Request(url, headers={"accept": "application/json", "user-agent": "chatkit-backend"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked)
+        with _OPENER.open(request, timeout=timeout) as response:
             raw = response.read(MAX_JWKS_BYTES + 1)
     except (OSError, ValueError) as exc:
         raise KeysUnavailable(f"JWKS fetch failed: {type(exc).__name__}") from None
@@ -134,10 +149,11 @@ class JwksCache:
             self.fetch_count += 1
             try:
                 keys = signing_keys(self._fetch(self.url))
-            except KeysUnavailable:
+            except KeysUnavailable as failure:
                 if self._keys is None:
                     raise
                 # A failed refresh keeps the keys we have: known kids go on verifying.
+                logger.warning("JWKS refresh failed; keeping the keys already known", extra={"reason": str(failure)})
                 return self._keys
             self._keys = keys
             return keys

@@ -88,12 +88,11 @@ def step_create_secret(secretsmanager: Any, secret_id: str, token: str, log: dic
 
 
 def step_test_secret(secretsmanager: Any, secret_id: str, token: str, log: dict[str, str]) -> None:
+    # No "differs from AWSCURRENT" check: when a schedule is set up without rotating at once,
+    # Secrets Manager tests the configuration with testSecret on a pending copy of the current key.
     pending = secretsmanager.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage=PENDING)["SecretString"]
-    current = secretsmanager.get_secret_value(SecretId=secret_id, VersionStage=CURRENT)["SecretString"]
     if len(pending.encode()) < MIN_KEY_BYTES:
         raise RotationError("the pending key is shorter than 256 bits")
-    if pending == current:
-        raise RotationError("the pending key equals the current key")
     probe = mint_mcp_token("rotation-test", pending, 60)
     claims = jwt.decode(probe, pending, algorithms=[ALGORITHM], audience=MCP_AUDIENCE, issuer=MCP_ISSUER)
     if claims.get("sub") != "rotation-test":

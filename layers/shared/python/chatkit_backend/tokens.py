@@ -20,18 +20,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jwt
 
 from chatkit_backend.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
-from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretCache
+from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretVersion
 
 MCP_AUDIENCE = "chatkit-backend:mcp"
 MCP_ISSUER = "chatkit-backend"
@@ -79,6 +81,12 @@ class VerifiedToken:
     token_use: TokenUse
 
 
+class SecretSource(Protocol):
+    """What ``SigningKeys`` reads through: ``secrets.SecretCache`` (or an in-memory stand-in)."""
+
+    def get(self, secret_id: str, stage: str = CURRENT, *, force: bool = False) -> SecretVersion | None: ...
+
+
 class SigningKeys:
     """The HS256 keys of one secret at the given stages, read through a bounded-age ``SecretCache``.
 
@@ -90,7 +98,7 @@ class SigningKeys:
     def __init__(
         self,
         secret_id: str,
-        cache: SecretCache,
+        cache: SecretSource,
         stages: tuple[str, ...] = (CURRENT, PREVIOUS),
         *,
         refresh_interval: float = KEY_REFRESH_INTERVAL_SECONDS,
@@ -184,16 +192,13 @@ class TokenVerifier:
     def _verify_shared_secret(self, token: str, source: SigningKeys | None, path: _Path) -> VerifiedToken:
         if source is None:
             raise TokenRejected(f"{path.token_use}_secret_not_configured")
-        tried = source.keys()
-        for key in tried:
-            verified = self._try_key(token, key, ALGORITHM, path)
-            if verified is not None:
-                return verified
-        for key in source.refresh_after_miss():
-            verified = self._try_key(token, key, ALGORITHM, path)
-            if verified is not None:
-                return verified
-        raise TokenRejected("bad_signature")
+        key = _hs256_signer(token, source.keys()) or _hs256_signer(token, source.refresh_after_miss())
+        if key is None:
+            raise TokenRejected("bad_signature")
+        verified = self._try_key(token, key, ALGORITHM, path)
+        if verified is None:
+            raise TokenRejected("bad_signature")
+        return verified
 
     def _verify_jwks(self, token: str, header: dict[str, Any], algorithm: str) -> VerifiedToken:
         if self.jwks is None or self.jwks_problem is not None:
@@ -230,6 +235,26 @@ class TokenVerifier:
         if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_CHARS:
             raise TokenRejected("invalid_subject")
         return VerifiedToken(user_id=subject, token_use=path.token_use)
+
+
+def _hs256_signer(token: str, keys: tuple[str, ...]) -> str | None:
+    """The key among ``keys`` whose HMAC matches the token's signature, found without PyJWT.
+
+    Trying keys through ``jwt.decode`` costs an exception per miss; a token signed with
+    AWSPREVIOUS would pay one on every request. PyJWT still verifies the chosen key in full.
+    """
+    if not keys:
+        return None
+    signing_input, _, signature = token.rpartition(".")
+    try:
+        expected = _b64url(signature)
+    except (binascii.Error, ValueError):
+        return None
+    data = signing_input.encode("ascii", "replace")
+    for key in keys:
+        if hmac.compare_digest(hmac.new(key.encode(), data, hashlib.sha256).digest(), expected):
+            return key
+    return None
 
 
 def _names_audience(claim: Any, audience: str) -> bool:
