@@ -116,7 +116,10 @@ class ChatKitService:
         """Give the server an agent with the current OpenAI key (re-read at most once a minute)."""
         api_key = self._openai_api_key()
         if self.server.agent is None or api_key != self._api_key:
-            client = AsyncOpenAI(api_key=api_key, base_url=self.settings.openai_base_url or None, max_retries=1)
+            # Bounded well inside the function's 120 s, with one retry, so a stuck upstream ends as a stream error.
+            client = AsyncOpenAI(
+                api_key=api_key, base_url=self.settings.openai_base_url or None, max_retries=1, timeout=45.0
+            )
             self.server.agent = build_agent(OpenAIResponsesModel(model=self.settings.model, openai_client=client))
             self._api_key = api_key
 
