@@ -152,3 +152,62 @@ def http_event(
         path_params=path_params,
         authorizer_context=context,
     )
+
+
+# ---- REST API (payload 1.0): what a REST route's authorizer and integration see ----------
+REST_API_ID = "localrest"
+
+
+def rest_request_context(
+    method: str, path: str, resource: str, stage: str, headers: dict[str, str], source_ip: str
+) -> dict[str, Any]:
+    """A REST API ``requestContext``; the gateway adds ``authorizer`` once the request is allowed."""
+    now = time.time()
+    return {
+        "accountId": ACCOUNT_ID,
+        "apiId": REST_API_ID,
+        "domainName": headers.get("host", DOMAIN),
+        "domainPrefix": REST_API_ID,
+        "extendedRequestId": uuid.uuid4().hex[:16],
+        "httpMethod": method,
+        "identity": {"sourceIp": source_ip, "userAgent": headers.get("user-agent", "")},
+        "path": f"/{stage}{path}",
+        "protocol": "HTTP/1.1",
+        "requestId": str(uuid.uuid4()),
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "requestTimeEpoch": int(now * 1000),
+        "resourceId": "local",
+        "resourcePath": resource,
+        "stage": stage,
+    }
+
+
+def rest_authorizer_event(
+    method: str,
+    path: str,
+    raw_query: str,
+    headers: dict[str, str],
+    *,
+    resource: str,
+    stage: str,
+    path_params: dict[str, str] | None = None,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """The REQUEST event API Gateway REST API sends a Lambda authorizer (it answers with a policy)."""
+    query: dict[str, list[str]] = {}
+    for key, value in parse_qsl(raw_query, keep_blank_values=True):
+        query.setdefault(key, []).append(value)
+    return {
+        "type": "REQUEST",
+        "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{REST_API_ID}/{stage}/{method}{path}",
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": dict(headers),
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": path_params or None,
+        "stageVariables": None,
+        "requestContext": rest_request_context(method, path, resource, stage, headers, source_ip),
+    }

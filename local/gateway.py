@@ -1,4 +1,4 @@
-"""A local API Gateway HTTP API in front of the real handlers, driven by template.yaml.
+"""A local API Gateway HTTP API (and REST API) in front of the real handlers, driven by template.yaml.
 
 What it does, in API Gateway's order: answer CORS preflight from the template's
 CorsConfiguration; match the route (404 otherwise); for authorized routes, answer 401 when the
@@ -6,23 +6,31 @@ identity header is missing without calling the authorizer, call the Lambda autho
 payload-2.0 REQUEST event, cache its verdict per identity for ReauthorizeEvery seconds, answer
 403 on ``isAuthorized: false``; build the payload-2.0 event with the authorizer's context; invoke
 the function in its worker; turn its result into the HTTP response; add CORS headers.
+
+REST API routes (``Api`` events; another API and host in AWS, the same port here) take their
+own way: a REQUEST authorizer answering with an IAM policy (401 without the identity header,
+403 unless the policy allows the method), the authorizer's context in ``requestContext.authorizer``,
+and a function run through the Lambda Web Adapter, whose response is streamed to the client
+chunk by chunk when the route's ResponseTransferMode is RESPONSE_STREAM.
 """
 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from local.events import authorizer_event, gateway_event
-from local.runtime import FunctionImportError, FunctionWorker, Invocation
-from local.template import AuthorizerSpec, CorsSpec, Route
+from local.events import REST_API_ID, authorizer_event, gateway_event, rest_authorizer_event, rest_request_context
+from local.runtime import FunctionImportError, FunctionWorker, Invocation, WebAppWorker
+from local.template import ACCOUNT_ID, REGION, AuthorizerSpec, CorsSpec, Route
 
 log = logging.getLogger("local.gateway")
 
@@ -35,6 +43,7 @@ class Reply:
     status: int
     headers: list[tuple[str, str]]
     body: bytes = b""
+    chunks: Iterator[bytes] | None = None  # a streamed body, sent as it comes (chunked)
 
 
 def gateway_error(status: int, message: str) -> Reply:
@@ -74,21 +83,30 @@ class Gateway:
         workers: dict[str, FunctionWorker],
         authorizer: AuthorizerSpec | None,
         cors: CorsSpec | None,
+        rest_authorizer: AuthorizerSpec | None = None,
+        rest_stage: str = "Prod",
     ) -> None:
         self.routes = routes
         self.workers = workers
         self.authorizer = authorizer
         self.cors = cors
         self.cache = AuthorizerCache(authorizer.reauthorize_every if authorizer else 0)
+        self.rest_authorizer = rest_authorizer
+        self.rest_stage = rest_stage
+        self.rest_cache = AuthorizerCache(rest_authorizer.reauthorize_every if rest_authorizer else 0)
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> tuple[Reply, str]:
         """The reply to one request, and what served it (for the log line: function, auth=...)."""
         url = urlsplit(target)
         path, raw_query = url.path or "/", url.query
         origin = headers.get("origin")
+        route, path_params = self._route(method, path)
+        if route is not None and route.api == "rest":
+            if len(body) > MAX_BODY_BYTES:
+                return gateway_error(413, "Request Entity Too Large"), "too-large"
+            return self._rest(route, path_params, method, path, raw_query, headers, body, source_ip)
         if method == "OPTIONS" and self.cors and origin and "access-control-request-method" in headers:
             return self._preflight(origin, headers), "cors-preflight"
-        route, path_params = self._route(method, path)
         if route is None:
             return self._with_cors(gateway_error(404, "Not Found"), origin), "no-route"
         if len(body) > MAX_BODY_BYTES:
@@ -151,6 +169,84 @@ class Gateway:
         context = verdict.get("context") or {}
         return (context if isinstance(context, dict) else {}), f"{how}:allowed"
 
+    def _rest(
+        self,
+        route: Route,
+        path_params: dict[str, str],
+        method: str,
+        path: str,
+        raw_query: str,
+        headers: dict[str, str],
+        body: bytes,
+        source_ip: str,
+    ) -> tuple[Reply, str]:
+        """A REST API route: policy authorizer, then the function's web app through the adapter."""
+        context = rest_request_context(method, path, route.path, self.rest_stage, headers, source_ip)
+        auth = "auth=none"
+        if route.authorized and self.rest_authorizer:
+            verdict, auth = self._authorize_rest(method, path, raw_query, headers, route, path_params, source_ip)
+            if isinstance(verdict, Reply):
+                return verdict, f"{route.function} {auth}"
+            context["authorizer"] = verdict
+        worker = self.workers[route.function]
+        if not isinstance(worker, WebAppWorker):
+            log.error("%s: the local stack serves REST routes for Lambda Web Adapter functions only", route.function)
+            return gateway_error(500, "Internal Server Error"), f"{route.function} {auth}"
+        try:
+            answer = worker.request(method, path + (f"?{raw_query}" if raw_query else ""), headers, body, context)
+        except FunctionImportError as exc:
+            log.error("%s", exc)
+            return gateway_error(500, "Internal Server Error"), f"{route.function} {auth}"
+        except OSError as exc:
+            log.error("%s did not answer: %s", route.function, exc)
+            return gateway_error(502, "Internal server error"), f"{route.function} {auth}"
+        # The gateway sends its own date and server headers, as API Gateway does.
+        answer_headers = [(k, v) for k, v in answer.headers if k not in ("date", "server")]
+        if route.streaming:
+            return Reply(answer.status, answer_headers, chunks=answer.chunks), f"{route.function} {auth} streamed"
+        return Reply(answer.status, answer_headers, b"".join(answer.chunks)), f"{route.function} {auth}"
+
+    def _authorize_rest(
+        self,
+        method: str,
+        path: str,
+        raw_query: str,
+        headers: dict[str, str],
+        route: Route,
+        path_params: dict[str, str],
+        source_ip: str,
+    ) -> tuple[dict[str, Any] | Reply, str]:
+        """``requestContext.authorizer`` (principalId and context), or REST API's refusal."""
+        assert self.rest_authorizer is not None
+        identity = tuple(headers.get(name, "") for name in self.rest_authorizer.identity_headers)
+        if not all(identity):
+            return gateway_error(401, "Unauthorized"), "auth=missing-identity"
+        verdict = self.rest_cache.get(identity)
+        how = "auth=cached"
+        if verdict is None:
+            how = "auth=called"
+            event = rest_authorizer_event(
+                method, path, raw_query, headers, resource=route.path, stage=self.rest_stage,
+                path_params=path_params or None, source_ip=source_ip,
+            )
+            outcome = self._call(self.rest_authorizer.function, event)
+            result = outcome.result
+            if outcome.error and outcome.error.get("errorMessage") == "Unauthorized":
+                return gateway_error(401, "Unauthorized"), "auth=called:unauthorized"
+            if outcome.error or not isinstance(result, dict) or not isinstance(result.get("policyDocument"), dict):
+                log.error("REST authorizer failed or answered without a policy: %s", outcome.error or result)
+                return gateway_error(500, "Internal Server Error"), "auth=error"
+            verdict = result
+            self.rest_cache.put(identity, verdict)
+        # The cached policy is checked against each request's own method ARN, as REST API does.
+        method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{REST_API_ID}/{self.rest_stage}/{method}{path}"
+        effect = policy_effect(verdict["policyDocument"], method_arn)
+        if effect != "Allow":
+            message = "User is not authorized to access this resource" + (" with an explicit deny" if effect == "Deny" else "")
+            return Reply(403, [("content-type", "application/json")], json.dumps({"Message": message}).encode()), f"{how}:denied"
+        context = verdict.get("context") if isinstance(verdict.get("context"), dict) else {}
+        return {"principalId": str(verdict.get("principalId", "")), **context}, f"{how}:allowed"
+
     def _call(self, function: str, event: dict[str, Any]) -> Invocation:
         try:
             return self.workers[function].invoke(event)
@@ -199,6 +295,21 @@ class Gateway:
         return Reply(reply.status, [h for h in reply.headers if h[0] not in names] + extra, reply.body)
 
 
+def policy_effect(policy: dict[str, Any], method_arn: str) -> str | None:
+    """"Deny" if any statement denies ``method_arn``, else "Allow" if one allows it, else None."""
+    effects = set()
+    for statement in policy.get("Statement") or []:
+        actions = statement.get("Action", [])
+        resources = statement.get("Resource", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = [resources] if isinstance(resources, str) else resources
+        if not any(a in ("*", "execute-api:*", "execute-api:Invoke") for a in actions):
+            continue
+        if any(fnmatch.fnmatchcase(method_arn, pattern) for pattern in resources):
+            effects.add(statement.get("Effect"))
+    return "Deny" if "Deny" in effects else ("Allow" if "Allow" in effects else None)
+
+
 def to_reply(result: Any) -> Reply:
     """A payload-2.0 function result as API Gateway turns it into an HTTP response."""
     if not (isinstance(result, dict) and "statusCode" in result):
@@ -243,15 +354,33 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
             for name, value in reply.headers:
                 if name not in ("content-length", "connection", "transfer-encoding"):
                     self.send_header(name, value)
-            self.send_header("content-length", str(len(reply.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(reply.body)
+            if reply.chunks is not None:
+                self._stream(reply.chunks)
+            else:
+                self.send_header("content-length", str(len(reply.body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(reply.body)
             log.info(
                 "%s %s %d %s %.1f ms",
                 self.command, urlsplit(self.path).path, reply.status, served_by,
                 (time.perf_counter() - started) * 1000,
             )
+
+        def _stream(self, chunks: Iterator[bytes]) -> None:
+            """Each chunk to the client as soon as the function wrote it (HTTP/1.1 chunked)."""
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            try:
+                for chunk in chunks:
+                    if chunk:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            except OSError:
+                self.close_connection = True  # the client went away mid-stream
+            finally:
+                chunks.close()  # type: ignore[attr-defined]
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 

@@ -2,25 +2,35 @@
 
 ``FunctionWorker`` is one warm "container": a child process that imports the handler once and
 serves invocations in order, so every function keeps its own environment and module state, as
-it does in Lambda. ``load_handler`` does the same inside the current process, for
+it does in Lambda. ``WebAppWorker`` is the same for a function run through the Lambda Web
+Adapter: its web app in a child process, requests proxied to it and streamed back. ``load_handler`` does the same inside the current process, for
 `make invoke`, the benchmark probes and the tests.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import http.client
 import importlib.util
+import json
 import multiprocessing
 import os
+import re
 import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlencode
 
 from local.template import ACCOUNT_ID, FunctionSpec
 
@@ -64,7 +74,13 @@ def function_environment(spec: FunctionSpec, aws: dict[str, str], region: str) -
 
 def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
     """Import the handler module from the function's folder, with its layers on ``sys.path``."""
+    if spec.web_adapter:
+        return web_adapter_handler(spec)
     module_name, function_name = spec.handler.rsplit(".", 1)
+    return getattr(_import(spec, module_name), function_name)
+
+
+def _import(spec: FunctionSpec, module_name: str) -> Any:
     for directory in (spec.code_dir, *spec.layer_dirs):
         if str(directory) not in sys.path:
             sys.path.insert(0, str(directory))
@@ -76,7 +92,72 @@ def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[unique] = module
     module_spec.loader.exec_module(module)
-    return getattr(module, function_name)
+    return module
+
+
+def web_adapter_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
+    """A Lambda Web Adapter function as one handler, in this process (for `make invoke` and tests).
+
+    The ASGI app is the one the handler script starts (``uvicorn <module>:<app>``); each event is
+    turned into the HTTP request it stands for, with ``x-amzn-request-context`` as the adapter
+    sets it, and the whole response comes back as ``{"statusCode", "headers", "body"}``.
+    """
+    script = (spec.code_dir / spec.handler).read_text()
+    target = re.search(r"uvicorn\s+([\w.]+):(\w+)", script)
+    if target is None:
+        raise ImportError(f"{spec.handler} of {spec.logical_id} does not start `uvicorn <module>:<app>`")
+    app = getattr(_import(spec, target.group(1)), target.group(2))
+    loop = asyncio.new_event_loop()
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return loop.run_until_complete(_call_asgi(app, event))
+
+    return handler
+
+
+async def _call_asgi(app: Any, event: dict[str, Any]) -> dict[str, Any]:
+    http = (event.get("requestContext") or {}).get("http") or {}
+    method = event.get("httpMethod") or http.get("method", "GET")
+    path = event.get("path") or event.get("rawPath") or "/"
+    query = event.get("rawQueryString") or urlencode(event.get("multiValueQueryStringParameters") or {}, doseq=True)
+    raw = event.get("body") or ""
+    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+    headers = [(str(k).lower().encode(), str(v).encode()) for k, v in (event.get("headers") or {}).items()]
+    headers = [h for h in headers if h[0] != b"x-amzn-request-context"]
+    headers.append((b"x-amzn-request-context", json.dumps(event.get("requestContext") or {}).encode()))
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": query.encode(), "headers": headers,
+        "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 8080), "root_path": "",
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+    done = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await done.wait()  # as a server does: the client is there until the response is complete
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    try:
+        await app(scope, receive, send)
+    finally:
+        done.set()
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    result: dict[str, Any] = {
+        "statusCode": start["status"],
+        "headers": {k.decode(): v.decode() for k, v in start.get("headers", [])},
+    }
+    try:
+        result["body"], result["isBase64Encoded"] = content.decode(), False
+    except UnicodeDecodeError:
+        result["body"], result["isBase64Encoded"] = base64.b64encode(content).decode(), True
+    return result
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
@@ -180,3 +261,135 @@ class FunctionImportError(Exception):
     def __init__(self, logical_id: str, payload: dict[str, Any]) -> None:
         super().__init__(f"{logical_id} failed to import: {payload['errorType']}: {payload['errorMessage']}")
         self.payload = payload
+
+
+@dataclass
+class WebResponse:
+    """The web app's answer: status and headers at once, the body as it comes."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    chunks: Iterator[bytes]
+
+
+class WebAppWorker:
+    """One warm container of a function run through the Lambda Web Adapter.
+
+    As the adapter does in Lambda: run the handler script (which starts the web app on
+    AWS_LWA_PORT), wait until the readiness path answers below 500, then forward each request
+    over HTTP with the API Gateway request context in ``x-amzn-request-context``, handing the
+    response body on chunk by chunk (``response_stream``). One request at a time, as Lambda.
+    """
+
+    def __init__(self, spec: FunctionSpec, environment: dict[str, str], region: str) -> None:
+        self.spec = spec
+        self._environment = environment
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._port = 0
+
+    def invoke(self, event: dict[str, Any]) -> Invocation:
+        return Invocation(error={
+            "errorType": "Local.Unsupported",
+            "errorMessage": f"{self.spec.logical_id} runs behind the Lambda Web Adapter; the local stack serves it on REST API routes only",
+        })
+
+    def _start(self) -> None:
+        port = _free_port()
+        python_dir = str(Path(sys.executable).parent)
+        environment = {
+            **self._environment,
+            "AWS_LWA_PORT": str(port),
+            # The venv's python first, as the runtime's is on Lambda; layers where /opt/python would be.
+            "PATH": os.pathsep.join([python_dir, self._environment.get("PATH", "")]),
+            "PYTHONPATH": os.pathsep.join(str(d) for d in self.spec.layer_dirs),
+        }
+        script = self.spec.code_dir / self.spec.handler
+        # Its own session: Ctrl-C on `make dev` reaches the stack, which then stops the app in order.
+        self._process = subprocess.Popen(
+            ["/bin/sh", str(script)], cwd=self.spec.code_dir, env=environment,
+            stderr=subprocess.PIPE, start_new_session=True,
+        )
+        readiness = self._environment.get("AWS_LWA_READINESS_CHECK_PATH", "/")
+        deadline = time.monotonic() + INIT_TIMEOUT_SECONDS
+        while True:
+            if self._process.poll() is not None:
+                stderr = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                self._process = None
+                raise FunctionImportError(self.spec.logical_id, {
+                    "errorType": "Runtime.ExitError", "errorMessage": f"the web app exited during start-up:\n{stderr[-3000:]}",
+                })
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                connection.request("GET", readiness)
+                status = connection.getresponse().status
+                connection.close()
+                if status < 500:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise FunctionImportError(self.spec.logical_id, {
+                    "errorType": "Sandbox.Timedout", "errorMessage": f"the web app was not ready on {readiness} in {INIT_TIMEOUT_SECONDS} s",
+                })
+            time.sleep(0.02)
+        # The app's log goes where the stack's goes; drained so a chatty app never blocks on it.
+        threading.Thread(target=_drain, args=(self._process.stderr,), daemon=True).start()
+        self._port = port
+
+    def request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, request_context: dict[str, Any]
+    ) -> WebResponse:
+        """Forward one request; the worker stays busy until the returned body is read or closed."""
+        self._lock.acquire()
+        try:
+            if self._process is None or self._process.poll() is not None:
+                self._start()
+            forwarded = {k: v for k, v in headers.items() if k not in HOP_BY_HOP}
+            # The adapter sets this header from the event, replacing any a client sent.
+            forwarded["x-amzn-request-context"] = json.dumps(request_context, separators=(",", ":"))
+            forwarded["content-length"] = str(len(body))
+            connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=self.spec.timeout)
+            connection.request(method, target, body=body, headers=forwarded)
+            response = connection.getresponse()
+        except BaseException:
+            self._lock.release()
+            raise
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                while chunk := response.read1(65536):
+                    yield chunk
+            finally:
+                connection.close()
+                self._lock.release()
+
+        return WebResponse(response.status, [(k.lower(), v) for k, v in response.getheaders()], chunks())
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+
+# Lambda's init phase is bounded (10 s, or the function timeout with the adapter); importing
+# chatkit, agents and openai on a loaded laptop can take several seconds.
+INIT_TIMEOUT_SECONDS = 30
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length", "x-amzn-request-context"})
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _drain(stream: Any) -> None:
+    for line in iter(stream.readline, b""):
+        sys.stderr.write(line.decode(errors="replace"))

@@ -18,7 +18,7 @@ import boto3
 
 from local.gateway import Gateway, serve
 from local.resources import FAKE_CREDENTIALS, create_resources
-from local.runtime import FunctionWorker, function_environment
+from local.runtime import FunctionWorker, WebAppWorker, function_environment
 from local.template import ROOT, Template
 
 log = logging.getLogger("local.stack")
@@ -69,7 +69,7 @@ class LocalAws:
 class LocalStack:
     template: Template
     aws: LocalAws
-    workers: dict[str, FunctionWorker] = field(default_factory=dict)
+    workers: dict[str, FunctionWorker | WebAppWorker] = field(default_factory=dict)
     url: str = ""
     _server: Any = None
 
@@ -79,11 +79,15 @@ class LocalStack:
         stack = cls(template=template, aws=aws)
         for spec in template.functions().values():
             environment = function_environment(spec, aws.environment(), aws.region)
-            stack.workers[spec.logical_id] = FunctionWorker(spec, environment, aws.region)
+            worker = WebAppWorker if spec.web_adapter else FunctionWorker
+            stack.workers[spec.logical_id] = worker(spec, environment, aws.region)
         return stack
 
     def serve(self, host: str, port: int) -> str:
-        gateway = Gateway(self.template.routes(), self.workers, self.template.authorizer(), self.template.cors())
+        gateway = Gateway(
+            self.template.routes(), self.workers, self.template.authorizer(), self.template.cors(),
+            rest_authorizer=self.template.rest_authorizer(), rest_stage=self.template.rest_stage(),
+        )
         self._server = serve(gateway, host, port)
         bound_host, bound_port = self._server.server_address[:2]
         self.url = f"http://{bound_host}:{bound_port}"

@@ -32,6 +32,7 @@ ENV_TO_PARAMETER: dict[str, str] = {
     "CHATKIT_WORKFLOW_ID": "ChatKitWorkflowId",
     "CHATKIT_WORKFLOW_VERSION": "ChatKitWorkflowVersion",
     "ALLOWED_ORIGINS": "AllowedOrigins",
+    "CHATKIT_MODEL": "ChatKitModel",
 }
 
 
@@ -55,6 +56,9 @@ class FunctionSpec:
     environment: dict[str, str]
     timeout: int
     memory_mb: int
+    # Set when the function runs a web app behind the Lambda Web Adapter (AWS_LAMBDA_EXEC_WRAPPER):
+    # the handler is then the app's start-up script, and the local stack plays the adapter.
+    web_adapter: bool = False
 
     @property
     def folder(self) -> str:
@@ -68,6 +72,8 @@ class Route:
     path: str  # /api/chatkit/threads/{thread_id}
     function: str
     authorized: bool
+    api: str = "http"  # "http" (HttpApi event) or "rest" (Api event)
+    streaming: bool = False  # REST route with ResponseTransferMode RESPONSE_STREAM
 
     @property
     def route_key(self) -> str:
@@ -96,6 +102,7 @@ class AuthorizerSpec:
     reauthorize_every: int
     simple_responses: bool
     payload_version: str
+    api: str = "http"  # "rest": a REQUEST authorizer answering with an IAM policy
 
 
 @dataclass(frozen=True)
@@ -196,6 +203,10 @@ class Template:
                 **own.get("Environment", {}).get("Variables", {}),
             }
             layers = [*globals_.get("Layers", []), *own.get("Layers", [])]
+            web_adapter = environment.get("AWS_LAMBDA_EXEC_WRAPPER") == WEB_ADAPTER_WRAPPER
+            if web_adapter:
+                # The adapter's own layer holds only its binary, which the local stack stands in for.
+                layers = [layer for layer in layers if not _is_web_adapter_layer(layer)]
             specs[logical_id] = FunctionSpec(
                 logical_id=logical_id,
                 code_dir=ROOT / str(own.get("CodeUri", globals_.get("CodeUri", ""))),
@@ -208,6 +219,7 @@ class Template:
                 },
                 timeout=int(self.resolve(own.get("Timeout", globals_.get("Timeout", 3)))),
                 memory_mb=int(self.resolve(own.get("MemorySize", globals_.get("MemorySize", 128)))),
+                web_adapter=web_adapter,
             )
         return specs
 
@@ -218,21 +230,27 @@ class Template:
         return ROOT / str(resource["Properties"]["ContentUri"])
 
     def routes(self) -> list[Route]:
-        """Every HttpApi event of every function, most specific first (as API Gateway matches)."""
-        default_authorizer = self._http_api().get("Properties", {}).get("Auth", {}).get("DefaultAuthorizer")
+        """Every HttpApi and Api event of every function, most specific first (as API Gateway matches)."""
+        default_authorizer = {
+            "HttpApi": self._http_api().get("Properties", {}).get("Auth", {}).get("DefaultAuthorizer"),
+            "Api": (self._rest_api() or {}).get("Properties", {}).get("Auth", {}).get("DefaultAuthorizer"),
+        }
         routes = []
         for logical_id, resource in self.resources_of_type("AWS::Serverless::Function").items():
             for event in resource.get("Properties", {}).get("Events", {}).values():
-                if event.get("Type") != "HttpApi":
+                kind = event.get("Type")
+                if kind not in ("HttpApi", "Api"):
                     continue
                 props = event.get("Properties", {})
-                authorizer = props.get("Auth", {}).get("Authorizer", default_authorizer)
+                authorizer = props.get("Auth", {}).get("Authorizer", default_authorizer[kind])
                 routes.append(
                     Route(
                         method=str(props.get("Method", "ANY")).upper(),
                         path=str(props.get("Path", "/")),
                         function=logical_id,
                         authorized=authorizer not in (None, "NONE"),
+                        api="rest" if kind == "Api" else "http",
+                        streaming=props.get("ResponseTransferMode") == "RESPONSE_STREAM",
                     )
                 )
         # Literal segments beat {params}, which beat {greedy+}; ANY loses to a named method.
@@ -243,6 +261,40 @@ class Template:
         if len(apis) != 1:
             raise TemplateError(f"the local stack serves exactly one HttpApi, found {len(apis)}")
         return next(iter(apis.values()))
+
+    def _rest_api(self) -> dict[str, Any] | None:
+        apis = self.resources_of_type("AWS::Serverless::Api")
+        if len(apis) > 1:
+            raise TemplateError(f"the local stack serves at most one (REST) Api, found {len(apis)}")
+        return next(iter(apis.values()), None)
+
+    def rest_authorizer(self) -> AuthorizerSpec | None:
+        """The REST API's default Lambda authorizer (REQUEST type, IAM policy answers), if any."""
+        api = self._rest_api()
+        auth = self.resolve((api or {}).get("Properties", {}).get("Auth", {}))
+        name = auth.get("DefaultAuthorizer")
+        if not name:
+            return None
+        spec = auth["Authorizers"][name]
+        function_arn = api["Properties"]["Auth"]["Authorizers"][name]["FunctionArn"]  # type: ignore[index]
+        function = function_arn["Fn::GetAtt"][0] if isinstance(function_arn, dict) else None
+        if not function or spec.get("FunctionPayloadType", "TOKEN") != "REQUEST":
+            raise TemplateError("the REST authorizer must be a REQUEST authorizer with FunctionArn !GetAtt <Function>.Arn")
+        identity = spec.get("Identity", {})
+        return AuthorizerSpec(
+            name=name,
+            function=function,
+            identity_headers=tuple(h.lower() for h in identity.get("Headers", ["Authorization"])),
+            reauthorize_every=int(identity.get("ReauthorizeEvery", 300)),
+            simple_responses=False,
+            payload_version="1.0",
+            api="rest",
+        )
+
+    def rest_stage(self) -> str:
+        """The REST API's stage name (the first path segment of its URL in AWS)."""
+        api = self._rest_api()
+        return str(self.resolve((api or {}).get("Properties", {}).get("StageName", "Prod")))
 
     def authorizer(self) -> AuthorizerSpec | None:
         auth = self.resolve(self._http_api().get("Properties", {}).get("Auth", {}))
@@ -379,6 +431,14 @@ class Template:
             "AWS::Logs::LogGroup": ("logs", "log-group:"),
         }.get(kind, ("local", f"{logical_id}/"))
         return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{resource}{name}"
+
+
+WEB_ADAPTER_WRAPPER = "/opt/bootstrap"
+
+
+def _is_web_adapter_layer(layer: Any) -> bool:
+    arn = layer.get("Fn::Sub") if isinstance(layer, dict) else layer
+    return isinstance(arn, str) and ":753240598075:layer:LambdaAdapterLayer" in arn
 
 
 def _plain(value: Any) -> Any:

@@ -11,7 +11,9 @@ from local.template import TEMPLATE_PATH, Template
 
 TEMPLATE = Template.load()
 RESOURCES = TEMPLATE.resources
-FUNCTIONS = ["AuthorizerFunction", "HealthFunction", "SessionFunction", "ThreadsFunction", "McpFunction", "RotationFunction"]
+FUNCTIONS = [
+    "AuthorizerFunction", "HealthFunction", "SessionFunction", "ThreadsFunction", "McpFunction", "ChatKitFunction", "RotationFunction",
+]
 
 
 class NoManagedPolicies:
@@ -56,7 +58,8 @@ def test_every_route_has_its_own_function_with_the_lambda_runtime() -> None:
 
 def test_only_health_is_public() -> None:
     public = {r.route_key for r in TEMPLATE.routes() if not r.authorized}
-    assert public == {"GET /health"}
+    # OPTIONS /chatkit: the CORS preflight, which browsers send without a token.
+    assert public == {"GET /health", "OPTIONS /chatkit"}
 
 
 def test_the_authorizer_is_wired_as_design_says(transformed: dict[str, Any]) -> None:
@@ -90,7 +93,7 @@ def test_api_has_cors_throttling_and_access_logs() -> None:
     assert RESOURCES[log_group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
-@pytest.mark.parametrize("table", ["TasksTable", "ThreadsTable"])
+@pytest.mark.parametrize("table", ["TasksTable", "ThreadsTable", "ChatKitTable"])
 def test_tables_are_on_demand_recoverable_encrypted_and_retained(table: str) -> None:
     resource = RESOURCES[table]
     assert resource["Type"] == "AWS::DynamoDB::Table"
@@ -99,7 +102,8 @@ def test_tables_are_on_demand_recoverable_encrypted_and_retained(table: str) -> 
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}
-    assert [k["AttributeName"] for k in props["KeySchema"]] == ["user_id", table.replace("sTable", "").lower() + "_id"]
+    sort_key = "sk" if table == "ChatKitTable" else table.replace("sTable", "").lower() + "_id"
+    assert [k["AttributeName"] for k in props["KeySchema"]] == ["user_id", sort_key]
 
 
 def test_secrets_and_the_shared_layer() -> None:
@@ -135,6 +139,39 @@ def test_rotation_is_scheduled_after_its_permission() -> None:
     schedule = RESOURCES["TokenSigningSecretRotation"]
     assert schedule["DependsOn"] == "RotationFunctionInvokePermission"
     assert schedule["Properties"]["RotationRules"]["ScheduleExpression"].startswith("rate(")
+
+
+def test_chatkit_streams_through_a_regional_rest_api_behind_the_same_authorizer(transformed: dict[str, Any]) -> None:
+    route = next(r for r in TEMPLATE.routes() if r.route_key == "POST /chatkit")
+    assert (route.function, route.api, route.streaming, route.authorized) == ("ChatKitFunction", "rest", True, True)
+    spec = TEMPLATE.rest_authorizer()
+    assert spec is not None and (spec.function, spec.identity_headers, spec.reauthorize_every) == ("AuthorizerFunction", ("authorization",), 60)
+    api = transformed["ChatKitApi"]["Properties"]
+    assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    post = api["Body"]["paths"]["/chatkit"]["post"]
+    # ResponseTransferMode RESPONSE_STREAM: STREAM mode and Lambda's response-streaming invoke path.
+    assert post["x-amazon-apigateway-integration"]["responseTransferMode"] == "STREAM"
+    timeout_ms = post["x-amazon-apigateway-integration"]["timeoutInMillis"]
+    assert timeout_ms == RESOURCES["ChatKitFunction"]["Properties"]["Timeout"] * 1000 > 29_000
+    assert "/2021-11-15/functions/${ChatKitFunction.Arn}/response-streaming-invocations" in post["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+    assert post["security"] == [{"JwtRestAuthorizer": []}]
+    deployed = api["Body"]["securityDefinitions"]["JwtRestAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert (deployed["type"], deployed["identitySource"], deployed["authorizerResultTtlInSeconds"]) == (
+        "request", "method.request.header.Authorization", 60)
+    permissions = [p["Properties"] for p in of_type(transformed, "AWS::Lambda::Permission").values()]
+    assert any(p["FunctionName"] == {"Ref": "ChatKitFunction"} and p["Principal"] == "apigateway.amazonaws.com" for p in permissions)
+
+
+def test_chatkit_function_runs_behind_the_lambda_web_adapter_in_streaming_mode(transformed: dict[str, Any]) -> None:
+    props = transformed["ChatKitFunction"]["Properties"]
+    assert props["Handler"] == "run.sh"
+    assert {"Fn::Sub": "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerArm64:26"} in props["Layers"]
+    env = props["Environment"]["Variables"]
+    assert (env["AWS_LAMBDA_EXEC_WRAPPER"], env["AWS_LWA_INVOKE_MODE"]) == ("/opt/bootstrap", "response_stream")
+    script = TEMPLATE.functions()["ChatKitFunction"].code_dir / "run.sh"
+    assert script.stat().st_mode & 0o111, "the adapter executes run.sh: it must be executable"
+    assert "AWS_LWA_PORT" in script.read_text() and "uvicorn app:app" in script.read_text()
+    assert {"ChatKitUrl", "ChatKitTableName"} <= set(TEMPLATE.body["Outputs"])
 
 
 @pytest.mark.parametrize(

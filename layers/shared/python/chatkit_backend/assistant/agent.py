@@ -1,0 +1,120 @@
+"""The task assistant: an openai-agents Agent whose five tools are the task service, in process.
+
+Each tool is one call into ``chatkit_backend.tasks`` (one DynamoDB request) for the user that
+ChatKit's request context names; the model never supplies a user id. A failure the model can
+act on (an unknown task, a title too long) comes back as ``{"error": "..."}`` in the tool
+output, as the MCP tools answer ``isError``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Literal
+
+from agents import Agent, RunContextWrapper, function_tool
+from agents.models.interface import Model
+from chatkit.agents import AgentContext
+
+from chatkit_backend import tasks
+from chatkit_backend.errors import DomainError
+
+INSTRUCTIONS = """\
+You are a task assistant inside a todo app. You help the signed-in user manage their own tasks
+with the tools: add_task, list_tasks, complete_task, update_task and delete_task.
+
+- Use a tool for every change and to look tasks up; never claim a change you did not make.
+- Task ids come from list_tasks or from a tool's result; when the user names a task by title,
+  call list_tasks first to find its task_id.
+- After a change, confirm it in one short sentence naming the task's title.
+- If a tool returns an error, explain it plainly and suggest what to do next.
+- Keep answers short and friendly. You cannot see other users' tasks.
+"""
+
+ToolContext = RunContextWrapper[AgentContext[Any]]
+
+
+def _user_id(wrapper: ToolContext) -> str:
+    return str(wrapper.context.request_context.user_id)
+
+
+def _result(operation: Callable[[], Any]) -> str:
+    """The operation's result as JSON for the model, or the domain error it can act on."""
+    try:
+        return json.dumps(operation(), ensure_ascii=False)
+    except DomainError as error:
+        return json.dumps({"error": error.detail}, ensure_ascii=False)
+
+
+@function_tool
+def add_task(wrapper: ToolContext, title: str, description: str | None = None) -> str:
+    """Create a pending task for the user.
+
+    Args:
+        title: Short name of the task, 1 to 200 characters.
+        description: Optional details, at most 1000 characters.
+    """
+    return _result(lambda: {**tasks.add_task(_user_id(wrapper), title, description).to_dict(), "status": "created"})
+
+
+@function_tool
+def list_tasks(
+    wrapper: ToolContext,
+    status: Literal["all", "pending", "completed"] = "all",
+    limit: int = 20,
+    cursor: str | None = None,
+) -> str:
+    """List the user's tasks, oldest first, one page at a time.
+
+    Args:
+        status: Which tasks to list: all, pending or completed.
+        limit: Page size, 1 to 100.
+        cursor: next_cursor from the previous page, to read the next one.
+    """
+
+    def run() -> dict[str, Any]:
+        page = tasks.list_tasks(_user_id(wrapper), status, limit, cursor)
+        return {"tasks": [task.to_dict() for task in page.tasks], "next_cursor": page.next_cursor}
+
+    return _result(run)
+
+
+@function_tool
+def complete_task(wrapper: ToolContext, task_id: str) -> str:
+    """Mark one of the user's tasks as completed.
+
+    Args:
+        task_id: The task's id, from list_tasks or an earlier result.
+    """
+    return _result(lambda: tasks.complete_task(_user_id(wrapper), task_id).to_dict())
+
+
+@function_tool
+def update_task(wrapper: ToolContext, task_id: str, title: str | None = None, description: str | None = None) -> str:
+    """Change a task's title and/or description (an empty description removes it).
+
+    Args:
+        task_id: The task's id, from list_tasks or an earlier result.
+        title: New title, 1 to 200 characters.
+        description: New description, at most 1000 characters.
+    """
+    return _result(
+        lambda: {**tasks.update_task(_user_id(wrapper), task_id, title, description).to_dict(), "status": "updated"}
+    )
+
+
+@function_tool
+def delete_task(wrapper: ToolContext, task_id: str) -> str:
+    """Delete one of the user's tasks for good.
+
+    Args:
+        task_id: The task's id, from list_tasks or an earlier result.
+    """
+    return _result(lambda: {**tasks.delete_task(_user_id(wrapper), task_id).to_dict(), "status": "deleted"})
+
+
+TOOLS = [add_task, list_tasks, complete_task, update_task, delete_task]
+
+
+def build_agent(model: Model) -> Agent[AgentContext[Any]]:
+    return Agent[AgentContext[Any]](name="Task assistant", instructions=INSTRUCTIONS, model=model, tools=list(TOOLS))

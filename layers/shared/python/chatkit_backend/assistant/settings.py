@@ -1,0 +1,29 @@
+"""ChatKitFunction's settings, read once per container from its template environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatkit_backend.settings import env_list, env_str
+
+DEFAULT_MODEL = "gpt-4.1-mini"
+
+
+@dataclass(frozen=True)
+class ChatKitSettings:
+    chatkit_table: str
+    model: str
+    openai_api_key_secret_arn: str
+    # The OpenAI SDK's own variable; empty means api.openai.com.
+    openai_base_url: str
+    allowed_origins: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls) -> ChatKitSettings:
+        return cls(
+            chatkit_table=env_str("CHATKIT_TABLE"),
+            model=env_str("CHATKIT_MODEL", DEFAULT_MODEL),
+            openai_api_key_secret_arn=env_str("OPENAI_API_KEY_SECRET_ARN"),
+            openai_base_url=env_str("OPENAI_BASE_URL"),
+            allowed_origins=env_list("ALLOWED_ORIGINS"),
+        )

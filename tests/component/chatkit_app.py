@@ -1,0 +1,59 @@
+"""ChatKitFunction's ASGI app loaded in-process, in its template environment, for component tests."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from typing import Any
+
+import httpx
+import pytest
+
+from local.template import REGION
+
+
+def load_chatkit_app(aws: Any, monkeypatch: pytest.MonkeyPatch, env: dict[str, str] | None = None) -> Any:
+    """The module-level ``app`` of functions/chatkit/app.py, imported fresh with its environment."""
+    from chatkit_backend import aws as aws_clients
+
+    aws_clients.client.cache_clear()
+    spec = aws.template_with(env).functions()["ChatKitFunction"]
+    for name, value in {**spec.environment, "AWS_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    for directory in (spec.code_dir, *spec.layer_dirs):
+        monkeypatch.syspath_prepend(str(directory))
+    module_spec = importlib.util.spec_from_file_location("chatkit_function_app", spec.code_dir / "app.py")
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules.pop("chatkit_function_app", None)
+    module_spec.loader.exec_module(module)
+    return module.app
+
+
+def set_openai_key(aws: Any, key: str = "sk-test-component") -> None:
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=aws.physical_id("OpenAIApiKeySecret"), SecretString=json.dumps({"api_key": key})
+    )
+
+
+def request_context(user_id: str | None, token_use: str = "user") -> str:
+    """The x-amzn-request-context the Lambda Web Adapter passes on for a REST API request."""
+    authorizer = {} if user_id is None else {"principalId": user_id, "user_id": user_id, "token_use": token_use}
+    return json.dumps({"resourcePath": "/chatkit", "httpMethod": "POST", "stage": "dev", "authorizer": authorizer})
+
+
+async def post(app: Any, body: Any, user_id: str | None = "user-1", **headers: str) -> httpx.Response:
+    raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chatkit.local") as client:
+        return await client.post(
+            "/chatkit", content=raw, headers={"x-amzn-request-context": request_context(user_id), **headers}
+        )
+
+
+def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
+    return [json.loads(line[len("data: "):]) for line in response.text.splitlines() if line.startswith("data: ")]
+
+
+def user_message(text: str) -> dict[str, Any]:
+    return {"content": [{"type": "input_text", "text": text}], "attachments": [], "inference_options": {}}

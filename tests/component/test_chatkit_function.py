@@ -1,0 +1,205 @@
+"""ChatKitFunction's app in-process against moto and the fake Responses API: protocol, agent, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chatkit_backend import tasks
+from tests.component.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, sse_events, user_message
+from tests.fake_openai import FakeResponses, call, fake_responses, last_tool_output, text
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeResponses]:
+    with fake_responses() as running:
+        yield running
+
+
+@pytest.fixture
+def app(aws: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeResponses) -> Any:
+    set_openai_key(aws)
+    return load_chatkit_app(aws, monkeypatch, {"OPENAI_BASE_URL": fake.url, "CHATKIT_MODEL": "gpt-test"})
+
+
+def send(app: Any, body: Any, user_id: str | None = "alice", **headers: str) -> Any:
+    return asyncio.run(post(app, body, user_id, **headers))
+
+
+def create_thread(app: Any, message: str, user_id: str = "alice") -> tuple[str, list[dict[str, Any]]]:
+    response = send(app, {"type": "threads.create", "params": {"input": user_message(message)}}, user_id)
+    assert response.status_code == 200 and response.headers["content-type"] == "text/event-stream"
+    events = sse_events(response)
+    return events[0]["thread"]["id"], events
+
+
+def table_items(aws: Any, logical_id: str) -> list[dict[str, Any]]:
+    return aws.client("dynamodb").scan(TableName=aws.physical_id(logical_id))["Items"]  # the test's view only
+
+
+def test_the_agent_adds_a_task_through_its_tool_and_says_so(app: Any, fake: FakeResponses, aws: Any) -> None:
+    fake.script(call("add_task", title="Buy milk"), lambda request: text(f"Added {last_tool_output(request)['title']}."))
+    thread_id, events = create_thread(app, "Please add buy milk")
+    kinds = [e["type"] for e in events]
+    assert kinds[:3] == ["thread.created", "thread.item.done", "stream_options"]
+    deltas = [e["update"]["delta"] for e in events if e["type"] == "thread.item.updated" and e["update"]["type"].endswith("text_delta")]
+    assert "".join(deltas) == "Added Buy milk." and len(deltas) > 1
+    assert events[-1]["type"] == "thread.item.done" and events[-1]["item"]["content"][0]["text"] == "Added Buy milk."
+    [task] = tasks.list_tasks("alice").tasks
+    assert (task.title, task.status) == ("Buy milk", "pending")
+    # The model got the user's message, our instructions, the five tools and the model parameter.
+    first = fake.requests[0]
+    assert first["model"] == "gpt-test" and "task assistant" in first["instructions"]
+    assert sorted(tool["name"] for tool in first["tools"]) == ["add_task", "complete_task", "delete_task", "list_tasks", "update_task"]
+    assert all("user_id" not in json.dumps(tool["parameters"]) for tool in first["tools"])
+    assert fake.authorizations == ["Bearer sk-test-component"] * 2
+    # The thread keeps the user's message and the answer, in order.
+    items = json.loads(send(app, {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}).text)
+    assert [i["type"] for i in items["data"]] == ["user_message", "assistant_message"]
+
+
+def test_the_agent_completes_a_task_it_looked_up(app: Any, fake: FakeResponses) -> None:
+    task = tasks.add_task("alice", "Call mom")
+    tasks.add_task("bob", "Call mom")  # Bob's twin task stays as it is
+    fake.script(
+        call("list_tasks", status="pending"),
+        lambda request: call("complete_task", task_id=last_tool_output(request)["tasks"][0]["task_id"]),
+        lambda request: text(f"Completed {last_tool_output(request)['title']}."),
+    )
+    create_thread(app, "I called mom")
+    assert tasks.list_tasks("alice").tasks[0].status == "completed"
+    assert tasks.list_tasks("bob").tasks[0].status == "pending"
+    assert [t.task_id for t in tasks.list_tasks("alice", "completed").tasks] == [task.task_id]
+
+
+def test_a_tool_error_reaches_the_model_as_a_sentence(app: Any, fake: FakeResponses) -> None:
+    fake.script(call("complete_task", task_id="01JUNKJUNKJUNKJUNKJUNKJUNK"), lambda request: text("Sorry."))
+    create_thread(app, "complete the thing")
+    assert "No task with id" in last_tool_output(fake.requests[1])["error"]
+
+
+def test_threads_are_listed_per_user_and_continue_with_history(app: Any, fake: FakeResponses) -> None:
+    fake.script(text("Hello Alice."), text("Hello Bob."), text("Still here."))
+    alice_thread, _ = create_thread(app, "hi", "alice")
+    bob_thread, _ = create_thread(app, "hi", "bob")
+    listed = json.loads(send(app, {"type": "threads.list", "params": {"limit": 10}}, "alice").text)
+    assert [t["id"] for t in listed["data"]] == [alice_thread]
+    assert listed["data"][0]["title"] == "hi"  # titled from the first message, no model call
+    follow_up = send(app, {"type": "threads.add_user_message", "params": {"thread_id": alice_thread, "input": user_message("again")}})
+    assert [e["type"] for e in sse_events(follow_up)][0] == "thread.item.done"
+    # The second turn sent the first turn along: the agent keeps the conversation.
+    history = json.dumps(fake.requests[-1]["input"])
+    assert "Hello Alice." in history and "again" in history and "Hello Bob." not in history
+    # Bob cannot read, write to or delete Alice's thread.
+    for body in (
+        {"type": "items.list", "params": {"thread_id": alice_thread}},
+        {"type": "threads.get_by_id", "params": {"thread_id": alice_thread}},
+        {"type": "threads.add_user_message", "params": {"thread_id": alice_thread, "input": user_message("mine now")}},
+        {"type": "threads.delete", "params": {"thread_id": alice_thread}},
+    ):
+        response = send(app, body, "bob")
+        assert response.status_code == 404 and "No thread" in response.json()["detail"], body["type"]
+    assert len(fake.requests) == 3  # none of Bob's attempts reached the model
+    assert send(app, {"type": "threads.delete", "params": {"thread_id": alice_thread}}).json() == {}
+    assert json.loads(send(app, {"type": "threads.list", "params": {}}, "alice").text)["data"] == []
+    assert [t["id"] for t in json.loads(send(app, {"type": "threads.list", "params": {}}, "bob").text)["data"]] == [bob_thread]
+
+
+BAD_REQUESTS = [
+    pytest.param(b"", 422, "must be a ChatKit request", id="empty body"),
+    pytest.param(b"{not json", 422, "Not a valid ChatKit request", id="not json"),
+    pytest.param({"type": "threads.explode", "params": {}}, 422, "Not a valid ChatKit request", id="unknown type"),
+    pytest.param({"type": "threads.create"}, 422, "params", id="missing params"),
+    pytest.param({"type": "threads.create", "params": {"input": {"content": "hi"}}}, 422, "Not a valid", id="wrong input shape"),
+    pytest.param({"type": "threads.list", "params": {"limit": 1000}}, 422, "limit", id="limit too large"),
+    pytest.param({"type": "threads.create", "params": {"input": {**user_message("see file"), "attachments": ["atc_1"]}}}, 422, "Attachments", id="attachment"),
+    pytest.param({"type": "attachments.create", "params": {"name": "a.png", "size": 1, "mime_type": "image/png"}}, 422, "Attachments", id="upload"),
+    pytest.param({"type": "input.transcribe", "params": {"audio_base64": "AAAA", "mime_type": "audio/webm"}}, 422, "Dictation", id="dictation"),
+    pytest.param({"type": "threads.custom_action", "params": {"thread_id": "thr_1", "action": {"type": "x", "payload": {}}}}, 422, "Widget actions", id="widget action"),
+    pytest.param({"type": "threads.add_user_message", "params": {"thread_id": "thr_nope", "input": user_message("hi")}}, 404, "No thread", id="unknown thread"),
+    pytest.param({"type": "items.list", "params": {"thread_id": "thr#x"}}, 404, "No thread", id="malformed thread id"),
+    pytest.param({"type": "threads.delete", "params": {"thread_id": "thr_nope"}}, 404, "No thread", id="delete unknown"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "detail"), BAD_REQUESTS)
+def test_bad_requests_get_a_clear_error_and_change_nothing(
+    app: Any, fake: FakeResponses, aws: Any, body: Any, status: int, detail: str
+) -> None:
+    response = send(app, body)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert detail in response.json()["detail"]
+    assert table_items(aws, "ChatKitTable") == [] and table_items(aws, "TasksTable") == []
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("user_id", "token_use", "status"),
+    [(None, "user", 401), ("", "user", 401), ("alice", "mcp", 403), ("alice", "admin", 401)],
+)
+def test_the_caller_comes_from_the_authorizer_context_only(app: Any, aws: Any, user_id: Any, token_use: str, status: int) -> None:
+    import httpx
+
+    async def call_app() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chatkit.local") as client:
+            return await client.post(
+                "/chatkit",
+                json={"type": "threads.create", "params": {"input": user_message("hi"), "user_id": "bob"}},
+                headers={"x-amzn-request-context": request_context(user_id, token_use)},
+            )
+
+    response = asyncio.run(call_app())
+    assert response.status_code == status
+    assert table_items(aws, "ChatKitTable") == []
+
+
+def test_without_an_openai_key_chat_is_503_but_history_still_reads(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = load_chatkit_app(aws, monkeypatch)
+    response = send(app, {"type": "threads.create", "params": {"input": user_message("hi")}})
+    assert response.status_code == 503 and "OpenAIApiKeySecret" in response.json()["detail"]
+    assert send(app, {"type": "threads.list", "params": {}}).status_code == 200
+    assert table_items(aws, "ChatKitTable") == []
+
+
+def test_routes_preflight_and_readiness(app: Any) -> None:
+    import httpx
+
+    async def call_app(method: str, path: str, **headers: str) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chatkit.local") as client:
+            return await client.request(method, path, headers=headers)
+
+    assert asyncio.run(call_app("GET", "/ready")).status_code == 200
+    assert asyncio.run(call_app("GET", "/chatkit")).status_code == 405
+    assert asyncio.run(call_app("POST", "/elsewhere")).status_code == 404
+    allowed = asyncio.run(call_app("OPTIONS", "/chatkit", origin="http://localhost:3000", **{"access-control-request-method": "POST"}))
+    assert allowed.status_code == 204 and allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "authorization" in allowed.headers["access-control-allow-headers"]
+    refused = asyncio.run(call_app("OPTIONS", "/chatkit", origin="https://evil.example", **{"access-control-request-method": "POST"}))
+    assert "access-control-allow-origin" not in refused.headers
+
+
+FIXTURE_STATUS = {
+    "threads_list": 200,
+    "threads_create": 503,  # the fixture environment has no OpenAI key
+    "error_unknown_thread": 404,
+    "error_not_chatkit": 422,
+    "error_attachment": 422,
+    "error_no_identity": 401,
+    "error_mcp_token": 403,
+}
+
+
+@pytest.mark.parametrize(("fixture", "status"), FIXTURE_STATUS.items())
+def test_event_fixtures_answer_as_the_adapter_would_return_them(invoke: Any, fixture: str, status: int) -> None:
+    from local.template import ROOT
+
+    event = json.loads((ROOT / "events" / "chatkit" / f"{fixture}.json").read_text())
+    result = invoke("ChatKitFunction", event)
+    assert result["statusCode"] == status, result
+    if status >= 400:
+        assert json.loads(result["body"])["detail"]

@@ -1,0 +1,173 @@
+"""A local stand-in for OpenAI's Responses API (POST /v1/responses, streaming SSE), scripted.
+
+Tests queue the model's turns: ``call(name, arguments)`` (a function call the agent must run)
+or ``text("...")`` (an assistant message, streamed in small deltas with a pause between them,
+so a test can see the events reach the browser one by one). A step may also be a function of
+the request body, to answer with what the previous tool returned (a task id, say).
+
+Every event is validated against the OpenAI SDK's own ``ResponseStreamEvent`` model before it
+is sent, so the wire format is the SDK's, not a guess. Requests are recorded for assertions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from openai.types.responses import ResponseStreamEvent
+from pydantic import TypeAdapter
+
+_EVENT = TypeAdapter(ResponseStreamEvent)
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+    pieces: int = 4
+    pause: float = 0.25
+
+
+Step = Call | Text | Callable[[dict[str, Any]], "Call | Text"]
+
+
+def call(name: str, **arguments: Any) -> Call:
+    return Call(name, arguments)
+
+
+def text(message: str, *, pieces: int = 4, pause: float = 0.25) -> Text:
+    return Text(message, pieces, pause)
+
+
+def last_tool_output(request: dict[str, Any]) -> dict[str, Any]:
+    """The JSON the last tool returned, as the agent sent it back in ``input``."""
+    outputs = [item for item in request.get("input", []) if isinstance(item, dict) and item.get("type") == "function_call_output"]
+    output = outputs[-1]["output"]
+    return json.loads(output if isinstance(output, str) else output[0]["text"])
+
+
+@dataclass
+class FakeResponses:
+    steps: deque[Step] = field(default_factory=deque)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+    url: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def script(self, *steps: Step) -> None:
+        with self.lock:
+            self.steps.extend(steps)
+
+    def next_step(self, request: dict[str, Any]) -> Call | Text:
+        with self.lock:
+            self.requests.append(request)
+            step = self.steps.popleft() if self.steps else Text("(the fake model has no script left)", pieces=1, pause=0)
+        return step(request) if callable(step) else step
+
+    def events(self, request: dict[str, Any]) -> Iterator[tuple[dict[str, Any], float]]:
+        """The SSE events for one response, each with the pause to take before sending it."""
+        step = self.next_step(request)
+        sequence = itertools.count()
+        response_id = f"resp_{next(_ids)}"
+        base = {
+            "id": response_id,
+            "object": "response",
+            "created_at": int(time.time()),
+            "model": request.get("model", "fake"),
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+            "output": [],
+            "status": "in_progress",
+        }
+        yield {"type": "response.created", "sequence_number": next(sequence), "response": base}, 0
+        if isinstance(step, Call):
+            item_id, call_id = f"fc_{next(_ids)}", f"call_{next(_ids)}"
+            arguments = json.dumps(step.arguments)
+            pending = {"type": "function_call", "id": item_id, "call_id": call_id, "name": step.name, "arguments": "", "status": "in_progress"}
+            done = {**pending, "arguments": arguments, "status": "completed"}
+            yield {"type": "response.output_item.added", "sequence_number": next(sequence), "output_index": 0, "item": pending}, 0
+            yield {"type": "response.function_call_arguments.delta", "sequence_number": next(sequence), "item_id": item_id, "output_index": 0, "delta": arguments}, 0
+            yield {"type": "response.function_call_arguments.done", "sequence_number": next(sequence), "item_id": item_id, "output_index": 0, "arguments": arguments}, 0
+            yield {"type": "response.output_item.done", "sequence_number": next(sequence), "output_index": 0, "item": done}, 0
+            output = [done]
+        else:
+            item_id = f"msg_{next(_ids)}"
+            where = {"item_id": item_id, "output_index": 0, "content_index": 0}
+            empty_part = {"type": "output_text", "text": "", "annotations": []}
+            pending = {"type": "message", "id": item_id, "role": "assistant", "status": "in_progress", "content": []}
+            yield {"type": "response.output_item.added", "sequence_number": next(sequence), "output_index": 0, "item": pending}, 0
+            yield {"type": "response.content_part.added", "sequence_number": next(sequence), **where, "part": empty_part}, 0
+            size = max(1, -(-len(step.text) // step.pieces))
+            for start in range(0, len(step.text), size):
+                delta = step.text[start : start + size]
+                yield {"type": "response.output_text.delta", "sequence_number": next(sequence), **where, "delta": delta, "logprobs": []}, step.pause
+            part = {"type": "output_text", "text": step.text, "annotations": []}
+            yield {"type": "response.output_text.done", "sequence_number": next(sequence), **where, "text": step.text, "logprobs": []}, 0
+            yield {"type": "response.content_part.done", "sequence_number": next(sequence), **where, "part": part}, 0
+            done = {**pending, "status": "completed", "content": [part]}
+            yield {"type": "response.output_item.done", "sequence_number": next(sequence), "output_index": 0, "item": done}, 0
+            output = [done]
+        completed = {**base, "status": "completed", "output": output, "usage": {
+            "input_tokens": 10, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15,
+        }}
+        yield {"type": "response.completed", "sequence_number": next(sequence), "response": completed}, 0
+
+
+@contextmanager
+def fake_responses() -> Iterator[FakeResponses]:
+    """A started fake on a free loopback port; ``.url`` is the base URL (…/v1) for OPENAI_BASE_URL."""
+    fake = FakeResponses()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+            fake.authorizations.append(self.headers.get("authorization", ""))
+            if self.path.rstrip("/") != "/v1/responses" or not body.get("stream"):
+                self.send_response(404)
+                self.send_header("content-length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            for event, pause in fake.events(body):
+                _EVENT.validate_python(event)  # the SDK's own model: the fake speaks its format
+                time.sleep(pause)
+                data = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()

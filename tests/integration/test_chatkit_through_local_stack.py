@@ -1,0 +1,175 @@
+"""POST /chatkit through `make dev`'s stack: the JWT authorizer, the REST route, real streaming.
+
+The model is tests/fake_openai.py (OPENAI_BASE_URL), scripted to call the task tools; the tasks
+it creates are then read back through /mcp's list_tasks, as the ChatKit workflow would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from local.token import mint_user_token
+from tests.component.mcp_client import modern
+from tests.fake_openai import FakeResponses, call, fake_responses, last_tool_output, text
+from tests.integration.stack import RunningStack, start_stack
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Chat:
+    stack: RunningStack
+    fake: FakeResponses
+    tokens: dict[str, str]
+
+    def post(self, body: Any, user: str | None = "alice", **headers: str) -> httpx.Response:
+        if user is not None:
+            headers.setdefault("authorization", f"Bearer {self.tokens[user]}")
+        content = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        return httpx.post(f"{self.stack.url}/chatkit", content=content, headers={"content-type": "application/json", **headers}, timeout=60)
+
+    def stream(self, body: Any, user: str = "alice") -> list[tuple[float, dict[str, Any]]]:
+        """Each SSE event with the moment (s after the request) its bytes reached the client."""
+        started = time.monotonic()
+        events: list[tuple[float, dict[str, Any]]] = []
+        buffer = b""
+        headers = {"authorization": f"Bearer {self.tokens[user]}", "content-type": "application/json"}
+        with httpx.stream("POST", f"{self.stack.url}/chatkit", content=json.dumps(body), headers=headers, timeout=60) as response:
+            assert response.status_code == 200, response.read()
+            assert response.headers["content-type"] == "text/event-stream"
+            for chunk in response.iter_raw():
+                arrived = time.monotonic() - started
+                buffer += chunk
+                while b"\n\n" in buffer:
+                    event, buffer = buffer.split(b"\n\n", 1)
+                    events.append((arrived, json.loads(event.removeprefix(b"data: "))))
+        return events
+
+    def list_tasks(self, user: str, status: str = "all") -> list[dict[str, Any]]:
+        body, headers = modern("tools/call", {"name": "list_tasks", "arguments": {"status": status}})
+        response = httpx.post(
+            f"{self.stack.url}/mcp", json=body, timeout=30,
+            headers={**headers, "authorization": f"Bearer {self.tokens[user]}", "accept": "application/json, text/event-stream"},
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["result"]["structuredContent"]["tasks"]
+
+
+def user_message(text_: str) -> dict[str, Any]:
+    return {"content": [{"type": "input_text", "text": text_}], "attachments": [], "inference_options": {}}
+
+
+@pytest.fixture(scope="module")
+def chat() -> Iterator[Chat]:
+    with fake_responses() as fake, start_stack({"OPENAI_BASE_URL": fake.url, "OPENAI_API_KEY": "sk-test-local"}) as stack:
+        secret = stack.client("secretsmanager").get_secret_value(
+            SecretId=stack.physical_id("UserTokenSecret"), VersionStage="AWSCURRENT"
+        )["SecretString"]
+        yield Chat(stack, fake, {user: mint_user_token(secret, user) for user in ("alice", "bob")})
+
+
+def test_the_answer_streams_while_the_agent_creates_and_completes_tasks(chat: Chat) -> None:
+    chat.fake.script(
+        call("add_task", title="Buy milk", description="2 litres"),
+        lambda request: text(f"Added {last_tool_output(request)['title']} to your list.", pieces=5, pause=0.4),
+    )
+    events = chat.stream({"type": "threads.create", "params": {"input": user_message("Add buy milk, 2 litres")}})
+    thread_id = events[0][1]["thread"]["id"]
+    deltas = [(at, e["update"]["delta"]) for at, e in events if e["type"] == "thread.item.updated" and "delta" in e["update"]]
+    assert "".join(d for _, d in deltas) == "Added Buy milk to your list."
+    # Incremental: the thread's first events and each piece of text arrive as they are produced
+    # (the fake model pauses 0.4 s between pieces), not all together at the end.
+    assert deltas[-1][0] - deltas[0][0] >= 1.2
+    assert deltas[0][0] - events[0][0] >= 0.3
+    assert len({round(at, 1) for at, _ in deltas}) >= 4
+    [task] = chat.list_tasks("alice")
+    assert (task["title"], task["description"], task["status"]) == ("Buy milk", "2 litres", "pending")
+    assert chat.list_tasks("bob") == []
+
+    chat.fake.script(
+        call("list_tasks", status="pending"),
+        lambda request: call("complete_task", task_id=last_tool_output(request)["tasks"][0]["task_id"]),
+        lambda request: text(f"Marked {last_tool_output(request)['title']} as done.", pieces=2, pause=0.1),
+    )
+    more = chat.stream({"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_message("I bought the milk")}})
+    assert more[-1][1]["item"]["content"][0]["text"] == "Marked Buy milk as done."
+    assert [t["status"] for t in chat.list_tasks("alice", "completed")] == ["completed"]
+    assert chat.list_tasks("alice", "pending") == []
+    log = chat.stack.log()
+    assert "POST /chatkit 200 ChatKitFunction auth=" in log and "streamed" in log
+
+
+def test_threads_are_stored_per_user_and_isolated(chat: Chat) -> None:
+    chat.fake.script(text("Hi Bob.", pieces=1, pause=0))
+    bob_thread = chat.stream({"type": "threads.create", "params": {"input": user_message("hello")}}, "bob")[0][1]["thread"]["id"]
+    alice_threads = [t["id"] for t in chat.post({"type": "threads.list", "params": {"limit": 50}}).json()["data"]]
+    bob_threads = [t["id"] for t in chat.post({"type": "threads.list", "params": {}}, "bob").json()["data"]]
+    assert bob_threads == [bob_thread] and bob_thread not in alice_threads and alice_threads
+    # A request context sent by the client is replaced by the gateway's, as the adapter does.
+    forged = json.dumps({"authorizer": {"principalId": "bob", "user_id": "bob", "token_use": "user"}})
+    spoofed = chat.post({"type": "threads.list", "params": {"limit": 50}}, "alice", **{"x-amzn-request-context": forged})
+    assert [t["id"] for t in spoofed.json()["data"]] == alice_threads
+    items = chat.post({"type": "items.list", "params": {"thread_id": bob_thread, "order": "asc"}}, "bob").json()["data"]
+    assert [i["type"] for i in items] == ["user_message", "assistant_message"]
+    for body in (
+        {"type": "items.list", "params": {"thread_id": bob_thread}},
+        {"type": "threads.delete", "params": {"thread_id": bob_thread}},
+        {"type": "threads.add_user_message", "params": {"thread_id": bob_thread, "input": user_message("hijack")}},
+    ):
+        refused = chat.post(body, "alice")
+        assert refused.status_code == 404 and "No thread" in refused.json()["detail"]
+    assert chat.post({"type": "threads.delete", "params": {"thread_id": bob_thread}}, "bob").json() == {}
+    assert chat.post({"type": "threads.list", "params": {}}, "bob").json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "says"),
+    [
+        pytest.param({"type": "threads.list", "params": {}}, {"authorization": ""}, 401, {"message": "Unauthorized"}, id="no token"),
+        pytest.param({"type": "threads.list", "params": {}}, {"authorization": "Bearer not.a.jwt"}, 403, None, id="bad token"),
+        pytest.param("{oops", {}, 422, "Not a valid ChatKit request", id="not json"),
+        pytest.param({"type": "threads.nope", "params": {}}, {}, 422, "Not a valid ChatKit request", id="unknown type"),
+        pytest.param({"type": "threads.create", "params": {"input": {**user_message("x"), "attachments": ["atc_1"]}}}, {}, 422, "Attachments", id="attachment"),
+        pytest.param({"type": "threads.add_user_message", "params": {"thread_id": "thr_nope", "input": user_message("x")}}, {}, 404, "No thread", id="unknown thread"),
+    ],
+)
+def test_bad_requests_are_answered_with_clear_errors(chat: Chat, body: Any, headers: dict[str, str], status: int, says: Any) -> None:
+    before = len(chat.fake.requests)
+    response = chat.post(body, "alice", **headers) if headers.get("authorization", "x") else chat.post(body, None)
+    assert response.status_code == status
+    if isinstance(says, dict):
+        assert response.json() == says
+    elif says:
+        assert says in response.json()["detail"]
+    assert len(chat.fake.requests) == before
+
+
+def test_browser_preflight_is_answered_by_the_function(chat: Chat) -> None:
+    response = httpx.options(
+        f"{chat.stack.url}/chatkit",
+        headers={"origin": "http://localhost:3000", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type"},
+    )
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+
+
+def test_a_client_that_leaves_mid_stream_stops_the_run(chat: Chat) -> None:
+    chat.fake.script(text("one two three four five six seven eight", pieces=8, pause=0.5))
+    body = {"type": "threads.create", "params": {"input": user_message("count slowly")}}
+    headers = {"authorization": f"Bearer {chat.tokens['alice']}", "content-type": "application/json"}
+    with httpx.stream("POST", f"{chat.stack.url}/chatkit", content=json.dumps(body), headers=headers, timeout=60) as response:
+        first = next(response.iter_lines())
+        thread_id = json.loads(first.removeprefix("data: "))["thread"]["id"]
+    # Gone after the first event. Had the run gone on, the full answer would be stored in ~4 s.
+    time.sleep(5)
+    items = chat.post({"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}).json()["data"]
+    assert [i["type"] for i in items] == ["user_message"]
+    # The function is free again for the next request.
+    assert chat.post({"type": "threads.list", "params": {}}).status_code == 200
