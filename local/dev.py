@@ -1,0 +1,41 @@
+"""`make dev`: the whole API on http://127.0.0.1:${PORT:-3000} with embedded AWS, until Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+
+from local.stack import LocalAws, LocalStack
+from local.template import ENV_TO_PARAMETER, Template
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    log = logging.getLogger("local.dev")
+    template = Template.from_environment(dict(os.environ))
+    aws = LocalAws.start(template.region, int(os.environ.get("AWS_PORT", "0")))
+    stack = LocalStack.provision(template, aws)
+    url = stack.serve(os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000")))
+    state = stack.write_state()
+    configured = sorted(v for v in ENV_TO_PARAMETER if os.environ.get(v))
+    log.info("API      %s  (GET %s/health)", url, url)
+    log.info("AWS      %s  (moto: tables and secrets from template.yaml)", aws.endpoint_url)
+    log.info("routes   %s", ", ".join(r.route_key for r in template.routes()))
+    log.info("settings %s", ", ".join(configured) or "defaults (see README: Configuration)")
+    log.info("state    %s; stop with Ctrl-C", state)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""`make invoke FN=<LogicalId> EVENT=<file>`: one function, one event, in this process.
+
+As `sam local invoke -e` does, without Docker: the function runs with its template environment
+against the running `make dev` stack's AWS when one is up (as SAM uses your account), else
+against an ephemeral moto with the template's resources. The handler's result is printed as
+JSON on stdout; the function's own logs go to stderr. Exit 0 when the handler returned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from local.runtime import LambdaContext, error_payload, function_environment, load_handler
+from local.stack import LocalAws, running_stack_state
+from local.template import Template, TemplateError
+
+
+def prepare(template: Template) -> tuple[LocalAws, str]:
+    """The AWS to run against, and a sentence saying which one it is."""
+    state = running_stack_state()
+    if state is not None:
+        template.physical_ids.update(state["resources"])
+        return LocalAws(state["aws_endpoint_url"], state["region"]), f"the running local stack ({state['url']})"
+    from local.resources import create_resources
+
+    aws = LocalAws.start(template.region)
+    create_resources(template, aws.client)
+    return aws, "an ephemeral AWS (moto) with the template's resources; start `make dev` to share one"
+
+
+def invoke(logical_id: str, event: dict[str, Any]) -> tuple[bool, Any]:
+    template = Template.from_environment(dict(os.environ))
+    functions = template.functions()
+    if logical_id not in functions:
+        raise TemplateError(f"no function {logical_id} in template.yaml; functions: {', '.join(sorted(functions))}")
+    aws, where = prepare(template)
+    print(f"invoking {logical_id} against {where}", file=sys.stderr)
+    spec = template.functions()[logical_id]
+    os.environ.clear()
+    os.environ.update(function_environment(spec, aws.environment(), aws.region))
+    # Handlers log to stdout (Powertools does), which here belongs to the result alone.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            handler = load_handler(spec)
+            return True, handler(event, LambdaContext(spec, aws.region))
+        except Exception as exc:
+            return False, error_payload(exc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make invoke", description=__doc__.splitlines()[0])
+    parser.add_argument("function", help="LogicalId in template.yaml, e.g. HealthFunction")
+    parser.add_argument("event", type=Path, help="event file, e.g. events/health/ok.json")
+    args = parser.parse_args(argv)
+    try:
+        event = json.loads(args.event.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"cannot read event {args.event}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        returned, result = invoke(args.function, event)
+    except TemplateError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if returned else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The local stack: moto for AWS, the template's resources in it, one worker per function.
+
+`make dev` runs one and records where it is in ``.local/stack.json`` so that `make token`,
+`make invoke` and `make rotate` use the same AWS, as the SAM CLI uses your account.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local.gateway import Gateway, serve
+from local.resources import FAKE_CREDENTIALS, create_resources
+from local.runtime import FunctionWorker, function_environment
+from local.template import ROOT, Template
+
+log = logging.getLogger("local.stack")
+
+
+def state_path() -> Path:
+    return Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local") / "stack.json"
+
+
+@dataclass
+class LocalAws:
+    """An AWS endpoint (moto) that functions and tools reach over HTTP."""
+
+    endpoint_url: str
+    region: str
+    server: Any = None
+
+    @classmethod
+    def start(cls, region: str, port: int = 0) -> LocalAws:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        host, bound = server.get_host_and_port()
+        return cls(endpoint_url=f"http://{host}:{bound}", region=region, server=server)
+
+    def environment(self) -> dict[str, str]:
+        """What a process needs to talk to this AWS with boto3."""
+        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_DEFAULT_REGION": self.region}
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        )
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+@dataclass
+class LocalStack:
+    template: Template
+    aws: LocalAws
+    workers: dict[str, FunctionWorker] = field(default_factory=dict)
+    url: str = ""
+    _server: Any = None
+
+    @classmethod
+    def provision(cls, template: Template, aws: LocalAws) -> LocalStack:
+        create_resources(template, aws.client)
+        stack = cls(template=template, aws=aws)
+        for spec in template.functions().values():
+            environment = function_environment(spec, aws.environment(), aws.region)
+            stack.workers[spec.logical_id] = FunctionWorker(spec, environment, aws.region)
+        return stack
+
+    def serve(self, host: str, port: int) -> str:
+        gateway = Gateway(self.template.routes(), self.workers, self.template.authorizer(), self.template.cors())
+        self._server = serve(gateway, host, port)
+        bound_host, bound_port = self._server.server_address[:2]
+        self.url = f"http://{bound_host}:{bound_port}"
+        return self.url
+
+    def write_state(self) -> Path:
+        path = state_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "url": self.url,
+            "aws_endpoint_url": self.aws.endpoint_url,
+            "region": self.aws.region,
+            "resources": self.template.physical_ids,
+            "parameters": {k: v for k, v in self.template.parameters.items() if k != "OpenAIApiKey"},
+            "pid": os.getpid(),
+        }
+        path.write_text(json.dumps(state, indent=2))
+        return path
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+        for worker in self.workers.values():
+            worker.stop()
+        self.aws.stop()
+        path = state_path()
+        if path.exists() and json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+
+
+def running_stack_state() -> dict[str, Any] | None:
+    """The state of the `make dev` stack that is up now, or None."""
+    path = state_path()
+    if not path.exists():
+        return None
+    state = json.loads(path.read_text())
+    try:
+        with urllib.request.urlopen(f"{state['aws_endpoint_url']}/moto-api/", timeout=1):
+            return state
+    except OSError:
+        return None

@@ -1,0 +1,81 @@
+"""Fixtures every test can use: AWS (moto, in-process) with the template's resources, and
+in-process function invocation with each function's template environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.resources import FAKE_CREDENTIALS, create_resources
+from local.runtime import LambdaContext, function_environment, load_handler
+from local.template import ENV_TO_PARAMETER, REGION, Template
+
+
+@dataclass
+class AwsResources:
+    """The template's tables and secrets, created in moto for one test."""
+
+    template: Template
+
+    def physical_id(self, logical_id: str) -> str:
+        return self.template.physical_ids[logical_id]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+    def template_with(self, overrides: dict[str, str] | None) -> Template:
+        """The template with DESIGN.md's variables (JWT_JWKS_URL, ...) set as parameters."""
+        parameters = {ENV_TO_PARAMETER.get(k, k): v for k, v in (overrides or {}).items()}
+        template = Template.load(parameters)
+        template.physical_ids = dict(self.template.physical_ids)
+        return template
+
+    def function_env(self, logical_id: str, overrides: dict[str, str] | None = None) -> dict[str, str]:
+        return dict(self.template_with(overrides).functions()[logical_id].environment)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        template = Template.load()
+        create_resources(template, lambda service: boto3.client(service, region_name=REGION))
+        yield AwsResources(template)
+
+
+Invoke = Callable[..., Any]
+
+
+@pytest.fixture
+def invoke(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """``invoke(logical_id, event, env_overrides=None)``: the handler's result, in this process.
+
+    Each function is loaded fresh once per test, in its template environment, as a new Lambda
+    container would be.
+    """
+    from chatkit_backend import aws as aws_clients
+
+    aws_clients.client.cache_clear()
+    loaded: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+
+    def run(logical_id: str, event: dict[str, Any], env_overrides: dict[str, str] | None = None) -> Any:
+        template = aws.template_with(env_overrides)
+        spec = template.functions()[logical_id]
+        for name, value in function_environment(spec, {}, REGION).items():
+            if name not in os.environ or os.environ[name] != value:
+                monkeypatch.setenv(name, value)
+        key = (logical_id, tuple(sorted((env_overrides or {}).items())))
+        if key not in loaded:
+            loaded[key] = load_handler(spec)
+        return loaded[key](event, LambdaContext(spec, REGION))
+
+    return run
