@@ -96,9 +96,14 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     # One sentence naming each bad field, without echoing the values sent.
     problems = []
     for item in error.errors()[:5]:
-        where = ".".join(str(part) for part in item.get("loc", ()) if part != "body") or "body"
+        location = tuple(item.get("loc", ()))
+        if item.get("type") == "json_invalid" or location == ("body",):
+            problems.append("the body must be a JSON object sent with Content-Type: application/json")
+            continue
+        where = ".".join(str(part) for part in location if part != "body")
         problems.append(f"{where}: {item.get('msg', 'is not valid')}")
-    return JSONResponse({"detail": "The request is not valid: " + "; ".join(problems) + "."}, status_code=422)
+    sentence = "; ".join(dict.fromkeys(problems))
+    return JSONResponse({"detail": f"The request is not valid: {sentence}."}, status_code=422)
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
