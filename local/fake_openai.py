@@ -105,6 +105,12 @@ class FakeOpenAI:
         with self._lock:
             self._replies.extend(replies)
 
+    def reset(self) -> None:
+        """Forget recorded requests and replies not yet used (between tests sharing one server)."""
+        with self._lock:
+            self.requests.clear()
+            self._replies.clear()
+
     def start(self) -> FakeOpenAI:
         self._thread.start()
         return self
