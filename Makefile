@@ -31,7 +31,7 @@ invoke: $(READY)
 	@$(BIN)/python -m local.invoke "$(FN)" "$(EVENT)"
 
 bench: $(READY)
-	@$(BIN)/python -m local.bench
+	@$(BIN)/python -m local.bench $(if $(ONLY),--only "$(ONLY)")
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache

@@ -27,12 +27,13 @@ def main() -> int:
     log.info("settings %s", ", ".join(configured) or "defaults (see README: Configuration)")
     log.info("state    %s; stop with Ctrl-C", state)
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
     try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
+        while not stopped.wait(0.5):
+            pass
     finally:
+        log.info("stopping: workers, AWS and %s", state)
         stack.stop()
     return 0
 

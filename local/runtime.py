@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -96,6 +97,8 @@ class Invocation:
 
 def _serve(connection: Connection, spec: FunctionSpec, environment: dict[str, str], region: str) -> None:
     """The worker process: become the function's sandbox, import once, answer invocations."""
+    # Ctrl-C reaches the whole process group; the parent stops the workers in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.clear()
     os.environ.update(environment)
     try:

@@ -36,6 +36,7 @@ class RunningStack:
     resources: dict[str, str]
     log_path: Path
     state_dir: Path
+    process: subprocess.Popen[bytes]
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -52,6 +53,16 @@ class RunningStack:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 5.0) -> bool:
+        """Whether ``text`` shows up in the stack's log within ``timeout`` seconds (the gateway
+        writes a request's line just after the response has gone out)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def environment(self) -> dict[str, str]:
         """Environment for a tool (`make token`, `make invoke`) that should find this stack."""
@@ -98,6 +109,7 @@ def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0) -> Ite
             resources=state["resources"],
             log_path=log_path,
             state_dir=state_dir,
+            process=process,
         )
     finally:
         process.terminate()

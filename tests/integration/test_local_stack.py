@@ -19,7 +19,7 @@ def test_health_answers_without_a_token(local_stack: RunningStack) -> None:
     response = httpx.get(f"{local_stack.url}/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
-    assert "GET /health 200 HealthFunction auth=none" in local_stack.log()
+    assert local_stack.wait_for_log("GET /health 200 HealthFunction auth=none")
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,9 @@ def test_protected_routes_refuse_a_request_without_a_token(local_stack: RunningS
     response = httpx.request(method, f"{local_stack.url}{path}", json={})
     assert response.status_code == 401
     assert response.json() == {"message": "Unauthorized"}
-    assert f"{method} {path} 401" in local_stack.log() and "auth=missing-identity" in local_stack.log()
+    assert local_stack.wait_for_log(f"{method} {path} 401")
+    lines = [line for line in local_stack.log().splitlines() if f"{method} {path} 401" in line]
+    assert all(line.endswith("ms") and "auth=missing-identity" in line for line in lines), lines
 
 
 def test_preflight_from_an_allowed_origin_is_answered(local_stack: RunningStack) -> None:
@@ -77,6 +79,17 @@ def test_design_variables_reach_the_template_parameters() -> None:
             f"{stack.url}/mcp", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
         )
         assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_ctrl_c_stops_the_stack_and_forgets_its_state() -> None:
+    import signal
+
+    with start_stack() as stack:
+        httpx.get(f"{stack.url}/health")  # a worker process is running
+        stack.process.send_signal(signal.SIGINT)
+        assert stack.process.wait(timeout=15) == 0
+        assert not (stack.state_dir / "stack.json").exists()
+        assert "Traceback" not in stack.log()
 
 
 def run_invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

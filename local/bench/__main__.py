@@ -1,0 +1,48 @@
+"""`make bench [ONLY=<group substring>]`: every case from local/bench/cases_*.py, one run, one table."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from local.bench.runner import Bench, Case, table
+from local.template import ROOT
+
+
+def discover() -> list[Case]:
+    cases: list[Case] = []
+    for path in sorted(Path(__file__).parent.glob("cases_*.py")):
+        cases.extend(importlib.import_module(f"local.bench.{path.stem}").CASES)
+    return cases
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--only", default="", help="run only groups whose name contains this")
+    parser.add_argument("--repeat", type=int, default=5, help="fresh processes per case (cold start median)")
+    parser.add_argument("--json", type=Path, default=ROOT / ".local" / "bench.json", help="where to save raw results")
+    args = parser.parse_args(argv)
+    cases = [c for c in discover() if args.only in c.group]
+    if not cases:
+        print(f"no benchmark group matches {args.only!r}", file=sys.stderr)
+        return 2
+    bench = Bench(repeat=args.repeat)
+    results = []
+    try:
+        for case in cases:
+            print(f"… {case.group}: {case.name}", file=sys.stderr)
+            results.append(bench.measure(case))
+    finally:
+        bench.close()
+    print(table(results))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps([{**asdict(r), "case": asdict(r.case)} for r in results], indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

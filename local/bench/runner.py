@@ -1,0 +1,137 @@
+"""The benchmark harness: cases, fresh-process probes, and the side-by-side table.
+
+A ``Case`` is one row. Rows in the same ``group`` run on the same event and are compared with
+the group's ``baseline`` row (ours) in the same run, so a shared, noisy machine slows all of
+them alike and the ratios stay meaningful where absolute times do not.
+
+- cold: fresh process, import of the handler module + its first invocation (median of
+  ``repeat`` processes; interpreter start-up excluded, it is the same for every row).
+- warm: mean per call over ``iterations`` calls after the first, in the same process.
+- rss: peak resident memory of the probe process after the warm calls.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.runtime import function_environment
+from local.stack import LocalAws
+from local.template import ROOT, Template
+
+
+@dataclass(frozen=True)
+class Case:
+    group: str  # rows compared together, e.g. "mcp tools/list"
+    name: str  # row label, e.g. "McpFunction (ours)"
+    handler: str  # a template LogicalId, or "path/to/file.py:function" for a peer
+    event: str | tuple[str, ...]  # event file(s) under the repo; several are cycled in the warm loop
+    env: dict[str, str] = field(default_factory=dict)  # extra environment (overrides the template's)
+    baseline: bool = False  # the row the others are compared to
+    iterations: int = 200
+    sys_path: tuple[str, ...] = ()  # extra import paths for a peer
+    note: str = ""
+
+
+@dataclass
+class Result:
+    case: Case
+    cold_ms: float
+    import_ms: float
+    first_ms: float
+    warm_us: float
+    rss_mb: float
+    heavy_modules: list[str]
+    first_status: Any
+
+
+class Bench:
+    """Runs cases against one ephemeral AWS (moto) that holds the template's resources."""
+
+    def __init__(self, repeat: int = 5) -> None:
+        self.repeat = repeat
+        self.template = Template.from_environment({})
+        self.aws = LocalAws.start(self.template.region)
+        from local.resources import create_resources
+
+        create_resources(self.template, self.aws.client)
+        self.functions = self.template.functions()
+
+    def close(self) -> None:
+        self.aws.stop()
+
+    def spec(self, case: Case) -> dict[str, Any]:
+        events = [json.loads((ROOT / e).read_text()) for e in ((case.event,) if isinstance(case.event, str) else case.event)]
+        if case.handler in self.functions:
+            function = self.functions[case.handler]
+            module, name = function.handler.rsplit(".", 1)
+            path = str(function.code_dir / f"{module}.py")
+            sys_path = [str(function.code_dir), *map(str, function.layer_dirs)]
+            env = function_environment(function, self.aws.environment(), self.aws.region)
+        else:
+            file, name = case.handler.rsplit(":", 1)
+            path = str(ROOT / file)
+            sys_path = [str(Path(path).parent), *(str(ROOT / p) for p in case.sys_path)]
+            env = {**function_environment(next(iter(self.functions.values())), self.aws.environment(), self.aws.region)}
+        return {
+            "path": path,
+            "function": name,
+            "sys_path": sys_path,
+            "env": {**env, **case.env},
+            "events": events,
+            "iterations": case.iterations,
+        }
+
+    def measure(self, case: Case) -> Result:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+            json.dump(self.spec(case), file)
+        runs = []
+        for _ in range(self.repeat):
+            done = subprocess.run(
+                [sys.executable, "-m", "local.bench.probe", file.name], cwd=ROOT, capture_output=True, text=True, timeout=300
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"{case.name}: probe failed:\n{done.stderr[-3000:]}")
+            runs.append(json.loads(done.stdout))
+        Path(file.name).unlink()
+        median = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+        return Result(
+            case=case,
+            cold_ms=statistics.median(r["import_ms"] + r["first_ms"] for r in runs),
+            import_ms=median("import_ms"),
+            first_ms=median("first_ms"),
+            warm_us=median("warm_us"),
+            rss_mb=median("rss_mb"),
+            heavy_modules=runs[0]["heavy_modules"],
+            first_status=runs[0]["first_status"],
+        )
+
+
+def table(results: list[Result]) -> str:
+    """The report: one block per group, each row with its ratio to the group's baseline."""
+    header = f"{'case':44} {'cold ms':>9} {'import':>8} {'1st call':>9} {'warm µs':>10} {'RSS MB':>7} {'cold ×':>7} {'warm ×':>7}  heavy imports"
+    lines = []
+    groups: dict[str, list[Result]] = {}
+    for result in results:
+        groups.setdefault(result.case.group, []).append(result)
+    for group, rows in groups.items():
+        baseline = next((r for r in rows if r.case.baseline), rows[0])
+        lines += ["", f"## {group}", header, "-" * len(header)]
+        for r in rows:
+            cold_ratio = r.cold_ms / baseline.cold_ms if baseline.cold_ms else float("nan")
+            warm_ratio = r.warm_us / baseline.warm_us if baseline.warm_us else float("nan")
+            lines.append(
+                f"{r.case.name[:44]:44} {r.cold_ms:9.1f} {r.import_ms:8.1f} {r.first_ms:9.2f} {r.warm_us:10.1f} "
+                f"{r.rss_mb:7.1f} {cold_ratio:7.2f} {warm_ratio:7.2f}  {','.join(r.heavy_modules) or '-'}"
+            )
+            if r.case.note:
+                lines.append(f"    {r.case.note}")
+    lines += ["", "cold = fresh process: import + first call (median); warm = mean per call after the first;",
+              "× = row / the group's first-listed ours row (below 1: faster than ours, above 1: slower)."]
+    return "\n".join(lines)
