@@ -8,6 +8,7 @@ a free port and serves from a thread.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
@@ -133,6 +134,12 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body leave in separate writes; without this, Nagle's algorithm
+                # holds the body for the client's delayed ACK (~40 ms) on a kept-alive connection.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 self._serve()

@@ -21,6 +21,10 @@ from typing import Any
 
 import openai
 
+# client.beta imports the SDK's whole beta namespace (~0.3 s) on first use: pay it at start-up,
+# where SnapStart or provisioned concurrency absorb it, not in the first user's request.
+import openai.resources.beta.beta  # noqa: F401
+
 from chatkit_backend.errors import (
     NotConfigured,
     RateLimited,
