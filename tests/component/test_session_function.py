@@ -306,11 +306,19 @@ def test_without_an_identity_the_answer_is_401(create, openai_api: FakeOpenAI) -
     assert openai_api.requests == []
 
 
-def test_an_mcp_token_cannot_open_sessions(create, openai_api: FakeOpenAI) -> None:
-    result = create(token_use="mcp")
+@pytest.mark.parametrize("body", [None, {"thread_id": "cthr_abc"}, "not json"])
+def test_an_mcp_token_cannot_open_sessions(create, openai_api: FakeOpenAI, body: Any) -> None:
+    result = create(body, token_use="mcp")
 
     assert result["statusCode"] == 403
+    assert body_of(result) == {"detail": "This route needs the user's sign-in token; MCP tokens only work on /mcp."}
     assert openai_api.requests == []
+
+
+def test_identity_is_checked_before_the_body(create, openai_api: FakeOpenAI) -> None:
+    result = create("not json", user_id=None)
+
+    assert (result["statusCode"], body_of(result)) == (401, {"detail": "Authentication required. Please log in."})
 
 
 @pytest.mark.parametrize(

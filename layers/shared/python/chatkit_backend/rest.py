@@ -37,8 +37,8 @@ def create_app(title: str) -> FastAPI:
 
 
 class RequireIdentity:
-    """ASGI middleware answering 401 before anything reads the body, so a caller without an
-    identity learns only that (API Gateway's authorizer already stops them in AWS)."""
+    """ASGI middleware answering 401/403 before anything reads the body, so a caller without a
+    user identity learns only that (API Gateway's authorizer already stops most of them in AWS)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -46,23 +46,28 @@ class RequireIdentity:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             try:
-                identity_from_event(scope.get("aws.event") or {})
-            except AuthenticationRequired as error:
+                signed_in_user(scope)
+            except (AuthenticationRequired, Forbidden) as error:
                 await error_json(error)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
-def user_identity(request: Request) -> Identity:
-    """FastAPI dependency: the signed-in user the authorizer vouched for.
+def signed_in_user(scope: Scope) -> Identity:
+    """The user the authorizer vouched for; ``AuthenticationRequired`` without one.
 
-    MCP tokens are refused here: they are handed to the ChatKit workflow for ``/mcp`` only, and
-    must not mint new sessions (and with them new MCP tokens) or read the user's threads.
+    MCP tokens are refused (``Forbidden``): they are handed to the ChatKit workflow for ``/mcp``
+    only, and must not mint new sessions (and with them new MCP tokens) or read the user's threads.
     """
-    identity = identity_from_event(request.scope.get("aws.event") or {})
+    identity = identity_from_event(scope.get("aws.event") or {})
     if identity.token_use != "user":
         raise Forbidden("This route needs the user's sign-in token; MCP tokens only work on /mcp.")
     return identity
+
+
+def user_identity(request: Request) -> Identity:
+    """FastAPI dependency: the signed-in user (already checked by ``RequireIdentity``)."""
+    return signed_in_user(request.scope)
 
 
 def lambda_handler(app: FastAPI) -> LambdaHandler:
