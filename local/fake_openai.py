@@ -56,7 +56,9 @@ def session_body(request: dict[str, Any], *, now: float | None = None) -> dict[s
         "max_requests_per_1_minute": per_minute,
         "rate_limits": {"max_requests_per_1_minute": per_minute},
         "chatkit_configuration": {
-            "automatic_thread_titling": {"enabled": (config.get("automatic_thread_titling") or {}).get("enabled", True)},
+            "automatic_thread_titling": {
+                "enabled": (config.get("automatic_thread_titling") or {}).get("enabled", True)
+            },
             "file_upload": {
                 "enabled": upload.get("enabled", False),
                 "max_files": upload.get("max_files", 10),
@@ -125,9 +127,15 @@ class FakeOpenAI:
             self.requests.append(recorded)
             if self._replies:
                 return self._replies.popleft()
-        if recorded.method == "POST" and recorded.path == "/v1/chatkit/sessions" and isinstance(recorded.body, dict):
+        if (
+            recorded.method == "POST"
+            and recorded.path == "/v1/chatkit/sessions"
+            and isinstance(recorded.body, dict)
+        ):
             return Reply(200, session_body(recorded.body))
-        return Reply(404, error_body(f"No stand-in for {recorded.method} {recorded.path}", "invalid_request_error"))
+        return Reply(
+            404, error_body(f"No stand-in for {recorded.method} {recorded.path}", "invalid_request_error")
+        )
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self

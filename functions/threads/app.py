@@ -47,7 +47,9 @@ def put_thread(
     identity: Annotated[Identity, Depends(user_identity)],
     body: Annotated[ThreadIn | None, Body()] = None,
 ) -> dict:
-    thread = threads.upsert_thread(settings.table_name, identity.user_id, thread_id, title=body.title if body else None)
+    thread = threads.upsert_thread(
+        settings.table_name, identity.user_id, thread_id, title=body.title if body else None
+    )
     return thread.to_dict()
 
 

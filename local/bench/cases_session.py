@@ -25,7 +25,8 @@ IMPORTS = "imports: openai only in SessionFunction, fastapi only in Session/Thre
 def store_api_key(bench: Bench) -> None:
     """Put the run's key where SessionFunction reads it, as an operator would."""
     bench.aws.client("secretsmanager").put_secret_value(
-        SecretId=bench.template.physical_ids["OpenAIApiKeySecret"], SecretString=json.dumps({"api_key": API_KEY})
+        SecretId=bench.template.physical_ids["OpenAIApiKeySecret"],
+        SecretString=json.dumps({"api_key": API_KEY}),
     )
 
 
@@ -36,21 +37,49 @@ def first_fixture(folder: str) -> str | None:
 
 
 CASES = [
-    Case(SESSION, "SessionFunction (ours)", "SessionFunction", "events/session/create.json", env=UPSTREAM,
-         baseline=True, iterations=100, prepare=store_api_key,
-         note="cold = import (FastAPI, openai, boto3) + first session (secrets read, client built, token minted)"),
-    Case(SESSION, "openai SDK call alone (the upstream floor)", "local/bench/peers/openai_session.py:handler",
-         "events/session/create.json", env={**UPSTREAM, "OPENAI_API_KEY": API_KEY}, iterations=100,
-         note="ours warm − this row's warm = what SessionFunction adds over the upstream call"),
-    Case(SESSION, "seed route: new OpenAI client per request", "local/bench/peers/seed_session.py:handler",
-         "events/session/create.json", env={**UPSTREAM, "OPENAI_API_KEY": API_KEY}, iterations=100,
-         note="the FastAPI version this replaces (its report's code), on Mangum"),
+    Case(
+        SESSION,
+        "SessionFunction (ours)",
+        "SessionFunction",
+        "events/session/create.json",
+        env=UPSTREAM,
+        baseline=True,
+        iterations=100,
+        prepare=store_api_key,
+        note="cold = import (FastAPI, openai, boto3) + first session (secrets read, client, MCP token)",
+    ),
+    Case(
+        SESSION,
+        "openai SDK call alone (the upstream floor)",
+        "local/bench/peers/openai_session.py:handler",
+        "events/session/create.json",
+        env={**UPSTREAM, "OPENAI_API_KEY": API_KEY},
+        iterations=100,
+        note="ours warm − this row's warm = what SessionFunction adds over the upstream call",
+    ),
+    Case(
+        SESSION,
+        "seed route: new OpenAI client per request",
+        "local/bench/peers/seed_session.py:handler",
+        "events/session/create.json",
+        env={**UPSTREAM, "OPENAI_API_KEY": API_KEY},
+        iterations=100,
+        note="the FastAPI version this replaces (its report's code), on Mangum",
+    ),
 ]
 
 for logical_id, spec in sorted(Template.load().functions().items()):
     event = first_fixture(spec.folder)
     if event is not None:
-        CASES.append(Case(IMPORTS, logical_id, logical_id, event, env=UPSTREAM if logical_id == "SessionFunction" else {},
-                          baseline=logical_id == "HealthFunction", iterations=20,
-                          prepare=store_api_key if logical_id == "SessionFunction" else None))
-
+        CASES.append(
+            Case(
+                IMPORTS,
+                logical_id,
+                logical_id,
+                event,
+                env=UPSTREAM if logical_id == "SessionFunction" else {},
+                baseline=logical_id == "HealthFunction",
+                iterations=20,
+                prepare=store_api_key if logical_id == "SessionFunction" else None,
+            )
+        )

@@ -37,10 +37,22 @@ FORBIDDEN = {
 def imported_packages(logical_id: str) -> set[str]:
     spec = FUNCTIONS[logical_id]
     module, _ = spec.handler.rsplit(".", 1)
-    env = function_environment(spec, {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}, REGION)
+    env = function_environment(
+        spec, {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}, REGION
+    )
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(spec.code_dir / f"{module}.py"), str(spec.code_dir), *map(str, spec.layer_dirs)],
-        env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            PROBE,
+            str(spec.code_dir / f"{module}.py"),
+            str(spec.code_dir),
+            *map(str, spec.layer_dirs),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return set(json.loads(done.stdout.strip().splitlines()[-1]))

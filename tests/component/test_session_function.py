@@ -55,7 +55,9 @@ def signing_key(aws: AwsResources) -> str:
 def create(invoke, openai_api: FakeOpenAI, api_key: str):
     """``create(body=None, user_id="user-1", **env)``: SessionFunction's answer to one POST."""
 
-    def run(body: Any = None, *, user_id: str | None = "user-1", token_use: str = "user", **env: str) -> dict[str, Any]:
+    def run(
+        body: Any = None, *, user_id: str | None = "user-1", token_use: str = "user", **env: str
+    ) -> dict[str, Any]:
         overrides = {"OPENAI_BASE_URL": openai_api.url, "CHATKIT_WORKFLOW_ID": WORKFLOW_ID, **env}
         event = http_event("POST", ROUTE, body=body, user_id=user_id, token_use=token_use)
         return invoke("SessionFunction", event, overrides)
@@ -136,7 +138,10 @@ def test_the_template_parameters_shape_the_session(create, openai_api: FakeOpenA
     assert sent["expires_after"] == {"anchor": "created_at", "seconds": 120}
     assert sent["rate_limits"] == {"max_requests_per_1_minute": 30}
     claims = jwt.decode(
-        sent["workflow"]["state_variables"]["mcp_token"], signing_key, algorithms=["HS256"], audience=MCP_AUDIENCE
+        sent["workflow"]["state_variables"]["mcp_token"],
+        signing_key,
+        algorithms=["HS256"],
+        audience=MCP_AUDIENCE,
     )
     assert claims["exp"] - claims["iat"] == 120
 
@@ -149,7 +154,9 @@ def test_calling_again_is_the_refresh_path(create, openai_api: FakeOpenAI) -> No
     assert len(tokens) == 2 and tokens[0] != tokens[1]
 
 
-def test_each_user_gets_a_session_and_token_of_their_own(create, openai_api: FakeOpenAI, signing_key: str) -> None:
+def test_each_user_gets_a_session_and_token_of_their_own(
+    create, openai_api: FakeOpenAI, signing_key: str
+) -> None:
     create(user_id="alice")
     create(user_id="bob")
 
@@ -169,44 +176,105 @@ def test_a_thread_id_in_the_body_records_the_thread_for_the_user(create, invoke,
     assert body_of(other)["threads"] == []
 
 
-RATE_LIMIT = {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded", "param": None}}
+RATE_LIMIT = {
+    "error": {
+        "message": "Rate limit reached",
+        "type": "requests",
+        "code": "rate_limit_exceeded",
+        "param": None,
+    }
+}
 
 
 @pytest.mark.parametrize(
     ("replies", "status", "detail", "retry_after", "attempts"),
     [
         pytest.param(
-            [Reply(401, error_body("Incorrect API key provided: sk-test-****. You can find your API key at ...", "invalid_request_error", "invalid_api_key"))],
-            502, "OpenAI rejected the server's API key", None, 1, id="key-rejected",
+            [
+                Reply(
+                    401,
+                    error_body(
+                        "Incorrect API key provided: sk-test-****. You can find your API key at ...",
+                        "invalid_request_error",
+                        "invalid_api_key",
+                    ),
+                )
+            ],
+            502,
+            "OpenAI rejected the server's API key",
+            None,
+            1,
+            id="key-rejected",
         ),
         pytest.param(
             [Reply(403, error_body("Project does not have access", "invalid_request_error"))],
-            502, "OpenAI rejected the server's API key", None, 1, id="key-forbidden",
+            502,
+            "OpenAI rejected the server's API key",
+            None,
+            1,
+            id="key-forbidden",
         ),
         pytest.param(
             [Reply(404, error_body("Workflow not found", "invalid_request_error"))],
-            502, "OpenAI does not know the configured ChatKit workflow", None, 1, id="unknown-workflow",
+            502,
+            "OpenAI does not know the configured ChatKit workflow",
+            None,
+            1,
+            id="unknown-workflow",
         ),
         pytest.param(
             [Reply(400, error_body("Invalid 'expires_after'", "invalid_request_error"))],
-            502, "OpenAI refused the session request (status 400)", None, 1, id="request-refused",
+            502,
+            "OpenAI refused the session request (status 400)",
+            None,
+            1,
+            id="request-refused",
         ),
-        pytest.param([Reply(429, RATE_LIMIT, {"retry-after": "7"})], 429, "rate limiting", "7", 1, id="rate-limited"),
-        pytest.param([Reply(429, RATE_LIMIT, {"retry-after-ms": "1500"})], 429, "rate limiting", "2", 1, id="rate-limited-ms"),
+        pytest.param(
+            [Reply(429, RATE_LIMIT, {"retry-after": "7"})], 429, "rate limiting", "7", 1, id="rate-limited"
+        ),
+        pytest.param(
+            [Reply(429, RATE_LIMIT, {"retry-after-ms": "1500"})],
+            429,
+            "rate limiting",
+            "2",
+            1,
+            id="rate-limited-ms",
+        ),
         pytest.param([Reply(429, RATE_LIMIT)], 429, "rate limiting", "10", 1, id="rate-limited-no-header"),
         pytest.param(
-            [Reply(429, error_body("You exceeded your current quota", "insufficient_quota", "insufficient_quota"))],
-            502, "quota is used up", None, 1, id="quota-exhausted",
+            [
+                Reply(
+                    429,
+                    error_body("You exceeded your current quota", "insufficient_quota", "insufficient_quota"),
+                )
+            ],
+            502,
+            "quota is used up",
+            None,
+            1,
+            id="quota-exhausted",
         ),
         pytest.param(
             [Reply(500, error_body("boom", "server_error")), Reply(503, error_body("boom", "server_error"))],
-            502, "OpenAI failed to create the session", None, 2, id="server-error-twice",
+            502,
+            "OpenAI failed to create the session",
+            None,
+            2,
+            id="server-error-twice",
         ),
     ],
 )
 def test_openai_failures_become_statuses_the_frontend_can_act_on(
-    create, openai_api: FakeOpenAI, api_key: str, capsys: pytest.CaptureFixture[str],
-    replies: list[Reply], status: int, detail: str, retry_after: str | None, attempts: int,
+    create,
+    openai_api: FakeOpenAI,
+    api_key: str,
+    capsys: pytest.CaptureFixture[str],
+    replies: list[Reply],
+    status: int,
+    detail: str,
+    retry_after: str | None,
+    attempts: int,
 ) -> None:
     openai_api.script(*replies)
 
@@ -311,14 +379,19 @@ def test_an_mcp_token_cannot_open_sessions(create, openai_api: FakeOpenAI, body:
     result = create(body, token_use="mcp")
 
     assert result["statusCode"] == 403
-    assert body_of(result) == {"detail": "This route needs the user's sign-in token; MCP tokens only work on /mcp."}
+    assert body_of(result) == {
+        "detail": "This route needs the user's sign-in token; MCP tokens only work on /mcp."
+    }
     assert openai_api.requests == []
 
 
 def test_identity_is_checked_before_the_body(create, openai_api: FakeOpenAI) -> None:
     result = create("not json", user_id=None)
 
-    assert (result["statusCode"], body_of(result)) == (401, {"detail": "Authentication required. Please log in."})
+    assert (result["statusCode"], body_of(result)) == (
+        401,
+        {"detail": "Authentication required. Please log in."},
+    )
 
 
 @pytest.mark.parametrize(
@@ -338,7 +411,9 @@ def test_identity_is_checked_before_the_body(create, openai_api: FakeOpenAI) -> 
     ],
     ids=lambda b: (b if isinstance(b, str) else json.dumps(b))[:30],
 )
-def test_malformed_bodies_are_422_and_change_nothing(create, invoke, openai_api: FakeOpenAI, body: Any) -> None:
+def test_malformed_bodies_are_422_and_change_nothing(
+    create, invoke, openai_api: FakeOpenAI, body: Any
+) -> None:
     event_body = body if isinstance(body, str) else json.dumps(body)
 
     result = create(event_body)
@@ -359,25 +434,36 @@ def test_an_empty_body_and_an_empty_object_both_create_a_session(create) -> None
 def test_a_new_key_in_the_secret_is_used_once_the_cache_expires(
     aws: AwsResources, openai_api: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    environment = aws.function_env("SessionFunction", {"OPENAI_BASE_URL": openai_api.url, "CHATKIT_WORKFLOW_ID": WORKFLOW_ID})
+    environment = aws.function_env(
+        "SessionFunction", {"OPENAI_BASE_URL": openai_api.url, "CHATKIT_WORKFLOW_ID": WORKFLOW_ID}
+    )
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     secret_id = aws.physical_id("OpenAIApiKeySecret")
     service = SessionService(SessionSettings.from_env(), SecretCache(max_age=0))
     old_key, new_key = f"sk-test-{secrets.token_hex(8)}", f"sk-test-{secrets.token_hex(8)}"
 
-    aws.client("secretsmanager").put_secret_value(SecretId=secret_id, SecretString=json.dumps({"api_key": old_key}))
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=secret_id, SecretString=json.dumps({"api_key": old_key})
+    )
     service.create_session("user-1")
     first_client = service.clients.get(old_key)
-    aws.client("secretsmanager").put_secret_value(SecretId=secret_id, SecretString=json.dumps({"api_key": new_key}))
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=secret_id, SecretString=json.dumps({"api_key": new_key})
+    )
     service.create_session("user-1")
 
-    assert [r.headers["authorization"] for r in openai_api.requests] == [f"Bearer {old_key}", f"Bearer {new_key}"]
+    assert [r.headers["authorization"] for r in openai_api.requests] == [
+        f"Bearer {old_key}",
+        f"Bearer {new_key}",
+    ]
     assert service.clients.get(new_key) is not first_client
     assert service.clients.get(new_key) is service.clients.get(new_key)
 
 
-def test_rate_limit_keeps_openais_retry_after(aws: AwsResources, openai_api: FakeOpenAI, api_key: str, monkeypatch) -> None:
+def test_rate_limit_keeps_openais_retry_after(
+    aws: AwsResources, openai_api: FakeOpenAI, api_key: str, monkeypatch
+) -> None:
     for name, value in aws.function_env(
         "SessionFunction", {"OPENAI_BASE_URL": openai_api.url, "CHATKIT_WORKFLOW_ID": WORKFLOW_ID}
     ).items():

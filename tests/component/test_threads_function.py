@@ -17,7 +17,7 @@ ONE = "/api/chatkit/threads/{thread_id}"
 
 @pytest.fixture
 def threads(invoke):
-    """``threads(method, thread_id=None, body=None, user_id="user-1", query=None)``: (status, body, headers)."""
+    """``threads(method, thread_id=None, body=None, user_id=..., query=None)``: (status, body, headers)."""
 
     def call(
         method: str,
@@ -143,7 +143,9 @@ BAD_THREAD_IDS = ["has space", "_underscore-first", "x" * 129, "dot.dot", "é", 
 
 @pytest.mark.parametrize("thread_id", BAD_THREAD_IDS)
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])
-def test_bad_thread_ids_are_422_and_change_nothing(threads, aws: AwsResources, method: str, thread_id: str) -> None:
+def test_bad_thread_ids_are_422_and_change_nothing(
+    threads, aws: AwsResources, method: str, thread_id: str
+) -> None:
     threads("PUT", "cthr_keep")
     before = stored_items(aws)
 
@@ -156,7 +158,15 @@ def test_bad_thread_ids_are_422_and_change_nothing(threads, aws: AwsResources, m
 
 @pytest.mark.parametrize(
     "body",
-    ['{"title": ""}', '{"title": "   "}', json.dumps({"title": "x" * 201}), '{"title": 5}', '{"name": "x"}', "[]", "nope"],
+    [
+        '{"title": ""}',
+        '{"title": "   "}',
+        json.dumps({"title": "x" * 201}),
+        '{"title": 5}',
+        '{"name": "x"}',
+        "[]",
+        "nope",
+    ],
 )
 def test_bad_put_bodies_are_422_and_change_nothing(threads, aws: AwsResources, body: str) -> None:
     threads("PUT", "cthr_keep", body={"title": "kept"})
@@ -185,15 +195,23 @@ def test_bad_list_queries_are_422(threads, query: dict[str, str]) -> None:
     assert status == 422 and isinstance(payload["detail"], str)
 
 
-@pytest.mark.parametrize(("method", "thread_id"), [("GET", None), ("PUT", "cthr_abc"), ("DELETE", "cthr_abc")])
-def test_without_an_identity_every_route_is_401(threads, aws: AwsResources, method: str, thread_id: str | None) -> None:
+@pytest.mark.parametrize(
+    ("method", "thread_id"), [("GET", None), ("PUT", "cthr_abc"), ("DELETE", "cthr_abc")]
+)
+def test_without_an_identity_every_route_is_401(
+    threads, aws: AwsResources, method: str, thread_id: str | None
+) -> None:
     status, payload, _ = threads(method, thread_id, user_id=None)
     assert (status, payload) == (401, {"detail": "Authentication required. Please log in."})
     assert stored_items(aws) == []
 
 
-@pytest.mark.parametrize(("method", "thread_id"), [("GET", None), ("PUT", "cthr_abc"), ("DELETE", "cthr_abc")])
-def test_mcp_tokens_cannot_reach_threads(threads, aws: AwsResources, method: str, thread_id: str | None) -> None:
+@pytest.mark.parametrize(
+    ("method", "thread_id"), [("GET", None), ("PUT", "cthr_abc"), ("DELETE", "cthr_abc")]
+)
+def test_mcp_tokens_cannot_reach_threads(
+    threads, aws: AwsResources, method: str, thread_id: str | None
+) -> None:
     status, _, _ = threads(method, thread_id, token_use="mcp")
     assert status == 403
     assert stored_items(aws) == []

@@ -3,7 +3,6 @@ stand-in, and thread mappings, with user tokens the stack's authorizer accepts."
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -91,12 +90,17 @@ def test_the_frontend_gets_a_client_secret_and_openai_gets_the_documented_reques
     variables = sent.body["workflow"]["state_variables"]
     assert variables["user_id"] == "alice"
     claims = jwt.decode(
-        variables["mcp_token"], stack_secret(stack, "TokenSigningSecret"), algorithms=["HS256"], audience=MCP_AUDIENCE
+        variables["mcp_token"],
+        stack_secret(stack, "TokenSigningSecret"),
+        algorithms=["HS256"],
+        audience=MCP_AUDIENCE,
     )
     assert claims["sub"] == "alice"
 
 
-def test_the_mcp_token_passes_the_authorizer_on_the_mcp_route(stack: RunningStack, openai_api: FakeOpenAI) -> None:
+def test_the_mcp_token_passes_the_authorizer_on_the_mcp_route(
+    stack: RunningStack, openai_api: FakeOpenAI
+) -> None:
     with as_user(stack, "alice") as alice:
         assert alice.post("/api/chatkit/session").status_code == 201
     mcp_token = openai_api.requests[0].body["workflow"]["state_variables"]["mcp_token"]
@@ -115,7 +119,9 @@ def test_the_mcp_token_cannot_open_a_session(stack: RunningStack, openai_api: Fa
         alice.post("/api/chatkit/session")
     mcp_token = openai_api.requests[0].body["workflow"]["state_variables"]["mcp_token"]
 
-    response = httpx.post(f"{stack.url}/api/chatkit/session", headers={"Authorization": f"Bearer {mcp_token}"})
+    response = httpx.post(
+        f"{stack.url}/api/chatkit/session", headers={"Authorization": f"Bearer {mcp_token}"}
+    )
 
     assert response.status_code == 403
     assert len(openai_api.requests) == 1
@@ -124,13 +130,34 @@ def test_the_mcp_token_cannot_open_a_session(stack: RunningStack, openai_api: Fa
 @pytest.mark.parametrize(
     ("reply", "status", "retry_after", "attempts"),
     [
-        pytest.param(Reply(401, error_body("Incorrect API key provided", "invalid_request_error", "invalid_api_key")), 502, None, 1, id="key-rejected"),
-        pytest.param(Reply(429, error_body("Rate limit reached", "requests", "rate_limit_exceeded"), {"retry-after": "12"}), 429, "12", 1, id="rate-limited"),
+        pytest.param(
+            Reply(401, error_body("Incorrect API key provided", "invalid_request_error", "invalid_api_key")),
+            502,
+            None,
+            1,
+            id="key-rejected",
+        ),
+        pytest.param(
+            Reply(
+                429,
+                error_body("Rate limit reached", "requests", "rate_limit_exceeded"),
+                {"retry-after": "12"},
+            ),
+            429,
+            "12",
+            1,
+            id="rate-limited",
+        ),
         pytest.param(Reply(503, error_body("overloaded", "server_error")), 502, None, 2, id="openai-down"),
     ],
 )
 def test_openai_failures_reach_the_frontend_as_documented_statuses(
-    stack: RunningStack, openai_api: FakeOpenAI, reply: Reply, status: int, retry_after: str | None, attempts: int
+    stack: RunningStack,
+    openai_api: FakeOpenAI,
+    reply: Reply,
+    status: int,
+    retry_after: str | None,
+    attempts: int,
 ) -> None:
     openai_api.script(*[reply] * attempts)
 
@@ -147,7 +174,9 @@ def test_openai_failures_reach_the_frontend_as_documented_statuses(
     assert "cthr_failed" not in [t["thread_id"] for t in listed]
 
 
-def test_a_timed_out_openai_answers_504_before_api_gateways_30_s(stack: RunningStack, openai_api: FakeOpenAI) -> None:
+def test_a_timed_out_openai_answers_504_before_api_gateways_30_s(
+    stack: RunningStack, openai_api: FakeOpenAI
+) -> None:
     # The template's OpenAITimeoutSeconds (10 s) with no retry on timeout.
     openai_api.script(Reply(200, {"late": True}, delay=12))
 
@@ -164,7 +193,9 @@ def test_a_timed_out_openai_answers_504_before_api_gateways_30_s(stack: RunningS
 @pytest.mark.parametrize("body", ["{", "[]", '{"thread_id": "no spaces allowed"}', '{"unknown": 1}'])
 def test_malformed_bodies_are_422(stack: RunningStack, openai_api: FakeOpenAI, body: str) -> None:
     with as_user(stack, "alice") as alice:
-        response = alice.post("/api/chatkit/session", content=body, headers={"Content-Type": "application/json"})
+        response = alice.post(
+            "/api/chatkit/session", content=body, headers={"Content-Type": "application/json"}
+        )
 
     assert response.status_code == 422
     assert isinstance(response.json()["detail"], str)
@@ -176,13 +207,17 @@ def test_an_unconfigured_stack_says_which_setting_is_missing(local_stack: Runnin
         response = alice.post("/api/chatkit/session")
 
     assert response.status_code == 503
-    assert response.json()["detail"].startswith("The server is not configured: the ChatKit workflow id is not set.")
+    assert response.json()["detail"].startswith(
+        "The server is not configured: the ChatKit workflow id is not set."
+    )
 
 
 def test_a_session_for_a_thread_records_it_and_the_thread_routes_serve_it(stack: RunningStack) -> None:
     with as_user(stack, "carol") as carol, as_user(stack, "dave") as dave:
         assert carol.post("/api/chatkit/session", json={"thread_id": "cthr_carol_1"}).status_code == 201
-        assert carol.put("/api/chatkit/threads/cthr_carol_1", json={"title": "Moving house"}).status_code == 200
+        assert (
+            carol.put("/api/chatkit/threads/cthr_carol_1", json={"title": "Moving house"}).status_code == 200
+        )
 
         [thread] = carol.get("/api/chatkit/threads").json()["threads"]
         assert (thread["thread_id"], thread["title"]) == ("cthr_carol_1", "Moving house")
@@ -210,7 +245,11 @@ def test_threads_page_newest_first_over_http(stack: RunningStack) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("PUT", "/api/chatkit/threads/bad.id"), ("GET", "/api/chatkit/threads?limit=0"), ("GET", "/api/chatkit/threads?cursor=%25%25")],
+    [
+        ("PUT", "/api/chatkit/threads/bad.id"),
+        ("GET", "/api/chatkit/threads?limit=0"),
+        ("GET", "/api/chatkit/threads?cursor=%25%25"),
+    ],
 )
 def test_bad_thread_requests_are_422_over_http(stack: RunningStack, method: str, path: str) -> None:
     with as_user(stack, "frank") as frank:
@@ -220,7 +259,9 @@ def test_bad_thread_requests_are_422_over_http(stack: RunningStack, method: str,
 
 
 def test_the_functions_log_no_secret(stack: RunningStack, openai_api: FakeOpenAI, api_key: str) -> None:
-    openai_api.script(Reply(401, error_body(f"Incorrect API key provided: {api_key}", "invalid_request_error")))
+    openai_api.script(
+        Reply(401, error_body(f"Incorrect API key provided: {api_key}", "invalid_request_error"))
+    )
     with as_user(stack, "grace") as grace:
         assert grace.post("/api/chatkit/session").status_code == 502
         assert grace.post("/api/chatkit/session").status_code == 201

@@ -19,7 +19,9 @@ def create_chatkit_session(request: Request):
     if not user_id:
         raise HTTPException(401, "Authentication required")
     client = OpenAI(api_key=os.environ["OPENAI_API_KEY"])
-    chat_session = client.beta.chatkit.sessions.create(user=user_id, workflow={"id": os.environ["CHATKIT_WORKFLOW_ID"]})
+    chat_session = client.beta.chatkit.sessions.create(
+        user=user_id, workflow={"id": os.environ["CHATKIT_WORKFLOW_ID"]}
+    )
     return {"client_secret": chat_session.client_secret}
 
 

@@ -46,8 +46,7 @@ RETRY_PAUSE_SECONDS = 0.5
 DEFAULT_RETRY_AFTER_SECONDS = 10
 OPENAI_KEY_SETTING = "the OpenAI API key"
 OPENAI_KEY_HINT = (
-    'Store {"api_key": "sk-..."} in the OpenAIApiKeySecret secret '
-    "(or set OPENAI_API_KEY for make dev)."
+    'Store {"api_key": "sk-..."} in the OpenAIApiKeySecret secret (or set OPENAI_API_KEY for make dev).'
 )
 WORKFLOW_SETTING = "the ChatKit workflow id"
 WORKFLOW_HINT = "Set the ChatKitWorkflowId parameter (CHATKIT_WORKFLOW_ID for make dev) to your wf_... id."
@@ -96,7 +95,9 @@ class SessionSettings:
     def check(self) -> None:
         """Fail at start-up, naming the variable, on values OpenAI would refuse on every call."""
         if not 1 <= self.session_seconds <= MAX_SESSION_SECONDS:
-            raise ValueError(f"CHATKIT_SESSION_SECONDS must be 1 to {MAX_SESSION_SECONDS}, got {self.session_seconds}")
+            raise ValueError(
+                f"CHATKIT_SESSION_SECONDS must be 1 to {MAX_SESSION_SECONDS}, got {self.session_seconds}"
+            )
         if self.history_recent_threads < 0:
             raise ValueError("CHATKIT_HISTORY_RECENT_THREADS must be 0 (all) or more")
         if self.file_upload_max_files < 1:
@@ -176,7 +177,9 @@ class SessionService:
         session = self._create(client, user_id)
         if thread_id is not None:
             upsert_thread(self.settings.threads_table, user_id, thread_id)
-        logger.info("chatkit session created", extra={"session_id": session.id, "expires_at": session.expires_at})
+        logger.info(
+            "chatkit session created", extra={"session_id": session.id, "expires_at": session.expires_at}
+        )
         return CreatedSession(client_secret=session.client_secret, expires_at=session.expires_at)
 
     def request(self, user_id: str) -> dict[str, Any]:
@@ -219,7 +222,9 @@ class SessionService:
             except (openai.APITimeoutError, openai.RateLimitError):
                 raise
             except (openai.APIConnectionError, openai.InternalServerError) as first:
-                logger.warning("openai session request failed, retrying once", extra={"error": type(first).__name__})
+                logger.warning(
+                    "openai session request failed, retrying once", extra={"error": type(first).__name__}
+                )
                 time.sleep(RETRY_PAUSE_SECONDS)
                 return client.beta.chatkit.sessions.create(**arguments)
         except openai.APITimeoutError:
@@ -231,19 +236,24 @@ class SessionService:
         except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
             _log_refusal(error)
             raise UpstreamRejected(
-                "OpenAI rejected the server's API key. The operator must store a valid key in OpenAIApiKeySecret."
+                "OpenAI rejected the server's API key. "
+                "The operator must store a valid key in OpenAIApiKeySecret."
             ) from None
         except openai.NotFoundError as error:
             _log_refusal(error)
             raise UpstreamRejected(
-                "OpenAI does not know the configured ChatKit workflow. Check ChatKitWorkflowId (and its version)."
+                "OpenAI does not know the configured ChatKit workflow. "
+                "Check ChatKitWorkflowId (and its version)."
             ) from None
         except openai.APIStatusError as error:
             _log_refusal(error)
             if error.status_code >= 500:
-                raise UpstreamUnavailable("OpenAI failed to create the session. Try again in a moment.") from None
+                raise UpstreamUnavailable(
+                    "OpenAI failed to create the session. Try again in a moment."
+                ) from None
             raise UpstreamRejected(
-                f"OpenAI refused the session request (status {error.status_code}). Check the ChatKit session parameters."
+                f"OpenAI refused the session request (status {error.status_code}). "
+                "Check the ChatKit session parameters."
             ) from None
         except openai.APIResponseValidationError:
             raise UpstreamUnavailable("OpenAI answered with an unexpected session object.") from None

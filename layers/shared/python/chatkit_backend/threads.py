@@ -117,12 +117,16 @@ def upsert_thread(
     return _thread(response["Attributes"])
 
 
-def list_threads(table: str, user_id: str, *, limit: int | None = None, cursor: str | None = None) -> ThreadPage:
+def list_threads(
+    table: str, user_id: str, *, limit: int | None = None, cursor: str | None = None
+) -> ThreadPage:
     """One page of ``user_id``'s threads, most recently updated first."""
     page_size = validate_limit(limit)
     start = decode_cursor(cursor, user_id)
     if start is not None and set(start) != {"user_id", "thread_id", "updated_at"}:
-        raise InvalidInput("cursor is not valid: pass the next_cursor value from the previous page unchanged.")
+        raise InvalidInput(
+            "cursor is not valid: pass the next_cursor value from the previous page unchanged."
+        )
     request: dict[str, Any] = {
         "TableName": table,
         "IndexName": UPDATED_AT_INDEX,
