@@ -30,6 +30,10 @@ invoke: $(READY)
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then echo "usage: make invoke FN=<LogicalId> EVENT=<file>" >&2; exit 2; fi
 	@$(BIN)/python -m local.invoke "$(FN)" "$(EVENT)"
 
+# One full rotation of the running stack's TokenSigningSecret through RotationFunction's handler.
+rotate: $(READY)
+	@$(BIN)/python -m local.rotate
+
 bench: $(READY)
 	@$(BIN)/python -m local.bench $(if $(ONLY),--only "$(ONLY)")
 

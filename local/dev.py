@@ -9,13 +9,17 @@ import sys
 import threading
 
 from local.stack import LocalAws, LocalStack
-from local.template import ENV_TO_PARAMETER, Template
+from local.template import ENV_TO_PARAMETER, Template, TemplateError
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     log = logging.getLogger("local.dev")
-    template = Template.from_environment(dict(os.environ))
+    try:
+        template = Template.from_environment(dict(os.environ))
+    except TemplateError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
     aws = LocalAws.start(template.region, int(os.environ.get("AWS_PORT", "0")))
     stack = LocalStack.provision(template, aws)
     url = stack.serve(os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000")))

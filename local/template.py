@@ -127,7 +127,17 @@ class Template:
             raise TemplateError(f"{path.name} does not decode: {[str(p) for p in problems]}")
         template = cls(body=_plain(body), parameters={})
         template.parameters = template._parameter_values(overrides or {})
+        template._check_rules()
         return template
+
+    def _check_rules(self) -> None:
+        """The template's Rules, as CloudFormation checks them before it changes anything."""
+        for name, rule in self.body.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.resolve(rule["RuleCondition"]):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not self.resolve(assertion["Assert"]):
+                    raise TemplateError(f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
 
     @classmethod
     def from_environment(cls, environ: dict[str, str]) -> Template:

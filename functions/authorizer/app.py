@@ -1,9 +1,37 @@
-"""Placeholder JWT authorizer: refuses every token until the authorizer issue lands."""
+"""JWT Lambda authorizer: the only code that reads tokens.
+
+Settings and the verifier are built once per container; keys are read on first use and cached
+(see chatkit_backend.tokens). A rejected token is a deny answer with the reason in the log's
+``reason`` field; the token itself is never logged. A failing dependency (Secrets Manager, the
+JWKS host) raises, so API Gateway answers 500 without caching a deny for a good token.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from chatkit_backend.authorizer import AuthorizerSettings, allow, bearer_token, build_verifier, deny
+from chatkit_backend.observability import logger
+from chatkit_backend.tokens import TokenRejected
+
+settings = AuthorizerSettings.from_env()
+verifier = build_verifier(settings)
+if settings.jwks_url and settings.jwks_problem():
+    logger.error("asymmetric user tokens are refused", extra={"reason": settings.jwks_problem()})
+
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {"isAuthorized": False}
+    try:
+        verified = verifier.verify(bearer_token(event))
+    except TokenRejected as rejection:
+        logger.info("token rejected", extra={"auth": "deny", "reason": rejection.reason, "request_id": _request_id(event)})
+        return deny(event)
+    except Exception:
+        logger.exception("token could not be checked: a dependency failed", extra={"auth": "error"})
+        raise
+    return allow(event, verified)
+
+
+def _request_id(event: Any) -> str | None:
+    request_context = event.get("requestContext") if isinstance(event, dict) else None
+    return request_context.get("requestId") if isinstance(request_context, dict) else None

@@ -1,11 +1,21 @@
-"""Placeholder until its issue lands: answers 501 so the route exists, is routed and is authorized."""
+"""Secrets Manager rotation function for TokenSigningSecret: one step per invocation.
+
+The steps live in chatkit_backend.rotation. A failed step raises, so Secrets Manager marks it
+failed and retries; AWSCURRENT only moves in the last step.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chatkit_backend.http import json_response
+from chatkit_backend.observability import logger
+from chatkit_backend.rotation import rotate
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return json_response(501, {"detail": "Not implemented yet."})
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> None:
+    try:
+        rotate(event)
+    except Exception as error:
+        logger.error("rotation step failed", extra={"step": event.get("Step"), "error": type(error).__name__, "detail": str(error)})
+        raise

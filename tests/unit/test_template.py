@@ -135,3 +135,17 @@ def test_rotation_is_scheduled_after_its_permission() -> None:
     schedule = RESOURCES["TokenSigningSecretRotation"]
     assert schedule["DependsOn"] == "RotationFunctionInvokePermission"
     assert schedule["Properties"]["RotationRules"]["ScheduleExpression"].startswith("rate(")
+
+
+@pytest.mark.parametrize(
+    ("settings", "missing"),
+    [({"JwtJwksUrl": "https://app.example/api/auth/jwks"}, "JwtIssuer"),
+     ({"JwtJwksUrl": "https://app.example/api/auth/jwks", "JwtIssuer": "https://app.example"}, "JwtAudience")],
+)
+def test_a_jwks_without_issuer_or_audience_is_refused_before_deploying(settings: dict[str, str], missing: str) -> None:
+    from local.template import TemplateError
+
+    with pytest.raises(TemplateError, match=f"{missing} is required"):
+        Template.load(settings)
+    complete = {"JwtJwksUrl": "https://app.example/api/auth/jwks", "JwtIssuer": "https://app.example", "JwtAudience": "https://app.example"}
+    assert Template.load(complete).parameters["JwtAudience"] == "https://app.example"

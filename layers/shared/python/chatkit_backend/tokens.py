@@ -1,20 +1,55 @@
-"""The project's own tokens: MCP tokens minted for a ChatKit session, and their claims.
+"""The project's tokens: MCP tokens minted for a ChatKit session, and the verification of every token.
 
 MCP tokens are HS256 JWTs signed with TokenSigningSecret (AWSCURRENT). Their audience is
 distinct from any user token's, so neither kind is accepted where the other is expected.
-Verification lives with the authorizer, the only code that reads tokens.
+``TokenVerifier`` is what the authorizer, the only code that reads tokens, runs on each request:
+
+- asymmetric user tokens (EdDSA, RS256, ES256) verify against the frontend's JWKS, with ``iss``
+  and ``aud`` required to equal JWT_ISSUER and JWT_AUDIENCE;
+- HS256 tokens whose ``aud`` is ``MCP_AUDIENCE`` verify against TokenSigningSecret's AWSCURRENT
+  and AWSPREVIOUS keys, so a rotation never rejects a token minted just before it;
+- any other HS256 token is a user token and verifies against UserTokenSecret's AWSCURRENT, with
+  ``iss`` checked when JWT_ISSUER is set and ``aud`` required to equal JWT_AUDIENCE when set (and
+  to be absent when it is not).
+
+Which path a token takes is read from its unverified header and audience, but each path verifies
+with its own key, algorithm and audience, so choosing a path never lets a token skip a check.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 import jwt
+
+from chatkit_backend.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
+from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretVersion
 
 MCP_AUDIENCE = "chatkit-backend:mcp"
 MCP_ISSUER = "chatkit-backend"
 ALGORITHM = "HS256"
+
+ALLOWED_ALGORITHMS = frozenset({ALGORITHM, *ASYMMETRIC_ALGORITHMS})
+MAX_TOKEN_CHARS = 8192
+# Clock skew tolerated on exp, nbf and iat between the signer and Lambda.
+LEEWAY_SECONDS = 30
+MAX_SUBJECT_CHARS = 256
+# On a signature miss, re-read the signing secret at most once a second: a rotation that has just
+# finished must not wait for the cache to expire, and forged tokens cost at most two reads a second
+# per container; the window in which a flood of them could delay a just-rotated key is one second.
+KEY_REFRESH_INTERVAL_SECONDS = 1.0
+
+TokenUse = Literal["user", "mcp"]
 
 
 def mint_mcp_token(user_id: str, signing_key: str, ttl_seconds: int, *, now: float | None = None) -> str:
@@ -30,3 +65,236 @@ def mint_mcp_token(user_id: str, signing_key: str, ttl_seconds: int, *, now: flo
         "jti": uuid.uuid4().hex,
     }
     return jwt.encode(claims, signing_key, algorithm=ALGORITHM)
+
+
+class TokenRejected(Exception):
+    """The token is not acceptable; ``reason`` is a short machine-readable code, never token material."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    user_id: str
+    token_use: TokenUse
+
+
+class SecretSource(Protocol):
+    """What ``SigningKeys`` reads through: ``secrets.SecretCache`` (or an in-memory stand-in)."""
+
+    def get(self, secret_id: str, stage: str = CURRENT, *, force: bool = False) -> SecretVersion | None: ...
+
+
+class SigningKeys:
+    """The HS256 keys of one secret at the given stages, read through a bounded-age ``SecretCache``.
+
+    ``keys()`` is the warm path (cached). ``refresh_after_miss()`` re-reads the secret when a token
+    failed every cached key, at most once per ``refresh_interval``, and returns the keys it had not
+    seen, so a token signed with a key newer than the cached ones passes at once.
+    """
+
+    def __init__(
+        self,
+        secret_id: str,
+        cache: SecretSource,
+        stages: tuple[str, ...] = (CURRENT, PREVIOUS),
+        *,
+        refresh_interval: float = KEY_REFRESH_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.secret_id = secret_id
+        self.stages = stages
+        self.refresh_interval = refresh_interval
+        self._cache = cache
+        self._clock = clock
+        self._last_forced: float | None = None
+        self._current_version: str | None = None
+        self._lock = threading.Lock()
+
+    def keys(self, *, force: bool = False) -> tuple[str, ...]:
+        versions = []
+        for stage in self.stages:
+            # When AWSCURRENT has moved since the last read, every other stage has moved too: re-read
+            # them with it, so a key two rotations old never survives beside the new current one.
+            version = self._cache.get(self.secret_id, stage, force=force)
+            if stage == CURRENT and version is not None:
+                if self._current_version not in (None, version.version_id):
+                    force = True
+                self._current_version = version.version_id
+            if version is not None:
+                versions.append(version.value)
+        return tuple(dict.fromkeys(versions))
+
+    def refresh_after_miss(self) -> tuple[str, ...]:
+        """Keys that were not in the cache before this re-read; empty when rate-limited or unchanged."""
+        with self._lock:
+            now = self._clock()
+            if self._last_forced is not None and now - self._last_forced < self.refresh_interval:
+                return ()
+            self._last_forced = now
+        before = set(self.keys())
+        return tuple(key for key in self.keys(force=True) if key not in before)
+
+
+@dataclass(frozen=True)
+class _Path:
+    """How one kind of token is verified."""
+
+    token_use: TokenUse
+    audience: str | None
+    issuer: str | None
+
+
+_PYJWT = jwt.PyJWT(options={"require": ["exp", "sub"], "verify_signature": True, "strict_aud": False})
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+class TokenVerifier:
+    """Verifies bearer tokens; ``verify`` returns the caller's identity or raises ``TokenRejected``.
+
+    A key source that is None (not configured) rejects its kind of token. Dependency failures
+    (Secrets Manager, the JWKS host) raise ``KeysUnavailable`` or botocore errors, not
+    ``TokenRejected``: they say nothing about the token.
+    """
+
+    def __init__(
+        self,
+        *,
+        mcp_keys: SigningKeys | None,
+        user_keys: SigningKeys | None,
+        jwks: JwksCache | None,
+        issuer: str = "",
+        audience: str = "",
+        jwks_problem: str | None = None,
+    ) -> None:
+        self.mcp_keys = mcp_keys
+        self.user_keys = user_keys
+        self.jwks = jwks
+        self.jwks_problem = jwks_problem
+        self._mcp = _Path("mcp", MCP_AUDIENCE, MCP_ISSUER)
+        self._user = _Path("user", audience or None, issuer or None)
+
+    def verify(self, token: str) -> VerifiedToken:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise TokenRejected("oversize")
+        header, claims = _unverified(token)
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in ALLOWED_ALGORITHMS:
+            raise TokenRejected("algorithm_not_allowed")
+        if algorithm == ALGORITHM:
+            if _names_audience(claims.get("aud"), MCP_AUDIENCE):
+                return self._verify_shared_secret(token, self.mcp_keys, self._mcp)
+            return self._verify_shared_secret(token, self.user_keys, self._user)
+        return self._verify_jwks(token, header, algorithm)
+
+    def _verify_shared_secret(self, token: str, source: SigningKeys | None, path: _Path) -> VerifiedToken:
+        if source is None:
+            raise TokenRejected(f"{path.token_use}_secret_not_configured")
+        key = _hs256_signer(token, source.keys()) or _hs256_signer(token, source.refresh_after_miss())
+        if key is None:
+            raise TokenRejected("bad_signature")
+        verified = self._try_key(token, key, ALGORITHM, path)
+        if verified is None:
+            raise TokenRejected("bad_signature")
+        return verified
+
+    def _verify_jwks(self, token: str, header: dict[str, Any], algorithm: str) -> VerifiedToken:
+        if self.jwks is None or self.jwks_problem is not None:
+            raise TokenRejected("jwks_not_configured")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise TokenRejected("malformed")
+        key = self.jwks.key(kid, algorithm)
+        if key is None:
+            raise TokenRejected("unknown_kid")
+        if key.algorithm_name != algorithm:
+            raise TokenRejected("algorithm_mismatch")
+        verified = self._try_key(token, key, algorithm, self._user)
+        if verified is None:
+            raise TokenRejected("bad_signature")
+        return verified
+
+    def _try_key(self, token: str, key: Any, algorithm: str, path: _Path) -> VerifiedToken | None:
+        """The identity if ``key`` signed the token and its claims hold; None on a signature miss."""
+        try:
+            claims = _PYJWT.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=path.audience,
+                issuer=path.issuer,
+                leeway=LEEWAY_SECONDS,
+            )
+        except jwt.InvalidSignatureError:
+            return None
+        except jwt.PyJWTError as error:
+            raise TokenRejected(_reason(error)) from None
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_CHARS:
+            raise TokenRejected("invalid_subject")
+        return VerifiedToken(user_id=subject, token_use=path.token_use)
+
+
+def _hs256_signer(token: str, keys: tuple[str, ...]) -> str | None:
+    """The key among ``keys`` whose HMAC matches the token's signature, found without PyJWT.
+
+    Trying keys through ``jwt.decode`` costs an exception per miss; a token signed with
+    AWSPREVIOUS would pay one on every request. PyJWT still verifies the chosen key in full.
+    """
+    if not keys:
+        return None
+    signing_input, _, signature = token.rpartition(".")
+    try:
+        expected = _b64url(signature)
+    except (binascii.Error, ValueError):
+        return None
+    data = signing_input.encode("ascii", "replace")
+    for key in keys:
+        if hmac.compare_digest(hmac.new(key.encode(), data, hashlib.sha256).digest(), expected):
+            return key
+    return None
+
+
+def _names_audience(claim: Any, audience: str) -> bool:
+    return claim == audience or (isinstance(claim, list) and audience in claim)
+
+
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims of a compact JWS, before any check: only to choose the verification path."""
+    parts = token.split(".")
+    # An empty signature is left to the algorithm check ("alg": "none") or to verification.
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        raise TokenRejected("not_a_jwt")
+    try:
+        header = json.loads(_b64url(parts[0]))
+        claims = json.loads(_b64url(parts[1]))
+    except (binascii.Error, ValueError):
+        raise TokenRejected("bad_encoding") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise TokenRejected("bad_encoding")
+    return header, claims
+
+
+def _b64url(segment: str) -> bytes:
+    raw = segment.encode("ascii")
+    return base64.b64decode(raw.translate(_URLSAFE) + b"=" * (-len(raw) % 4), validate=True)
+
+
+def _reason(error: jwt.PyJWTError) -> str:
+    if isinstance(error, jwt.ExpiredSignatureError):
+        return "expired"
+    if isinstance(error, jwt.ImmatureSignatureError):
+        return "issued_in_future" if "(iat)" in str(error) else "not_yet_valid"
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"missing_{error.claim}"
+    if isinstance(error, jwt.InvalidAudienceError):
+        return "wrong_audience"
+    if isinstance(error, jwt.InvalidIssuerError):
+        return "wrong_issuer"
+    if isinstance(error, jwt.InvalidAlgorithmError):
+        return "algorithm_not_allowed"
+    if isinstance(error, (jwt.exceptions.InvalidSubjectError, jwt.exceptions.InvalidIssuedAtError)):
+        return "invalid_claims"
+    return "malformed"

@@ -1,0 +1,159 @@
+"""The frontend's public signing keys (JWKS), fetched once per container.
+
+A key is looked up by ``kid``. An unknown ``kid`` triggers at most one re-fetch per
+``refresh_interval`` seconds (the frontend may have rotated its keys), so a stream of tokens with
+made-up ``kid`` values costs one request a minute, not one per token. Warm lookups touch no network.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+
+from chatkit_backend.observability import logger
+
+ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "RS256", "ES256"})
+REFRESH_INTERVAL_SECONDS = 60.0
+# After a failed fetch with no keys at all, try again sooner than a minute: nothing can verify meanwhile.
+RETRY_AFTER_FAILURE_SECONDS = 5.0
+FETCH_TIMEOUT_SECONDS = 2.0
+MAX_JWKS_BYTES = 256 * 1024
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class KeysUnavailable(Exception):
+    """The keys needed to verify a token could not be read (a dependency failed, not the token)."""
+
+
+def jwks_url_problem(url: str) -> str | None:
+    """Why ``url`` may not serve signing keys, or None: https, or plain http on a loopback host only."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return None
+    return "JWT_JWKS_URL must be an https URL (plain http is accepted for localhost only)"
+
+
+class _SafeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to a URL we would accept as JWT_JWKS_URL (never https -> http)."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        if jwks_url_problem(newurl) is not None:
+            raise urllib.error.HTTPError(newurl, code, "redirect to a URL that may not serve keys", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_SafeRedirects)
+
+
+def fetch_jwks(url: str, timeout: float = FETCH_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """One GET of the JWKS document; raises ``KeysUnavailable`` on any network or format failure."""
+    request = urllib.request.Request(url, headers={"accept": "application/json", "user-agent": "chatkit-backend"})
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            raw = response.read(MAX_JWKS_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        raise KeysUnavailable(f"JWKS fetch failed: {type(exc).__name__}") from None
+    if len(raw) > MAX_JWKS_BYTES:
+        raise KeysUnavailable("JWKS document is larger than expected")
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        raise KeysUnavailable("JWKS document is not JSON") from None
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise KeysUnavailable("JWKS document has no 'keys' list")
+    return document
+
+
+def signing_keys(document: dict[str, Any]) -> dict[str | None, jwt.PyJWK]:
+    """The usable signature keys of a JWKS document by ``kid``; keys of other uses or types are skipped."""
+    keys: dict[str | None, jwt.PyJWK] = {}
+    for entry in document.get("keys", []):
+        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+            continue
+        try:
+            key = jwt.PyJWK(entry)
+        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError, KeyError):
+            continue
+        # The key's algorithm is fixed by its type (Ed25519 -> EdDSA, RSA -> RS256, P-256 -> ES256) or
+        # by its own "alg"; a token can never pick another one for it.
+        if key.algorithm_name in ASYMMETRIC_ALGORITHMS:
+            keys[entry.get("kid")] = key
+    return keys
+
+
+class JwksCache:
+    """The container's view of one JWKS URL."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        refresh_interval: float = REFRESH_INTERVAL_SECONDS,
+        fetch: Callable[[str], dict[str, Any]] = fetch_jwks,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.refresh_interval = refresh_interval
+        self.fetch_count = 0
+        self._fetch = fetch
+        self._clock = clock
+        self._keys: dict[str | None, jwt.PyJWK] | None = None
+        self._last_attempt: float | None = None
+        self._lock = threading.Lock()
+
+    def key(self, kid: str | None, algorithm: str) -> jwt.PyJWK | None:
+        """The key for ``kid`` (or the only key of ``algorithm`` when the token names no kid), else None.
+
+        Raises ``KeysUnavailable`` only when no keys have ever been read.
+        """
+        keys = self._keys
+        if keys is None:
+            keys = self._load(first=True)
+        found = self._pick(keys, kid, algorithm)
+        if found is None and self._may_refresh():
+            keys = self._load(first=False)
+            found = self._pick(keys, kid, algorithm)
+        return found
+
+    def _pick(self, keys: dict[str | None, jwt.PyJWK], kid: str | None, algorithm: str) -> jwt.PyJWK | None:
+        if kid is not None:
+            return keys.get(kid)
+        candidates = [key for key in keys.values() if key.algorithm_name == algorithm]
+        return candidates[0] if len(candidates) == 1 else None
+
+    def _may_refresh(self) -> bool:
+        return self._last_attempt is None or self._clock() - self._last_attempt >= self.refresh_interval
+
+    def _load(self, *, first: bool) -> dict[str | None, jwt.PyJWK]:
+        with self._lock:
+            if first and self._keys is not None:
+                return self._keys
+            now = self._clock()
+            if (
+                first
+                and self._last_attempt is not None
+                and now - self._last_attempt < RETRY_AFTER_FAILURE_SECONDS
+            ):
+                raise KeysUnavailable("JWKS not available yet (last fetch failed moments ago)")
+            self._last_attempt = now
+            self.fetch_count += 1
+            try:
+                keys = signing_keys(self._fetch(self.url))
+            except KeysUnavailable as failure:
+                if self._keys is None:
+                    raise
+                # A failed refresh keeps the keys we have: known kids go on verifying.
+                logger.warning("JWKS refresh failed; keeping the keys already known", extra={"reason": str(failure)})
+                return self._keys
+            self._keys = keys
+            return keys

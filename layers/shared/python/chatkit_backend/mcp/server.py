@@ -1,0 +1,426 @@
+"""Streamable HTTP transport rules and JSON-RPC dispatch for the task tools, with no state.
+
+``McpServer.handle`` takes one HTTP request (method, lower-cased headers, body bytes, the
+authorizer's user id) and returns one ``HttpReply``. Every request stands alone: no session
+ids, nothing remembered between requests, so any container answers any request.
+
+Era routing, as the reference SDK does it: an ``MCP-Protocol-Version`` header naming
+2026-07-28 (or, without the header, a body whose ``params._meta`` carries the protocol
+version) is a stateless-era request checked rung by rung (envelope, headers against body,
+version); anything else is the ``initialize`` era, where a missing header means 2025-03-26.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from chatkit_backend import __version__
+from chatkit_backend.errors import DomainError
+from chatkit_backend.mcp import protocol as p
+from chatkit_backend.mcp.tools import LISTINGS, TOOLS_BY_NAME, ArgumentError, normalized_arguments
+from chatkit_backend.settings import env_int, env_list
+
+SERVER_NAME = "chatkit-tasks"
+SERVER_TITLE = "ChatKit Tasks"
+INSTRUCTIONS = (
+    "Manage the signed-in user's todo tasks. Call list_tasks to find task ids before completing, "
+    "updating or deleting a task; never guess an id."
+)
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+# Clients may cache discovery and the tool list this long; the catalogue changes only on deploy
+# and is the same for every user.
+CATALOGUE_TTL_MS = 60_000
+
+_SENTINEL = re.compile(r"^=\?base64\?(?P<payload>.*)\?=$")
+
+
+@dataclass(frozen=True)
+class McpSettings:
+    allowed_origins: tuple[str, ...]
+    max_body_bytes: int
+
+    @classmethod
+    def from_env(cls) -> McpSettings:
+        return cls(
+            allowed_origins=env_list("ALLOWED_ORIGINS"),
+            max_body_bytes=env_int("MCP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+        )
+
+
+class RawJson(str):
+    """A result encoded once per container: the catalogue answers (listings, discovery) are the
+    same for every caller, and encoding a 4 kB listing is most of a tools/list call."""
+
+
+def encode(body: Any) -> str:
+    """The JSON text of a reply body, splicing in ``RawJson`` results as they are."""
+    if isinstance(body, list):
+        return "[" + ",".join(encode(item) for item in body) + "]"
+    if isinstance(body, dict) and isinstance(body.get("result"), RawJson):
+        return (
+            '{"jsonrpc":"2.0","id":'
+            + json.dumps(body["id"], ensure_ascii=False)
+            + ',"result":'
+            + body["result"]
+            + "}"
+        )
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _raw(result: dict[str, Any]) -> RawJson:
+    return RawJson(json.dumps(result, separators=(",", ":"), ensure_ascii=False))
+
+
+@dataclass
+class HttpReply:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _server_info(version: str) -> dict[str, str]:
+    info = {"name": SERVER_NAME, "version": __version__}
+    if p.version_at_least(version, "2025-06-18"):
+        info["title"] = SERVER_TITLE
+    return info
+
+
+def _transport_error(status: int, message: str, code: int = p.INVALID_REQUEST, **headers: str) -> HttpReply:
+    return HttpReply(status, p.error_message(None, p.RpcError(code, message)), headers)
+
+
+def _media_type(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _accepts_json(accept: str) -> bool:
+    return any(
+        _media_type(part) in ("application/json", "application/*", "*/*") for part in accept.split(",")
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _decode_header_value(value: str | None) -> str | None:
+    """An ``Mcp-Name`` value, unwrapping the ``=?base64?...?=`` form clients use for non-ASCII."""
+    if value is None:
+        return None
+    match = _SENTINEL.fullmatch(value)
+    if match is None:
+        return value
+    try:
+        return base64.b64decode(match.group("payload"), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def _has_modern_meta(message: Any) -> bool:
+    params = message.get("params") if isinstance(message, dict) else None
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    return isinstance(meta, dict) and p.PROTOCOL_VERSION_META_KEY in meta
+
+
+@dataclass(frozen=True)
+class _Message:
+    kind: str  # request | notification | response
+    id: Any = None
+    method: str = ""
+    params: dict[str, Any] | None = None
+
+
+def _classify(message: Any) -> _Message:
+    """The JSON-RPC message kind, or ``RpcError(INVALID_REQUEST)`` for anything else."""
+    if not isinstance(message, dict):
+        raise p.RpcError(p.INVALID_REQUEST, "Invalid Request: expected a JSON-RPC 2.0 message object")
+    request_id = message.get("id")
+    echo = request_id if _valid_id(request_id) else None
+    if message.get("jsonrpc") != "2.0":
+        raise p.RpcError(p.INVALID_REQUEST, 'Invalid Request: "jsonrpc" must be "2.0"', request_id=echo)
+    if "method" not in message:
+        if "id" in message and ("result" in message) != ("error" in message):
+            return _Message("response", id=request_id)
+        raise p.RpcError(
+            p.INVALID_REQUEST, "Invalid Request: a request needs a string method", request_id=echo
+        )
+    method = message["method"]
+    params = message.get("params")
+    if not isinstance(method, str):
+        raise p.RpcError(p.INVALID_REQUEST, "Invalid Request: method must be a string", request_id=echo)
+    if params is not None and not isinstance(params, dict):
+        raise p.RpcError(p.INVALID_REQUEST, "Invalid Request: params must be an object", request_id=echo)
+    if "id" not in message:
+        return _Message("notification", method=method, params=params)
+    if not _valid_id(request_id):
+        raise p.RpcError(p.INVALID_REQUEST, "Invalid Request: id must be a string or an integer")
+    return _Message("request", id=request_id, method=method, params=params)
+
+
+class McpServer:
+    """Answers MCP requests for the task tools; one instance per container, no per-user state."""
+
+    def __init__(self, settings: McpSettings) -> None:
+        self.settings = settings
+
+    def handle(self, method: str, headers: dict[str, str], body: bytes, user_id: str | None) -> HttpReply:
+        if method != "POST":
+            return _transport_error(
+                405,
+                "Method Not Allowed: this stateless MCP server takes POST only (no GET stream, no sessions).",
+                allow="POST",
+            )
+        origin = headers.get("origin")
+        if origin is not None and origin not in self.settings.allowed_origins:
+            return _transport_error(403, "Forbidden: this Origin may not call the MCP server.")
+        if user_id is None:
+            return _transport_error(
+                401, "Unauthorized: send Authorization: Bearer <token>.", **{"www-authenticate": "Bearer"}
+            )
+        if len(body) > self.settings.max_body_bytes:
+            return _transport_error(
+                413, f"Request body is over the {self.settings.max_body_bytes}-byte limit."
+            )
+        if _media_type(headers.get("content-type", "")) != "application/json":
+            return _transport_error(415, "Unsupported Media Type: send Content-Type: application/json.")
+        accept = headers.get("accept")
+        if accept is not None and not _accepts_json(accept):
+            return _transport_error(406, "Not Acceptable: this server answers with application/json.")
+        try:
+            message = json.loads(body, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            return _transport_error(400, "Parse error: the body is not valid JSON.", p.PARSE_ERROR)
+
+        header_version = headers.get(p.PROTOCOL_VERSION_HEADER)
+        if header_version is not None and header_version not in p.KNOWN_VERSIONS:
+            request_id = message.get("id") if isinstance(message, dict) else None
+            return HttpReply(
+                400,
+                p.error_message(
+                    request_id if _valid_id(request_id) else None, p.unsupported_version(header_version)
+                ),
+            )
+        if header_version in p.MODERN_VERSIONS or (header_version is None and _has_modern_meta(message)):
+            return self._modern(message, headers, user_id)
+        return self._handshake(message, header_version or p.DEFAULT_HEADERLESS_VERSION, user_id)
+
+    # ---- initialize era (2024-11-05 .. 2025-11-25) -------------------------------------------
+
+    def _handshake(self, message: Any, version: str, user_id: str) -> HttpReply:
+        if isinstance(message, list):
+            if version not in p.BATCH_VERSIONS:
+                return _transport_error(
+                    400, f"Invalid Request: JSON-RPC batches are not part of MCP {version}."
+                )
+            if not message:
+                return _transport_error(400, "Invalid Request: empty batch.")
+            replies = [
+                reply for item in message if (reply := self._handshake_one(item, version, user_id, True))
+            ]
+            return HttpReply(200, replies) if replies else HttpReply(202)
+        try:
+            reply = self._handshake_one(message, version, user_id, False)
+        except p.RpcError as error:
+            return HttpReply(400, p.error_message(error.request_id, error))
+        return HttpReply(200, reply) if reply is not None else HttpReply(202)
+
+    def _handshake_one(
+        self, message: Any, version: str, user_id: str, in_batch: bool
+    ) -> dict[str, Any] | None:
+        try:
+            parsed = _classify(message)
+        except p.RpcError as error:
+            if not in_batch:
+                raise
+            return p.error_message(error.request_id, error)
+        if parsed.kind != "request":
+            return None
+        try:
+            return p.result_message(parsed.id, self._handshake_call(parsed, version, user_id, in_batch))
+        except p.RpcError as error:
+            return p.error_message(parsed.id, error)
+
+    def _handshake_call(
+        self, request: _Message, version: str, user_id: str, in_batch: bool
+    ) -> dict[str, Any]:
+        params = request.params or {}
+        if request.method == "initialize":
+            if in_batch:
+                raise p.RpcError(p.INVALID_REQUEST, "initialize must not be part of a JSON-RPC batch.")
+            return self._initialize(params)
+        if request.method == "ping":
+            return {}
+        if request.method == "tools/list":
+            return self._tools_list(params, version)
+        if request.method == "tools/call":
+            return self._tools_call(params, version, user_id)
+        raise p.RpcError(p.METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")
+
+    def _initialize(self, params: dict[str, Any]) -> dict[str, Any]:
+        requested = params.get("protocolVersion")
+        if not isinstance(requested, str):
+            raise p.RpcError(p.INVALID_PARAMS, "initialize needs params.protocolVersion (a string).")
+        for name in ("capabilities", "clientInfo"):
+            if not isinstance(params.get(name), dict):
+                raise p.RpcError(p.INVALID_PARAMS, f"initialize needs params.{name} (an object).")
+        version = requested if requested in p.HANDSHAKE_VERSIONS else p.LATEST_HANDSHAKE_VERSION
+        return {
+            "protocolVersion": version,
+            "capabilities": {"tools": {"listChanged": False}},
+            "serverInfo": _server_info(version),
+            "instructions": INSTRUCTIONS,
+        }
+
+    # ---- shared methods ------------------------------------------------------------------------
+
+    @staticmethod
+    def _tools_list(params: dict[str, Any], version: str) -> RawJson:
+        if params.get("cursor") is not None:
+            raise p.RpcError(p.INVALID_PARAMS, "Invalid cursor: the tool list has a single page.")
+        return _listing(version)
+
+    def _tools_call(self, params: dict[str, Any], version: str, user_id: str) -> dict[str, Any]:
+        name = params.get("name")
+        if not isinstance(name, str):
+            raise p.RpcError(p.INVALID_PARAMS, "tools/call needs params.name (a string).")
+        tool = TOOLS_BY_NAME.get(name)
+        if tool is None:
+            raise p.RpcError(
+                p.INVALID_PARAMS, f"Unknown tool: {name[:100]}. Call tools/list for the tool names."
+            )
+        arguments = params.get("arguments")
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            raise p.RpcError(p.INVALID_PARAMS, "tools/call params.arguments must be an object.")
+        try:
+            structured = tool.run(user_id, normalized_arguments(tool, arguments))
+        except ArgumentError as error:
+            return _tool_error(str(error))
+        except DomainError as error:
+            return _tool_error(error.detail)
+        except Exception:
+            _log_exception("tool call failed", tool.name)
+            return _tool_error("The task store did not answer. Nothing was changed; try again in a moment.")
+        result: dict[str, Any] = {
+            "content": [
+                {"type": "text", "text": json.dumps(structured, separators=(",", ":"), ensure_ascii=False)}
+            ],
+            "isError": False,
+        }
+        if p.version_at_least(version, "2025-06-18"):
+            result["structuredContent"] = structured
+        return result
+
+    # ---- stateless era (2026-07-28) ------------------------------------------------------------
+
+    def _modern(self, message: Any, headers: dict[str, str], user_id: str) -> HttpReply:
+        if not isinstance(message, dict):
+            return _transport_error(
+                400, "Invalid Request: the body must be one JSON-RPC request or notification."
+            )
+        try:
+            parsed = _classify(message)
+        except p.RpcError as error:
+            return HttpReply(400, p.error_message(error.request_id, error))
+        if parsed.kind == "notification":
+            return HttpReply(202)
+        if parsed.kind == "response":
+            return _transport_error(400, "Invalid Request: a 2026-07-28 server sends no requests to answer.")
+        try:
+            version = self._check_envelope(parsed, headers)
+            result = self._modern_call(parsed, version, user_id)
+        except p.RpcError as error:
+            status = error.status or p.MODERN_ERROR_STATUS.get(error.code, 200)
+            return HttpReply(status, p.error_message(parsed.id, error))
+        return HttpReply(200, p.result_message(parsed.id, result))
+
+    @staticmethod
+    def _check_envelope(request: _Message, headers: dict[str, str]) -> str:
+        """The request's protocol version once envelope, headers and version all check out."""
+        params = request.params or {}
+        meta = params.get("_meta")
+        if not isinstance(meta, dict):
+            raise p.RpcError(
+                p.INVALID_PARAMS,
+                f"params._meta must be an object carrying {p.PROTOCOL_VERSION_META_KEY!r} "
+                f"and {p.CLIENT_CAPABILITIES_META_KEY!r}",
+            )
+        missing = [
+            key for key in (p.PROTOCOL_VERSION_META_KEY, p.CLIENT_CAPABILITIES_META_KEY) if key not in meta
+        ]
+        if missing:
+            raise p.RpcError(
+                p.INVALID_PARAMS, f"params._meta is missing the required key(s): {', '.join(missing)}"
+            )
+        version = meta[p.PROTOCOL_VERSION_META_KEY]
+        header_version = headers.get(p.PROTOCOL_VERSION_HEADER)
+        if header_version is None or header_version != version:
+            raise p.RpcError(p.HEADER_MISMATCH, "MCP-Protocol-Version header does not match params._meta")
+        if headers.get(p.METHOD_HEADER) != request.method:
+            raise p.RpcError(p.HEADER_MISMATCH, "Mcp-Method header does not match the request's method")
+        if request.method == "tools/call" and params.get("name") is not None:
+            if _decode_header_value(headers.get(p.NAME_HEADER)) != params["name"]:
+                raise p.RpcError(p.HEADER_MISMATCH, "Mcp-Name header does not match params.name")
+        if version not in p.MODERN_VERSIONS:
+            raise p.unsupported_version(version)
+        return version
+
+    def _modern_call(self, request: _Message, version: str, user_id: str) -> dict[str, Any] | RawJson:
+        params = request.params or {}
+        if request.method == "server/discover":
+            return _discovery(version)
+        if request.method == "tools/list":
+            return self._tools_list(params, version)
+        if request.method == "tools/call":
+            return _stamp(self._tools_call(params, version, user_id), version)
+        raise p.RpcError(p.METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")
+
+
+def _stamp(result: dict[str, Any], version: str) -> dict[str, Any]:
+    """2026-07-28 results name their type and the server that made them."""
+    if version in p.MODERN_VERSIONS:
+        result["resultType"] = "complete"
+        result["_meta"] = {p.SERVER_INFO_META_KEY: _server_info(version)}
+    return result
+
+
+@cache
+def _listing(version: str) -> RawJson:
+    result: dict[str, Any] = {"tools": LISTINGS[version]}
+    if version in p.MODERN_VERSIONS:
+        result.update(ttlMs=CATALOGUE_TTL_MS, cacheScope="public")
+    return _raw(_stamp(result, version))
+
+
+@cache
+def _discovery(version: str) -> RawJson:
+    result = {
+        "supportedVersions": list(p.MODERN_VERSIONS),
+        "capabilities": {"tools": {"listChanged": False}},
+        "instructions": INSTRUCTIONS,
+        "ttlMs": CATALOGUE_TTL_MS,
+        "cacheScope": "public",
+    }
+    return _raw(_stamp(result, version))
+
+
+def _tool_error(sentence: str) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": sentence}], "isError": True}
+
+
+def _log_exception(message: str, tool: str) -> None:
+    # Powertools is imported only when something went wrong: the happy path never pays for it.
+    from chatkit_backend.observability import logger
+
+    logger.exception(message, extra={"tool": tool})

@@ -1,0 +1,97 @@
+"""Per-token verification cost of the authorizer's verifier, in-process, with keys already cached.
+
+Keys and tokens are made at import. The verifier is the real ``TokenVerifier``; only its key
+sources are in memory (a dict instead of Secrets Manager, a function instead of the JWKS URL), so
+what is measured is the warm path: no network, as in a warm Lambda container.
+
+- as bench rows: ``verify_hs256_user``, ``verify_mcp``, ``verify_eddsa`` are handlers (the event
+  is ignored), next to the floor in local/bench/peers/jwt_floor.py;
+- alone: ``python -m local.bench.auth_micro [N]`` prints µs per verification for each kind.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import time
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from chatkit_backend.jwks import JwksCache
+from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretVersion
+from chatkit_backend.tokens import SigningKeys, TokenVerifier, mint_mcp_token
+
+ISSUER = AUDIENCE = "https://app.example.test"
+
+
+class MemorySecrets:
+    """``SecretCache.get`` over a dict: what a warm container's cache answers."""
+
+    def __init__(self, values: dict[tuple[str, str], str]) -> None:
+        self._values = {key: SecretVersion(version_id=f"v-{key[1]}", value=value) for key, value in values.items()}
+
+    def get(self, secret_id: str, stage: str = CURRENT, *, force: bool = False) -> SecretVersion | None:
+        return self._values.get((secret_id, stage))
+
+
+USER_SECRET = secrets.token_urlsafe(48)
+MCP_CURRENT = secrets.token_urlsafe(48)
+MCP_PREVIOUS = secrets.token_urlsafe(48)
+EDDSA_KEY = ed25519.Ed25519PrivateKey.generate()
+EDDSA_JWK = {**json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(EDDSA_KEY.public_key())), "kid": "bench", "use": "sig", "alg": "EdDSA"}
+
+_cache: Any = MemorySecrets({("user", CURRENT): USER_SECRET, ("mcp", CURRENT): MCP_CURRENT, ("mcp", PREVIOUS): MCP_PREVIOUS})
+VERIFIER = TokenVerifier(
+    mcp_keys=SigningKeys("mcp", _cache, (CURRENT, PREVIOUS)),
+    user_keys=SigningKeys("user", _cache, (CURRENT,)),
+    jwks=JwksCache("https://app.example.test/api/auth/jwks", fetch=lambda url: {"keys": [EDDSA_JWK]}),
+    issuer=ISSUER,
+    audience=AUDIENCE,
+)
+
+
+def _claims() -> dict[str, Any]:
+    now = int(time.time())
+    return {"sub": "bench-user", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 3600}
+
+
+TOKENS = {
+    "hs256_user": jwt.encode(_claims(), USER_SECRET, algorithm="HS256"),
+    "mcp": mint_mcp_token("bench-user", MCP_CURRENT, 3600),
+    # The worst MCP case short of a refresh: signed with AWSPREVIOUS, so AWSCURRENT misses first.
+    "mcp_previous_key": mint_mcp_token("bench-user", MCP_PREVIOUS, 3600),
+    "eddsa": jwt.encode(_claims(), EDDSA_KEY, algorithm="EdDSA", headers={"kid": "bench"}),
+}
+
+
+def verify_hs256_user(event: Any, context: Any) -> dict[str, Any]:
+    return {"user_id": VERIFIER.verify(TOKENS["hs256_user"]).user_id}
+
+
+def verify_mcp(event: Any, context: Any) -> dict[str, Any]:
+    return {"user_id": VERIFIER.verify(TOKENS["mcp"]).user_id}
+
+
+def verify_eddsa(event: Any, context: Any) -> dict[str, Any]:
+    return {"user_id": VERIFIER.verify(TOKENS["eddsa"]).user_id}
+
+
+def micro_benchmark(iterations: int = 5000) -> dict[str, float]:
+    """Mean µs per ``TokenVerifier.verify`` for each kind of token, after one warm-up call each."""
+    results = {}
+    for kind, token in TOKENS.items():
+        VERIFIER.verify(token)
+        started = time.perf_counter()
+        for _ in range(iterations):
+            VERIFIER.verify(token)
+        results[kind] = (time.perf_counter() - started) * 1e6 / iterations
+    return results
+
+
+if __name__ == "__main__":
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    for kind, micros in micro_benchmark(count).items():
+        print(f"{kind:18} {micros:8.1f} µs/verify")

@@ -1,0 +1,156 @@
+"""The authorizer through `make dev`: every refused token gets 401/403, good ones reach the function.
+
+The stack runs with JWT_JWKS_URL pointing at a JWKS this test serves on 127.0.0.1, as a
+Better Auth app would serve /api/auth/jwks. `make token` and `make rotate` run against it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from chatkit_backend.tokens import mint_mcp_token
+from local.template import ROOT
+from tests.authcases import REJECTIONS, Case, World, bearer
+from tests.authsupport import AUDIENCE, ISSUER, JwksServer, SecretsStack, SigningKey, claims, new_key, serve_jwks
+from tests.integration.stack import RunningStack, start_stack
+
+pytestmark = pytest.mark.integration
+
+PROTECTED = ("POST", "/mcp")
+# The authorizer re-reads the signing secret after a signature miss at most once a second.
+KEY_REFRESH_PAUSE = 1.2
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, SigningKey]:
+    return {algorithm: new_key(algorithm) for algorithm in ("EdDSA", "RS256", "ES256")}
+
+
+@pytest.fixture(scope="module")
+def jwks_server(keys: dict[str, SigningKey]) -> Iterator[JwksServer]:
+    with serve_jwks([key.public_jwk for key in keys.values()]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def auth_stack(jwks_server: JwksServer) -> Iterator[RunningStack]:
+    with start_stack({"JWT_JWKS_URL": jwks_server.url, "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE}) as stack:
+        yield stack
+
+
+@pytest.fixture
+def world(auth_stack: RunningStack, keys: dict[str, SigningKey], jwks_server: JwksServer, monkeypatch: pytest.MonkeyPatch) -> World:
+    return World(SecretsStack(auth_stack), jwks_server, keys, monkeypatch)
+
+
+def call(stack: RunningStack, authorization: str | None) -> httpx.Response:
+    headers = {} if authorization is None else {"authorization": authorization}
+    return httpx.request(PROTECTED[0], f"{stack.url}{PROTECTED[1]}", headers=headers, json={}, timeout=30)
+
+
+def let_through(response: httpx.Response) -> bool:
+    """The authorizer allowed it: the function answered (a 501 stub counts), not the gateway."""
+    return response.status_code not in (401, 403, 500)
+
+
+def run_tool(module: str, stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, env=stack.environment(), capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["EdDSA", "RS256", "ES256"])
+def test_better_auth_style_token_reaches_the_function(auth_stack: RunningStack, world: World, algorithm: str) -> None:
+    response = call(auth_stack, bearer(world.keys[algorithm].sign(claims(f"user-{algorithm}"))))
+
+    assert let_through(response), response.text
+
+
+def test_mcp_token_reaches_the_function(auth_stack: RunningStack, world: World) -> None:
+    assert let_through(call(auth_stack, bearer(mint_mcp_token("alice", world.mcp_key, 300))))
+
+
+def test_make_token_prints_only_a_token_the_stack_accepts(auth_stack: RunningStack) -> None:
+    done = run_tool("local.token", auth_stack, "alice")
+
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert done.stdout == token + "\n" and token.count(".") == 2
+    assert let_through(call(auth_stack, bearer(token)))
+    assert auth_stack.wait_for_log("auth=called:allowed")
+
+
+def test_make_token_and_make_rotate_say_so_when_no_stack_runs(tmp_path: Any) -> None:
+    environment = {"PATH": "/usr/bin:/bin", "LOCAL_STATE_DIR": str(tmp_path)}
+    for module, args in (("local.token", ["alice"]), ("local.rotate", [])):
+        done = subprocess.run(
+            [sys.executable, "-m", module, *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 1
+        assert done.stdout == ""
+        assert "make dev" in done.stderr
+
+
+@pytest.mark.parametrize(("case", "expected_reason"), [(case, reason) for _, case, reason in REJECTIONS], ids=[name for name, _, _ in REJECTIONS])
+def test_refused_token_gets_401_or_403(auth_stack: RunningStack, world: World, case: Case, expected_reason: str) -> None:
+    authorization = case(world)
+    if expected_reason == "bad_signature" and case.__name__ == "older_than_previous":
+        # A warm authorizer refuses a key two rotations old once it has read the newer version
+        # (else within its 60 s cache): a token signed with the newest key makes it read it.
+        time.sleep(KEY_REFRESH_PAUSE)
+        assert let_through(call(auth_stack, bearer(mint_mcp_token("alice", world.mcp_key, 300))))
+
+    response = call(auth_stack, authorization)
+
+    expected = 401 if not authorization else 403
+    assert response.status_code == expected, response.text
+    assert response.json() == {"message": "Unauthorized" if expected == 401 else "Forbidden"}
+    assert "Traceback" not in auth_stack.log()
+
+
+def test_make_rotate_keeps_earlier_tokens_for_one_rotation(auth_stack: RunningStack, world: World) -> None:
+    # Distinct tokens, so the gateway's per-header verdict cache never answers for the authorizer.
+    before = [mint_mcp_token("alice", world.mcp_key, 300) for _ in range(3)]
+    assert let_through(call(auth_stack, bearer(before[0])))
+
+    first = run_tool("local.rotate", auth_stack)
+    assert first.returncode == 0, first.stderr
+    assert "TokenSigningSecret rotated" in first.stderr
+    time.sleep(KEY_REFRESH_PAUSE)
+    assert let_through(call(auth_stack, bearer(mint_mcp_token("alice", world.mcp_key, 300)))), "the new key passes at once"
+    assert let_through(call(auth_stack, bearer(before[1]))), "minted before one rotation: still good"
+
+    second = run_tool("local.rotate", auth_stack)
+    assert second.returncode == 0, second.stderr
+    time.sleep(KEY_REFRESH_PAUSE)
+    assert let_through(call(auth_stack, bearer(mint_mcp_token("alice", world.mcp_key, 300))))
+    assert call(auth_stack, bearer(before[2])).status_code == 403, "minted before two rotations: refused"
+
+
+def test_make_invoke_honors_the_jwt_settings(jwks_server: JwksServer, keys: dict[str, SigningKey], tmp_path: Any) -> None:
+    event = (ROOT / "events" / "authorizer" / "valid.json").read_text()
+    path = tmp_path / "valid.json"
+    path.write_text(event.replace("${TOKEN}", keys["EdDSA"].sign(claims("alice"))))
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "LOCAL_STATE_DIR": str(tmp_path),
+        "JWT_JWKS_URL": jwks_server.url,
+        "JWT_ISSUER": ISSUER,
+        "JWT_AUDIENCE": AUDIENCE,
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-m", "local.invoke", "AuthorizerFunction", str(path)],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"isAuthorized": True, "context": {"user_id": "alice", "token_use": "user"}}
