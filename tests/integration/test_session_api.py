@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import jwt
@@ -14,17 +13,10 @@ import pytest
 
 from chatkit_backend.tokens import MCP_AUDIENCE
 from local.fake_openai import FakeOpenAI, Reply, error_body, fake_openai
-from local.template import ROOT
+from local.token import mint_user_token
 from tests.integration.stack import RunningStack, start_stack
 
-AUTHORIZER = Path(ROOT, "functions", "authorizer", "app.py")
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        "Placeholder JWT authorizer" in AUTHORIZER.read_text(),
-        reason="the JWT authorizer (issue 3) is not merged yet: its placeholder refuses every token",
-    ),
-]
+pytestmark = pytest.mark.integration
 
 WORKFLOW_ID = "wf_integration_1"
 
@@ -59,10 +51,8 @@ def stack_secret(stack: RunningStack, logical_id: str) -> str:
 
 
 def user_token(stack: RunningStack, user_id: str) -> str:
-    """A frontend user token: HS256 with the stack's UserTokenSecret, as a shared-secret frontend signs."""
-    now = int(time.time())
-    claims = {"sub": user_id, "iat": now, "exp": now + 900}
-    return jwt.encode(claims, stack_secret(stack, "UserTokenSecret"), algorithm="HS256")
+    """A frontend user token, as `make token` mints it: HS256 with the stack's UserTokenSecret."""
+    return mint_user_token(stack_secret(stack, "UserTokenSecret"), user_id)
 
 
 def as_user(stack: RunningStack, user_id: str) -> httpx.Client:
