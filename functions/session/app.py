@@ -1,11 +1,44 @@
-"""Placeholder until its issue lands: answers 501 so the route exists, is routed and is authorized."""
+"""POST /api/chatkit/session: a ChatKit client secret for the signed-in user (also the refresh path)."""
 
-from __future__ import annotations
+from typing import Annotated
 
-from typing import Any
+from fastapi import Body, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from chatkit_backend.http import json_response
+from chatkit_backend import aws
+from chatkit_backend.identity import Identity
+from chatkit_backend.rest import create_app, lambda_handler, user_identity
+from chatkit_backend.sessions import SessionService, SessionSettings
+from chatkit_backend.threads import MAX_THREAD_ID_CHARS
+
+# Built once per container, at start-up (where SnapStart or provisioned concurrency pay for
+# it): settings, the secret cache, the AWS clients; the OpenAI client once the key is read.
+service = SessionService(SessionSettings.from_env())
+aws.client("secretsmanager")
+aws.client("dynamodb")
+app = create_app("ChatKit sessions")
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return json_response(501, {"detail": "Not implemented yet."})
+class SessionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    thread_id: str | None = Field(default=None, min_length=1, max_length=MAX_THREAD_ID_CHARS)
+
+
+class SessionResponse(BaseModel):
+    client_secret: str
+    expires_at: int
+
+
+@app.post("/api/chatkit/session", status_code=201, response_model=SessionResponse)
+def create_session(
+    identity: Annotated[Identity, Depends(user_identity)],
+    body: Annotated[SessionRequest | None, Body()] = None,
+) -> JSONResponse:
+    session = service.create_session(identity.user_id, body.thread_id if body else None)
+    # The client secret is a credential: no cache may keep it.
+    return JSONResponse(session.to_dict(), status_code=201, headers={"cache-control": "no-store"})
+
+
+handler = lambda_handler(app)

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from local.runtime import function_environment
 from local.stack import LocalAws
@@ -37,6 +37,9 @@ class Case:
     iterations: int = 200
     sys_path: tuple[str, ...] = ()  # extra import paths for a peer
     note: str = ""
+    # Called with the Bench before the case runs, to put what it needs into the bench's AWS
+    # (a secret value, items); not measured.
+    prepare: Callable[[Bench], None] | None = None
 
 
 @dataclass
@@ -89,6 +92,8 @@ class Bench:
         }
 
     def measure(self, case: Case) -> Result:
+        if case.prepare is not None:
+            case.prepare(self)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
             json.dump(self.spec(case), file)
         runs = []

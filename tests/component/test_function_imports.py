@@ -1,0 +1,70 @@
+"""Cold start is a feature: each function imports only what it serves.
+
+``openai`` is SessionFunction's alone; FastAPI is for the two REST functions built on it. Each
+function is imported in a fresh interpreter with its template environment, as Lambda would.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from local.runtime import function_environment
+from local.template import REGION, Template
+
+FUNCTIONS = Template.load().functions()
+PROBE = """
+import importlib.util, json, sys
+path, *paths = sys.argv[1:]
+sys.path[:0] = paths
+spec = importlib.util.spec_from_file_location("lambda_app", path)
+module = importlib.util.module_from_spec(spec)
+sys.modules["lambda_app"] = module
+spec.loader.exec_module(module)
+sys.__stdout__.write(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+# Functions that must not load a package; functions not named here (a future self-hosted
+# ChatKit server, say) may have reasons to.
+FORBIDDEN = {
+    "openai": {"AuthorizerFunction", "HealthFunction", "ThreadsFunction", "McpFunction", "RotationFunction"},
+    "fastapi": {"AuthorizerFunction", "HealthFunction", "McpFunction", "RotationFunction"},
+}
+
+
+def imported_packages(logical_id: str) -> set[str]:
+    spec = FUNCTIONS[logical_id]
+    module, _ = spec.handler.rsplit(".", 1)
+    env = function_environment(
+        spec, {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}, REGION
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PROBE,
+            str(spec.code_dir / f"{module}.py"),
+            str(spec.code_dir),
+            *map(str, spec.layer_dirs),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("logical_id", sorted(set().union(*FORBIDDEN.values()) & set(FUNCTIONS)))
+def test_functions_load_no_package_they_do_not_serve(logical_id: str) -> None:
+    loaded = imported_packages(logical_id)
+    assert not {package for package, banned in FORBIDDEN.items() if logical_id in banned} & loaded
+
+
+def test_the_session_function_is_the_one_that_loads_openai_and_fastapi() -> None:
+    # The check above would pass vacuously if the probe saw no imports at all.
+    assert {"openai", "fastapi", "mangum"} <= imported_packages("SessionFunction")
+    assert {"fastapi", "mangum"} <= imported_packages("ThreadsFunction")

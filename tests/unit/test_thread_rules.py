@@ -1,0 +1,65 @@
+"""The limits a thread mapping request must meet, checked before DynamoDB is touched."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatkit_backend.errors import InvalidInput
+from chatkit_backend.threads import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    validate_limit,
+    validate_thread_id,
+    validate_title,
+)
+
+GOOD_THREAD_IDS = ["cthr_68e5b0c8a6b88190b0d7b5d6b1f1e3a2", "thr_1a2b3c4d", "a", "x" * 128, "thread-1_A"]
+BAD_THREAD_IDS = [
+    "",
+    "x" * 129,
+    "_leading_underscore",
+    "-leading-dash",
+    "has space",
+    "slash/inside",
+    "dot.inside",
+    "percent%2F",
+    "unicode_é",
+    "newline\n",
+    None,
+    42,
+]
+
+
+@pytest.mark.parametrize("thread_id", GOOD_THREAD_IDS)
+def test_chatkit_thread_ids_are_accepted(thread_id: str) -> None:
+    assert validate_thread_id(thread_id) == thread_id
+
+
+@pytest.mark.parametrize("thread_id", BAD_THREAD_IDS)
+def test_other_thread_ids_are_refused_with_a_sentence(thread_id: object) -> None:
+    with pytest.raises(InvalidInput, match="thread_id is not valid"):
+        validate_thread_id(thread_id)
+
+
+@pytest.mark.parametrize("title", ["", "   ", "x" * 201, 7, ["list"]])
+def test_bad_titles_are_refused(title: object) -> None:
+    with pytest.raises(InvalidInput, match="title must be 1 to 200 characters"):
+        validate_title(title)
+
+
+def test_titles_are_trimmed_and_none_keeps_the_stored_one() -> None:
+    assert validate_title("  Groceries ") == "Groceries"
+    assert validate_title("x" * 200) == "x" * 200
+    assert validate_title(None) is None
+
+
+@pytest.mark.parametrize("limit", [0, -1, MAX_PAGE_SIZE + 1, True, 2.5, "10"])
+def test_bad_page_sizes_are_refused(limit: object) -> None:
+    with pytest.raises(InvalidInput, match="limit must be"):
+        validate_limit(limit)
+
+
+def test_page_size_defaults_and_bounds() -> None:
+    assert validate_limit(None) == DEFAULT_PAGE_SIZE
+    assert validate_limit(1) == 1
+    assert validate_limit(MAX_PAGE_SIZE) == MAX_PAGE_SIZE
