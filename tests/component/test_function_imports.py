@@ -1,7 +1,8 @@
 """Cold start is a feature: each function imports only what it serves.
 
-``openai`` is SessionFunction's alone; FastAPI is for the two REST functions built on it. Each
-function is imported in a fresh interpreter with its template environment, as Lambda would.
+The chatkit/agents stack (about a second to import) is ChatKitFunction's alone; ``openai`` is
+SessionFunction's and ChatKitFunction's; FastAPI is for the two REST functions built on it.
+Each function is imported in a fresh interpreter with its template environment, as Lambda would.
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ sys.modules["lambda_app"] = module
 spec.loader.exec_module(module)
 sys.__stdout__.write(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
-# Functions that must not load a package; functions not named here (a future self-hosted
-# ChatKit server, say) may have reasons to.
+# Handler functions (ChatKitFunction is a web app behind the Lambda Web Adapter, and may load all).
+HANDLERS = {logical_id for logical_id, spec in FUNCTIONS.items() if not spec.web_adapter}
+CHATKIT_STACK = ("chatkit", "agents", "uvicorn", "jinja2")
+# Functions that must not load a package.
 FORBIDDEN = {
-    "openai": {"AuthorizerFunction", "HealthFunction", "ThreadsFunction", "McpFunction", "RotationFunction"},
-    "fastapi": {"AuthorizerFunction", "HealthFunction", "McpFunction", "RotationFunction"},
+    "openai": HANDLERS - {"SessionFunction"},
+    "fastapi": HANDLERS - {"SessionFunction", "ThreadsFunction"},
+    **{package: HANDLERS for package in CHATKIT_STACK},
 }
 
 
@@ -62,6 +66,10 @@ def imported_packages(logical_id: str) -> set[str]:
 def test_functions_load_no_package_they_do_not_serve(logical_id: str) -> None:
     loaded = imported_packages(logical_id)
     assert not {package for package, banned in FORBIDDEN.items() if logical_id in banned} & loaded
+
+
+def test_chatkit_function_is_the_one_web_adapter_function() -> None:
+    assert sorted(set(FUNCTIONS) - HANDLERS) == ["ChatKitFunction"]
 
 
 def test_the_session_function_is_the_one_that_loads_openai_and_fastapi() -> None:
