@@ -22,7 +22,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -145,29 +145,47 @@ class Gateway:
     ) -> tuple[dict[str, Any] | Reply, str]:
         """The authorizer's context, or the gateway's refusal; and how it was decided."""
         assert self.authorizer is not None
-        identity = tuple(headers.get(name, "") for name in self.authorizer.identity_headers)
-        if not all(identity):
-            # API Gateway refuses a request without its identity source before any authorizer runs.
-            return gateway_error(401, "Unauthorized"), "auth=missing-identity"
-        verdict = self.cache.get(identity)
-        how = "auth=cached"
-        if verdict is None:
-            how = "auth=called"
-            event = authorizer_event(
-                method, path, raw_query, headers, list(identity),
+        verdict, how = self._verdict(
+            self.authorizer, self.cache, headers,
+            lambda identity: authorizer_event(
+                method, path, raw_query, headers, identity,
                 route_key=route.route_key, path_params=path_params or None, source_ip=source_ip,
-            )
-            outcome = self._call(self.authorizer.function, event)
-            result = outcome.result
-            if outcome.error or not isinstance(result, dict) or not isinstance(result.get("isAuthorized"), bool):
-                log.error("authorizer failed or answered an invalid response: %s", outcome.error or result)
-                return gateway_error(500, "Internal Server Error"), "auth=error"
-            verdict = result
-            self.cache.put(identity, verdict)
+            ),
+            lambda result: isinstance(result.get("isAuthorized"), bool),
+        )
+        if isinstance(verdict, Reply):
+            return verdict, how
         if not verdict["isAuthorized"]:
             return gateway_error(403, "Forbidden"), f"{how}:denied"
         context = verdict.get("context") or {}
         return (context if isinstance(context, dict) else {}), f"{how}:allowed"
+
+    def _verdict(
+        self,
+        spec: AuthorizerSpec,
+        cache: AuthorizerCache,
+        headers: dict[str, str],
+        build_event: Callable[[list[str]], dict[str, Any]],
+        well_formed: Callable[[dict[str, Any]], bool],
+    ) -> tuple[dict[str, Any] | Reply, str]:
+        """The authorizer's answer for this request's identity (cached per identity), or the
+        gateway's own refusal; and how it was decided, for the log line."""
+        identity = tuple(headers.get(name, "") for name in spec.identity_headers)
+        if not all(identity):
+            # API Gateway refuses a request without its identity source before any authorizer runs.
+            return gateway_error(401, "Unauthorized"), "auth=missing-identity"
+        verdict = cache.get(identity)
+        if verdict is not None:
+            return verdict, "auth=cached"
+        outcome = self._call(spec.function, build_event(list(identity)))
+        if outcome.error and outcome.error.get("errorMessage") == "Unauthorized":
+            # An authorizer that raises "Unauthorized" asks API Gateway for a 401.
+            return gateway_error(401, "Unauthorized"), "auth=called:unauthorized"
+        if outcome.error or not isinstance(outcome.result, dict) or not well_formed(outcome.result):
+            log.error("authorizer %s failed or answered out of shape: %s", spec.function, outcome.error or outcome.result)
+            return gateway_error(500, "Internal Server Error"), "auth=error"
+        cache.put(identity, outcome.result)
+        return outcome.result, "auth=called"
 
     def _rest(
         self,
@@ -218,26 +236,16 @@ class Gateway:
     ) -> tuple[dict[str, Any] | Reply, str]:
         """``requestContext.authorizer`` (principalId and context), or REST API's refusal."""
         assert self.rest_authorizer is not None
-        identity = tuple(headers.get(name, "") for name in self.rest_authorizer.identity_headers)
-        if not all(identity):
-            return gateway_error(401, "Unauthorized"), "auth=missing-identity"
-        verdict = self.rest_cache.get(identity)
-        how = "auth=cached"
-        if verdict is None:
-            how = "auth=called"
-            event = rest_authorizer_event(
+        verdict, how = self._verdict(
+            self.rest_authorizer, self.rest_cache, headers,
+            lambda identity: rest_authorizer_event(
                 method, path, raw_query, headers, resource=route.path, stage=self.rest_stage,
                 path_params=path_params or None, source_ip=source_ip,
-            )
-            outcome = self._call(self.rest_authorizer.function, event)
-            result = outcome.result
-            if outcome.error and outcome.error.get("errorMessage") == "Unauthorized":
-                return gateway_error(401, "Unauthorized"), "auth=called:unauthorized"
-            if outcome.error or not isinstance(result, dict) or not isinstance(result.get("policyDocument"), dict):
-                log.error("REST authorizer failed or answered without a policy: %s", outcome.error or result)
-                return gateway_error(500, "Internal Server Error"), "auth=error"
-            verdict = result
-            self.rest_cache.put(identity, verdict)
+            ),
+            lambda result: isinstance(result.get("policyDocument"), dict),
+        )
+        if isinstance(verdict, Reply):
+            return verdict, how
         # The cached policy is checked against each request's own method ARN, as REST API does.
         method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{REST_API_ID}/{self.rest_stage}/{method}{path}"
         effect = policy_effect(verdict["policyDocument"], method_arn)

@@ -163,3 +163,12 @@ def test_responses_carry_cors_headers_only_for_allowed_origins(gateway: Gateway)
 def test_function_results_become_http_responses(result: Any, status: int, content_type: str | None, body: bytes) -> None:
     reply = to_reply(result)
     assert (reply.status, dict(reply.headers).get("content-type"), reply.body) == (status, content_type, body)
+
+
+def test_an_authorizer_raising_unauthorized_is_a_401_and_is_not_cached(gateway: Gateway, workers: dict[str, RecordingWorker]) -> None:
+    workers["Auth"].answer = Exception("Unauthorized")
+    for _ in range(2):
+        reply, served_by, _ = call(gateway, "GET", "/api/chatkit/threads", {"authorization": "Bearer good"})
+        assert (reply.status, json.loads(reply.body)) == (401, {"message": "Unauthorized"})
+    assert len(workers["Auth"].events) == 2 and workers["Threads"].events == []
+    assert served_by == "Threads auth=called:unauthorized"
