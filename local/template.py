@@ -271,25 +271,7 @@ class Template:
     def rest_authorizer(self) -> AuthorizerSpec | None:
         """The REST API's default Lambda authorizer (REQUEST type, IAM policy answers), if any."""
         api = self._rest_api()
-        auth = self.resolve((api or {}).get("Properties", {}).get("Auth", {}))
-        name = auth.get("DefaultAuthorizer")
-        if not name:
-            return None
-        spec = auth["Authorizers"][name]
-        function_arn = api["Properties"]["Auth"]["Authorizers"][name]["FunctionArn"]  # type: ignore[index]
-        function = function_arn["Fn::GetAtt"][0] if isinstance(function_arn, dict) else None
-        if not function or spec.get("FunctionPayloadType", "TOKEN") != "REQUEST":
-            raise TemplateError("the REST authorizer must be a REQUEST authorizer with FunctionArn !GetAtt <Function>.Arn")
-        identity = spec.get("Identity", {})
-        return AuthorizerSpec(
-            name=name,
-            function=function,
-            identity_headers=tuple(h.lower() for h in identity.get("Headers", ["Authorization"])),
-            reauthorize_every=int(identity.get("ReauthorizeEvery", 300)),
-            simple_responses=False,
-            payload_version="1.0",
-            api="rest",
-        )
+        return None if api is None else self._default_authorizer(api, rest=True)
 
     def rest_stage(self) -> str:
         """The REST API's stage name (the first path segment of its URL in AWS)."""
@@ -297,23 +279,31 @@ class Template:
         return str(self.resolve((api or {}).get("Properties", {}).get("StageName", "Prod")))
 
     def authorizer(self) -> AuthorizerSpec | None:
-        auth = self.resolve(self._http_api().get("Properties", {}).get("Auth", {}))
+        """The HTTP API's default Lambda authorizer (payload 2.0, simple responses), if any."""
+        return self._default_authorizer(self._http_api(), rest=False)
+
+    def _default_authorizer(self, api: dict[str, Any], *, rest: bool) -> AuthorizerSpec | None:
+        auth = self.resolve(api.get("Properties", {}).get("Auth", {}))
         name = auth.get("DefaultAuthorizer")
         if not name:
             return None
         spec = auth["Authorizers"][name]
-        function_arn = self._http_api()["Properties"]["Auth"]["Authorizers"][name]["FunctionArn"]
+        # Read unresolved: the local stack needs the function's logical id, not its ARN.
+        function_arn = api["Properties"]["Auth"]["Authorizers"][name]["FunctionArn"]
         function = function_arn["Fn::GetAtt"][0] if isinstance(function_arn, dict) else None
         if not function:
-            raise TemplateError("the authorizer's FunctionArn must be !GetAtt <Function>.Arn")
+            raise TemplateError(f"authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn")
+        if rest and spec.get("FunctionPayloadType", "TOKEN") != "REQUEST":
+            raise TemplateError(f"authorizer {name}: the local stack serves REQUEST authorizers on the REST API")
         identity = spec.get("Identity", {})
         return AuthorizerSpec(
             name=name,
             function=function,
             identity_headers=tuple(h.lower() for h in identity.get("Headers", ["Authorization"])),
             reauthorize_every=int(identity.get("ReauthorizeEvery", 300)),
-            simple_responses=bool(spec.get("EnableSimpleResponses", False)),
-            payload_version=str(spec.get("AuthorizerPayloadFormatVersion", "2.0")),
+            simple_responses=False if rest else bool(spec.get("EnableSimpleResponses", False)),
+            payload_version="1.0" if rest else str(spec.get("AuthorizerPayloadFormatVersion", "2.0")),
+            api="rest" if rest else "http",
         )
 
     def cors(self) -> CorsSpec | None:
