@@ -46,3 +46,16 @@ CASES = [
         ),
     )
 ]
+
+# What every row of the list_tasks group pays for the database: the gap above it is the MCP layer.
+CASES.append(
+    Case(
+        "mcp tools/call list_tasks",
+        "task service alone, no MCP (DynamoDB floor)",
+        "local/bench/peers_mcp/tasks_floor.py:handler",
+        "events/mcp/list_tasks.json",
+        env=TASKS,
+        sys_path=PEER_PATHS,
+        note="one Query against moto's DynamoDB; subtract it from a row to get that row's MCP overhead",
+    )
+)
