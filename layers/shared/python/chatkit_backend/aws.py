@@ -1,6 +1,6 @@
 """AWS clients, built once per container on first use.
 
-boto3 honours AWS_ENDPOINT_URL, which is how the local stack and the tests point every client
+botocore honours AWS_ENDPOINT_URL, which is how the local stack and the tests point every client
 at moto. Timeouts stay well inside API Gateway's 30 s so a slow dependency surfaces as an error
 the caller can read, not as a gateway timeout.
 """
