@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 
-from local.resources import FAKE_CREDENTIALS
+from local.stack import LocalAws
 from local.template import ROOT
 
 
@@ -39,14 +38,8 @@ class RunningStack:
     process: subprocess.Popen[bytes]
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.aws_endpoint_url,
-            region_name=self.region,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-        )
+        """A boto3 client for the stack's moto, built as the local tools build theirs."""
+        return LocalAws(self.aws_endpoint_url, self.region).client(service)
 
     def physical_id(self, logical_id: str) -> str:
         return self.resources[logical_id]
