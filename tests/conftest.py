@@ -15,6 +15,7 @@ from moto import mock_aws
 from local.resources import FAKE_CREDENTIALS, create_resources
 from local.runtime import LambdaContext, function_environment, load_handler
 from local.template import ENV_TO_PARAMETER, REGION, Template
+from tests.authsupport import JwksServer, SigningKey, new_key, serve_jwks
 
 
 @dataclass
@@ -79,3 +80,17 @@ def invoke(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Invoke:
         return loaded[key](event, LambdaContext(spec, REGION))
 
     return run
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, SigningKey]:
+    """A frontend's signing keys, one per accepted algorithm, generated once per test module
+    (RSA generation is slow)."""
+    return {algorithm: new_key(algorithm) for algorithm in ("EdDSA", "RS256", "ES256")}
+
+
+@pytest.fixture(scope="module")
+def jwks_server(keys: dict[str, SigningKey]) -> Iterator[JwksServer]:
+    """The frontend's JWKS endpoint, served on 127.0.0.1 for this test module."""
+    with serve_jwks([key.public_jwk for key in keys.values()]) as server:
+        yield server

@@ -5,7 +5,6 @@ Every key and token is made here, at test time. Each rejection the issue lists i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -22,21 +21,8 @@ from tests.authsupport import (
     claims,
     http_api_event,
     new_key,
-    serve_jwks,
     signing_secrets,
 )
-
-
-@pytest.fixture(scope="module")
-def keys() -> dict[str, SigningKey]:
-    """The frontend's signing keys, generated once for this module (RSA generation is slow)."""
-    return {algorithm: new_key(algorithm) for algorithm in ("EdDSA", "RS256", "ES256")}
-
-
-@pytest.fixture(scope="module")
-def jwks_server(keys: dict[str, SigningKey]) -> Iterator[JwksServer]:
-    with serve_jwks([key.public_jwk for key in keys.values()]) as server:
-        yield server
 
 
 @pytest.fixture

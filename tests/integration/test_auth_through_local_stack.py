@@ -19,7 +19,7 @@ import pytest
 from chatkit_backend.tokens import mint_mcp_token
 from local.template import ROOT
 from tests.authcases import REJECTIONS, Case, World, bearer
-from tests.authsupport import AUDIENCE, ISSUER, JwksServer, SecretsStack, SigningKey, claims, new_key, serve_jwks
+from tests.authsupport import AUDIENCE, ISSUER, JwksServer, SecretsStack, SigningKey, claims
 from tests.integration.stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration
@@ -27,17 +27,6 @@ pytestmark = pytest.mark.integration
 PROTECTED = ("POST", "/mcp")
 # The authorizer re-reads the signing secret after a signature miss at most once a second.
 KEY_REFRESH_PAUSE = 1.2
-
-
-@pytest.fixture(scope="module")
-def keys() -> dict[str, SigningKey]:
-    return {algorithm: new_key(algorithm) for algorithm in ("EdDSA", "RS256", "ES256")}
-
-
-@pytest.fixture(scope="module")
-def jwks_server(keys: dict[str, SigningKey]) -> Iterator[JwksServer]:
-    with serve_jwks([key.public_jwk for key in keys.values()]) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
