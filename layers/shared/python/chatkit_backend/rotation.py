@@ -6,7 +6,7 @@ run twice:
 
 - createSecret puts a new random key as AWSPENDING, unless this token's version already has one;
 - setSecret has nothing to do: the key lives only in Secrets Manager, verifiers read it there;
-- testSecret signs and verifies an MCP token with the pending key;
+- testSecret signs an MCP token with the pending key and verifies it as the authorizer would;
 - finishSecret moves AWSCURRENT to the new version (Secrets Manager moves AWSPREVIOUS along).
 
 Until finishSecret succeeds AWSCURRENT is untouched, so a failure anywhere leaves the session
@@ -20,12 +20,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import jwt
-
 from chatkit_backend.aws import client
 from chatkit_backend.observability import logger
-from chatkit_backend.secrets import CURRENT, PENDING
-from chatkit_backend.tokens import ALGORITHM, MCP_AUDIENCE, MCP_ISSUER, mint_mcp_token
+from chatkit_backend.secrets import CURRENT, PENDING, SecretVersion
+from chatkit_backend.tokens import SigningKeys, TokenRejected, TokenVerifier, VerifiedToken, mint_mcp_token
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 # 48 random bytes (384 bits) as URL-safe text: well over HS256's 256-bit minimum, and a plain string
@@ -94,10 +92,28 @@ def step_test_secret(secretsmanager: Any, secret_id: str, token: str, log: dict[
     if len(pending.encode()) < MIN_KEY_BYTES:
         raise RotationError("the pending key is shorter than 256 bits")
     probe = mint_mcp_token("rotation-test", pending, 60)
-    claims = jwt.decode(probe, pending, algorithms=[ALGORITHM], audience=MCP_AUDIENCE, issuer=MCP_ISSUER)
-    if claims.get("sub") != "rotation-test":
-        raise RotationError("a token signed with the pending key did not verify")
+    # The authorizer's own MCP path, over the key in hand: what it will accept once this key is
+    # AWSCURRENT is exactly what is tested here.
+    verifier = TokenVerifier(
+        mcp_keys=SigningKeys(secret_id, _KeyInHand(token, pending), stages=(PENDING,)), user_keys=None, jwks=None
+    )
+    try:
+        verified = verifier.verify(probe)
+    except TokenRejected as rejection:
+        raise RotationError(f"the authorizer would refuse tokens signed with the pending key ({rejection.reason})") from None
+    if verified != VerifiedToken(user_id="rotation-test", token_use="mcp"):
+        raise RotationError("a token signed with the pending key did not verify as an MCP token")
     logger.info("testSecret: the pending key signs and verifies an MCP token", extra=log)
+
+
+class _KeyInHand:
+    """The pending version as the verifier's key source, without reading the secret again."""
+
+    def __init__(self, version_id: str, value: str) -> None:
+        self._version = SecretVersion(version_id=version_id, value=value)
+
+    def get(self, secret_id: str, stage: str = CURRENT, *, force: bool = False) -> SecretVersion | None:
+        return self._version if stage == PENDING else None
 
 
 def step_finish_secret(
