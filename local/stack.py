@@ -38,6 +38,9 @@ class LocalAws:
 
     @classmethod
     def start(cls, region: str, port: int = 0) -> LocalAws:
+        # moto's server otherwise allows every origin on every request (flask-cors): off, so S3
+        # answers browsers from the bucket's CORS rules as AWS does. moto reads it on import.
+        os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -33,6 +33,8 @@ ENV_TO_PARAMETER: dict[str, str] = {
     "CHATKIT_WORKFLOW_VERSION": "ChatKitWorkflowVersion",
     "ALLOWED_ORIGINS": "AllowedOrigins",
     "CHATKIT_MODEL": "ChatKitModel",
+    "ATTACHMENT_MAX_BYTES": "AttachmentMaxBytes",
+    "TRANSCRIPTION_MODEL": "TranscriptionModel",
 }
 
 
@@ -415,6 +417,8 @@ class Template:
         name = self.ref(logical_id)
         if str(name).startswith("arn:"):
             return str(name)
+        if kind == "AWS::S3::Bucket":
+            return f"arn:aws:s3:::{name}"
         service, resource = {
             "AWS::DynamoDB::Table": ("dynamodb", "table/"),
             "AWS::Serverless::Function": ("lambda", "function:"),

@@ -1,4 +1,5 @@
-"""A local stand-in for OpenAI's Responses API (POST /v1/responses, streaming SSE), scripted.
+"""A local stand-in for OpenAI's Responses API (POST /v1/responses, streaming SSE), scripted,
+and for its transcription endpoint (POST /v1/audio/transcriptions).
 
 Tests queue the model's turns: ``call(name, arguments)`` (a function call the agent must run)
 or ``text("...")`` (an assistant message, streamed in small deltas with a pause between them,
@@ -6,11 +7,15 @@ so a test can see the events reach the browser one by one). A step may also be a
 the request body, to answer with what the previous tool returned (a task id, say).
 
 Every event is validated against the OpenAI SDK's own ``ResponseStreamEvent`` model before it
-is sent, so the wire format is the SDK's, not a guess. Requests are recorded for assertions.
+is sent, so the wire format is the SDK's, not a guess. Requests are recorded for assertions, as
+the SDK sent them: a Responses request is its JSON body (attachments included, inline as data:
+URLs); a transcription is the multipart form's model, file name, type and bytes.
 """
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import itertools
 import json
 import threading
@@ -45,6 +50,16 @@ class Text:
 Step = Call | Text | Callable[[dict[str, Any]], "Call | Text"]
 
 
+@dataclass(frozen=True)
+class Transcription:
+    """One POST /v1/audio/transcriptions, as the stand-in received it."""
+
+    model: str
+    filename: str
+    content_type: str
+    audio: bytes
+
+
 def call(name: str, **arguments: Any) -> Call:
     return Call(name, arguments)
 
@@ -65,12 +80,20 @@ class FakeResponses:
     steps: deque[Step] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    transcriptions: list[Transcription] = field(default_factory=list)
+    # What the next transcriptions answer: a text, or an HTTP status for OpenAI refusing.
+    transcripts: deque[str | int] = field(default_factory=deque)
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def script(self, *steps: Step) -> None:
         with self.lock:
             self.steps.extend(steps)
+
+    def transcribe(self, transcription: Transcription) -> str | int:
+        with self.lock:
+            self.transcriptions.append(transcription)
+            return self.transcripts.popleft() if self.transcripts else "(the fake model has no transcript left)"
 
     def next_step(self, request: dict[str, Any]) -> Call | Text:
         with self.lock:
@@ -138,8 +161,12 @@ def fake_responses() -> Iterator[FakeResponses]:
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
             fake.authorizations.append(self.headers.get("authorization", ""))
+            if self.path.rstrip("/") == "/v1/audio/transcriptions":
+                self._transcribe(raw)
+                return
+            body = json.loads(raw or b"{}")
             if self.path.rstrip("/") != "/v1/responses" or not body.get("stream"):
                 self.send_response(404)
                 self.send_header("content-length", "0")
@@ -158,6 +185,21 @@ def fake_responses() -> Iterator[FakeResponses]:
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
 
+        def _transcribe(self, raw: bytes) -> None:
+            form = _multipart(self.headers.get("content-type", ""), raw)
+            name, content_type, audio = form["file"]
+            answer = fake.transcribe(Transcription(form["model"][2].decode(), name, content_type, audio))
+            if isinstance(answer, int):
+                status, reply = answer, {"error": {"message": "refused", "type": "invalid_request_error", "param": None, "code": None}}
+            else:
+                status, reply = 200, {"text": answer}
+            payload = json.dumps(reply).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
         def log_message(self, format: str, *args: Any) -> None:
             return
 
@@ -171,3 +213,15 @@ def fake_responses() -> Iterator[FakeResponses]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str, str, bytes]]:
+    """A multipart/form-data body: field name -> (file name, content type, bytes)."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"content-type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        fields[name] = (part.get_filename() or "", part.get_content_type(), part.get_payload(decode=True) or b"")
+    return fields

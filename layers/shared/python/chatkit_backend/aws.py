@@ -18,13 +18,18 @@ CLIENT_CONFIG = Config(
     read_timeout=5,
     retries={"mode": "standard", "max_attempts": 3},
 )
+# Presigned S3 URLs must be SigV4 (botocore still presigns SigV2 by default in us-east-1), and
+# SigV4 signs content-type, content-length and x-amz-tagging, so a client cannot upload something
+# else than what the server agreed to.
+SERVICE_CONFIG = {"s3": Config(signature_version="s3v4")}
 
 
 @cache
 def client(service: str) -> Any:
-    """The container's client for ``service`` ("dynamodb", "secretsmanager").
+    """The container's client for ``service`` ("dynamodb", "secretsmanager", "s3").
 
     Built with botocore directly: a boto3 client is this same botocore client, and skipping
     boto3's import (resources, S3 transfer hooks) takes a fifth off a cold start's SDK cost.
     """
-    return botocore.session.get_session().create_client(service, config=CLIENT_CONFIG)
+    config = CLIENT_CONFIG.merge(SERVICE_CONFIG[service]) if service in SERVICE_CONFIG else CLIENT_CONFIG
+    return botocore.session.get_session().create_client(service, config=config)

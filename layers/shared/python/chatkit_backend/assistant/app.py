@@ -14,7 +14,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from chatkit_backend.assistant.server import ChatKitService, Reply, json_reply
+from chatkit_backend.assistant.server import MAX_TRANSCRIBE_BODY_BYTES, ChatKitService, Reply, json_reply
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -25,8 +25,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 REQUEST_CONTEXT_HEADER = "x-amzn-request-context"
 PATH = "/chatkit"
 ALLOW_HEADERS = "authorization, content-type"
-# Read one byte past the limit, so the service can say "too large" instead of guessing.
-MAX_READ_BYTES = 1024 * 1024 + 1
+# Read one byte past the largest limit (dictation's), so the service can say "too large" instead of guessing.
+MAX_READ_BYTES = MAX_TRANSCRIBE_BODY_BYTES + 1
 
 
 def create_app(service: ChatKitService) -> ASGIApp:

@@ -1,14 +1,18 @@
 """The ChatKit server: ChatKit protocol requests in, JSON or an SSE stream out.
 
 ``ChatKitService.handle`` is the one call the ASGI app makes. It takes the caller from the
-authorizer's context only, refuses what this server does not support with a clear error before
-anything is stored, and turns ChatKit's errors into REST answers. A streaming request only
-commits to ``200 text/event-stream`` once its first event exists, so an unknown thread is a 404,
-not a broken stream.
+authorizer's context only, checks what ChatKit itself does not (attachments are the caller's and
+uploaded, dictation audio is a type and size OpenAI takes, a retried item is a user message)
+before anything is stored, and turns ChatKit's errors into REST answers. A streaming request
+only commits to ``200 text/event-stream`` once its first event exists (for a widget action: once
+the action has run), so an unknown thread or another user's task is a 404, not a broken stream.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,30 +20,39 @@ from typing import Any
 
 from agents import Agent, RunConfig, Runner
 from agents.models.openai_responses import OpenAIResponsesModel
-from chatkit.agents import AgentContext, simple_to_agent_input, stream_agent_response
+from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import (
-    AttachmentsCreateReq,
-    AttachmentsDeleteReq,
+    Action,
+    AudioInput,
     ChatKitReq,
+    FeedbackKind,
     InputTranscribeReq,
+    SyncCustomActionResponse,
     ThreadMetadata,
-    ThreadsCreateReq,
     ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
     ThreadsCustomActionReq,
+    ThreadsRetryAfterItemReq,
     ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
+    TranscriptionResult,
     UserMessageItem,
+    WidgetItem,
     is_streaming_req,
 )
 from openai import AsyncOpenAI
 from pydantic import TypeAdapter, ValidationError
 
 from chatkit_backend import errors
+from chatkit_backend.assistant import transcription
+from chatkit_backend.assistant.actions import complete_from_widget, task_id_of
 from chatkit_backend.assistant.agent import build_agent
+from chatkit_backend.assistant.attachments import S3AttachmentStore, S3Files
+from chatkit_backend.assistant.model_input import ModelInputConverter
 from chatkit_backend.assistant.settings import ChatKitSettings
-from chatkit_backend.assistant.store import AttachmentsNotSupported, DynamoDBStore, RequestContext
+from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
 from chatkit_backend.http import status_for
 from chatkit_backend.identity import identity_from_event
 from chatkit_backend.observability import logger
@@ -49,8 +62,13 @@ from chatkit_backend.secrets import SecretCache
 HISTORY_ITEMS = 30
 TITLE_CHARS = 60
 MAX_BODY_BYTES = 1024 * 1024
+# Dictation carries its audio inline (base64): a larger body, for that request type only.
+MAX_TRANSCRIBE_BODY_BYTES = transcription.MAX_AUDIO_BYTES * 4 // 3 + 64 * 1024
 _REQUEST = TypeAdapter(ChatKitReq)
 _SSE_ERROR = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
+_STREAM_OPTIONS = b'data: {"type":"stream_options"'
+# Events ChatKit may run ahead of a slow client.
+STREAM_BUFFER_CHUNKS = 64
 
 
 @dataclass
@@ -64,7 +82,10 @@ class Reply:
 
 
 def error_reply(error: errors.DomainError) -> Reply:
-    return json_reply(status_for(error), {"detail": error.detail})
+    reply = json_reply(status_for(error), {"detail": error.detail})
+    if isinstance(error, errors.RateLimited) and error.retry_after is not None:
+        reply.headers["retry-after"] = str(error.retry_after)
+    return reply
 
 
 def json_reply(status: int, body: Any) -> Reply:
@@ -72,12 +93,17 @@ def json_reply(status: int, body: Any) -> Reply:
 
 
 class TaskAssistantServer(ChatKitServer[RequestContext]):
-    """ChatKit's server with the task agent answering every user message."""
+    """ChatKit's server with the task agent answering every user message, the task widgets'
+    actions, attachments in S3, dictation and feedback."""
 
-    def __init__(self, store: DynamoDBStore) -> None:
-        super().__init__(store)
-        # Set by ChatKitService before any request that runs the agent (it needs the OpenAI key).
+    def __init__(self, store: DynamoDBStore, files: S3Files, transcription_model: str) -> None:
+        super().__init__(store, S3AttachmentStore(files, store))
+        self.store: DynamoDBStore = store
+        self.files = files
+        self.transcription_model = transcription_model
+        # Set by ChatKitService before any request that calls OpenAI (it needs the OpenAI key).
         self.agent: Agent[AgentContext[Any]] | None = None
+        self.openai: AsyncOpenAI | None = None
 
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: RequestContext
@@ -89,7 +115,7 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
             # thread and tells the client (thread.updated).
             thread.title = _title(input_user_message)
         page = await self.store.load_thread_items(thread.id, None, HISTORY_ITEMS, "desc", context)
-        history = await simple_to_agent_input(list(reversed(page.data)))
+        history = await ModelInputConverter(self.files, context).to_agent_input(list(reversed(page.data)))
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
         result = Runner.run_streamed(
             self.agent,
@@ -101,6 +127,41 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
         async for event in stream_agent_response(agent_context, result):
             yield event
 
+    async def action(
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        try:
+            outcome = await complete_from_widget(self.store, thread, action, sender, context)
+        except errors.DomainError as error:
+            # ChatKit turns any exception here into an error event; the service answers this one.
+            context.error = error
+            raise
+        for event in outcome.events():
+            yield event
+
+    async def sync_action(
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
+    ) -> SyncCustomActionResponse:
+        outcome = await complete_from_widget(self.store, thread, action, sender, context)
+        # A sync action's answer is not saved by ChatKit: store what the stream would have.
+        await self.store.add_thread_item(thread.id, outcome.note, context)
+        if outcome.replaced is None:
+            return SyncCustomActionResponse()
+        await self.store.save_item(thread.id, outcome.replaced, context)
+        return SyncCustomActionResponse(updated_item=outcome.replaced)
+
+    async def add_feedback(
+        self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
+    ) -> None:
+        await self.store.save_feedback(thread_id, item_ids, feedback, context)
+        # The operators' first signal of answer quality: one line per vote, easy to count.
+        logger.info("feedback", extra={"feedback": feedback, "thread_id": thread_id, "item_ids": item_ids})
+
+    async def transcribe(self, audio_input: AudioInput, context: RequestContext) -> TranscriptionResult:
+        if self.openai is None:
+            raise errors.NotConfigured("the OpenAI API key")
+        return await transcription.transcribe(self.openai, self.transcription_model, audio_input)
+
 
 @dataclass
 class ChatKitService:
@@ -110,10 +171,12 @@ class ChatKitService:
     _api_key: str | None = None
 
     def __post_init__(self) -> None:
-        self.server = TaskAssistantServer(DynamoDBStore(self.settings.chatkit_table))
+        files = S3Files(self.settings.attachments_bucket, self.settings.attachment_max_bytes)
+        store = DynamoDBStore(self.settings.chatkit_table, files)
+        self.server = TaskAssistantServer(store, files, self.settings.transcription_model)
 
     def _ready_agent(self) -> None:
-        """Give the server an agent with the current OpenAI key (re-read at most once a minute)."""
+        """Give the server an agent and a client with the current OpenAI key (re-read at most once a minute)."""
         api_key = self._openai_api_key()
         if self.server.agent is None or api_key != self._api_key:
             # Bounded well inside the function's 120 s, with one retry, so a stuck upstream ends as a stream error.
@@ -121,6 +184,7 @@ class ChatKitService:
                 api_key=api_key, base_url=self.settings.openai_base_url or None, max_retries=1, timeout=45.0
             )
             self.server.agent = build_agent(OpenAIResponsesModel(model=self.settings.model, openai_client=client))
+            self.server.openai = client
             self._api_key = api_key
 
     def _openai_api_key(self) -> str:
@@ -144,41 +208,120 @@ class ChatKitService:
             if identity.token_use != "user":
                 raise errors.Forbidden("This route takes a user's token, not an MCP token.")
             request = parse_request(body)
-            if is_streaming_req(request):
+            context = RequestContext(user_id=identity.user_id)
+            await self._check(request, context)
+            if _calls_openai(request):
                 self._ready_agent()
-            result = await self.server.process(body, RequestContext(user_id=identity.user_id))
+            result = await self.server.process(body, context)
         except errors.DomainError as error:
             return error_reply(error)
         except NotFoundError as error:
             return json_reply(404, {"detail": str(error) or "Not found."})
+        except ValueError as error:
+            return _refused(error)
         if isinstance(result, NonStreamingResult):
             return Reply(200, {"content-type": "application/json"}, result.json)
-        return await self._stream(result, request.type)
+        return await self._stream(result, request, context)
 
-    async def _stream(self, result: StreamingResult, kind: str) -> Reply:
-        events = result.__aiter__()
-        try:
-            first = await anext(events)
-        except StopAsyncIteration:
-            first = b""
-        except errors.DomainError as error:
-            return error_reply(error)
-        except NotFoundError as error:
-            return json_reply(404, {"detail": str(error) or "Not found."})
-
-        async def chunks() -> AsyncIterator[bytes]:
-            if first:
-                yield first
+    async def _check(self, request: Any, context: RequestContext) -> None:
+        """What must hold before ChatKit stores anything; raises the domain error otherwise."""
+        if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)) and request.params.input.attachments:
+            thread_id = getattr(request.params, "thread_id", None)
+            await self.server.attachment_store.check_sendable(request.params.input.attachments, thread_id, context)  # type: ignore[union-attr]
+        elif isinstance(request, InputTranscribeReq):
             try:
-                async for chunk in events:
+                audio = base64.b64decode(request.params.audio_base64, validate=True)
+            except (binascii.Error, ValueError):
+                raise errors.InvalidInput("audio_base64 is not valid base64.") from None
+            transcription.check_audio(AudioInput(data=audio, mime_type=request.params.mime_type))
+        elif isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
+            task_id_of(request.params.action)
+        elif isinstance(request, ThreadsRetryAfterItemReq):
+            item = await self.server.store.load_item(request.params.thread_id, request.params.item_id, context)
+            if not isinstance(item, UserMessageItem):
+                raise errors.InvalidInput("Only a user message can be retried: pass the id of the message to answer again.")
+
+    async def _stream(self, result: StreamingResult, request: Any, context: RequestContext) -> Reply:
+        """200 and the SSE stream once its first event exists; an HTTP error if ChatKit fails first.
+
+        One task runs ChatKit's whole stream (its context variables must be set and reset in
+        one context) and hands the chunks over a small queue; leaving the stream early (the
+        client went away) cancels that task, which stops the agent run.
+        """
+        chunks: asyncio.Queue[bytes | Exception | None] = asyncio.Queue(maxsize=STREAM_BUFFER_CHUNKS)
+
+        async def produce() -> None:
+            try:
+                async for chunk in result:
+                    await chunks.put(chunk)
+            except Exception as error:  # handed over: before the first event it becomes a status
+                await chunks.put(error)
+            else:
+                await chunks.put(None)
+
+        producer = asyncio.create_task(produce())
+        held: list[bytes] = []
+        first = await chunks.get()
+        # ChatKit opens an action's stream (stream_options) before the action runs: wait for the
+        # action's first event, so that its failure is still an HTTP answer.
+        while isinstance(request, ThreadsCustomActionReq) and isinstance(first, bytes) and first.startswith(_STREAM_OPTIONS):
+            held.append(first)
+            first = await chunks.get()
+        failure = _early_failure(first, context)
+        if failure is not None:
+            producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+            return failure
+
+        async def stream() -> AsyncIterator[bytes]:
+            try:
+                item: bytes | Exception | None = first
+                for chunk in held:
                     yield chunk
-            except Exception:
-                # Headers are out: end the stream with ChatKit's own error event, not a cut.
-                logger.exception("the ChatKit stream failed", extra={"request_type": kind})
-                yield _SSE_ERROR
+                while item is not None:
+                    if isinstance(item, Exception):
+                        # Headers are out: end the stream with ChatKit's own error event, not a cut.
+                        logger.error("the ChatKit stream failed", exc_info=item, extra={"request_type": request.type})
+                        yield _SSE_ERROR
+                        return
+                    yield item
+                    item = await chunks.get()
+            finally:
+                if not producer.done():
+                    producer.cancel()
+                    await asyncio.gather(producer, return_exceptions=True)
 
         headers = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
-        return Reply(200, headers, stream=chunks())
+        return Reply(200, headers, stream=stream())
+
+
+def _early_failure(first: bytes | Exception | None, context: RequestContext) -> Reply | None:
+    """The HTTP answer for a stream that failed before its first event, or None if it did not."""
+    if context.error is not None:
+        return error_reply(context.error)
+    if isinstance(first, errors.DomainError):
+        return error_reply(first)
+    if isinstance(first, NotFoundError):
+        return json_reply(404, {"detail": str(first) or "Not found."})
+    if isinstance(first, ValueError):
+        return _refused(first)
+    return None
+
+
+def _calls_openai(request: Any) -> bool:
+    """Whether the request runs the model or transcribes: a widget action streams, but does neither."""
+    if isinstance(request, InputTranscribeReq):
+        return True
+    return is_streaming_req(request) and not isinstance(request, ThreadsCustomActionReq)
+
+
+def _refused(error: ValueError) -> Reply:
+    """ChatKit's own refusals (an item that is not a widget, not a user message...) are
+    ValueErrors about the request; a model that does not validate is our bug, not the caller's."""
+    if isinstance(error, ValidationError):
+        raise error
+    logger.warning("ChatKit refused the request", extra={"reason": str(error)[:200]})
+    return json_reply(422, {"detail": f"This request does not fit the thread: {str(error)[:200]}"})
 
 
 def _title(message: UserMessageItem) -> str | None:
@@ -190,23 +333,17 @@ def _title(message: UserMessageItem) -> str | None:
 
 
 def parse_request(body: bytes) -> Any:
-    """The ChatKit request in ``body``; ``InvalidInput`` naming what is wrong, for what this server refuses too."""
+    """The ChatKit request in ``body``; ``InvalidInput`` naming what is wrong, ``PayloadTooLarge`` over the limit."""
     if not body.strip():
         raise errors.InvalidInput("The body must be a ChatKit request (JSON with 'type' and 'params').")
-    if len(body) > MAX_BODY_BYTES:
-        raise errors.PayloadTooLarge(f"The request is over {MAX_BODY_BYTES // 1024} KiB.")
+    if len(body) > MAX_TRANSCRIBE_BODY_BYTES:
+        raise errors.PayloadTooLarge(f"The request is over {MAX_TRANSCRIBE_BODY_BYTES // 1024} KiB.")
     try:
         request = _REQUEST.validate_json(body)
     except ValidationError as error:
         raise errors.InvalidInput(f"Not a valid ChatKit request: {_describe(error)}") from None
-    if isinstance(request, (AttachmentsCreateReq, AttachmentsDeleteReq)):
-        raise AttachmentsNotSupported()
-    if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)) and request.params.input.attachments:
-        raise AttachmentsNotSupported()
-    if isinstance(request, InputTranscribeReq):
-        raise errors.InvalidInput("Dictation (input.transcribe) is not supported by this ChatKit server.")
-    if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
-        raise errors.InvalidInput("Widget actions are not supported by this ChatKit server.")
+    if len(body) > MAX_BODY_BYTES and not isinstance(request, InputTranscribeReq):
+        raise errors.PayloadTooLarge(f"The request is over {MAX_BODY_BYTES // 1024} KiB.")
     return request
 
 

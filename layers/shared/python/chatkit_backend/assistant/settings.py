@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chatkit_backend.settings import env_list, env_str
+from chatkit_backend.settings import env_int, env_list, env_str
 
 DEFAULT_MODEL = "gpt-4.1-mini"
+DEFAULT_TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe"
+DEFAULT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,10 @@ class ChatKitSettings:
     # The OpenAI SDK's own variable; empty means api.openai.com.
     openai_base_url: str
     allowed_origins: tuple[str, ...]
+    # Where attachments live (private S3 bucket); empty turns attachments off with a clear 503.
+    attachments_bucket: str = ""
+    attachment_max_bytes: int = DEFAULT_ATTACHMENT_MAX_BYTES
+    transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL
 
     @classmethod
     def from_env(cls) -> ChatKitSettings:
@@ -26,4 +32,7 @@ class ChatKitSettings:
             openai_api_key_secret_arn=env_str("OPENAI_API_KEY_SECRET_ARN"),
             openai_base_url=env_str("OPENAI_BASE_URL"),
             allowed_origins=env_list("ALLOWED_ORIGINS"),
+            attachments_bucket=env_str("ATTACHMENTS_BUCKET"),
+            attachment_max_bytes=env_int("ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_MAX_BYTES),
+            transcription_model=env_str("TRANSCRIPTION_MODEL", DEFAULT_TRANSCRIPTION_MODEL),
         )
