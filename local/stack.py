@@ -74,6 +74,7 @@ class LocalStack:
     aws: LocalAws
     workers: dict[str, FunctionWorker | WebAppWorker] = field(default_factory=dict)
     url: str = ""
+    demo_url: str = ""
     _server: Any = None
 
     @classmethod
@@ -101,6 +102,7 @@ class LocalStack:
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "url": self.url,
+            "demo_url": self.demo_url,
             "aws_endpoint_url": self.aws.endpoint_url,
             "region": self.aws.region,
             "resources": self.template.physical_ids,

@@ -30,6 +30,7 @@ def free_port() -> int:
 @dataclass
 class RunningStack:
     url: str
+    demo_url: str
     aws_endpoint_url: str
     region: str
     resources: dict[str, str]
@@ -72,6 +73,7 @@ def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0) -> Ite
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         **(env or {}),
         "PORT": str(port),
+        "DEMO_PORT": str(free_port()),
         "LOCAL_STATE_DIR": str(state_dir),
     }
     with open(log_path, "wb") as log:
@@ -97,6 +99,7 @@ def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0) -> Ite
         state = json.loads(state_file.read_text())
         yield RunningStack(
             url=url,
+            demo_url=state["demo_url"],
             aws_endpoint_url=state["aws_endpoint_url"],
             region=state["region"],
             resources=state["resources"],
