@@ -83,6 +83,8 @@ class FakeResponses:
     transcriptions: list[Transcription] = field(default_factory=list)
     # What the next transcriptions answer: a text, or an HTTP status for OpenAI refusing.
     transcripts: deque[str | int] = field(default_factory=deque)
+    # The step when the script is used up (a benchmark's endless turns); None: a fixed sentence.
+    fallback: Callable[[dict[str, Any]], Call | Text] | None = None
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -98,7 +100,12 @@ class FakeResponses:
     def next_step(self, request: dict[str, Any]) -> Call | Text:
         with self.lock:
             self.requests.append(request)
-            step = self.steps.popleft() if self.steps else Text("(the fake model has no script left)", pieces=1, pause=0)
+            if self.steps:
+                step = self.steps.popleft()
+            elif self.fallback is not None:
+                step = self.fallback
+            else:
+                step = Text("(the fake model has no script left)", pieces=1, pause=0)
         return step(request) if callable(step) else step
 
     def events(self, request: dict[str, Any]) -> Iterator[tuple[dict[str, Any], float]]:

@@ -40,6 +40,9 @@ class Case:
     # Called with the Bench before the case runs, to put what it needs into the bench's AWS
     # (a secret value, items); not measured.
     prepare: Callable[[Bench], None] | None = None
+    # A peer that runs a template function's code gets that function's environment (tables,
+    # secret ARNs as the bench created them), not the first function's.
+    function_env: str = ""
 
 
 @dataclass
@@ -52,6 +55,8 @@ class Result:
     rss_mb: float
     heavy_modules: list[str]
     first_status: Any
+    # DynamoDB requests of the first call, by operation, when the handler counts them.
+    dynamodb_requests: dict[str, int] | None = None
 
 
 class Bench:
@@ -81,7 +86,8 @@ class Bench:
             file, name = case.handler.rsplit(":", 1)
             path = str(ROOT / file)
             sys_path = [str(Path(path).parent), *(str(ROOT / p) for p in case.sys_path)]
-            env = {**function_environment(next(iter(self.functions.values())), self.aws.environment(), self.aws.region)}
+            function = self.functions[case.function_env] if case.function_env else next(iter(self.functions.values()))
+            env = {**function_environment(function, self.aws.environment(), self.aws.region)}
         return {
             "path": path,
             "function": name,
@@ -115,6 +121,7 @@ class Bench:
             rss_mb=median("rss_mb"),
             heavy_modules=runs[0]["heavy_modules"],
             first_status=runs[0]["first_status"],
+            dynamodb_requests=runs[0].get("dynamodb_requests"),
         )
 
 
@@ -137,6 +144,9 @@ def table(results: list[Result]) -> str:
             )
             if r.case.note:
                 lines.append(f"    {r.case.note}")
+            if r.dynamodb_requests is not None:
+                counts = ", ".join(f"{name} ×{count}" for name, count in sorted(r.dynamodb_requests.items()))
+                lines.append(f"    DynamoDB requests per call: {sum(r.dynamodb_requests.values())} ({counts})")
     lines += ["", "cold = fresh process: import + first call (median); warm = mean per call after the first;",
               "× = row / the group's first-listed ours row (below 1: faster than ours, above 1: slower)."]
     return "\n".join(lines)
