@@ -208,3 +208,15 @@ def test_retry_answers_the_message_again(app: Any, fake: FakeResponses) -> None:
     not_a_question = send(app, {"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": answer}})
     assert not_a_question.status_code == 422 and "Only a user message" in not_a_question.json()["detail"]
     assert send(app, {"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": question}}, "bob").status_code == 404
+
+
+def test_the_local_bucket_has_the_templates_settings(aws: Any) -> None:
+    s3, bucket = aws.client("s3"), aws.physical_id("AttachmentsBucket")
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    [rule] = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    [cors] = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    assert cors["AllowedOrigins"] == ["http://localhost:3000"] and cors["AllowedHeaders"] == ["content-type", "x-amz-tagging"]
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert {"ID": "expire-files-never-sent", "Status": "Enabled", "Expiration": {"Days": 1},
+            "Filter": {"Tag": {"Key": "chatkit-attachment", "Value": "pending"}}} in rules
