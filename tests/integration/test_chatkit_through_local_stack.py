@@ -136,7 +136,10 @@ def test_threads_are_stored_per_user_and_isolated(chat: Chat) -> None:
         pytest.param({"type": "threads.list", "params": {}}, {"authorization": "Bearer not.a.jwt"}, 403, None, id="bad token"),
         pytest.param("{oops", {}, 422, "Not a valid ChatKit request", id="not json"),
         pytest.param({"type": "threads.nope", "params": {}}, {}, 422, "Not a valid ChatKit request", id="unknown type"),
-        pytest.param({"type": "threads.create", "params": {"input": {**user_message("x"), "attachments": ["atc_1"]}}}, {}, 422, "Attachments", id="attachment"),
+        pytest.param({"type": "threads.create", "params": {"input": {**user_message("x"), "attachments": ["atc_1"]}}}, {}, 404, "No attachment", id="unknown attachment"),
+        pytest.param({"type": "attachments.create", "params": {"name": "x.exe", "size": 9, "mime_type": "application/x-msdownload"}}, {}, 422, "Allowed: PNG", id="file type"),
+        pytest.param({"type": "input.transcribe", "params": {"audio_base64": "AAAA", "mime_type": "audio/flac"}}, {}, 422, "Accepted", id="audio type"),
+        pytest.param({"type": "threads.custom_action", "params": {"thread_id": "thr_nope", "action": {"type": "task.complete", "payload": {"task_id": "01JQ7Z8X9Y0ABCDEFGHJKMNPQR"}}}}, {}, 404, "No thread", id="action, unknown thread"),
         pytest.param({"type": "threads.add_user_message", "params": {"thread_id": "thr_nope", "input": user_message("x")}}, {}, 404, "No thread", id="unknown thread"),
     ],
 )

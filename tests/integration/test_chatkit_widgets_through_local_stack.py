@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,23 +19,13 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from local.token import mint_user_token
-from tests.fake_openai import call, fake_responses, text
-from tests.integration.stack import start_stack
-from tests.integration.test_chatkit_through_local_stack import Chat, user_message
+from tests.fake_openai import call, text
+# The same stack and users as the chat's own integration tests (the module-scoped `chat` fixture).
+from tests.integration.test_chatkit_through_local_stack import Chat, chat, user_message  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
-
-
-@pytest.fixture(scope="module")
-def chat() -> Iterator[Chat]:
-    with fake_responses() as fake, start_stack({"OPENAI_BASE_URL": fake.url, "OPENAI_API_KEY": "sk-test-local"}) as stack:
-        secret = stack.client("secretsmanager").get_secret_value(
-            SecretId=stack.physical_id("UserTokenSecret"), VersionStage="AWSCURRENT"
-        )["SecretString"]
-        yield Chat(stack, fake, {user: mint_user_token(secret, user) for user in ("alice", "bob")})
 
 
 def mcp(chat: Chat, user: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:

@@ -106,7 +106,7 @@ class S3Files:
                 self._s3().head_object, Bucket=self.bucket, Key=object_key(user_id, attachment_id)
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _missing(error):
                 return None
             raise
         return int(head["ContentLength"])
@@ -118,7 +118,7 @@ class S3Files:
                 self._s3().get_object, Bucket=self.bucket, Key=object_key(user_id, attachment_id)
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _missing(error):
                 return None
             raise
         body = response["Body"]
@@ -217,3 +217,8 @@ def _clean_name(name: str) -> str:
     if not cleaned:
         raise InvalidInput("The file needs a name.")
     return cleaned
+
+
+def _missing(error: ClientError) -> bool:
+    """S3's "no such object" (HeadObject says 404, GetObject NoSuchKey)."""
+    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")

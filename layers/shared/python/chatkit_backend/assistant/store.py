@@ -30,6 +30,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
@@ -141,57 +142,53 @@ class DynamoDBStore(Store[RequestContext]):
                 raise NotFoundError(f"No thread with id '{thread_id[:128]}'.") from None
             raise
         # The thread is gone, so its items are unreachable from here on; remove them for good.
-        start_key: dict[str, Any] | None = None
-        while True:
-            request: dict[str, Any] = {
-                "TableName": self.table,
-                "KeyConditionExpression": "user_id = :u AND begins_with(sk, :p)",
-                "ExpressionAttributeValues": {":u": {"S": context.user_id}, ":p": {"S": f"item#{thread_id}#"}},
-                "ProjectionExpression": "user_id, sk",
-            }
-            if start_key:
-                request["ExclusiveStartKey"] = start_key
-            response = await _call("query", **request)
-            keys = response.get("Items", [])
-            for index in range(0, len(keys), BATCH_SIZE):
-                await self._delete_batch(keys[index : index + BATCH_SIZE])
-            start_key = response.get("LastEvaluatedKey")
-            if not start_key:
-                return
+        async for keys in self._keys(context.user_id, "sk", f"item#{thread_id}#"):
+            await self._write_batch([{"DeleteRequest": {"Key": key}} for key in keys])
 
     async def _delete_thread_attachments(self, thread_id: str, context: RequestContext) -> None:
         _check_id(thread_id)
+        async for keys in self._keys(context.user_id, "order_key", f"attachment#{thread_id}#", ORDER_INDEX):
+            if self.files is not None:
+                ids = [key["sk"]["S"].removeprefix("attachment#") for key in keys]
+                await self.files.delete_files(context.user_id, ids)
+            await self._write_batch([{"DeleteRequest": {"Key": key}} for key in keys])
+
+    async def _keys(
+        self, user_id: str, attribute: str, prefix: str, index: str | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of the keys of the user's records whose ``attribute`` (sk, or the index's
+        order_key) starts with ``prefix``: one Query a page."""
         start_key: dict[str, Any] | None = None
         while True:
             request: dict[str, Any] = {
                 "TableName": self.table,
-                "IndexName": ORDER_INDEX,
-                "KeyConditionExpression": "user_id = :u AND begins_with(order_key, :p)",
-                "ExpressionAttributeValues": {":u": {"S": context.user_id}, ":p": {"S": f"attachment#{thread_id}#"}},
+                "KeyConditionExpression": f"user_id = :u AND begins_with({attribute}, :p)",
+                "ExpressionAttributeValues": {":u": {"S": user_id}, ":p": {"S": prefix}},
                 "ProjectionExpression": "user_id, sk",
             }
+            if index:
+                request["IndexName"] = index
             if start_key:
                 request["ExclusiveStartKey"] = start_key
             response = await _call("query", **request)
-            keys = response.get("Items", [])
-            if keys and self.files is not None:
-                ids = [key["sk"]["S"].removeprefix("attachment#") for key in keys]
-                await self.files.delete_files(context.user_id, ids)
-            for index in range(0, len(keys), BATCH_SIZE):
-                await self._delete_batch(keys[index : index + BATCH_SIZE])
+            if response.get("Items"):
+                yield [{"user_id": item["user_id"], "sk": item["sk"]} for item in response["Items"]]
             start_key = response.get("LastEvaluatedKey")
             if not start_key:
                 return
 
-    async def _delete_batch(self, keys: list[dict[str, Any]]) -> None:
-        pending = [{"DeleteRequest": {"Key": key}} for key in keys]
-        for attempt in range(5):
-            response = await _call("batch_write_item", RequestItems={self.table: pending})
-            pending = response.get("UnprocessedItems", {}).get(self.table, [])
-            if not pending:
-                return
-            await asyncio.sleep(0.05 * 2**attempt)
-        raise RuntimeError(f"{len(pending)} items of a deleted thread were not removed")
+    async def _write_batch(self, requests: list[dict[str, Any]]) -> None:
+        """BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed."""
+        for index in range(0, len(requests), BATCH_SIZE):
+            pending = requests[index : index + BATCH_SIZE]
+            for attempt in range(5):
+                response = await _call("batch_write_item", RequestItems={self.table: pending})
+                pending = response.get("UnprocessedItems", {}).get(self.table, [])
+                if not pending:
+                    break
+                await asyncio.sleep(0.05 * 2**attempt)
+            else:
+                raise RuntimeError(f"DynamoDB left {len(pending)} writes unprocessed five times")
 
     # ---- items -----------------------------------------------------------------------------
     async def load_thread_items(
@@ -309,7 +306,7 @@ class DynamoDBStore(Store[RequestContext]):
             }
             for item_id in unique
         ]
-        await self._put_batch(records)
+        await self._write_batch([{"PutRequest": {"Item": record}} for record in records])
 
     async def _existing(self, keys: list[dict[str, Any]]) -> set[str]:
         """The sort keys among ``keys`` that exist (one BatchGetItem, retried for unprocessed keys)."""
@@ -323,16 +320,6 @@ class DynamoDBStore(Store[RequestContext]):
                 return found
             await asyncio.sleep(0.05 * 2**attempt)
         raise RuntimeError("DynamoDB left keys unprocessed five times")
-
-    async def _put_batch(self, records: list[dict[str, Any]]) -> None:
-        pending = [{"PutRequest": {"Item": record}} for record in records]
-        for attempt in range(5):
-            response = await _call("batch_write_item", RequestItems={self.table: pending})
-            pending = response.get("UnprocessedItems", {}).get(self.table, [])
-            if not pending:
-                return
-            await asyncio.sleep(0.05 * 2**attempt)
-        raise RuntimeError(f"{len(pending)} feedback records were not written")
 
     # ---- DynamoDB --------------------------------------------------------------------------
     async def _get(self, user_id: str, sk: str) -> dict[str, Any] | None:
