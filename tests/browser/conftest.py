@@ -24,7 +24,9 @@ def chromium_path() -> str | None:
     return next((path for path in map(shutil.which, CHROMIUM_CANDIDATES) if path), None)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop in the main thread while it
+# is up, which would stop every later test from running its own (asyncio.run).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     path = chromium_path()
     if path is None:

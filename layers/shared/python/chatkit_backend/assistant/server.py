@@ -97,7 +97,8 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
     actions, attachments in S3, dictation and feedback."""
 
     def __init__(self, store: DynamoDBStore, files: S3Files, transcription_model: str) -> None:
-        super().__init__(store, S3AttachmentStore(files, store))
+        self.attachments = S3AttachmentStore(files, store)
+        super().__init__(store, self.attachments)
         self.store: DynamoDBStore = store
         self.files = files
         self.transcription_model = transcription_model
@@ -227,7 +228,7 @@ class ChatKitService:
         """What must hold before ChatKit stores anything; raises the domain error otherwise."""
         if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)) and request.params.input.attachments:
             thread_id = getattr(request.params, "thread_id", None)
-            await self.server.attachment_store.check_sendable(request.params.input.attachments, thread_id, context)  # type: ignore[union-attr]
+            await self.server.attachments.check_sendable(request.params.input.attachments, thread_id, context)
         elif isinstance(request, InputTranscribeReq):
             try:
                 audio = base64.b64decode(request.params.audio_base64, validate=True)
