@@ -43,6 +43,7 @@ from chatkit_backend.assistant.store import AttachmentsNotSupported, DynamoDBSto
 from chatkit_backend.http import status_for
 from chatkit_backend.identity import identity_from_event
 from chatkit_backend.observability import logger
+from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.secrets import SecretCache
 
 # How many earlier items of the thread the agent sees each turn.
@@ -124,18 +125,7 @@ class ChatKitService:
             self._api_key = api_key
 
     def _openai_api_key(self) -> str:
-        if not self.settings.openai_api_key_secret_arn:
-            raise errors.NotConfigured("OPENAI_API_KEY_SECRET_ARN")
-        version = self.secrets.get(self.settings.openai_api_key_secret_arn)
-        try:
-            api_key = json.loads(version.value).get("api_key", "") if version else ""
-        except (ValueError, AttributeError):
-            api_key = ""
-        if not isinstance(api_key, str) or not api_key.strip():
-            raise errors.NotConfigured(
-                "the OpenAI API key", 'Put it in OpenAIApiKeySecret as {"api_key": "sk-..."}.'
-            )
-        return api_key.strip()
+        return openai_api_key(self.secrets, self.settings.openai_api_key_secret_arn)
 
     async def handle(self, body: bytes, request_context: dict[str, Any] | None) -> Reply:
         """Answer one POST /chatkit; ``request_context`` is API Gateway's (with the authorizer's)."""
