@@ -9,6 +9,12 @@ Each record also carries ``order_key`` (``thread#<created_at>#<thread_id>`` or
 page of threads or of a thread's items, in either order, is one Query; nothing ever scans.
 ``data`` holds the ChatKit model as JSON, exactly as ChatKit serialises it.
 
+A thread imported from hosted ChatKit keeps its hosted id (``cthr_...``) and has one more
+record, its import mark: ``sk = hosted#<thread_id>``, ``data`` = where the last import stopped
+(see ``chatkit_backend.assistant.hosted_import``). It has no ``order_key``, so no listing sees
+it, and deleting the thread leaves it: a later import then knows the user deleted the thread
+and does not bring it back.
+
 Everything is keyed by the caller's ``user_id``, so another user's thread is simply not there
 (``NotFoundError``, as ChatKit expects). Attachments are refused with a clear error until this
 store supports them.
@@ -17,6 +23,7 @@ store supports them.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -77,14 +84,16 @@ class DynamoDBStore(Store[RequestContext]):
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         # A Thread (metadata plus a page of items) is saved as its metadata only.
         metadata = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"}))
-        record = {
+        await _call("put_item", TableName=self.table, Item=self._thread_record(metadata, context))
+
+    def _thread_record(self, metadata: ThreadMetadata, context: RequestContext) -> dict[str, Any]:
+        return {
             "user_id": {"S": context.user_id},
             "sk": {"S": _thread_sk(metadata.id)},
             "order_key": {"S": f"thread#{_stamp(metadata.created_at)}#{metadata.id}"},
             "thread_id": {"S": metadata.id},
             "data": {"S": metadata.model_dump_json()},
         }
-        await _call("put_item", TableName=self.table, Item=record)
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
@@ -158,14 +167,16 @@ class DynamoDBStore(Store[RequestContext]):
         await self.save_item(thread_id, item, context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
-        record = {
+        await _call("put_item", TableName=self.table, Item=self._item_record(thread_id, item, context))
+
+    def _item_record(self, thread_id: str, item: ThreadItem, context: RequestContext) -> dict[str, Any]:
+        return {
             "user_id": {"S": context.user_id},
             "sk": {"S": _item_sk(thread_id, item.id)},
             "order_key": {"S": f"item#{thread_id}#{_stamp(item.created_at)}#{item.id}"},
             "thread_id": {"S": thread_id},
             "data": {"S": _ITEM.dump_json(item).decode()},
         }
-        await _call("put_item", TableName=self.table, Item=record)
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         record = await self._get(context.user_id, _item_sk(thread_id, item_id))
@@ -179,6 +190,53 @@ class DynamoDBStore(Store[RequestContext]):
             TableName=self.table,
             Key={"user_id": {"S": context.user_id}, "sk": {"S": _item_sk(thread_id, item_id)}},
         )
+
+    # ---- threads imported from hosted ChatKit ----------------------------------------------
+    async def load_import_mark(self, thread_id: str, context: RequestContext) -> dict[str, Any] | None:
+        """Where the last import of this hosted thread stopped, or None if it was never imported."""
+        record = await self._get(context.user_id, _mark_sk(thread_id))
+        return None if record is None else json.loads(record["data"]["S"])
+
+    async def save_imported(
+        self,
+        thread_id: str,
+        items: list[ThreadItem],
+        context: RequestContext,
+        *,
+        thread: ThreadMetadata | None = None,
+        mark: dict[str, Any] | None = None,
+    ) -> None:
+        """Write imported ``items`` of the thread, then (if given) the thread and its import mark.
+
+        Records are the ones ``save_item`` and ``save_thread`` write, sent by BatchWriteItem, 25 a
+        request. The thread and its mark go in the last request, so a mark never claims items that
+        are not stored yet.
+        """
+        requests = [{"PutRequest": {"Item": self._item_record(thread_id, item, context)}} for item in items]
+        if thread is not None:
+            requests.append({"PutRequest": {"Item": self._thread_record(thread, context)}})
+        if mark is not None:
+            record = {
+                "user_id": {"S": context.user_id},
+                "sk": {"S": _mark_sk(thread_id)},
+                "thread_id": {"S": thread_id},
+                "data": {"S": json.dumps(mark, sort_keys=True)},
+            }
+            requests.append({"PutRequest": {"Item": record}})
+        await self._write_batch(requests)
+
+    async def _write_batch(self, requests: list[dict[str, Any]]) -> None:
+        """BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed."""
+        for index in range(0, len(requests), BATCH_SIZE):
+            pending = requests[index : index + BATCH_SIZE]
+            for attempt in range(5):
+                response = await _call("batch_write_item", RequestItems={self.table: pending})
+                pending = response.get("UnprocessedItems", {}).get(self.table, [])
+                if not pending:
+                    break
+                await asyncio.sleep(0.05 * 2**attempt)
+            else:
+                raise RuntimeError(f"DynamoDB left {len(pending)} writes unprocessed five times")
 
     # ---- attachments: refused until this store keeps files ---------------------------------
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
@@ -240,6 +298,11 @@ async def _call(operation: str, **request: Any) -> dict[str, Any]:
     return await asyncio.to_thread(getattr(client("dynamodb"), operation), **request)
 
 
+def accepts_id(value: object) -> bool:
+    """Whether ``value`` can be a thread or item id in this store."""
+    return isinstance(value, str) and bool(_ID.match(value))
+
+
 def _check_id(value: str) -> None:
     if not isinstance(value, str) or not _ID.match(value):
         raise NotFoundError(f"No thread with id '{str(value)[:128]}'.")
@@ -255,6 +318,11 @@ def _item_sk(thread_id: str, item_id: str) -> str:
     if not isinstance(item_id, str) or not _ID.match(item_id):
         raise NotFoundError(f"No item with id '{str(item_id)[:128]}'.")
     return f"item#{thread_id}#{item_id}"
+
+
+def _mark_sk(thread_id: str) -> str:
+    _check_id(thread_id)
+    return f"hosted#{thread_id}"
 
 
 def _stamp(moment: datetime) -> str:
