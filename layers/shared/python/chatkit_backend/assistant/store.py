@@ -28,7 +28,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from botocore.exceptions import ClientError
 from chatkit.store import NotFoundError, Store, StoreItemType
@@ -46,6 +46,12 @@ BATCH_SIZE = 25
 # Ids this store accepts from clients: what it generates and what the Responses API returns.
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _ITEM = TypeAdapter(ThreadItem)
+# chatkit.types leaves its models with forward references unbuilt until a class is used
+# directly, and ChatKit serialises a page of items by each item's own class. Items this store
+# reads come through the TypeAdapter above, which builds none of them, so a container whose
+# first request is items.list (a cold start on opening a thread) answered 500. Build them now.
+for _model in get_args(get_args(ThreadItem)[0]):
+    _model.model_rebuild()
 
 
 @dataclass(frozen=True)
