@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local.runtime import LambdaContext
-from local.template import REGION
+from local.template import REGION, ROOT
 from tests.component.chatkit_app import load_chatkit_app, post, set_openai_key
 from tests.support.hosted_chatkit import T0, Fault, HostedChatKit, History, error_body, hosted_chatkit, reply, seed_history, text
 
@@ -120,7 +124,9 @@ def test_every_item_type_comes_across_as_the_user_saw_it(run_import: Any, chatki
     assert (tool["name"], tool["arguments"], tool["output"], tool["status"]) == ("set_theme", {"theme": "dark"}, {"ok": True}, "completed")
     assert [a["source"]["type"] for a in answer["content"][0]["annotations"]] == ["url", "file"]
     receipts = chatkit("carol", "threads.list")["data"][0]
-    assert receipts["status"] == {"type": "locked", "reason": "archived"}
+    assert receipts["status"] == {"type": "active"}
+    untitled = chatkit("bob", "threads.get_by_id", thread_id=history.threads["bob"][1])
+    assert untitled["status"] == {"type": "locked", "reason": "archived"} and "title" not in untitled
     [message, _] = items_of(chatkit, "carol", receipts["id"])
     assert [(a["name"], a["mime_type"]) for a in message["attachments"]] == [("receipt.png", "image/png"), ("notes.pdf", "application/pdf")]
 
@@ -308,3 +314,51 @@ def test_a_new_hosted_thread_after_the_first_run_is_imported_by_the_next(run_imp
 
     assert result["totals"]["threads"]["imported"] == 1
     assert chatkit("alice", "threads.list", limit=1)["data"][0]["id"] == late
+
+
+@pytest.mark.parametrize("fixture", sorted((ROOT / "events" / "import_hosted_threads").glob("*.json")), ids=lambda p: p.stem)
+def test_event_fixtures_do_what_their_names_say(run_import: Any, aws: Any, hosted: HostedChatKit, fixture: Path) -> None:
+    event = json.loads(fixture.read_text())
+    # The continuation fixture resumes after this thread of alice's.
+    first = hosted.add_thread("alice", "before the cut", T0, thread_id="cthr_0000000000000000")
+    later = hosted.add_thread("alice", "after the cut", T0 + 1)
+    hosted.add_thread("bob", "bob's", T0 + 2)
+    for thread_id in (first, later):
+        hosted.add_item(thread_id, "user_message", T0 + 3, content=[text("hi")], attachments=[], inference_options=None)
+
+    result = run_import(event)
+
+    imported = {r["thread_id"]["S"] for r in table_records(aws) if r["sk"]["S"].startswith("thread#")}
+    if fixture.stem.startswith("error_"):
+        assert result["done"] is False and result["error"] and imported == set()
+    elif fixture.stem == "one_user_dry_run":
+        assert result["done"] and result["totals"]["threads"]["imported"] == 2 and imported == set()
+    elif fixture.stem == "continue_for_alice":
+        assert result["done"] and imported == {later}
+    else:
+        assert result["done"] and len(imported) == 3
+
+
+COLD_CONTAINER = """
+import json, sys
+from chatkit.server import ChatKitServer
+from chatkit.types import Page
+from chatkit_backend.assistant.store import _ITEM
+items = [_ITEM.validate_json(raw) for raw in json.load(sys.stdin)]
+sys.stdout.write(ChatKitServer._serialize(None, Page(data=items)).decode())
+"""
+
+
+def test_a_cold_container_serves_stored_items_first_thing(run_import: Any, aws: Any, history: History) -> None:
+    # A fresh process reads items only through the store, as a Lambda container whose first
+    # request is items.list does: every item type must serialise without any other warm-up.
+    run_import()
+    stored = [r["data"]["S"] for r in table_records(aws) if r["sk"]["S"].startswith(f"item#{history.every_type}#")]
+    done = subprocess.run(
+        [sys.executable, "-c", COLD_CONTAINER], input=json.dumps(stored), capture_output=True, text=True, timeout=120,
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "layers" / "shared" / "python")},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(item["type"] for item in json.loads(done.stdout)["data"]) == sorted(
+        ["user_message", "task", "workflow", "widget", "client_tool_call", "assistant_message"]
+    )

@@ -299,7 +299,8 @@ class History:
 
 def seed_history(hosted: HostedChatKit, long_items: int = 130) -> History:
     """alice: a long thread (``long_items`` messages, more than one page) and one with every item
-    type (two of them not convertible); bob: two threads; carol: one with attachments, locked."""
+    type (two of them not convertible); bob: two threads, the untitled one locked; carol: one
+    with an image and a PDF attached."""
     history = History()
 
     def thread(user: str, title: str | None, at: int, **kwargs: Any) -> str:
@@ -344,12 +345,12 @@ def seed_history(hosted: HostedChatKit, long_items: int = 130) -> History:
     history.unconvertible = {"chatkit.widget": 1, "chatkit.client_tool_call": 1}
     history.every_type = every
 
-    for offset, title in ((100, "Gym plan"), (200, None)):
-        bob = thread("bob", title, T0 + offset)
+    for offset, title, status in ((100, "Gym plan", None), (200, None, {"type": "locked", "reason": "archived"})):
+        bob = thread("bob", title, T0 + offset, status=status)
         hosted.add_item(bob, "user_message", T0 + offset + 1, content=[text(f"bob's message in {title}")], attachments=[], inference_options=None)
         hosted.add_item(bob, "assistant_message", T0 + offset + 2, content=[reply(f"bob's answer in {title}")])
 
-    carol = thread("carol", "Receipts", T0 + 50, status={"type": "locked", "reason": "archived"})
+    carol = thread("carol", "Receipts", T0 + 50)
     hosted.add_item(
         carol, "user_message", T0 + 51, content=[text("Here are my receipts")],
         attachments=[

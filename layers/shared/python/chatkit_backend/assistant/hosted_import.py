@@ -606,7 +606,11 @@ class HostedImport:
         except OutOfTime:
             return RunResult(totals, request.dry_run, continuation=request.token(after, totals))
         except openai.APIError as error:
-            reason = _fatal(error) or f"OpenAI did not list the threads ({_status(error)}) after {MAX_ATTEMPTS} attempts."
+            reason = _fatal(error) or (
+                f"OpenAI did not list the threads ({_status(error)}) in {MAX_ATTEMPTS} attempts; run again to resume."
+                if _retryable(error)
+                else f"OpenAI refused to list the threads ({_status(error)})."
+            )
             logger.error("hosted import stopped", extra={"reason": reason, "after": after})
             return RunResult(totals, request.dry_run, continuation=request.token(after, totals), error=reason)
         except _Fatal as stop:

@@ -16,10 +16,11 @@ from typing import Any
 
 from agents import Agent, RunConfig, Runner
 from agents.models.openai_responses import OpenAIResponsesModel
-from chatkit.agents import AgentContext, simple_to_agent_input, stream_agent_response
+from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import (
+    Attachment,
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
     ChatKitReq,
@@ -34,6 +35,7 @@ from chatkit.types import (
     is_streaming_req,
 )
 from openai import AsyncOpenAI
+from openai.types.responses import ResponseInputContentParam, ResponseInputTextParam
 from pydantic import TypeAdapter, ValidationError
 
 from chatkit_backend import errors
@@ -90,7 +92,7 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
             # thread and tells the client (thread.updated).
             thread.title = _title(input_user_message)
         page = await self.store.load_thread_items(thread.id, None, HISTORY_ITEMS, "desc", context)
-        history = await simple_to_agent_input(list(reversed(page.data)))
+        history = await _HISTORY.to_agent_input(list(reversed(page.data)))
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
         result = Runner.run_streamed(
             self.agent,
@@ -101,6 +103,24 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
         )
         async for event in stream_agent_response(agent_context, result):
             yield event
+
+
+class HistoryConverter(ThreadItemConverter):
+    """ChatKit's conversion of a thread for the model, but for attachments.
+
+    This server takes no uploads yet, so the attachments in a thread are those of threads
+    imported from hosted ChatKit: names and types whose files stayed with OpenAI. The model
+    reads a note naming each one (ChatKit's default converter raises on any attachment).
+    """
+
+    async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
+        return ResponseInputTextParam(
+            type="input_text",
+            text=f"(The user attached '{attachment.name}' ({attachment.mime_type}); the file is not available here.)",
+        )
+
+
+_HISTORY = HistoryConverter()
 
 
 @dataclass
