@@ -21,7 +21,9 @@ import pytest
 
 from local.runtime import LambdaContext
 from local.template import REGION, ROOT
-from tests.component.chatkit_app import load_chatkit_app, post, set_openai_key
+from tests.component.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
+from tests.fake_openai import fake_responses
+from tests.fake_openai import text as model_text
 from tests.support.hosted_chatkit import T0, Fault, HostedChatKit, History, error_body, hosted_chatkit, reply, seed_history, text
 
 FUNCTION = "ImportHostedThreadsFunction"
@@ -362,3 +364,24 @@ def test_a_cold_container_serves_stored_items_first_thing(run_import: Any, aws: 
     assert sorted(item["type"] for item in json.loads(done.stdout)["data"]) == sorted(
         ["user_message", "task", "workflow", "widget", "client_tool_call", "assistant_message"]
     )
+
+
+def test_an_imported_thread_goes_on_with_the_self_hosted_agent(run_import: Any, aws: Any, monkeypatch: pytest.MonkeyPatch, history: History) -> None:
+    run_import()
+    receipts = history.threads["carol"][0]
+    with fake_responses() as model:
+        app = load_chatkit_app(aws, monkeypatch, {"OPENAI_BASE_URL": model.url})
+        model.script(model_text("You sent receipt.png and notes.pdf.", pieces=1, pause=0))
+        body = {"type": "threads.add_user_message", "params": {"thread_id": receipts, "input": user_message("What did I send you?")}}
+        response = asyncio.run(post(app, body, "carol"))
+
+    assert response.status_code == 200, response.text
+    assert sse_events(response)[-1]["item"]["content"][0]["text"] == "You sent receipt.png and notes.pdf."
+    # The model saw the imported history, the attachments as notes naming them, then the new message.
+    said = [part["text"] for entry in model.requests[0]["input"] for part in entry.get("content", []) if isinstance(part, dict) and "text" in part]
+    assert said[:3] == [
+        "Here are my receipts",
+        "(The user attached 'receipt.png' (image/png); the file is not available here.)",
+        "(The user attached 'notes.pdf' (application/pdf); the file is not available here.)",
+    ]
+    assert said[-2:] == ["Got both files.", "What did I send you?"]

@@ -677,8 +677,9 @@ class HostedImport:
     async def _import_thread(self, api: HostedApi, hosted: ChatKitThread, dry_run: bool, outcome: ThreadOutcome) -> None:
         thread = convert_thread(hosted)
         context = RequestContext(user_id=owner(hosted))
-        mark = await self.store.load_import_mark(hosted.id, context)
-        existing = await self._load_thread(hosted.id, context)
+        mark, existing = await asyncio.gather(
+            self.store.load_import_mark(hosted.id, context), self._load_thread(hosted.id, context)
+        )
         if mark is not None and existing is None:
             outcome.status, outcome.reason = "skipped", "deleted here after an earlier import; left deleted"
             return
