@@ -385,3 +385,26 @@ def test_an_imported_thread_goes_on_with_the_self_hosted_agent(run_import: Any, 
         "(The user attached 'notes.pdf' (application/pdf); the file is not available here.)",
     ]
     assert said[-2:] == ["Got both files.", "What did I send you?"]
+
+
+def test_retry_after_ms_is_honoured_too(run_import: Any, history: History, hosted: HostedChatKit) -> None:
+    hosted.fail(Fault(429, {"retry-after-ms": "400"}, error_body("Rate limit reached", "requests", "rate_limit_exceeded"), path="/chatkit/threads"))
+
+    result = run_import()
+
+    listings = [r for r in hosted.requests if r.path == "/v1/chatkit/threads"]
+    assert result["done"] and [r.status for r in listings] == [429, 200]
+    assert 0.38 <= listings[1].at - listings[0].at < 5
+
+
+def test_out_of_quota_is_not_retried_and_stops_the_run(run_import: Any, aws: Any, history: History, hosted: HostedChatKit) -> None:
+    quota = error_body("You exceeded your current quota.", "insufficient_quota", "insufficient_quota")
+    hosted.fail(Fault(429, {}, quota, path=history.long_thread))
+
+    result = run_import()
+
+    assert result["done"] is False and "out of quota" in result["error"] and result["continuation"]
+    assert [r.status for r in hosted.requests if history.long_thread in r.path] == [429]
+    # Resuming once the quota is back finishes the job.
+    again = run_import({"continuation": result["continuation"]})
+    assert again["done"] and again["totals"]["threads"]["imported"] + again["totals"]["threads"]["unchanged"] == 5
