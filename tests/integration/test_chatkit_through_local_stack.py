@@ -1,6 +1,6 @@
 """POST /chatkit through `make dev`'s stack: the JWT authorizer, the REST route, real streaming.
 
-The model is tests/fake_openai.py (OPENAI_BASE_URL), scripted to call the task tools; the tasks
+The model is tests/support/responses.py (OPENAI_BASE_URL), scripted to call the task tools; the tasks
 it creates are then read back through /mcp's list_tasks, as the ChatKit workflow would.
 """
 
@@ -17,7 +17,7 @@ import pytest
 
 from local.token import mint_user_token
 from tests.component.mcp_client import modern
-from tests.fake_openai import FakeResponses, call, fake_responses, last_tool_output, text
+from tests.support.responses import FakeResponses, call, fake_responses, last_tool_output, text
 from tests.integration.stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration

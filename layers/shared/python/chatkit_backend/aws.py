@@ -29,12 +29,12 @@ from chatkit_backend.errors import DependencyUnavailable
 CLIENT_CONFIG = Config(
     connect_timeout=1,
     read_timeout=3,
-    retries={"mode": "standard", "max_attempts": 2},
+    retries={"mode": "standard", "total_max_attempts": 2},
 )
 FAIL_FAST_CONFIG = Config(
     connect_timeout=0.5,
     read_timeout=1,
-    retries={"mode": "standard", "max_attempts": 1},
+    retries={"mode": "standard", "total_max_attempts": 1},
 )
 
 # Error codes that mean "busy or broken, try later" whatever their HTTP status (throttling is a 400).
@@ -54,15 +54,23 @@ OUTAGE_CODES = frozenset({
 })
 
 
-@cache
 def client(service: str, *, fail_fast: bool = False) -> Any:
     """The container's client for ``service`` ("dynamodb", "secretsmanager", "s3").
 
     Built with botocore directly: a boto3 client is this same botocore client, and skipping
     boto3's import (resources, S3 transfer hooks) takes a fifth off a cold start's SDK cost.
     """
+    return _client(service, fail_fast)
+
+
+@cache
+def _client(service: str, fail_fast: bool) -> Any:
     config = FAIL_FAST_CONFIG if fail_fast else CLIENT_CONFIG
     return OutageAwareClient(service, botocore.session.get_session().create_client(service, config=config))
+
+
+# Tests (and a new container) start from no clients at all.
+client.cache_clear = _client.cache_clear  # type: ignore[attr-defined]
 
 
 def outage(service: str, error: Exception) -> DependencyUnavailable | None:
