@@ -103,6 +103,8 @@ class JwksServer:
     keys: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     url: str = ""
+    # While set, every fetch gets 503: the frontend's auth server is down.
+    failing: bool = False
 
 
 @contextmanager
@@ -112,6 +114,11 @@ def serve_jwks(keys: list[dict[str, Any]]) -> Iterator[JwksServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             state.requests += 1
+            if state.failing:
+                self.send_response(503)
+                self.send_header("content-length", "0")
+                self.end_headers()
+                return
             body = json.dumps({"keys": state.keys}).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")

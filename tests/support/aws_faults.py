@@ -116,16 +116,23 @@ class FaultyAws:
     seen: Counter[str] = field(default_factory=Counter)
     released: threading.Event = field(default_factory=threading.Event)
 
-    @contextmanager
-    def outage(self, service: str, fault: Fault = "error") -> Iterator[None]:
-        """``service`` ("dynamodb", "secretsmanager", "s3") fails with ``fault`` inside the block."""
+    def start(self, service: str, fault: Fault = "error") -> None:
+        """``service`` ("dynamodb", "secretsmanager", "s3") fails with ``fault`` from now on."""
         self.released.clear()
         self.faults[service] = fault
+
+    def stop(self, service: str) -> None:
+        """``service`` answers again; requests left hanging are let go (their callers gave up long ago)."""
+        self.faults.pop(service, None)
+        self.released.set()
+
+    @contextmanager
+    def outage(self, service: str, fault: Fault = "error") -> Iterator[None]:
+        self.start(service, fault)
         try:
             yield
         finally:
-            self.faults.pop(service, None)
-            self.released.set()
+            self.stop(service)
 
 
 def _service(headers: Any) -> str:
