@@ -191,6 +191,8 @@ FIXTURE_STATUS = {
     "error_attachment": 422,
     "error_no_identity": 401,
     "error_mcp_token": 403,
+    "error_wrong_content_type": 415,
+    "error_retry_unknown_thread": 404,
 }
 
 
