@@ -12,13 +12,12 @@ import importlib.util
 import json
 import secrets
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,6 +25,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from tests.support.loopback import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 ISSUER = "https://app.example.test"
@@ -129,15 +130,9 @@ def serve_jwks(keys: list[dict[str, Any]]) -> Iterator[JwksServer]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/api/auth/jwks"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(Handler) as url:
+        state.url = f"{url}/api/auth/jwks"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def load_function(folder: str) -> ModuleType:

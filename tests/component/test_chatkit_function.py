@@ -241,25 +241,27 @@ async def _run_until(app: Any, body: dict[str, Any], after_chunks: int, *, cance
     return chunks
 
 
-def test_a_client_that_leaves_mid_answer_still_gets_the_whole_answer_saved(app: Any, fake: FakeResponses) -> None:
-    fake.script(text("one two three four five six", pieces=6, pause=0.05))
+def _answer_saved_after(app: Any, fake: FakeResponses, answer: str, *, after_chunks: int, cancel: bool) -> tuple[bytes, list[dict[str, Any]]]:
+    """The stream as far as the client read it, and the thread's items once the request is over."""
+    fake.script(text(answer, pieces=len(answer.split()), pause=0.2 if cancel else 0.05))
     body = {"type": "threads.create", "params": {"input": user_message("count")}}
-    chunks = asyncio.run(_run_until(app, body, after_chunks=3, cancel=False))
+    chunks = asyncio.run(_run_until(app, body, after_chunks=after_chunks, cancel=cancel))
     thread_id = json.loads(chunks[0].removeprefix(b"data: "))["thread"]["id"]
     items = json.loads(send(app, {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}).text)["data"]
     assert [i["type"] for i in items] == ["user_message", "assistant_message"]
+    return b"".join(chunks), items
+
+
+def test_a_client_that_leaves_mid_answer_still_gets_the_whole_answer_saved(app: Any, fake: FakeResponses) -> None:
+    streamed, items = _answer_saved_after(app, fake, "one two three four five six", after_chunks=3, cancel=False)
     assert items[1]["content"][0]["text"] == "one two three four five six"
     # No stop button: the client is told up front that a stream cannot be cancelled.
-    assert b'"allow_cancel":false' in b"".join(chunks)
+    assert b'"allow_cancel":false' in streamed
 
 
 def test_an_answer_cut_off_by_a_shutdown_is_saved_as_far_as_it_got_and_says_so(app: Any, fake: FakeResponses) -> None:
-    fake.script(text("one two three four five six seven eight", pieces=8, pause=0.2))
-    body = {"type": "threads.create", "params": {"input": user_message("count")}}
-    chunks = asyncio.run(_run_until(app, body, after_chunks=8, cancel=True))
-    thread_id = json.loads(chunks[0].removeprefix(b"data: "))["thread"]["id"]
-    items = json.loads(send(app, {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}).text)["data"]
-    assert [i["type"] for i in items] == ["user_message", "assistant_message"]
+    answer = "one two three four five six seven eight"
+    _, items = _answer_saved_after(app, fake, answer, after_chunks=8, cancel=True)
     saved = items[1]["content"][0]["text"]
-    assert saved.startswith("one") and not saved.startswith("one two three four five six seven eight")
+    assert saved.startswith("one") and not saved.startswith(answer)
     assert saved.endswith("(This answer was cut short before it was finished.)")

@@ -26,9 +26,11 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from io import BytesIO
 from typing import Any, Literal
+
+from tests.support.loopback import serve
 
 Fault = Literal["error", "throttled", "unreachable", "hang"]
 FAULTS: tuple[Fault, ...] = ("error", "throttled", "unreachable", "hang")
@@ -192,14 +194,9 @@ def faulty_aws(upstream: str) -> Iterator[FaultyAws]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        state.released.set()
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as url:
+        state.url = url
+        try:
+            yield state
+        finally:
+            state.released.set()

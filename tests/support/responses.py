@@ -25,11 +25,13 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
+
+from tests.support.loopback import serve
 
 _EVENT = TypeAdapter(ResponseStreamEvent)
 _ids = itertools.count(1)
@@ -235,14 +237,9 @@ def fake_responses() -> Iterator[FakeResponses]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
-        yield fake
-    finally:
-        fake.stopped.set()
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as url:
+        fake.url = f"{url}/v1"
+        try:
+            yield fake
+        finally:
+            fake.stopped.set()
