@@ -12,6 +12,9 @@ page of threads or of a thread's items, in either order, is one Query; nothing e
 Everything is keyed by the caller's ``user_id``, so another user's thread is simply not there
 (``NotFoundError``, as ChatKit expects). Attachments are refused with a clear error until this
 store supports them.
+
+A thread created by a request is written together with its first item, in one transaction: a
+``threads.create`` that fails before its message is stored leaves no empty thread behind.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,9 +34,9 @@ from pydantic import TypeAdapter
 from chatkit_backend.aws import client
 from chatkit_backend.cursor import decode_cursor, encode_cursor
 from chatkit_backend.errors import InvalidInput
+from chatkit_backend.limits import PAGE_LIMIT_MAX
 
 ORDER_INDEX = "by_order"
-PAGE_LIMIT_MAX = 100
 # BatchWriteItem takes at most 25 requests.
 BATCH_SIZE = 25
 # Ids this store accepts from clients: what it generates and what the Responses API returns.
@@ -46,6 +49,9 @@ class RequestContext:
     """Who is asking: ChatKit hands this to every store call and to the agent's tools."""
 
     user_id: str
+    # Threads this request created and has not stored yet (id -> metadata, None until ChatKit
+    # saves it): each is written with its first item.
+    new_threads: dict[str, ThreadMetadata | None] = field(default_factory=dict, compare=False, repr=False)
 
 
 class AttachmentsNotSupported(InvalidInput):
@@ -61,7 +67,9 @@ class DynamoDBStore(Store[RequestContext]):
 
     # ---- ids: unique within the user's partition, not just probably unique -------------
     def generate_thread_id(self, context: RequestContext) -> str:
-        return f"thr_{uuid.uuid4().hex}"
+        thread_id = f"thr_{uuid.uuid4().hex}"
+        context.new_threads[thread_id] = None
+        return thread_id
 
     def generate_item_id(self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext) -> str:
         prefix = {"message": "msg", "tool_call": "tc", "task": "tsk", "workflow": "wf"}.get(item_type, "itm")
@@ -69,6 +77,9 @@ class DynamoDBStore(Store[RequestContext]):
 
     # ---- threads ---------------------------------------------------------------------------
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        pending = context.new_threads.get(thread_id)
+        if pending is not None:
+            return pending.model_copy(deep=True)
         item = await self._get(context.user_id, _thread_sk(thread_id))
         if item is None:
             raise NotFoundError(f"No thread with id '{thread_id[:128]}'.")
@@ -77,14 +88,19 @@ class DynamoDBStore(Store[RequestContext]):
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         # A Thread (metadata plus a page of items) is saved as its metadata only.
         metadata = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"}))
-        record = {
+        if metadata.id in context.new_threads:
+            context.new_threads[metadata.id] = metadata  # stored with its first item
+            return
+        await _call("put_item", TableName=self.table, Item=self._thread_record(metadata, context))
+
+    def _thread_record(self, metadata: ThreadMetadata, context: RequestContext) -> dict[str, Any]:
+        return {
             "user_id": {"S": context.user_id},
             "sk": {"S": _thread_sk(metadata.id)},
             "order_key": {"S": f"thread#{_stamp(metadata.created_at)}#{metadata.id}"},
             "thread_id": {"S": metadata.id},
             "data": {"S": metadata.model_dump_json()},
         }
-        await _call("put_item", TableName=self.table, Item=record)
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
@@ -165,7 +181,19 @@ class DynamoDBStore(Store[RequestContext]):
             "thread_id": {"S": thread_id},
             "data": {"S": _ITEM.dump_json(item).decode()},
         }
-        await _call("put_item", TableName=self.table, Item=record)
+        thread = context.new_threads.get(thread_id)
+        if thread is None:
+            await _call("put_item", TableName=self.table, Item=record)
+            return
+        # The new thread's first item: both or neither.
+        await _call(
+            "transact_write_items",
+            TransactItems=[
+                {"Put": {"TableName": self.table, "Item": self._thread_record(thread, context)}},
+                {"Put": {"TableName": self.table, "Item": record}},
+            ],
+        )
+        del context.new_threads[thread_id]
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         record = await self._get(context.user_id, _item_sk(thread_id, item_id))
