@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import json
 import secrets
+from contextlib import ExitStack
 
 from local.bench.runner import Bench, Case
 from local.template import STACK_NAME
-from tests.support.hosted_chatkit import CARD, HostedChatKit, reply, text
+from tests.support.hosted_chatkit import CARD, HostedChatKit, hosted_chatkit, reply, text
 
 THREADS, ITEMS = 20, 25
 ROUND_TRIP_SECONDS = 0.15
 API_KEY = f"sk-bench-{secrets.token_hex(12)}"  # generated per run, known only to the stand-ins' callers
 
 
+# The bench process holds the stand-ins open until it exits.
+SERVING = ExitStack()
+
+
 def seeded(latency: float) -> HostedChatKit:
-    hosted = HostedChatKit(API_KEY, latency=latency, fresh_generations=True).start()
+    hosted = SERVING.enter_context(hosted_chatkit(API_KEY, latency=latency, fresh_generations=True))
     for index in range(THREADS):
         at = 1_793_000_000 + index * 600
         thread_id = hosted.add_thread(f"bench-user-{index % 5}", f"Thread {index}", at)

@@ -26,12 +26,14 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from openai.types.beta.chatkit import ChatKitThread
 from openai.types.beta.chatkit.chatkit_thread_item_list import ChatKitThreadItemList
+
+from tests.support.loopback import serve
 
 BETA_HEADER = "chatkit_beta=v1"
 
@@ -65,7 +67,7 @@ class Seen:
 
 
 class HostedChatKit:
-    """The stand-in's data (threads and items, by user) and its HTTP server."""
+    """The stand-in's data (threads and items, by user) and its answers; ``hosted_chatkit`` serves it."""
 
     def __init__(self, api_key: str, *, latency: float = 0.0, fresh_generations: bool = False) -> None:
         self.api_key = api_key
@@ -77,17 +79,9 @@ class HostedChatKit:
         self._faults: deque[Fault] = deque()
         self._generation: dict[str, tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.url = ""  # the base URL for OPENAI_BASE_URL (…/v1), once served
 
     # ---- data --------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        """The base URL for OPENAI_BASE_URL (…/v1)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
     def add_thread(
         self, user: str, title: str | None, created_at: int, status: dict[str, Any] | None = None, thread_id: str | None = None
     ) -> str:
@@ -133,14 +127,6 @@ class HostedChatKit:
         return sum(len(items) for items in self.items.values())
 
     # ---- serving -----------------------------------------------------------------------------
-    def start(self) -> HostedChatKit:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
     def answer(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
         split = urlsplit(target)
         path = split.path.rstrip("/")
@@ -231,7 +217,7 @@ class HostedChatKit:
         }
         return 200, {}, body
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -264,11 +250,11 @@ class HostedChatKit:
 
 @contextmanager
 def hosted_chatkit(api_key: str, **options: Any) -> Iterator[HostedChatKit]:
-    stand_in = HostedChatKit(api_key, **options).start()
-    try:
+    """The stand-in, served on a free loopback port while the block runs."""
+    stand_in = HostedChatKit(api_key, **options)
+    with serve(stand_in.handler()) as url:
+        stand_in.url = f"{url}/v1"
         yield stand_in
-    finally:
-        stand_in.stop()
 
 
 # ---- a history to import: several users, every item type, a thread longer than a page -------

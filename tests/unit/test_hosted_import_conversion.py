@@ -252,3 +252,32 @@ def test_the_summary_names_every_count() -> None:
         "items: 10 imported, 3 skipped (already here), 2 failed (chatkit.widget ×2: not convertible)"
     )
     assert totals.summary(dry_run=True).endswith("[dry run: nothing was written]")
+
+
+@pytest.mark.parametrize(
+    ("title", "stored"),
+    [
+        ("Groceries", "Groceries"),
+        ("Tab\tand\nnewline", "Tab and newline"),
+        ("Bell\x07 and NUL\x00", "Bell and NUL"),
+        ("x" * 250, "x" * 199 + "…"),
+        ("\x00\x01", None),
+        (None, None),
+    ],
+)
+def test_titles_follow_this_apis_title_rules(title: str | None, stored: str | None) -> None:
+    assert convert_thread(thread(title=title)).title == stored
+
+
+def test_an_item_too_large_to_store_is_not_convertible() -> None:
+    huge = hosted("assistant_message", content=[{"type": "output_text", "text": "x" * (400 * 1024), "annotations": []}])
+    with pytest.raises(NotConvertible, match="KiB"):
+        convert_item(huge, THREAD, WHEN)
+    fits = hosted("assistant_message", content=[{"type": "output_text", "text": "x" * (300 * 1024), "annotations": []}])
+    assert len(convert_item(fits, THREAD, WHEN).content[0].text) == 300 * 1024
+
+
+def test_text_with_lone_surrogates_is_not_convertible() -> None:
+    broken = hosted("user_message", content=[{"type": "input_text", "text": "bad \ud800 text"}], attachments=[], inference_options=None)
+    with pytest.raises(NotConvertible, match="surrogates"):
+        convert_item(broken, THREAD, WHEN)

@@ -73,8 +73,10 @@ from openai.types.beta.chatkit.chatkit_thread_item_list import (
 from openai.types.beta.chatkit.chatkit_thread_user_message_item import ChatKitThreadUserMessageItem
 from openai.types.beta.chatkit.chatkit_widget_item import ChatKitWidgetItem
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from chatkit_backend.assistant.store import DynamoDBStore, RequestContext, accepts_id
+from chatkit_backend import limits
 from chatkit_backend.errors import InvalidInput
 from chatkit_backend.observability import logger
 from chatkit_backend.openai_key import openai_api_key
@@ -119,7 +121,7 @@ def convert_thread(hosted: ChatKitThread) -> ThreadMetadata:
     status = hosted.status
     return ThreadMetadata(
         id=hosted.id,
-        title=hosted.title,
+        title=_title(hosted.title),
         created_at=datetime.fromtimestamp(hosted.created_at, UTC),
         status=(
             LockedStatus(reason=status.reason)
@@ -130,6 +132,16 @@ def convert_thread(hosted: ChatKitThread) -> ThreadMetadata:
         ),
         metadata={"imported_from": "hosted_chatkit"},
     )
+
+
+def _title(title: str | None) -> str | None:
+    """The hosted title within this API's title rules: no control characters, at most 200 characters."""
+    if title is None:
+        return None
+    clean = " ".join("".join(" " if limits.forbidden_character(c) else c for c in title).split())
+    if len(clean) > limits.THREAD_TITLE_MAX_CHARS:
+        clean = clean[: limits.THREAD_TITLE_MAX_CHARS - 1].rstrip() + "…"
+    return clean or None
 
 
 def owner(hosted: ChatKitThread) -> str:
@@ -177,8 +189,13 @@ def convert_item(hosted: HostedItem, thread_id: str, created_at: datetime) -> Th
             item = WorkflowItem(**base, workflow=workflow)
         else:
             raise NotConvertible(f"no ChatKit item shows a {getattr(hosted, 'type', type(hosted).__name__)}")
-        # What the store will write must read back as the same item.
-        return _ITEM.validate_json(_ITEM.dump_json(item))
+        # What the store will write must fit one DynamoDB item and read back as the same item.
+        stored = _ITEM.dump_json(item)
+        if len(stored) > limits.IMPORTED_ITEM_MAX_BYTES:
+            raise NotConvertible(f"it is {len(stored) // 1024} KiB as JSON, over the {limits.IMPORTED_ITEM_MAX_BYTES // 1024} KiB a stored item may hold")
+        return _ITEM.validate_json(stored)
+    except PydanticSerializationError:
+        raise NotConvertible("its text holds characters that cannot be stored (lone surrogates)") from None
     except ValidationError as error:
         problem = error.errors(include_input=False, include_url=False)[0]
         where = ".".join(str(part) for part in problem["loc"]) or "item"
@@ -726,13 +743,13 @@ class HostedImport:
         new_mark.setdefault("resume_after", None)
         new_mark.setdefault("resume_position", 0)
         new_mark.setdefault("items", 0)
-        new_mark["title"] = hosted.title
+        new_mark["title"] = thread.title
         retitled: ThreadMetadata | None = None
         if existing is None:
             retitled = thread
-        elif mark is not None and hosted.title != mark.get("title") and existing.title == mark.get("title"):
+        elif mark is not None and thread.title != mark.get("title") and existing.title == mark.get("title"):
             # Retitled at OpenAI and not renamed here: follow OpenAI. A rename here wins.
-            retitled = existing.model_copy(update={"title": hosted.title})
+            retitled = existing.model_copy(update={"title": thread.title})
         changed_mark = new_mark if new_mark != mark else None
         if not dry_run and (pending or retitled is not None or changed_mark is not None):
             await self.store.save_imported(hosted.id, pending, context, thread=retitled, mark=changed_mark)

@@ -18,6 +18,9 @@ and does not bring it back.
 Everything is keyed by the caller's ``user_id``, so another user's thread is simply not there
 (``NotFoundError``, as ChatKit expects). Attachments are refused with a clear error until this
 store supports them.
+
+A thread created by a request is written together with its first item, in one transaction: a
+``threads.create`` that fails before its message is stored leaves no empty thread behind.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import asyncio
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, get_args
 
@@ -38,9 +41,9 @@ from pydantic import TypeAdapter
 from chatkit_backend.aws import client
 from chatkit_backend.cursor import decode_cursor, encode_cursor
 from chatkit_backend.errors import InvalidInput
+from chatkit_backend.limits import PAGE_LIMIT_MAX
 
 ORDER_INDEX = "by_order"
-PAGE_LIMIT_MAX = 100
 # BatchWriteItem takes at most 25 requests.
 BATCH_SIZE = 25
 # Ids this store accepts from clients: what it generates and what the Responses API returns.
@@ -59,6 +62,9 @@ class RequestContext:
     """Who is asking: ChatKit hands this to every store call and to the agent's tools."""
 
     user_id: str
+    # Threads this request created and has not stored yet (id -> metadata, None until ChatKit
+    # saves it): each is written with its first item.
+    new_threads: dict[str, ThreadMetadata | None] = field(default_factory=dict, compare=False, repr=False)
 
 
 class AttachmentsNotSupported(InvalidInput):
@@ -74,7 +80,9 @@ class DynamoDBStore(Store[RequestContext]):
 
     # ---- ids: unique within the user's partition, not just probably unique -------------
     def generate_thread_id(self, context: RequestContext) -> str:
-        return f"thr_{uuid.uuid4().hex}"
+        thread_id = f"thr_{uuid.uuid4().hex}"
+        context.new_threads[thread_id] = None
+        return thread_id
 
     def generate_item_id(self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext) -> str:
         prefix = {"message": "msg", "tool_call": "tc", "task": "tsk", "workflow": "wf"}.get(item_type, "itm")
@@ -82,6 +90,9 @@ class DynamoDBStore(Store[RequestContext]):
 
     # ---- threads ---------------------------------------------------------------------------
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        pending = context.new_threads.get(thread_id)
+        if pending is not None:
+            return pending.model_copy(deep=True)
         item = await self._get(context.user_id, _thread_sk(thread_id))
         if item is None:
             raise NotFoundError(f"No thread with id '{thread_id[:128]}'.")
@@ -90,6 +101,9 @@ class DynamoDBStore(Store[RequestContext]):
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         # A Thread (metadata plus a page of items) is saved as its metadata only.
         metadata = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"}))
+        if metadata.id in context.new_threads:
+            context.new_threads[metadata.id] = metadata  # stored with its first item
+            return
         await _call("put_item", TableName=self.table, Item=self._thread_record(metadata, context))
 
     def _thread_record(self, metadata: ThreadMetadata, context: RequestContext) -> dict[str, Any]:
@@ -173,7 +187,20 @@ class DynamoDBStore(Store[RequestContext]):
         await self.save_item(thread_id, item, context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
-        await _call("put_item", TableName=self.table, Item=self._item_record(thread_id, item, context))
+        record = self._item_record(thread_id, item, context)
+        thread = context.new_threads.get(thread_id)
+        if thread is None:
+            await _call("put_item", TableName=self.table, Item=record)
+            return
+        # The new thread's first item: both or neither.
+        await _call(
+            "transact_write_items",
+            TransactItems=[
+                {"Put": {"TableName": self.table, "Item": self._thread_record(thread, context)}},
+                {"Put": {"TableName": self.table, "Item": record}},
+            ],
+        )
+        del context.new_threads[thread_id]
 
     def _item_record(self, thread_id: str, item: ThreadItem, context: RequestContext) -> dict[str, Any]:
         return {
