@@ -150,22 +150,10 @@ class DynamoDBStore(Store[RequestContext]):
             if start_key:
                 request["ExclusiveStartKey"] = start_key
             response = await _call("query", **request)
-            keys = response.get("Items", [])
-            for index in range(0, len(keys), BATCH_SIZE):
-                await self._delete_batch(keys[index : index + BATCH_SIZE])
+            await self._write_batch([{"DeleteRequest": {"Key": key}} for key in response.get("Items", [])])
             start_key = response.get("LastEvaluatedKey")
             if not start_key:
                 return
-
-    async def _delete_batch(self, keys: list[dict[str, Any]]) -> None:
-        pending = [{"DeleteRequest": {"Key": key}} for key in keys]
-        for attempt in range(5):
-            response = await _call("batch_write_item", RequestItems={self.table: pending})
-            pending = response.get("UnprocessedItems", {}).get(self.table, [])
-            if not pending:
-                return
-            await asyncio.sleep(0.05 * 2**attempt)
-        raise RuntimeError(f"{len(pending)} items of a deleted thread were not removed")
 
     # ---- items -----------------------------------------------------------------------------
     async def load_thread_items(
