@@ -357,9 +357,7 @@ class ThreadOutcome:
 
     def line(self, dry_run: bool = False) -> str:
         """One progress line, for a person watching; no titles or texts (they are the user's)."""
-        verb = {"imported": "imported", "updated": "updated"}.get(self.status, self.status)
-        if dry_run and self.status in ("imported", "updated"):
-            verb = f"would be {verb}"
+        verb = f"would be {self.status}" if dry_run and self.status in ("imported", "updated") else self.status
         parts = [f"thread {self.thread_id} (user {self.user_id}): {verb}"]
         if self.items_imported or self.items_unchanged or self.items_failed:
             items = f"{self.items_imported} items {'to import' if dry_run else 'imported'}, {self.items_unchanged} already here"
@@ -631,6 +629,7 @@ class HostedImport:
             logger.error("hosted import stopped", extra={"reason": reason, "after": after})
             return RunResult(totals, request.dry_run, continuation=request.token(after, totals), error=reason)
         except _Fatal as stop:
+            logger.error("hosted import stopped", extra={"reason": str(stop), "after": after})
             return RunResult(totals, request.dry_run, continuation=request.token(after, totals), error=str(stop))
         finally:
             await client.close()
