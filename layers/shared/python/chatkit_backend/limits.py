@@ -35,6 +35,9 @@ TOOL_OUTPUT_MAX_BYTES = 64 * 1024
 STRUCTURED_INPUT_MAX_BYTES = 16 * 1024
 # Items named by one items.feedback request.
 FEEDBACK_ITEMS_MAX = 50
+# One ChatKit item imported from hosted ChatKit, as stored JSON: under DynamoDB's 400 KB item
+# size with the record's keys. A larger one is counted as not convertible, never half-written.
+IMPORTED_ITEM_MAX_BYTES = 384 * 1024
 
 # Newline and tab are text; every other control character, and the lone surrogates JSON can
 # smuggle in as "\ud800" (which DynamoDB cannot store), is refused in titles and task fields.

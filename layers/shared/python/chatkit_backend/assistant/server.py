@@ -24,11 +24,12 @@ from typing import Any
 
 from agents import Agent, RunConfig, Runner
 from agents.models.openai_responses import OpenAIResponsesModel
-from chatkit.agents import AgentContext, simple_to_agent_input, stream_agent_response
+from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import (
     AssistantMessageItem,
+    Attachment,
     ChatKitReq,
     SDKHiddenContextItem,
     StreamOptions,
@@ -40,6 +41,7 @@ from chatkit.types import (
     is_streaming_req,
 )
 from openai import AsyncOpenAI
+from openai.types.responses import ResponseInputContentParam, ResponseInputTextParam
 from pydantic import TypeAdapter, ValidationError
 
 from chatkit_backend import errors, limits
@@ -50,6 +52,7 @@ from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
 from chatkit_backend.http import error_headers, status_for
 from chatkit_backend.identity import identity_from_event
 from chatkit_backend.observability import log_dependency_failure, logger
+from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.secrets import SecretCache
 
 # How many earlier items of the thread the agent sees each turn.
@@ -130,7 +133,7 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
             # thread and tells the client (thread.updated).
             thread.title = _title(input_user_message)
         page = await self.store.load_thread_items(thread.id, None, HISTORY_ITEMS, "desc", context)
-        history = await simple_to_agent_input(list(reversed(page.data)))
+        history = await _HISTORY.to_agent_input(list(reversed(page.data)))
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
         result = Runner.run_streamed(
             self.agent,
@@ -141,6 +144,24 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
         )
         async for event in stream_agent_response(agent_context, result):
             yield event
+
+
+class HistoryConverter(ThreadItemConverter):
+    """ChatKit's conversion of a thread for the model, but for attachments.
+
+    This server takes no uploads yet, so the attachments in a thread are those of threads
+    imported from hosted ChatKit: names and types whose files stayed with OpenAI. The model
+    reads a note naming each one (ChatKit's default converter raises on any attachment).
+    """
+
+    async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
+        return ResponseInputTextParam(
+            type="input_text",
+            text=f"(The user attached '{attachment.name}' ({attachment.mime_type}); the file is not available here.)",
+        )
+
+
+_HISTORY = HistoryConverter()
 
 
 @dataclass
@@ -168,18 +189,7 @@ class ChatKitService:
             self._api_key = api_key
 
     def _openai_api_key(self) -> str:
-        if not self.settings.openai_api_key_secret_arn:
-            raise errors.NotConfigured("OPENAI_API_KEY_SECRET_ARN")
-        version = self.secrets.get(self.settings.openai_api_key_secret_arn)
-        try:
-            api_key = json.loads(version.value).get("api_key", "") if version else ""
-        except (ValueError, AttributeError):
-            api_key = ""
-        if not isinstance(api_key, str) or not api_key.strip():
-            raise errors.NotConfigured(
-                "the OpenAI API key", 'Put it in OpenAIApiKeySecret as {"api_key": "sk-..."}.'
-            )
-        return api_key.strip()
+        return openai_api_key(self.secrets, self.settings.openai_api_key_secret_arn)
 
     async def handle(
         self, body: bytes, request_context: dict[str, Any] | None, content_type: str | None = JSON_MEDIA_TYPE

@@ -9,6 +9,12 @@ Each record also carries ``order_key`` (``thread#<created_at>#<thread_id>`` or
 page of threads or of a thread's items, in either order, is one Query; nothing ever scans.
 ``data`` holds the ChatKit model as JSON, exactly as ChatKit serialises it.
 
+A thread imported from hosted ChatKit keeps its hosted id (``cthr_...``) and has one more
+record, its import mark: ``sk = hosted#<thread_id>``, ``data`` = where the last import stopped
+(see ``chatkit_backend.assistant.hosted_import``). It has no ``order_key``, so no listing sees
+it, and deleting the thread leaves it: a later import then knows the user deleted the thread
+and does not bring it back.
+
 Everything is keyed by the caller's ``user_id``, so another user's thread is simply not there
 (``NotFoundError``, as ChatKit expects). Attachments are refused with a clear error until this
 store supports them.
@@ -20,11 +26,12 @@ A thread created by a request is written together with its first item, in one tr
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from botocore.exceptions import ClientError
 from chatkit.store import NotFoundError, Store, StoreItemType
@@ -42,6 +49,12 @@ BATCH_SIZE = 25
 # Ids this store accepts from clients: what it generates and what the Responses API returns.
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _ITEM = TypeAdapter(ThreadItem)
+# chatkit.types leaves its models with forward references unbuilt until a class is used
+# directly, and ChatKit serialises a page of items by each item's own class. Items this store
+# reads come through the TypeAdapter above, which builds none of them, so a container whose
+# first request is items.list (a cold start on opening a thread) answered 500. Build them now.
+for _model in get_args(get_args(ThreadItem)[0]):
+    _model.model_rebuild()
 
 
 @dataclass(frozen=True)
@@ -137,22 +150,10 @@ class DynamoDBStore(Store[RequestContext]):
             if start_key:
                 request["ExclusiveStartKey"] = start_key
             response = await _call("query", **request)
-            keys = response.get("Items", [])
-            for index in range(0, len(keys), BATCH_SIZE):
-                await self._delete_batch(keys[index : index + BATCH_SIZE])
+            await self._write_batch([{"DeleteRequest": {"Key": key}} for key in response.get("Items", [])])
             start_key = response.get("LastEvaluatedKey")
             if not start_key:
                 return
-
-    async def _delete_batch(self, keys: list[dict[str, Any]]) -> None:
-        pending = [{"DeleteRequest": {"Key": key}} for key in keys]
-        for attempt in range(5):
-            response = await _call("batch_write_item", RequestItems={self.table: pending})
-            pending = response.get("UnprocessedItems", {}).get(self.table, [])
-            if not pending:
-                return
-            await asyncio.sleep(0.05 * 2**attempt)
-        raise RuntimeError(f"{len(pending)} items of a deleted thread were not removed")
 
     # ---- items -----------------------------------------------------------------------------
     async def load_thread_items(
@@ -174,13 +175,7 @@ class DynamoDBStore(Store[RequestContext]):
         await self.save_item(thread_id, item, context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
-        record = {
-            "user_id": {"S": context.user_id},
-            "sk": {"S": _item_sk(thread_id, item.id)},
-            "order_key": {"S": f"item#{thread_id}#{_stamp(item.created_at)}#{item.id}"},
-            "thread_id": {"S": thread_id},
-            "data": {"S": _ITEM.dump_json(item).decode()},
-        }
+        record = self._item_record(thread_id, item, context)
         thread = context.new_threads.get(thread_id)
         if thread is None:
             await _call("put_item", TableName=self.table, Item=record)
@@ -195,6 +190,15 @@ class DynamoDBStore(Store[RequestContext]):
         )
         del context.new_threads[thread_id]
 
+    def _item_record(self, thread_id: str, item: ThreadItem, context: RequestContext) -> dict[str, Any]:
+        return {
+            "user_id": {"S": context.user_id},
+            "sk": {"S": _item_sk(thread_id, item.id)},
+            "order_key": {"S": f"item#{thread_id}#{_stamp(item.created_at)}#{item.id}"},
+            "thread_id": {"S": thread_id},
+            "data": {"S": _ITEM.dump_json(item).decode()},
+        }
+
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         record = await self._get(context.user_id, _item_sk(thread_id, item_id))
         if record is None:
@@ -207,6 +211,53 @@ class DynamoDBStore(Store[RequestContext]):
             TableName=self.table,
             Key={"user_id": {"S": context.user_id}, "sk": {"S": _item_sk(thread_id, item_id)}},
         )
+
+    # ---- threads imported from hosted ChatKit ----------------------------------------------
+    async def load_import_mark(self, thread_id: str, context: RequestContext) -> dict[str, Any] | None:
+        """Where the last import of this hosted thread stopped, or None if it was never imported."""
+        record = await self._get(context.user_id, _mark_sk(thread_id))
+        return None if record is None else json.loads(record["data"]["S"])
+
+    async def save_imported(
+        self,
+        thread_id: str,
+        items: list[ThreadItem],
+        context: RequestContext,
+        *,
+        thread: ThreadMetadata | None = None,
+        mark: dict[str, Any] | None = None,
+    ) -> None:
+        """Write imported ``items`` of the thread, then (if given) the thread and its import mark.
+
+        Records are the ones ``save_item`` and ``save_thread`` write, sent by BatchWriteItem, 25 a
+        request. The thread and its mark go in the last request, so a mark never claims items that
+        are not stored yet.
+        """
+        requests = [{"PutRequest": {"Item": self._item_record(thread_id, item, context)}} for item in items]
+        if thread is not None:
+            requests.append({"PutRequest": {"Item": self._thread_record(thread, context)}})
+        if mark is not None:
+            record = {
+                "user_id": {"S": context.user_id},
+                "sk": {"S": _mark_sk(thread_id)},
+                "thread_id": {"S": thread_id},
+                "data": {"S": json.dumps(mark, sort_keys=True)},
+            }
+            requests.append({"PutRequest": {"Item": record}})
+        await self._write_batch(requests)
+
+    async def _write_batch(self, requests: list[dict[str, Any]]) -> None:
+        """BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed."""
+        for index in range(0, len(requests), BATCH_SIZE):
+            pending = requests[index : index + BATCH_SIZE]
+            for attempt in range(5):
+                response = await _call("batch_write_item", RequestItems={self.table: pending})
+                pending = response.get("UnprocessedItems", {}).get(self.table, [])
+                if not pending:
+                    break
+                await asyncio.sleep(0.05 * 2**attempt)
+            else:
+                raise RuntimeError(f"DynamoDB left {len(pending)} writes unprocessed five times")
 
     # ---- attachments: refused until this store keeps files ---------------------------------
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
@@ -268,6 +319,11 @@ async def _call(operation: str, **request: Any) -> dict[str, Any]:
     return await asyncio.to_thread(getattr(client("dynamodb"), operation), **request)
 
 
+def accepts_id(value: object) -> bool:
+    """Whether ``value`` can be a thread or item id in this store."""
+    return isinstance(value, str) and bool(_ID.match(value))
+
+
 def _check_id(value: str) -> None:
     if not isinstance(value, str) or not _ID.match(value):
         raise NotFoundError(f"No thread with id '{str(value)[:128]}'.")
@@ -283,6 +339,11 @@ def _item_sk(thread_id: str, item_id: str) -> str:
     if not isinstance(item_id, str) or not _ID.match(item_id):
         raise NotFoundError(f"No item with id '{str(item_id)[:128]}'.")
     return f"item#{thread_id}#{item_id}"
+
+
+def _mark_sk(thread_id: str) -> str:
+    _check_id(thread_id)
+    return f"hosted#{thread_id}"
 
 
 def _stamp(moment: datetime) -> str:
