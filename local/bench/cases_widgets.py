@@ -23,7 +23,7 @@ from typing import Any
 
 from local.bench.runner import Bench, Case
 from local.template import ROOT
-from tests.fake_openai import Call, Text, call, fake_responses, text
+from tests.support.responses import Call, Text, call, fake_responses, text
 
 USER = "bench-alice"
 TASK_ID = "01KB0BENCH0000000000000000"  # the id the bench events name

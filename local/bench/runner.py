@@ -40,6 +40,8 @@ class Case:
     # Called with the Bench before the case runs, to put what it needs into the bench's AWS
     # (a secret value, items); not measured.
     prepare: Callable[[Bench], None] | None = None
+    # Work one call does, e.g. (500, "items"): the table adds that row's rate per second.
+    work: tuple[int, str] | None = None
     # A peer that runs a template function's code gets that function's environment (tables,
     # secret ARNs as the bench created them), not the first function's.
     function_env: str = ""
@@ -82,12 +84,14 @@ class Bench:
             path = str(function.code_dir / f"{module}.py")
             sys_path = [str(function.code_dir), *map(str, function.layer_dirs)]
             env = function_environment(function, self.aws.environment(), self.aws.region)
+            remaining_ms = function.timeout * 1000
         else:
             file, name = case.handler.rsplit(":", 1)
             path = str(ROOT / file)
             sys_path = [str(Path(path).parent), *(str(ROOT / p) for p in case.sys_path)]
             function = self.functions[case.function_env] if case.function_env else next(iter(self.functions.values()))
             env = {**function_environment(function, self.aws.environment(), self.aws.region)}
+            remaining_ms = 10_000
         return {
             "path": path,
             "function": name,
@@ -95,6 +99,8 @@ class Bench:
             "env": {**env, **case.env},
             "events": events,
             "iterations": case.iterations,
+            # What context.get_remaining_time_in_millis() answers: the function's own Timeout.
+            "remaining_ms": remaining_ms,
         }
 
     def measure(self, case: Case) -> Result:
@@ -144,6 +150,12 @@ def table(results: list[Result]) -> str:
             )
             if r.case.note:
                 lines.append(f"    {r.case.note}")
+            if r.case.work:
+                amount, unit = r.case.work
+                lines.append(
+                    f"    {amount / (r.warm_us / 1e6):,.0f} {unit}/s warm ({amount} {unit} a call), "
+                    f"{amount / (r.first_ms / 1e3):,.0f} {unit}/s on the first call"
+                )
             if r.dynamodb_requests is not None:
                 counts = ", ".join(f"{name} ×{count}" for name, count in sorted(r.dynamodb_requests.items()))
                 lines.append(f"    DynamoDB requests per call: {sum(r.dynamodb_requests.values())} ({counts})")

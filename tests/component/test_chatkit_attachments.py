@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.component.chatkit_app import create_thread, send, sse_events, table_items, user_message
-from tests.fake_openai import FakeResponses, text
+from tests.support.responses import FakeResponses, text
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # what a photo's bytes look like to S3
 PDF = b"%PDF-1.7\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 20
@@ -178,7 +178,7 @@ def test_dictation_is_transcribed_by_the_configured_model(app: Any, fake: FakeRe
 def test_dictation_upstream_failures_get_a_status_and_no_openai_message(app: Any, fake: FakeResponses, upstream: int, status: int) -> None:
     fake.transcripts.extend([upstream, upstream])  # the SDK retries a 429 or 5xx once
     response = send(app, {"type": "input.transcribe", "params": {"audio_base64": base64.b64encode(b"abc").decode(), "mime_type": "audio/mp4"}})
-    assert response.status_code == status and "refused" not in response.json()["detail"]
+    assert response.status_code == status and "stand-in" not in response.json()["detail"]
     if status == 429:
         assert response.headers["retry-after"]
 
@@ -206,7 +206,7 @@ def test_retry_answers_the_message_again(app: Any, fake: FakeResponses) -> None:
     assert "First try." not in json.dumps(fake.requests[1]["input"])
     answer = items[1]["id"]
     not_a_question = send(app, {"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": answer}})
-    assert not_a_question.status_code == 422 and "Only a user message" in not_a_question.json()["detail"]
+    assert not_a_question.status_code == 422 and "only be retried from a user message" in not_a_question.json()["detail"]
     assert send(app, {"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": question}}, "bob").status_code == 404
 
 

@@ -25,6 +25,7 @@ from chatkit_backend import aws as aws_clients
 from chatkit_backend.assistant.attachments import S3Files, object_key
 from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
 from chatkit_backend.errors import InvalidInput
+from chatkit_backend.limits import FEEDBACK_ITEMS_MAX
 
 ALICE, BOB = RequestContext("alice"), RequestContext("bob")
 START = datetime(2026, 11, 24, 8, 0, 0)
@@ -272,7 +273,7 @@ def test_feedback_is_one_vote_per_item_and_user(store: DynamoDBStore, aws: Any, 
         pytest.param(ALICE, ["msg_1", "msg_nope"], NotFoundError, id="one unknown item"),
         pytest.param(ALICE, ["msg#1"], NotFoundError, id="malformed item id"),
         pytest.param(ALICE, [], InvalidInput, id="no item"),
-        pytest.param(ALICE, [f"msg_{n}" for n in range(21)], InvalidInput, id="too many items"),
+        pytest.param(ALICE, [f"msg_{n}" for n in range(FEEDBACK_ITEMS_MAX + 1)], InvalidInput, id="too many items"),
     ],
 )
 def test_feedback_on_items_that_are_not_the_callers_stores_nothing(

@@ -17,7 +17,7 @@ import pytest
 from chatkit_backend import aws as aws_clients
 from chatkit_backend import tasks
 from tests.component.chatkit_app import create_thread, send, sse_events, user_message
-from tests.fake_openai import FakeResponses, call, last_tool_output, text
+from tests.support.responses import FakeResponses, call, last_tool_output, text
 
 
 def widget_items(app: Any, thread_id: str, user: str = "alice") -> list[dict[str, Any]]:
@@ -117,10 +117,11 @@ def test_the_complete_button_completes_the_task_and_updates_the_widget_in_place(
     assert buttons(milk) == [] and texts(milk) == ["Buy milk", "2 litres"] and len(buttons(mom)) == 1
     assert "1 pending" in replaced["widget"]["status"]["text"]
     assert events[2] == {"type": "client_effect", "name": "tasks.changed", "data": {"task_id": listed["milk"].task_id, "status": "completed"}}
-    # The task changed with one conditional request; ChatKit read the thread and the widget, and
-    # stored the new widget and the note for the model.
+    # The task changed with one conditional request. Before it: the request check reads the
+    # sender (a widget of the caller's?), then ChatKit reads the thread and the widget; after it,
+    # ChatKit stores the new widget and the note for the model.
     assert dynamodb_calls == [
-        ("GetItem", "ChatKitTable", False), ("GetItem", "ChatKitTable", False),
+        ("GetItem", "ChatKitTable", False), ("GetItem", "ChatKitTable", False), ("GetItem", "ChatKitTable", False),
         ("UpdateItem", "TasksTable", True),
         ("PutItem", "ChatKitTable", False), ("PutItem", "ChatKitTable", False),
     ]
@@ -153,7 +154,7 @@ def test_an_action_without_a_widget_shows_a_card(app: Any, listed: dict[str, Any
 
 
 ISOLATION = [
-    pytest.param("bob", "thread", "item", "milk", "No thread", id="another user's thread"),
+    pytest.param("bob", "thread", "item", "milk", "No item", id="another user's thread"),
     pytest.param("alice", "thread", "bob_item", "milk", "No item", id="another user's widget in my thread"),
     pytest.param("alice", "thread", "item", "bob_task", "No task", id="another user's task from my widget"),
     pytest.param("bob", "bob_thread", "bob_item", "milk", "No task", id="my task from another user's widget"),

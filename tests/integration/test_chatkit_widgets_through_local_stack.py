@@ -3,7 +3,7 @@ button completes a real task (read back with the official MCP client on /mcp), a
 bytes reach the model, a transcript, feedback stored; and at every step, the other user's ids
 change nothing.
 
-OpenAI is tests/fake_openai.py (OPENAI_BASE_URL): it records what the SDK sent, image bytes
+OpenAI is tests/support/responses.py (OPENAI_BASE_URL): it records what the SDK sent, image bytes
 and audio included. Uploads go to the stack's moto over HTTP through the presigned URLs.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.fake_openai import call, text
+from tests.support.responses import call, text
 # The same stack and users as the chat's own integration tests (the module-scoped `chat` fixture).
 from tests.integration.test_chatkit_through_local_stack import Chat, chat, user_message  # noqa: F401
 
@@ -42,14 +42,10 @@ def mcp(chat: Chat, user: str, tool: str, arguments: dict[str, Any]) -> dict[str
     return asyncio.run(run())
 
 
-def events_of(chat: Chat, body: dict[str, Any], user: str) -> list[dict[str, Any]]:
-    return [event for _, event in chat.stream(body, user)]
-
-
 def list_widget(chat: Chat, user: str) -> tuple[str, dict[str, Any]]:
     """A new thread in which the agent lists the user's tasks: (thread id, the list widget item)."""
     chat.fake.script(call("list_tasks", status="all"), text("Here you go."))
-    events = events_of(chat, {"type": "threads.create", "params": {"input": user_message("my tasks?")}}, user)
+    events = chat.events({"type": "threads.create", "params": {"input": user_message("my tasks?")}}, user)
     [widget] = [e["item"] for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "widget"]
     assert any(e["type"] == "progress_update" for e in events)
     return events[0]["thread"]["id"], widget
@@ -81,7 +77,7 @@ def test_a_list_widgets_button_completes_a_task_that_mcp_then_lists_completed(ch
     assert [t["status"] for t in mcp(chat, "alice", "list_tasks", {})["tasks"]] == ["pending"]
     assert [t["status"] for t in mcp(chat, "bob", "list_tasks", {})["tasks"]] == ["pending"]
 
-    events = events_of(chat, complete(alice_thread, alice_list["id"], milk), "alice")
+    events = chat.events(complete(alice_thread, alice_list["id"], milk), "alice")
     replaced = next(e["item"] for e in events if e["type"] == "thread.item.replaced")
     assert replaced["id"] == alice_list["id"]
     assert not [c for c in replaced["widget"]["children"][0]["children"] if c["type"] == "Button"]
@@ -112,7 +108,7 @@ def test_a_photo_uploaded_through_its_presigned_url_reaches_the_model(chat: Chat
     before = len(chat.fake.requests)
     chat.fake.script(text("Milk, eggs and bread."))
     message = {**user_message("What is on my list?"), "attachments": [attachment["id"]]}
-    events = events_of(chat, {"type": "threads.create", "params": {"input": message}}, "alice")
+    events = chat.events({"type": "threads.create", "params": {"input": message}}, "alice")
     assert events[-1]["item"]["content"][0]["text"] == "Milk, eggs and bread."
     [request] = chat.fake.requests[before:]
     user_parts = [item for item in request["input"] if item.get("role") == "user"][-1]["content"]
@@ -134,7 +130,7 @@ def test_dictation_returns_the_transcript(chat: Chat) -> None:
 
 def test_feedback_is_stored_for_its_user_only(chat: Chat) -> None:
     chat.fake.script(text("All done."))
-    events = events_of(chat, {"type": "threads.create", "params": {"input": user_message("thanks")}}, "alice")
+    events = chat.events({"type": "threads.create", "params": {"input": user_message("thanks")}}, "alice")
     thread_id, answer = events[0]["thread"]["id"], events[-1]["item"]["id"]
     vote = {"type": "items.feedback", "params": {"thread_id": thread_id, "item_ids": [answer], "kind": "positive"}}
     assert chat.post(vote, "bob").status_code == 404

@@ -21,7 +21,7 @@ from chatkit.agents import AgentContext
 from chatkit.types import ProgressUpdateEvent
 from chatkit.widgets import WidgetRoot
 
-from chatkit_backend import tasks
+from chatkit_backend import limits, tasks
 from chatkit_backend.assistant import widgets
 from chatkit_backend.errors import DomainError
 
@@ -44,10 +44,21 @@ with the tools: add_task, list_tasks, complete_task, update_task and delete_task
 
 ToolContext = RunContextWrapper[AgentContext[Any]]
 Result = TypeVar("Result")
+Tool = TypeVar("Tool", bound=Callable[..., Any])
 
 
 def _user_id(wrapper: ToolContext) -> str:
     return str(wrapper.context.request_context.user_id)
+
+
+def _with_limits(function: Tool) -> Tool:
+    """Fill the limits into the tool's docstring, which is what the model reads about it."""
+    function.__doc__ = (function.__doc__ or "").format(
+        title_max=limits.TASK_TITLE_MAX_CHARS,
+        description_max=limits.TASK_DESCRIPTION_MAX_CHARS,
+        page_max=limits.PAGE_LIMIT_MAX,
+    )
+    return function
 
 
 async def _run(
@@ -74,12 +85,13 @@ def _task_output(status: str) -> Callable[[tasks.Task], dict[str, Any]]:
 
 
 @function_tool
+@_with_limits
 async def add_task(wrapper: ToolContext, title: str, description: str | None = None) -> str:
     """Create a pending task for the user.
 
     Args:
-        title: Short name of the task, 1 to 200 characters.
-        description: Optional details, at most 1000 characters.
+        title: Short name of the task, 1 to {title_max} characters.
+        description: Optional details, at most {description_max} characters.
     """
     return await _run(
         wrapper,
@@ -91,17 +103,18 @@ async def add_task(wrapper: ToolContext, title: str, description: str | None = N
 
 
 @function_tool
+@_with_limits
 async def list_tasks(
     wrapper: ToolContext,
     status: Literal["all", "pending", "completed"] = "all",
-    limit: int = 20,
+    limit: int = limits.PAGE_LIMIT_DEFAULT,
     cursor: str | None = None,
 ) -> str:
     """List the user's tasks, oldest first, one page at a time.
 
     Args:
         status: Which tasks to list: all, pending or completed.
-        limit: Page size, 1 to 100.
+        limit: Page size, 1 to {page_max}.
         cursor: next_cursor from the previous page, to read the next one.
     """
     return await _run(
@@ -132,6 +145,7 @@ async def complete_task(wrapper: ToolContext, task_id: str) -> str:
 
 
 @function_tool
+@_with_limits
 async def update_task(
     wrapper: ToolContext, task_id: str, title: str | None = None, description: str | None = None
 ) -> str:
@@ -139,8 +153,8 @@ async def update_task(
 
     Args:
         task_id: The task's id, from list_tasks or an earlier result.
-        title: New title, 1 to 200 characters.
-        description: New description, at most 1000 characters.
+        title: New title, 1 to {title_max} characters.
+        description: New description, at most {description_max} characters.
     """
     return await _run(
         wrapper,

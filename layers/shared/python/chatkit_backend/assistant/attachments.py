@@ -46,7 +46,6 @@ NAME_MAX = 255
 # The tag the bucket's lifecycle rule expires, and the one a sent message puts in its place.
 STATE_TAG = "chatkit-attachment"
 PENDING_TAGGING = f"{STATE_TAG}=pending"
-MAX_ATTACHMENTS_PER_MESSAGE = 10
 
 
 def user_prefix(user_id: str) -> str:
@@ -175,23 +174,6 @@ class S3AttachmentStore(AttachmentStore[RequestContext]):
         # The record must be the caller's: another user's id is "not found" and deletes nothing.
         await self.store.load_attachment(attachment_id, context)
         await self.files.delete_files(context.user_id, [attachment_id])
-
-    async def check_sendable(self, attachment_ids: list[str], thread_id: str | None, context: RequestContext) -> None:
-        """Before a message is stored: every attachment is the caller's, uploaded, within the
-        limit, and not already part of another thread. Raises NotFound or InvalidInput."""
-        if len(attachment_ids) > MAX_ATTACHMENTS_PER_MESSAGE:
-            raise InvalidInput(f"A message can carry at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments.")
-        for attachment_id in dict.fromkeys(attachment_ids):
-            attachment = await self.store.load_attachment(attachment_id, context)
-            if attachment.thread_id and attachment.thread_id != thread_id:
-                raise InvalidInput(
-                    f"Attachment '{attachment_id}' already belongs to another conversation: attach the file again."
-                )
-            size = await self.files.uploaded_size(context.user_id, attachment_id)
-            if size is None:
-                raise InvalidInput(f"Attachment '{attachment_id}' has not been uploaded yet: upload it, then send.")
-            if size > self.files.max_bytes:
-                raise InvalidInput(f"Attachment '{attachment_id}' is over the {self.files.max_bytes}-byte limit.")
 
 
 def check_upload(params: AttachmentCreateParams, max_bytes: int) -> str:

@@ -3,7 +3,8 @@
 - Attachments of the message being answered go in as data: images as ``input_image`` and PDFs
   as ``input_file``, both base64 ``data:`` URLs, so the model never needs to reach the private
   bucket. Attachments of earlier messages become a one-line note: re-sending every photo on
-  every turn would cost their bytes and tokens again and again.
+  every turn would cost their bytes and tokens again and again. Attachments of threads imported
+  from hosted ChatKit are names only (their files stayed with OpenAI): a note too.
 - A task widget becomes the few lines ``widgets.summarize`` writes (titles, states, task ids),
   not the widget's JSON.
 - Nothing else changes: text, assistant messages and hidden context convert as the SDK does.
@@ -37,6 +38,12 @@ class ModelInputConverter(ThreadItemConverter):
         self.context = context
 
     async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
+        if (attachment.metadata or {}).get("imported_from"):
+            # A thread imported from hosted ChatKit: its files stayed with OpenAI.
+            return ResponseInputTextParam(
+                type="input_text",
+                text=f"(The user attached '{attachment.name}' ({attachment.mime_type}); the file is not available here.)",
+            )
         content = await self.files.read(self.context.user_id, attachment.id) if self.files else None
         if content is None:
             return ResponseInputTextParam(

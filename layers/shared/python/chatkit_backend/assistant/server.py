@@ -1,21 +1,26 @@
 """The ChatKit server: ChatKit protocol requests in, JSON or an SSE stream out.
 
 ``ChatKitService.handle`` is the one call the ASGI app makes. It takes the caller from the
-authorizer's context only, checks what ChatKit itself does not (attachments are the caller's and
-uploaded, dictation audio is a type and size OpenAI takes, a retried item is a user message)
-before anything is stored, and turns ChatKit's errors into REST answers. A streaming request
-only commits to ``200 text/event-stream`` once its first event exists (for a widget action: once
-the action has run), so an unknown thread or another user's task is a 404, not a broken stream.
+authorizer's context only, checks the request (``checks.check_request``: limits, ids, state)
+before anything is stored, and turns every failure into a REST answer: a client's mistake is a
+4xx ``{"detail"}``, an AWS outage a 503 with ``Retry-After``, never a bare 500.
+
+A streaming request only commits to ``200 text/event-stream`` once it is safely under way: its
+first event exists, for ``threads.create`` the new thread and its first message are stored
+(together, in one transaction), and for a widget action the action has run. Until then a failure
+is a plain HTTP error and nothing is left behind. After that, failures arrive as ChatKit
+``error`` events.
+
+An answer is always generated to the end and saved in full, even when the client has gone
+(docs/chatkit-errors.md says why: on AWS the function is never told that the client left).
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from agents import Agent, RunConfig, Runner
@@ -25,17 +30,18 @@ from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import (
     Action,
+    AssistantMessageItem,
     AudioInput,
     ChatKitReq,
     FeedbackKind,
     InputTranscribeReq,
+    SDKHiddenContextItem,
+    StreamOptions,
     SyncCustomActionResponse,
+    ThreadItem,
     ThreadMetadata,
-    ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsCustomActionReq,
-    ThreadsRetryAfterItemReq,
-    ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
     TranscriptionResult,
     UserMessageItem,
@@ -45,30 +51,29 @@ from chatkit.types import (
 from openai import AsyncOpenAI
 from pydantic import TypeAdapter, ValidationError
 
-from chatkit_backend import errors
+from chatkit_backend import errors, limits
 from chatkit_backend.assistant import transcription
-from chatkit_backend.assistant.actions import complete_from_widget, task_id_of
+from chatkit_backend.assistant.actions import complete_from_widget
 from chatkit_backend.assistant.agent import build_agent
 from chatkit_backend.assistant.attachments import S3AttachmentStore, S3Files
+from chatkit_backend.assistant.checks import check_request
 from chatkit_backend.assistant.model_input import ModelInputConverter
 from chatkit_backend.assistant.settings import ChatKitSettings
 from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
-from chatkit_backend.http import status_for
+from chatkit_backend.http import error_headers, status_for
 from chatkit_backend.identity import identity_from_event
-from chatkit_backend.observability import logger
+from chatkit_backend.observability import log_dependency_failure, logger
+from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.secrets import SecretCache
 
 # How many earlier items of the thread the agent sees each turn.
 HISTORY_ITEMS = 30
 TITLE_CHARS = 60
-MAX_BODY_BYTES = 1024 * 1024
-# Dictation carries its audio inline (base64): a larger body, for that request type only.
-MAX_TRANSCRIBE_BODY_BYTES = transcription.MAX_AUDIO_BYTES * 4 // 3 + 64 * 1024
+JSON_MEDIA_TYPE = "application/json"
+CUT_SHORT_NOTE = "\n\n(This answer was cut short before it was finished.)"
 _REQUEST = TypeAdapter(ChatKitReq)
 _SSE_ERROR = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
 _STREAM_OPTIONS = b'data: {"type":"stream_options"'
-# Events ChatKit may run ahead of a slow client.
-STREAM_BUFFER_CHUNKS = 64
 
 
 @dataclass
@@ -82,14 +87,21 @@ class Reply:
 
 
 def error_reply(error: errors.DomainError) -> Reply:
+    if isinstance(error, errors.DependencyUnavailable):
+        log_dependency_failure(error)
     reply = json_reply(status_for(error), {"detail": error.detail})
-    if isinstance(error, errors.RateLimited) and error.retry_after is not None:
-        reply.headers["retry-after"] = str(error.retry_after)
+    reply.headers.update(error_headers(error))
     return reply
 
 
 def json_reply(status: int, body: Any) -> Reply:
     return Reply(status, {"content-type": "application/json"}, json.dumps(body, ensure_ascii=False).encode())
+
+
+def unexpected_reply(kind: str) -> Reply:
+    """A bug, not the caller's mistake: logged with its traceback, answered in the API's own shape."""
+    logger.exception("the ChatKit request failed unexpectedly", extra={"request_type": kind})
+    return json_reply(500, {"detail": "Internal server error."})
 
 
 class TaskAssistantServer(ChatKitServer[RequestContext]):
@@ -105,6 +117,29 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
         # Set by ChatKitService before any request that calls OpenAI (it needs the OpenAI key).
         self.agent: Agent[AgentContext[Any]] | None = None
         self.openai: AsyncOpenAI | None = None
+
+    def get_stream_options(self, thread: ThreadMetadata, context: RequestContext) -> StreamOptions:
+        # No stop button: behind API Gateway and the Lambda Web Adapter the function is never told
+        # that the client left, so a "stop" could not stop anything; the answer runs to its end.
+        return StreamOptions(allow_cancel=False)
+
+    async def handle_stream_cancelled(
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext
+    ) -> None:
+        """The run was cancelled mid-answer (the container is shutting down): keep what was
+        written, marked as cut short, and tell the model so on the next turn."""
+        for item in pending_items:
+            if isinstance(item, AssistantMessageItem) and any(part.text.strip() for part in item.content):
+                last = item.content[-1]
+                item.content[-1] = last.model_copy(update={"text": last.text + CUT_SHORT_NOTE})
+                await self.store.add_thread_item(thread.id, item, context)
+        note = SDKHiddenContextItem(
+            id=self.store.generate_item_id("sdk_hidden_context", thread, context),
+            thread_id=thread.id,
+            created_at=datetime.now(),
+            content="The previous answer was cut short before it was finished.",
+        )
+        await self.store.add_thread_item(thread.id, note, context)
 
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: RequestContext
@@ -180,133 +215,89 @@ class ChatKitService:
         """Give the server an agent and a client with the current OpenAI key (re-read at most once a minute)."""
         api_key = self._openai_api_key()
         if self.server.agent is None or api_key != self._api_key:
-            # Bounded well inside the function's 120 s, with one retry, so a stuck upstream ends as a stream error.
+            # One retry of a bounded wait (ChatKitOpenAITimeoutSeconds), inside the function's 120 s.
             client = AsyncOpenAI(
-                api_key=api_key, base_url=self.settings.openai_base_url or None, max_retries=1, timeout=45.0
+                api_key=api_key,
+                base_url=self.settings.openai_base_url or None,
+                max_retries=1,
+                timeout=self.settings.openai_timeout_seconds,
             )
             self.server.agent = build_agent(OpenAIResponsesModel(model=self.settings.model, openai_client=client))
             self.server.openai = client
             self._api_key = api_key
 
     def _openai_api_key(self) -> str:
-        if not self.settings.openai_api_key_secret_arn:
-            raise errors.NotConfigured("OPENAI_API_KEY_SECRET_ARN")
-        version = self.secrets.get(self.settings.openai_api_key_secret_arn)
-        try:
-            api_key = json.loads(version.value).get("api_key", "") if version else ""
-        except (ValueError, AttributeError):
-            api_key = ""
-        if not isinstance(api_key, str) or not api_key.strip():
-            raise errors.NotConfigured(
-                "the OpenAI API key", 'Put it in OpenAIApiKeySecret as {"api_key": "sk-..."}.'
-            )
-        return api_key.strip()
+        return openai_api_key(self.secrets, self.settings.openai_api_key_secret_arn)
 
-    async def handle(self, body: bytes, request_context: dict[str, Any] | None) -> Reply:
+    async def handle(
+        self, body: bytes, request_context: dict[str, Any] | None, content_type: str | None = JSON_MEDIA_TYPE
+    ) -> Reply:
         """Answer one POST /chatkit; ``request_context`` is API Gateway's (with the authorizer's)."""
+        kind = "unknown"
         try:
             identity = identity_from_event({"requestContext": request_context or {}})
             if identity.token_use != "user":
                 raise errors.Forbidden("This route takes a user's token, not an MCP token.")
-            request = parse_request(body)
+            request = parse_request(body, content_type)
+            kind = request.type
             context = RequestContext(user_id=identity.user_id)
-            await self._check(request, context)
+            await check_request(request, self.server.store, context)
             if _calls_openai(request):
                 self._ready_agent()
             result = await self.server.process(body, context)
+            if isinstance(result, NonStreamingResult):
+                return Reply(200, {"content-type": "application/json"}, result.json)
+            return await self._stream(result, request, context)
         except errors.DomainError as error:
             return error_reply(error)
         except NotFoundError as error:
             return json_reply(404, {"detail": str(error) or "Not found."})
-        except ValueError as error:
-            return _refused(error)
-        if isinstance(result, NonStreamingResult):
-            return Reply(200, {"content-type": "application/json"}, result.json)
-        return await self._stream(result, request, context)
-
-    async def _check(self, request: Any, context: RequestContext) -> None:
-        """What must hold before ChatKit stores anything; raises the domain error otherwise."""
-        if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)) and request.params.input.attachments:
-            thread_id = getattr(request.params, "thread_id", None)
-            await self.server.attachments.check_sendable(request.params.input.attachments, thread_id, context)
-        elif isinstance(request, InputTranscribeReq):
-            try:
-                audio = base64.b64decode(request.params.audio_base64, validate=True)
-            except (binascii.Error, ValueError):
-                raise errors.InvalidInput("audio_base64 is not valid base64.") from None
-            transcription.check_audio(AudioInput(data=audio, mime_type=request.params.mime_type))
-        elif isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
-            task_id_of(request.params.action)
-        elif isinstance(request, ThreadsRetryAfterItemReq):
-            item = await self.server.store.load_item(request.params.thread_id, request.params.item_id, context)
-            if not isinstance(item, UserMessageItem):
-                raise errors.InvalidInput("Only a user message can be retried: pass the id of the message to answer again.")
+        except Exception:
+            return unexpected_reply(kind)
 
     async def _stream(self, result: StreamingResult, request: Any, context: RequestContext) -> Reply:
-        """200 and the SSE stream once its first event exists; an HTTP error if ChatKit fails first.
+        """Wait for the events that commit the request, then stream the rest.
 
-        One task runs ChatKit's whole stream (its context variables must be set and reset in
-        one context) and hands the chunks over a small queue; leaving the stream early (the
-        client went away) cancels that task, which stops the agent run.
+        The first event for every streaming request; for ``threads.create`` also the second (its
+        user message, stored with the new thread), so a create that fails before the model
+        starts is a plain HTTP error and leaves no thread behind. ChatKit opens a widget action's
+        stream (stream_options) before the action runs: wait for the action's first event too,
+        so that its failure (another user's task) is still an HTTP answer.
         """
-        chunks: asyncio.Queue[bytes | Exception | None] = asyncio.Queue(maxsize=STREAM_BUFFER_CHUNKS)
-
-        async def produce() -> None:
-            try:
-                async for chunk in result:
-                    await chunks.put(chunk)
-            except Exception as error:  # handed over: before the first event it becomes a status
-                await chunks.put(error)
-            else:
-                await chunks.put(None)
-
-        producer = asyncio.create_task(produce())
+        events = result.__aiter__()
+        committing = 2 if isinstance(request, ThreadsCreateReq) else 1
         held: list[bytes] = []
-        first = await chunks.get()
-        # ChatKit opens an action's stream (stream_options) before the action runs: wait for the
-        # action's first event, so that its failure is still an HTTP answer.
-        while isinstance(request, ThreadsCustomActionReq) and isinstance(first, bytes) and first.startswith(_STREAM_OPTIONS):
-            held.append(first)
-            first = await chunks.get()
-        failure = _early_failure(first, context)
-        if failure is not None:
-            producer.cancel()
-            await asyncio.gather(producer, return_exceptions=True)
-            return failure
+        try:
+            while len(held) < committing:
+                held.append(await anext(events))
+                if isinstance(request, ThreadsCustomActionReq) and held[-1].startswith(_STREAM_OPTIONS):
+                    committing += 1
+        except StopAsyncIteration:
+            pass
+        except errors.DomainError as error:
+            return error_reply(error)
+        except NotFoundError as error:
+            return json_reply(404, {"detail": str(error) or "Not found."})
+        if context.error is not None:
+            await events.aclose()  # type: ignore[attr-defined]
+            return error_reply(context.error)
 
-        async def stream() -> AsyncIterator[bytes]:
+        async def chunks() -> AsyncIterator[bytes]:
+            for chunk in held:
+                yield chunk
             try:
-                item: bytes | Exception | None = first
-                for chunk in held:
+                async for chunk in events:
                     yield chunk
-                while item is not None:
-                    if isinstance(item, Exception):
-                        # Headers are out: end the stream with ChatKit's own error event, not a cut.
-                        logger.error("the ChatKit stream failed", exc_info=item, extra={"request_type": request.type})
-                        yield _SSE_ERROR
-                        return
-                    yield item
-                    item = await chunks.get()
-            finally:
-                if not producer.done():
-                    producer.cancel()
-                    await asyncio.gather(producer, return_exceptions=True)
+            except Exception as error:
+                # Headers are out: end the stream with ChatKit's own error event, not a cut.
+                if isinstance(error, errors.DependencyUnavailable):
+                    log_dependency_failure(error, request_type=request.type)
+                else:
+                    logger.exception("the ChatKit stream failed", extra={"request_type": request.type})
+                yield _SSE_ERROR
 
         headers = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
-        return Reply(200, headers, stream=stream())
-
-
-def _early_failure(first: bytes | Exception | None, context: RequestContext) -> Reply | None:
-    """The HTTP answer for a stream that failed before its first event, or None if it did not."""
-    if context.error is not None:
-        return error_reply(context.error)
-    if isinstance(first, errors.DomainError):
-        return error_reply(first)
-    if isinstance(first, NotFoundError):
-        return json_reply(404, {"detail": str(first) or "Not found."})
-    if isinstance(first, ValueError):
-        return _refused(first)
-    return None
+        return Reply(200, headers, stream=chunks())
 
 
 def _calls_openai(request: Any) -> bool:
@@ -316,35 +307,33 @@ def _calls_openai(request: Any) -> bool:
     return is_streaming_req(request) and not isinstance(request, ThreadsCustomActionReq)
 
 
-def _refused(error: ValueError) -> Reply:
-    """ChatKit's own refusals (an item that is not a widget, not a user message...) are
-    ValueErrors about the request; a model that does not validate is our bug, not the caller's."""
-    if isinstance(error, ValidationError):
-        raise error
-    logger.warning("ChatKit refused the request", extra={"reason": str(error)[:200]})
-    return json_reply(422, {"detail": f"This request does not fit the thread: {str(error)[:200]}"})
-
-
 def _title(message: UserMessageItem) -> str | None:
-    words = " ".join(part.text for part in message.content if getattr(part, "type", "") == "input_text").split()
+    """The first words of the message, on one line, without control characters."""
+    text = " ".join(part.text for part in message.content if getattr(part, "type", "") == "input_text")
+    words = "".join(" " if limits.forbidden_character(c) else c for c in text).split()
     title = " ".join(words)
     if not title:
         return None
     return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1].rstrip() + "…"
 
 
-def parse_request(body: bytes) -> Any:
-    """The ChatKit request in ``body``; ``InvalidInput`` naming what is wrong, ``PayloadTooLarge`` over the limit."""
+def parse_request(body: bytes, content_type: str | None = JSON_MEDIA_TYPE) -> Any:
+    """The ChatKit request in ``body``; a domain error (415, 413, 422) naming what is wrong."""
+    if (content_type or "").split(";", 1)[0].strip().lower() != JSON_MEDIA_TYPE:
+        raise errors.UnsupportedMediaType(
+            f"Send the ChatKit request as JSON, with Content-Type: {JSON_MEDIA_TYPE}."
+        )
     if not body.strip():
         raise errors.InvalidInput("The body must be a ChatKit request (JSON with 'type' and 'params').")
-    if len(body) > MAX_TRANSCRIBE_BODY_BYTES:
-        raise errors.PayloadTooLarge(f"The request is over {MAX_TRANSCRIBE_BODY_BYTES // 1024} KiB.")
+    if len(body) > limits.TRANSCRIBE_BODY_MAX_BYTES:
+        raise errors.PayloadTooLarge(f"The request is over {limits.TRANSCRIBE_BODY_MAX_BYTES // 1024} KiB.")
     try:
         request = _REQUEST.validate_json(body)
     except ValidationError as error:
         raise errors.InvalidInput(f"Not a valid ChatKit request: {_describe(error)}") from None
-    if len(body) > MAX_BODY_BYTES and not isinstance(request, InputTranscribeReq):
-        raise errors.PayloadTooLarge(f"The request is over {MAX_BODY_BYTES // 1024} KiB.")
+    # Dictation carries its audio inline (base64): only it may use the larger body.
+    if len(body) > limits.REQUEST_BODY_MAX_BYTES and not isinstance(request, InputTranscribeReq):
+        raise errors.PayloadTooLarge(f"The request is over {limits.REQUEST_BODY_MAX_BYTES // 1024} KiB.")
     return request
 
 

@@ -19,6 +19,7 @@ from openai import (
     RateLimitError,
 )
 
+from chatkit_backend import limits
 from chatkit_backend.errors import InvalidInput, RateLimited, UpstreamRejected, UpstreamTimeout, UpstreamUnavailable
 from chatkit_backend.observability import logger
 from chatkit_backend.upstream import retry_after_seconds
@@ -31,8 +32,7 @@ AUDIO_TYPES = {
     "audio/mpeg": "mp3",
     "audio/wav": "wav",
 }
-# About 12 minutes of ChatKit's opus recording; base64 keeps the request under Lambda's 6 MB.
-MAX_AUDIO_BYTES = 3 * 1024 * 1024
+MAX_AUDIO_BYTES = limits.DICTATION_AUDIO_MAX_BYTES
 
 
 def check_audio(audio: AudioInput) -> str:
