@@ -31,7 +31,7 @@ from chatkit.types import (
     ImageAttachment,
 )
 
-from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
+from chatkit_backend.assistant.store import RequestContext
 from chatkit_backend.aws import client
 from chatkit_backend.errors import InvalidInput, NotConfigured, PayloadTooLarge
 
@@ -148,16 +148,15 @@ class S3Files:
 class S3AttachmentStore(AttachmentStore[RequestContext]):
     """ChatKit's two-phase ``AttachmentStore`` over ``S3Files``; records live in ``DynamoDBStore``."""
 
-    def __init__(self, files: S3Files, store: DynamoDBStore) -> None:
+    def __init__(self, files: S3Files) -> None:
         self.files = files
-        self.store = store
 
     def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
         return f"atc_{uuid.uuid4().hex}"
 
     async def create_attachment(self, input: AttachmentCreateParams, context: RequestContext) -> Attachment:
         mime_type = check_upload(input, self.files.max_bytes)
-        name = _clean_name(input.name)
+        name = clean_name(input.name)
         attachment_id = self.generate_attachment_id(mime_type, context)
         descriptor = self.files.upload_descriptor(context.user_id, attachment_id, mime_type, input.size)
         if mime_type in IMAGE_TYPES:
@@ -171,13 +170,14 @@ class S3AttachmentStore(AttachmentStore[RequestContext]):
         return FileAttachment(id=attachment_id, name=name, mime_type=mime_type, upload_descriptor=descriptor)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
-        # The record must be the caller's: another user's id is "not found" and deletes nothing.
-        await self.store.load_attachment(attachment_id, context)
+        # The request checks (checks.attachment_is_callers) found the caller's record first; the
+        # key is under the caller's own prefix, so no id can reach another user's file anyway.
         await self.files.delete_files(context.user_id, [attachment_id])
 
 
 def check_upload(params: AttachmentCreateParams, max_bytes: int) -> str:
     """The upload's media type when it may be uploaded; InvalidInput naming what is allowed."""
+    clean_name(params.name)
     mime_type = media_type(params.mime_type)
     if mime_type not in ALLOWED_TYPES:
         raise InvalidInput(
@@ -194,7 +194,8 @@ def check_upload(params: AttachmentCreateParams, max_bytes: int) -> str:
     return mime_type
 
 
-def _clean_name(name: str) -> str:
+def clean_name(name: str) -> str:
+    """The file name as shown: printable characters, at most 255; InvalidInput when none is left."""
     cleaned = "".join(ch for ch in name if ch.isprintable()).strip()[:NAME_MAX]
     if not cleaned:
         raise InvalidInput("The file needs a name.")

@@ -13,9 +13,11 @@
   wrong state (no pending client tool call, a structured input already answered) is 409
   (``Conflict``);
 - what attachments, dictation and widget actions take: a file or recording of a type or size the
-  server does not read is 422 naming what it does; a message's attachments must be the caller's
-  (else 404), uploaded and not part of another thread (422); an action is ``task.complete`` with
-  a payload of only a task id (422).
+  server does not read, empty, or a file without a name, is 422 naming what it does take; a
+  message's attachments must be the caller's (else 404), uploaded, within the size limit and not
+  part of another thread (422); only the caller's own attachment can be deleted (else 404); an
+  action is ``task.complete`` with a payload of only a task id (422), and the task must be the
+  caller's (404, from the action's own conditional write).
 
 ``CHECKS`` is the table: request type -> the checks it runs, in order. A new request handler adds
 or replaces its row; the table-driven test (tests/component/test_chatkit_requests.py) covers
@@ -24,6 +26,8 @@ every request type of the installed ``openai-chatkit``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,6 +35,7 @@ from chatkit.store import NotFoundError
 from chatkit.types import (
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
+    AudioInput,
     ClientToolCallItem,
     InputTranscribeReq,
     ItemsFeedbackReq,
@@ -49,11 +54,6 @@ from chatkit.types import (
     WidgetItem,
 )
 from pydantic import BaseModel, TypeAdapter
-
-import base64
-import binascii
-
-from chatkit.types import AudioInput
 
 from chatkit_backend import errors, limits
 from chatkit_backend.assistant import transcription
@@ -183,6 +183,11 @@ async def attachments_sendable(request: Any, store: DynamoDBStore, context: Requ
             raise errors.InvalidInput(f"Attachment '{attachment_id}' is over the {files.max_bytes}-byte limit.")
 
 
+async def attachment_is_callers(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
+    """Only the uploader's own record names a file: another user's id is 404 and deletes nothing."""
+    await _found(store.load_attachment(request.params.attachment_id, context))
+
+
 async def upload_is_readable(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
     check_upload(request.params, _files(store).max_bytes)
 
@@ -206,16 +211,18 @@ CHECKS: dict[type, tuple[Check, ...]] = {
     ThreadsAddStructuredInputReq: (structured_input_within_limits, thread_exists, item_is_pending_structured_input),
     ThreadsRetryAfterItemReq: (thread_exists, item_is_user_message),
     # ChatKit loads the thread itself (404); a sender must be a widget of the caller's thread.
+    # The task must be the caller's too: the action's one conditional UpdateItem is that check
+    # (404, nothing changed), so it costs no read here.
     ThreadsCustomActionReq: (action_is_known, sender_is_widget),
     ThreadsSyncCustomActionReq: (action_is_known, sender_is_widget),
     ThreadsUpdateReq: (title_is_valid,),
     # The store checks every named item with one BatchGetItem before it writes a vote (404).
     ItemsFeedbackReq: (feedback_names_items,),
     AttachmentsCreateReq: (upload_is_readable,),
+    AttachmentsDeleteReq: (attachment_is_callers,),
     InputTranscribeReq: (audio_is_readable,),
-    # threads.get_by_id, threads.list, items.list, threads.delete and attachments.delete need
-    # nothing more: ChatKit and the store answer their unknown ids (404) and bad pages (422)
-    # before anything changes.
+    # threads.get_by_id, threads.list, items.list and threads.delete need nothing more: ChatKit
+    # and the store answer their unknown ids (404) and bad pages (422) before anything changes.
 }
 
 

@@ -109,7 +109,7 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
     actions, attachments in S3, dictation and feedback."""
 
     def __init__(self, store: DynamoDBStore, files: S3Files, transcription_model: str) -> None:
-        self.attachments = S3AttachmentStore(files, store)
+        self.attachments = S3AttachmentStore(files)
         super().__init__(store, self.attachments)
         self.store: DynamoDBStore = store
         self.files = files
