@@ -8,8 +8,9 @@ from collections.abc import Mapping
 DEFAULT_RETRY_AFTER_SECONDS = 10
 
 
-def retry_after_seconds(headers: Mapping[str, str]) -> int:
-    """Whole seconds from an upstream's retry-after-ms / retry-after headers; a default when absent."""
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds an upstream asked to wait (``retry-after-ms`` first, then ``retry-after`` in
+    seconds), or None when it named no usable delay. HTTP-date values count as none."""
     for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
         raw = headers.get(name)
         try:
@@ -17,5 +18,12 @@ def retry_after_seconds(headers: Mapping[str, str]) -> int:
         except ValueError:
             continue
         if math.isfinite(seconds) and seconds >= 0:
-            return max(1, math.ceil(seconds))
-    return DEFAULT_RETRY_AFTER_SECONDS
+            return seconds
+    return None
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> int:
+    """Whole seconds for our own ``Retry-After``: the upstream's delay rounded up (at least 1),
+    or a default when it named none."""
+    seconds = retry_after(headers)
+    return DEFAULT_RETRY_AFTER_SECONDS if seconds is None else max(1, math.ceil(seconds))

@@ -27,7 +27,7 @@ from openai.types.responses.response_input_item_param import Message
 
 from chatkit_backend.assistant import widgets
 from chatkit_backend.assistant.attachments import S3Files
-from chatkit_backend.assistant.store import RequestContext
+from chatkit_backend.assistant.store import RequestContext, is_imported
 
 
 class ModelInputConverter(ThreadItemConverter):
@@ -38,7 +38,7 @@ class ModelInputConverter(ThreadItemConverter):
         self.context = context
 
     async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
-        if (attachment.metadata or {}).get("imported_from"):
+        if is_imported(attachment.metadata):
             # A thread imported from hosted ChatKit: its files stayed with OpenAI.
             return ResponseInputTextParam(
                 type="input_text",
@@ -57,10 +57,14 @@ class ModelInputConverter(ThreadItemConverter):
     async def user_message_to_input(
         self, item: UserMessageItem, is_last_message: bool = True
     ) -> TResponseInputItem | list[TResponseInputItem] | None:
-        if is_last_message or not item.attachments:
+        # Only this server's files were shown to the model before; an imported one never was,
+        # and keeps its own note (attachment_to_message_content) on every turn.
+        seen = [attachment for attachment in item.attachments if not is_imported(attachment.metadata)]
+        if is_last_message or not seen:
             return await super().user_message_to_input(item, is_last_message)
-        names = ", ".join(f"'{attachment.name}'" for attachment in item.attachments)
-        earlier = item.model_copy(update={"attachments": []})
+        names = ", ".join(f"'{attachment.name}'" for attachment in seen)
+        imported = [attachment for attachment in item.attachments if is_imported(attachment.metadata)]
+        earlier = item.model_copy(update={"attachments": imported})
         converted = await super().user_message_to_input(earlier, is_last_message)
         note = Message(
             type="message",

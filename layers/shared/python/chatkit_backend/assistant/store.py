@@ -69,6 +69,14 @@ _ATTACHMENT = TypeAdapter(Attachment)
 # How long the record of an attachment never sent in a message is kept (the bucket's lifecycle
 # rule removes the file after a day too).
 PENDING_ATTACHMENT_SECONDS = 2 * 24 * 3600
+# The metadata of threads and attachments imported from hosted ChatKit (hosted_import writes it;
+# an imported attachment is a name and a type, its file stayed with OpenAI).
+IMPORTED_METADATA: dict[str, str] = {"imported_from": "hosted_chatkit"}
+
+
+def is_imported(metadata: dict[str, Any] | None) -> bool:
+    """Whether a thread's or attachment's ``metadata`` marks it as imported from hosted ChatKit."""
+    return (metadata or {}).get("imported_from") == IMPORTED_METADATA["imported_from"]
 
 
 @dataclass
