@@ -27,8 +27,11 @@ def main() -> int:
     stack = LocalStack.provision(template, aws)
     try:
         url = stack.serve(host, port)
-    except OSError as exc:
-        log.error("cannot listen on %s:%d: %s (set PORT to a free port)", host, port, exc.strerror or exc)
+    except (OSError, TemplateError) as exc:
+        if isinstance(exc, OSError):
+            log.error("cannot listen on %s:%d: %s (set PORT to a free port)", host, port, exc.strerror or exc)
+        else:
+            log.error("cannot start: %s", exc)
         stack.stop()
         return 2
     state = stack.write_state()
