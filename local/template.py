@@ -31,6 +31,7 @@ ENV_TO_PARAMETER: dict[str, str] = {
     "CHATKIT_WORKFLOW_VERSION": "ChatKitWorkflowVersion",
     "ALLOWED_ORIGINS": "AllowedOrigins",
     "CHATKIT_MODEL": "ChatKitModel",
+    "CHATKIT_OPENAI_TIMEOUT_SECONDS": "ChatKitOpenAITimeoutSeconds",
 }
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from tests.support.loopback import serve
 
 CHROMIUM_ENV = "CHROMIUM_PATH"
 # Debian/Ubuntu package names first, then Chrome as installed on Linux and macOS laptops.
@@ -113,11 +114,5 @@ def serve_pages(pages: dict[str, str | Path] | None = None) -> Iterator[PageServ
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="test-pages", daemon=True).start()
-    try:
-        yield PageServer(port=server.server_address[1], pages=texts)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as url:
+        yield PageServer(port=int(url.rsplit(":", 1)[1]), pages=texts)
