@@ -1,4 +1,4 @@
-"""Browser fixtures: one headless Chromium per test session, a fresh context (cookies, cache,
+"""Browser fixtures: one headless Chromium per test module, a fresh context (cookies, cache,
 CORS preflight cache) and page per test. Without a browser the tests fail, saying how to get one;
 they never skip (CI installs Debian's chromium in .ci/run)."""
 
@@ -12,7 +12,9 @@ import pytest
 from tests.support.browser import chromium
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in the main
+# thread while it is started, and every later test that calls asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
         with chromium() as launched:
