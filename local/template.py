@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import decode
-
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 ACCOUNT_ID = "123456789012"
@@ -130,6 +128,10 @@ class Template:
 
     @classmethod
     def load(cls, overrides: dict[str, str] | None = None, path: Path = TEMPLATE_PATH) -> Template:
+        # Imported here: cfn-lint takes most of a second to import, and every local Lambda
+        # sandbox imports this module (for FunctionSpec) without ever reading the template.
+        from cfnlint.decode import decode
+
         body, problems = decode(str(path))
         if body is None or problems:
             raise TemplateError(f"{path.name} does not decode: {[str(p) for p in problems]}")
@@ -278,6 +280,22 @@ class Template:
         """The REST API's stage name (the first path segment of its URL in AWS)."""
         api = self._rest_api()
         return str(self.resolve((api or {}).get("Properties", {}).get("StageName", "Prod")))
+
+    def rest_gateway_responses(self) -> dict[str, list[tuple[str, str]]]:
+        """The REST API's GatewayResponses: the headers it adds to its own answers, per response type.
+
+        Only static values ('...' in the template) are served locally; the mappings API Gateway
+        also allows (method.request.header.X) are named in the error.
+        """
+        responses = self.resolve((self._rest_api() or {}).get("Properties", {}).get("GatewayResponses") or {})
+        headers: dict[str, list[tuple[str, str]]] = {}
+        for kind, response in responses.items():
+            for name, value in ((response.get("ResponseParameters") or {}).get("Headers") or {}).items():
+                text = str(value)
+                if not (len(text) >= 2 and text[0] == text[-1] == "'"):
+                    raise TemplateError(f"GatewayResponses {kind}: header {name} = {text}: only static '...' values run locally")
+                headers.setdefault(kind, []).append((name.lower(), text[1:-1]))
+        return headers
 
     def authorizer(self) -> AuthorizerSpec | None:
         """The HTTP API's default Lambda authorizer (payload 2.0, simple responses), if any."""
