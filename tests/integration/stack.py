@@ -63,11 +63,11 @@ class RunningStack:
 
 
 @contextmanager
-def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[RunningStack]:
-    """Run `python -m local.dev` with ``env`` on a free port until the block ends."""
+def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0, port: int | None = None) -> Iterator[RunningStack]:
+    """Run `python -m local.dev` with ``env`` on ``port`` (default: a free one) until the block ends."""
     state_dir = Path(tempfile.mkdtemp(prefix="local-stack-"))
     log_path = state_dir / "dev.log"
-    port = free_port()
+    port = port or free_port()
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         **(env or {}),

@@ -20,19 +20,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-import httpx2
 import jwt
 import pytest
-from mcp import Client
-from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken, ProtectedResourceMetadata
+from mcp.shared.auth import ProtectedResourceMetadata
 
 from chatkit_backend.tokens import mint_mcp_token
 from local.token import mint_user_token
 from tests.authsupport import AUDIENCE, ISSUER, JwksServer, SigningKey, claims, new_key, unsigned
 from tests.integration.stack import RunningStack, start_stack
 from tests.integration.test_mcp_clients import TOOL_NAMES, run_every_tool
+from tests.support.mcp_oauth_client import Browser, MemoryStorage, connected, oauth_client
 from tests.support.oauth_server import AuthorizationServer, serve_authorization_server
 
 pytestmark = pytest.mark.integration
@@ -266,74 +263,27 @@ def test_opaque_tokens_are_introspected_once_a_minute(
 # ---- the official SDK client runs the flow ----------------------------------------------------
 
 
-class MemoryStorage:
-    """Where an MCP client keeps its registration and tokens (the SDK's TokenStorage)."""
+def stand_in_browser() -> Browser:
+    """The stand-in approves for its signed-in user at once: the authorization URL redirects back."""
 
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
-
-
-class Browser:
-    """The user's browser: opens the authorization URL (the user is signed in and consents) and
-    hands the code of the redirect to the client, as a loopback callback server would."""
-
-    def __init__(self) -> None:
-        self.opened: list[str] = []
-        self._result: AuthorizationCodeResult | None = None
-
-    async def open(self, url: str) -> None:
-        self.opened.append(url)
-        async with httpx2.AsyncClient(timeout=30) as http:
-            response = await http.get(url)
+    def open_url(url: str) -> str:
+        response = httpx.get(url, timeout=30)
         assert response.status_code == 302, response.text
-        params = dict(parse_qsl(urlsplit(response.headers["location"]).query))
-        assert "code" in params, params
-        self._result = AuthorizationCodeResult(code=params["code"], state=params.get("state"), iss=params.get("iss"))
+        return response.headers["location"]
 
-    async def callback(self) -> AuthorizationCodeResult:
-        assert self._result is not None
-        return self._result
+    return Browser(open_url)
 
 
-def oauth_client(resource: str, browser: Browser, storage: MemoryStorage) -> OAuthClientProvider:
-    return OAuthClientProvider(
-        server_url=resource,
-        client_metadata=OAuthClientMetadata(
-            client_name="pytest MCP client",
-            redirect_uris=["http://127.0.0.1:33418/callback"],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-        ),
-        storage=storage,
-        redirect_handler=browser.open,
-        callback_handler=browser.callback,
-    )
+async def run_every_tool_through(resource: str, provider: Any, mode: str = "auto") -> None:
+    async with connected(resource, provider, mode) as client:
+        assert [tool.name for tool in (await client.list_tools()).tools] == TOOL_NAMES
 
+        async def call(name: str, arguments: dict[str, Any]) -> Any:
+            result = await client.call_tool(name, arguments)
+            assert result.is_error is False, result
+            return result.structured_content
 
-async def connect_and_run_every_tool(resource: str, provider: OAuthClientProvider, mode: str) -> None:
-    async with httpx2.AsyncClient(auth=provider, timeout=30) as http:
-        async with Client(streamable_http_client(resource, http_client=http), mode=mode) as client:
-            assert [tool.name for tool in (await client.list_tools()).tools] == TOOL_NAMES
-
-            async def call(name: str, arguments: dict[str, Any]) -> Any:
-                result = await client.call_tool(name, arguments)
-                assert result.is_error is False, result
-                return result.structured_content
-
-            await run_every_tool(call)
+        await run_every_tool(call)
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -341,10 +291,10 @@ def test_the_sdk_client_discovers_registers_authorizes_and_calls_every_tool(
     stack: RunningStack, auth_server: AuthorizationServer, resource: str, mode: str
 ) -> None:
     auth_server.user = new_user()
-    browser, storage = Browser(), MemoryStorage()
+    browser, storage = stand_in_browser(), MemoryStorage()
     first = len(auth_server.requests)
 
-    asyncio.run(connect_and_run_every_tool(resource, oauth_client(resource, browser, storage), mode))
+    asyncio.run(run_every_tool_through(resource, oauth_client(resource, browser, storage), mode))
 
     sent = auth_server.requests[first:]
     paths = [path for _, path, _ in sent]
@@ -373,9 +323,9 @@ def test_the_sdk_client_steps_up_when_a_write_needs_a_scope_it_was_not_granted(
         return grants[-1]
 
     auth_server.consent = consent
-    browser, storage = Browser(), MemoryStorage()
+    browser, storage = stand_in_browser(), MemoryStorage()
 
-    asyncio.run(connect_and_run_every_tool(resource, oauth_client(resource, browser, storage), "auto"))
+    asyncio.run(run_every_tool_through(resource, oauth_client(resource, browser, storage)))
 
     assert grants == [["tasks:read"], ASKED.split()]
     assert len(browser.opened) == 2
