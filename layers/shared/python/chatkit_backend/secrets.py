@@ -11,8 +11,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-from chatkit_backend.aws import client
-
 CURRENT = "AWSCURRENT"
 PREVIOUS = "AWSPREVIOUS"
 PENDING = "AWSPENDING"
@@ -60,6 +58,10 @@ class SecretCache:
 
 def fetch_version(secret_id: str, stage: str = CURRENT) -> SecretVersion | None:
     """One uncached read of ``stage``; None when the stage is not attached to any version."""
+    # Imported on the first read: McpFunction builds its verifier at init, and a container that
+    # only ever sees OAuth access tokens (checked against a JWKS) never needs the AWS SDK for it.
+    from chatkit_backend.aws import client
+
     secretsmanager = client("secretsmanager")
     try:
         response = secretsmanager.get_secret_value(SecretId=secret_id, VersionStage=stage)
