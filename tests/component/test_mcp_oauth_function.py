@@ -129,3 +129,4 @@ def test_the_mcp_token_of_a_chatkit_session_keeps_every_tool_without_scopes(invo
     answer = call(invoke, mint_mcp_token("alice", key, 300), {"MCP_AUTHORIZATION_SERVER": "https://app.example.test/api/auth"}, add)
 
     assert answer["statusCode"] == 200 and json.loads(answer["body"])["result"]["isError"] is False
+

@@ -277,3 +277,53 @@ def test_the_frontends_user_tokens_still_take_the_user_path_when_they_share_the_
 )
 def test_resources_compare_with_case_insensitive_scheme_and_host_only(url: str, canonical: str) -> None:
     assert canonical_resource(url) == canonical
+
+
+@pytest.mark.parametrize(
+    ("settings", "oauth"),
+    [
+        (("", ISSUER, "tasks:read", "tasks:write", ""), True),
+        (("", "", "tasks:read", "tasks:write", ""), False),
+        (("", "http://auth.example.test/api/auth", "tasks:read", "tasks:write", ""), False),
+        # A scope that cannot be written into a challenge closes OAuth rather than opening every tool.
+        (("", ISSUER, 'tasks "read"', "tasks:write", ""), False),
+        (("", ISSUER, "", "", ""), True),
+    ],
+)
+def test_oauth_is_on_only_with_settings_that_can_work(settings: tuple[str, ...], oauth: bool) -> None:
+    from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
+
+    server = ResourceServer(McpAuthSettings(*settings), TokenVerifier(mcp_keys=None, user_keys=None, jwks=None))
+    assert server.oauth is oauth
+
+
+def test_a_custom_resource_url_names_its_own_metadata_url() -> None:
+    from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
+
+    server = ResourceServer(
+        McpAuthSettings("HTTPS://Tasks.Example.TEST/v1/mcp/", ISSUER, "tasks:read", "", ""),
+        TokenVerifier(mcp_keys=None, user_keys=None, jwks=None),
+    )
+    endpoint = server.endpoint("abc123.execute-api.us-east-1.amazonaws.com")
+    assert endpoint is not None
+    assert endpoint.resource == "https://tasks.example.test/v1/mcp"
+    assert endpoint.metadata_url == "https://tasks.example.test/.well-known/oauth-protected-resource/v1/mcp"
+
+
+@pytest.mark.parametrize(
+    ("domain", "resource"),
+    [
+        ("abc123.execute-api.us-east-1.amazonaws.com", "https://abc123.execute-api.us-east-1.amazonaws.com/mcp"),
+        ("127.0.0.1:3000", "http://127.0.0.1:3000/mcp"),
+        ("LOCALHOST:3000", "http://localhost:3000/mcp"),
+        ("[::1]:3000", "http://[::1]:3000/mcp"),
+        ('evil.example"/x', None),
+        (None, None),
+    ],
+)
+def test_without_a_custom_url_the_resource_is_where_the_request_came(domain: Any, resource: str | None) -> None:
+    from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
+
+    server = ResourceServer(McpAuthSettings("", ISSUER, "", "", ""), TokenVerifier(mcp_keys=None, user_keys=None, jwks=None))
+    endpoint = server.endpoint(domain)
+    assert (endpoint.resource if endpoint else None) == resource

@@ -114,11 +114,9 @@ class ResourceServer:
         usable_url = settings.resource_url and "resource_url" not in problems
         self._resource_url = canonical_resource(settings.resource_url) if usable_url else ""
         # Without an authorization server there is nothing to discover: no metadata, no OAuth tokens.
-        self.oauth = bool(settings.authorization_server) and "authorization_server" not in problems
-        usable = "scopes" not in problems
-        self.read_scope = settings.read_scope if usable else ""
-        self.write_scope = settings.write_scope if usable else ""
-        self.scopes = settings.scopes if usable else ()
+        # Scopes that cannot be written into a challenge close OAuth too, rather than open every tool.
+        self.oauth = bool(settings.authorization_server) and not {"authorization_server", "scopes"} & set(problems)
+        self.scopes = settings.scopes
 
     def endpoint(self, domain: Any) -> Endpoint | None:
         """The endpoint for a request that reached ``domain`` (API Gateway's ``domainName``)."""
@@ -197,7 +195,7 @@ class RequestAuth:
         if granted is None:
             return  # the project's own tokens carry no scopes and may use every tool
         server = self._server
-        needed = [server.read_scope, server.write_scope if writes else ""]
+        needed = [server.settings.read_scope, server.settings.write_scope if writes else ""]
         missing = [scope for scope in dict.fromkeys(needed) if scope and scope not in granted]
         if not missing:
             return
