@@ -30,23 +30,30 @@ SHARED = ("layers/shared/python",)
 EVENTS = ROOT / ".local" / "bench"
 
 
-def _serve_jwks(jwk: dict[str, Any]) -> str:
-    body = json.dumps({"keys": [jwk]}).encode()
+def serve_documents(documents: dict[str, Any]) -> str:
+    """JSON documents by path, served on 127.0.0.1 by this (the bench) process; returns the base URL.
+    ``documents`` is read on each request, so documents that name the URL can be added after."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            self.send_response(200)
+            document = documents.get(self.path.split("?", 1)[0])
+            body = None if document is None else json.dumps(document).encode()
+            self.send_response(200 if body is not None else 404)
             self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
+            self.send_header("content-length", str(len(body or b"")))
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(body or b"")
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/api/auth/jwks"
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _serve_jwks(jwk: dict[str, Any]) -> str:
+    return serve_documents({"/api/auth/jwks": {"keys": [jwk]}}) + "/api/auth/jwks"
 
 
 def _authorizer_events() -> tuple[dict[str, str], str, str]:

@@ -13,7 +13,12 @@ would also pay per uncached call is not in their rows (see the "auth:" groups fo
 
 import json
 import secrets
+import time
 
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from local.bench.cases_auth import serve_documents
 from local.bench.runner import Bench, Case
 from local.template import ROOT, STACK_NAME
 from local.token import mint_user_token
@@ -42,6 +47,31 @@ def tokened(fixture: str) -> str:
     path.write_text(json.dumps(event))
     return str(path.relative_to(ROOT))
 
+
+def _oauth() -> tuple[dict[str, str], str]:
+    """McpFunction's settings and a tools/list event for an OAuth client: an authorization server
+    (its metadata and JWKS, served by the bench process) and an at+jwt access token for /mcp."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    jwk = {**json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key())), "kid": "as", "use": "sig", "alg": "EdDSA"}
+    documents: dict[str, object] = {}
+    issuer = f"{serve_documents(documents)}/api/auth"
+    documents["/.well-known/oauth-authorization-server/api/auth"] = {"issuer": issuer, "jwks_uri": f"{issuer}/jwks"}
+    documents["/api/auth/jwks"] = {"keys": [jwk]}
+    event = json.loads((ROOT / "events" / "mcp" / "tools_list.json").read_text())
+    now = int(time.time())
+    token = jwt.encode(
+        {"iss": issuer, "sub": "user-1", "aud": f"https://{event['requestContext']['domainName']}/mcp",
+         "scope": "tasks:read tasks:write", "iat": now, "exp": now + 24 * 3600},
+        key, algorithm="EdDSA", headers={"kid": "as", "typ": "at+jwt"},
+    )
+    event["headers"]["authorization"] = f"Bearer {token}"
+    EVENTS.mkdir(parents=True, exist_ok=True)
+    path = EVENTS / "tools_list_oauth.json"
+    path.write_text(json.dumps(event))
+    return {"MCP_AUTHORIZATION_SERVER": issuer}, str(path.relative_to(ROOT))
+
+
+OAUTH_ENV, OAUTH_TOOLS_LIST = _oauth()
 
 GROUPS = (
     ("mcp tools/list", tokened("tools_list.json")),
@@ -78,6 +108,19 @@ CASES = [
         ),
     )
 ]
+
+# The clients /mcp serves after 2026-11-30 send OAuth access tokens: checked against the
+# authorization server's JWKS (fetched once, over loopback here), no Secrets Manager, no AWS SDK.
+CASES.append(
+    Case(
+        "mcp tools/list",
+        "McpFunction, OAuth access token (ours)",
+        "McpFunction",
+        OAUTH_TOOLS_LIST,
+        env=OAUTH_ENV,
+        note="first call = metadata + JWKS fetch (loopback) + EdDSA verify; no botocore",
+    )
+)
 
 # What every row of the list_tasks group pays for the database: the gap above it is the MCP layer.
 CASES.append(

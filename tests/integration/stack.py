@@ -19,6 +19,7 @@ import httpx
 
 from local.stack import LocalAws
 from local.template import ROOT
+from tests.support.processes import stop
 
 
 def free_port() -> int:
@@ -105,9 +106,4 @@ def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0, port: 
             process=process,
         )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

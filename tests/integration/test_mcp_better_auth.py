@@ -23,7 +23,7 @@ import jwt
 import pytest
 
 from tests.integration.stack import RunningStack, free_port, start_stack
-from tests.integration.test_mcp_clients import TOOL_NAMES, run_every_tool
+from tests.integration.test_mcp_oauth import run_every_tool_through
 from tests.support.better_auth_app import BetterAuthApp, User, require_node, run_better_auth
 from tests.support.mcp_oauth_client import REDIRECT_URI, Browser, MemoryStorage, connected, oauth_client
 
@@ -56,18 +56,7 @@ def test_the_sdk_client_signs_in_with_better_auth_and_calls_every_tool(
     storage = MemoryStorage()
     provider = oauth_client(resource, Browser(lambda url: app.approve(user, url)), storage)
 
-    async def scenario() -> None:
-        async with connected(resource, provider) as client:
-            assert [tool.name for tool in (await client.list_tools()).tools] == TOOL_NAMES
-
-            async def call(name: str, arguments: dict[str, Any]) -> Any:
-                result = await client.call_tool(name, arguments)
-                assert result.is_error is False, result
-                return result.structured_content
-
-            await run_every_tool(call)
-
-    asyncio.run(scenario())
+    asyncio.run(run_every_tool_through(resource, provider))
 
     assert storage.client_info is not None and storage.client_info.client_id  # registered dynamically
     assert storage.tokens is not None

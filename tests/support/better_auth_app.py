@@ -29,6 +29,8 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
+from tests.support.processes import stop
+
 APP = Path(__file__).resolve().parent / "better_auth"
 MIN_NODE = 20
 
@@ -131,9 +133,4 @@ def run_better_auth(resource: str, timeout: float = 60.0) -> Iterator[BetterAuth
             time.sleep(0.05)
         yield BetterAuthApp(json.loads(started)["url"], log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

@@ -239,14 +239,7 @@ class TokenVerifier:
     def _verify_jwks(self, token: str, header: dict[str, Any], algorithm: str) -> VerifiedToken:
         if self.jwks is None or self.jwks_problem is not None:
             raise TokenRejected("jwks_not_configured")
-        kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise TokenRejected("malformed")
-        key = self.jwks.key(kid, algorithm)
-        if key is None:
-            raise TokenRejected("unknown_kid")
-        if key.algorithm_name != algorithm:
-            raise TokenRejected("algorithm_mismatch")
+        key = _key_from(self.jwks, header, algorithm)
         verified = self._try_key(token, key, algorithm, self._user)
         if verified is None:
             raise TokenRejected("bad_signature")
@@ -259,28 +252,12 @@ class TokenVerifier:
         token_type = header.get("typ")
         if token_type is not None and (not isinstance(token_type, str) or token_type.lower() not in ACCESS_TOKEN_TYPES):
             raise TokenRejected("not_an_access_token")
-        kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise TokenRejected("malformed")
-        key = server.keys().key(kid, algorithm)
-        if key is None:
-            raise TokenRejected("unknown_kid")
-        if key.algorithm_name != algorithm:
-            raise TokenRejected("algorithm_mismatch")
-        try:
-            claims = _PYJWT.decode(
-                token,
-                key,
-                algorithms=[algorithm],
-                issuer=server.issuer,
-                leeway=LEEWAY_SECONDS,
-                # The audience is compared below as a resource URL (RFC 8707), not as a plain string.
-                options={"require": ["exp", "sub", "iss"], "verify_aud": False},
-            )
-        except jwt.InvalidSignatureError:
-            raise TokenRejected("bad_signature") from None
-        except jwt.PyJWTError as error:
-            raise TokenRejected(_reason(error)) from None
+        key = _key_from(server.keys(), header, algorithm)
+        # The audience is compared below as a resource URL (RFC 8707), not as a plain string.
+        options = {"require": ["exp", "sub", "iss"], "verify_aud": False}
+        claims = _decode(token, key, algorithm, audience=None, issuer=server.issuer, options=options)
+        if claims is None:
+            raise TokenRejected("bad_signature")
         if not _names_resource(claims, resource):
             raise TokenRejected("wrong_audience")
         return _identity(claims, "oauth", _scopes(claims))
@@ -307,20 +284,35 @@ class TokenVerifier:
 
     def _try_key(self, token: str, key: Any, algorithm: str, path: _Path) -> VerifiedToken | None:
         """The identity if ``key`` signed the token and its claims hold; None on a signature miss."""
-        try:
-            claims = _PYJWT.decode(
-                token,
-                key,
-                algorithms=[algorithm],
-                audience=path.audience,
-                issuer=path.issuer,
-                leeway=LEEWAY_SECONDS,
-            )
-        except jwt.InvalidSignatureError:
-            return None
-        except jwt.PyJWTError as error:
-            raise TokenRejected(_reason(error)) from None
-        return _identity(claims, path.token_use)
+        claims = _decode(token, key, algorithm, audience=path.audience, issuer=path.issuer)
+        return None if claims is None else _identity(claims, path.token_use)
+
+
+def _decode(
+    token: str, key: Any, algorithm: str, *, audience: str | None, issuer: str | None, options: Any = None
+) -> dict[str, Any] | None:
+    """The token's claims if ``key`` signed it and they hold; None on a signature miss."""
+    try:
+        return _PYJWT.decode(
+            token, key, algorithms=[algorithm], audience=audience, issuer=issuer, leeway=LEEWAY_SECONDS, options=options
+        )
+    except jwt.InvalidSignatureError:
+        return None
+    except jwt.PyJWTError as error:
+        raise TokenRejected(_reason(error)) from None
+
+
+def _key_from(jwks: JwksCache, header: dict[str, Any], algorithm: str) -> Any:
+    """The JWKS key the header names (by ``kid``), which must be a key of ``algorithm``'s type."""
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise TokenRejected("malformed")
+    key = jwks.key(kid, algorithm)
+    if key is None:
+        raise TokenRejected("unknown_kid")
+    if key.algorithm_name != algorithm:
+        raise TokenRejected("algorithm_mismatch")
+    return key
 
 
 def _identity(claims: dict[str, Any], token_use: TokenUse, scopes: frozenset[str] | None = None) -> VerifiedToken:
