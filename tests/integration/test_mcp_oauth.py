@@ -141,12 +141,13 @@ def other_server_key() -> SigningKey:
 
 
 # Tokens that name or almost name this resource, and must be refused: (id, token factory, description).
+# One that does not name it is no access token for /mcp: it is checked as a user token, and fails.
 REFUSED: list[tuple[str, Any, str]] = [
-    ("issued for another resource", lambda a, r: a.mint(resource="https://other.example/mcp"), "not issued for this resource"),
-    ("issued for a sibling path", lambda a, r: a.mint(resource=r + "2"), "not issued for this resource"),
-    ("issued for the origin only", lambda a, r: a.mint(resource=r.rsplit("/", 1)[0]), "not issued for this resource"),
-    ("audience list without this resource", lambda a, r: a.mint(resource=["https://other.example/mcp", "client"]), "not issued for this resource"),
-    ("no audience", lambda a, r: a.mint(resource=None), "not issued for this resource"),
+    ("issued for another resource", lambda a, r: a.mint(resource="https://other.example/mcp"), "invalid"),
+    ("issued for a sibling path", lambda a, r: a.mint(resource=r + "2"), "invalid"),
+    ("issued for the origin only", lambda a, r: a.mint(resource=r.rsplit("/", 1)[0]), "invalid"),
+    ("audience list without this resource", lambda a, r: a.mint(resource=["https://other.example/mcp", "client"]), "invalid"),
+    ("no audience", lambda a, r: a.mint(resource=None), "invalid"),
     ("signed by a key the server never published", lambda a, r: a.mint(resource=r, key=other_server_key()), "invalid"),
     ("another issuer with this server's key", lambda a, r: a.mint(resource=r, iss="https://evil.example/api/auth"), "not issued by this resource"),
     ("expired", lambda a, r: a.mint(resource=r, ttl=-120), "expired"),

@@ -231,10 +231,8 @@ def test_without_a_resource_the_oauth_path_is_closed(server_key: SigningKey, fro
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
-        ({"aud": "https://api.example.test/mcp/other"}, "wrong_audience"),
-        ({"aud": None}, "wrong_audience"),
-        ({"aud": None, "resource": "https://api.example.test/other"}, "wrong_audience"),
         ({"iss": None}, "missing_iss"),
+        ({"iss": "https://evil.example.test/api/auth"}, "wrong_issuer"),
         ({"exp": int(time.time()) - 120}, "expired"),
         ({"sub": ""}, "invalid_subject"),
         ({"typ": "logout+jwt"}, "not_an_access_token"),
@@ -253,17 +251,28 @@ def test_the_resource_claim_stands_in_for_a_missing_aud(server_key: SigningKey, 
     assert verifier(server_key, frontend_key).verify(token, resource=RESOURCE).token_use == "oauth"
 
 
-def test_the_frontends_user_tokens_still_take_the_user_path_when_they_share_the_issuer(
-    server_key: SigningKey, frontend_key: SigningKey
+@pytest.mark.parametrize(
+    "overrides",
+    [{"aud": "https://api.example.test/mcp/other"}, {"aud": None}, {"aud": None, "resource": "https://api.example.test/other"}],
+)
+def test_a_token_for_another_resource_is_checked_as_a_user_token_and_never_wakes_the_server(
+    server_key: SigningKey, frontend_key: SigningKey, overrides: dict[str, Any]
 ) -> None:
-    """Better Auth's jwt({jwt: {issuer}}) can give user tokens the OAuth issuer; their audience tells them apart."""
-    check = verifier(server_key, frontend_key, user_issuer=ISSUER)
-    user_token = access_token(frontend_key, typ="JWT", aud=USER_AUDIENCE, scope=None)
+    check = verifier(server_key, frontend_key)
+    with pytest.raises(TokenRejected, match="unknown_kid"):
+        check.verify(access_token(server_key, **overrides), resource=RESOURCE)
+    assert check.authorization_server is not None and check.authorization_server._metadata is None
+
+
+def test_with_one_jwks_for_both_a_token_for_another_resource_fails_on_its_audience(server_key: SigningKey) -> None:
+    """Better Auth signs user tokens and access tokens with the same keys and can give both its
+    OAuth issuer: the audience alone tells them apart."""
+    check = verifier(server_key, server_key, user_issuer=ISSUER)
+    user_token = access_token(server_key, typ="JWT", aud=USER_AUDIENCE, scope=None)
 
     assert check.verify(user_token, resource=RESOURCE) == VerifiedToken("alice", "user")
-    foreign = access_token(server_key, aud="https://elsewhere.example.test/mcp")
     with pytest.raises(TokenRejected, match="wrong_audience"):
-        check.verify(foreign, resource=RESOURCE)
+        check.verify(access_token(server_key, aud="https://elsewhere.example.test/mcp"), resource=RESOURCE)
 
 
 @pytest.mark.parametrize(

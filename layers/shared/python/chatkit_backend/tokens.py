@@ -13,10 +13,10 @@ every route but ``/mcp``; McpFunction runs it for ``/mcp``, naming itself as the
   ``iss`` checked when JWT_ISSUER is set and ``aud`` required to equal JWT_AUDIENCE when set (and
   to be absent when it is not);
 - only when a ``resource`` is given (McpFunction): OAuth access tokens from the MCP authorization
-  server. A JWT that names the resource, or that the server issued, verifies against that
-  server's JWKS with ``iss`` equal to its issuer and ``aud`` naming the resource (RFC 9068,
-  RFC 8707); an opaque token is introspected (RFC 7662) when the server offers it and client
-  credentials are configured. Their scopes come with the identity.
+  server. A JWT that names the resource verifies against that server's JWKS with ``iss`` equal
+  to its issuer (RFC 9068, RFC 8707); an opaque token is introspected (RFC 7662) when the server
+  offers it and client credentials are configured. Their scopes come with the identity. An
+  access token for another resource is a user token to this verifier, and fails as one.
 
 Which path a token takes is read from its unverified header and audience, but each path verifies
 with its own key, algorithm and audience, so choosing a path never lets a token skip a check.
@@ -210,20 +210,12 @@ class TokenVerifier:
             if _names_audience(claims.get("aud"), MCP_AUDIENCE):
                 return self._verify_shared_secret(token, self.mcp_keys, self._mcp)
             return self._verify_shared_secret(token, self.user_keys, self._user)
-        if server is not None and self._is_access_token(claims, server, resource or ""):
+        # By audience, as for HS256: a token that names the resource is an access token for it;
+        # any other (a user token, or an access token for another resource) is checked as a user
+        # token, which also keeps a token not meant for /mcp from waking the authorization server.
+        if server is not None and _names_resource(claims, resource or ""):
             return self._verify_access_token(token, header, algorithm, server, resource or "")
         return self._verify_jwks(token, header, algorithm)
-
-    def _is_access_token(self, claims: dict[str, Any], server: AuthorizationServer, resource: str) -> bool:
-        """Whether an asymmetric token is for the OAuth path: it names the resource, or its server
-        issued it (then it is refused there for its audience), unless it reads as a user token,
-        which matters when the frontend's tokens share the server's issuer (Better Auth can)."""
-        if _names_resource(claims, resource):
-            return True
-        if claims.get("iss") != server.issuer:
-            return False
-        user = self._user
-        return not (user.issuer == server.issuer and user.audience and _names_audience(claims.get("aud"), user.audience))
 
     def _verify_shared_secret(self, token: str, source: SigningKeys | None, path: _Path) -> VerifiedToken:
         if source is None:

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chatkit_backend.jwks import LOOPBACK_HOSTS, url_problem
+from chatkit_backend.jwks import LOOPBACK_HOSTS, KeysUnavailable, url_problem
 from chatkit_backend.mcp.protocol import HttpRefusal
 from chatkit_backend.observability import logger
 from chatkit_backend.settings import env_str
@@ -180,13 +180,13 @@ class RequestAuth:
             self._verified = server.verifier.verify(token, resource=resource)
         except TokenRejected as rejection:
             raise self._refusal(rejection.reason) from None
+        except KeysUnavailable as failure:
+            # Expected when the authorization server or a JWKS host is down: its reason, no traceback.
+            logger.error("token could not be checked: keys unavailable", extra={"auth": "error", "reason": str(failure)})
+            raise _unavailable() from None
         except Exception:
             logger.exception("token could not be checked: a dependency failed", extra={"auth": "error"})
-            raise HttpRefusal(
-                503,
-                "Service Unavailable: the token could not be checked right now; nothing was done. Retry shortly.",
-                {"retry-after": RETRY_AFTER_SECONDS},
-            ) from None
+            raise _unavailable() from None
         return self._verified.user_id
 
     def allow(self, writes: bool) -> None:
@@ -228,3 +228,11 @@ class RequestAuth:
             f"Unauthorized: {description.lower()}. Sign in again to get a new token.",
             {"www-authenticate": server.challenge(endpoint, "invalid_token", description)},
         )
+
+
+def _unavailable() -> HttpRefusal:
+    return HttpRefusal(
+        503,
+        "Service Unavailable: the token could not be checked right now; nothing was done. Retry shortly.",
+        {"retry-after": RETRY_AFTER_SECONDS},
+    )
