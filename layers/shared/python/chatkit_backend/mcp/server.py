@@ -50,7 +50,7 @@ class Credentials(Protocol):
         ...
 
     def allow(self, writes: bool) -> None:
-        """Whether the credentials cover this message; ``writes``: it calls a tool that changes tasks."""
+        """Refuses a message the credentials do not cover; ``writes``: it calls a tool that changes tasks."""
         ...
 
 
@@ -110,8 +110,7 @@ def _transport_error(status: int, message: str, code: int = p.INVALID_REQUEST, *
 
 
 def _refused(refusal: p.HttpRefusal) -> HttpReply:
-    error = p.RpcError(p.INVALID_REQUEST, refusal.message)
-    return HttpReply(refusal.status, p.error_message(None, error), dict(refusal.headers))
+    return _transport_error(refusal.status, refusal.message, **refusal.headers)
 
 
 def _writes(message: Any) -> bool:
