@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.ready
 
-.PHONY: dev test lint token invoke bench rotate clean
+.PHONY: dev test lint token invoke bench rotate import-hosted-threads clean
 
 $(READY): requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ invoke: $(READY)
 # One full rotation of the running stack's TokenSigningSecret through RotationFunction's handler.
 rotate: $(READY)
 	@$(BIN)/python -m local.rotate
+
+# Hosted ChatKit threads into the running stack's ChatKitTable (docs/migration.md). As for
+# `make token`, USER counts only when given on the command line (it is also the login name).
+import-hosted-threads: $(READY)
+	@$(BIN)/python -m local.import_hosted_threads $(if $(filter command line,$(origin USER)),--user "$(USER)") $(if $(filter-out 0,$(DRY_RUN)),--dry-run)
 
 bench: $(READY)
 	@$(BIN)/python -m local.bench $(if $(ONLY),--only "$(ONLY)")

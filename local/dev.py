@@ -20,13 +20,22 @@ def main() -> int:
     except TemplateError as exc:
         log.error("cannot start: %s", exc)
         return 2
-    aws = LocalAws.start(template.region, int(os.environ.get("AWS_PORT", "0")))
+    # AWS_ENDPOINT_URL: run against an AWS endpoint you started (your own moto server, or a proxy
+    # in front of one that fails on demand, as the fault tests do) instead of the embedded one.
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "").strip()
+    if endpoint:
+        aws = LocalAws(endpoint_url=endpoint.rstrip("/"), region=template.region)
+    else:
+        aws = LocalAws.start(template.region, int(os.environ.get("AWS_PORT", "0")))
     stack = LocalStack.provision(template, aws)
     url = stack.serve(os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000")))
     state = stack.write_state()
     configured = sorted(v for v in ENV_TO_PARAMETER if os.environ.get(v))
     log.info("API      %s  (GET %s/health)", url, url)
-    log.info("AWS      %s  (moto: tables and secrets from template.yaml)", aws.endpoint_url)
+    log.info(
+        "AWS      %s  (%s: tables and secrets from template.yaml)",
+        aws.endpoint_url, "AWS_ENDPOINT_URL" if endpoint else "moto",
+    )
     log.info("routes   %s", ", ".join(r.route_key for r in template.routes()))
     log.info("settings %s", ", ".join(configured) or "defaults (see README: Configuration)")
     log.info("state    %s; stop with Ctrl-C", state)

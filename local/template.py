@@ -37,6 +37,7 @@ ENV_TO_PARAMETER: dict[str, str] = {
     "MCP_RESOURCE_URL": "McpResourceUrl",
     "MCP_READ_SCOPE": "McpReadScope",
     "MCP_WRITE_SCOPE": "McpWriteScope",
+    "CHATKIT_OPENAI_TIMEOUT_SECONDS": "ChatKitOpenAITimeoutSeconds",
 }
 
 

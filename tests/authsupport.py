@@ -12,13 +12,12 @@ import importlib.util
 import json
 import secrets
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,6 +25,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from tests.support.loopback import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 ISSUER = "https://app.example.test"
@@ -103,6 +104,8 @@ class JwksServer:
     keys: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     url: str = ""
+    # While set, every fetch gets 503: the frontend's auth server is down.
+    failing: bool = False
 
 
 @contextmanager
@@ -112,6 +115,11 @@ def serve_jwks(keys: list[dict[str, Any]]) -> Iterator[JwksServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             state.requests += 1
+            if state.failing:
+                self.send_response(503)
+                self.send_header("content-length", "0")
+                self.end_headers()
+                return
             body = json.dumps({"keys": state.keys}).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
@@ -122,15 +130,9 @@ def serve_jwks(keys: list[dict[str, Any]]) -> Iterator[JwksServer]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/api/auth/jwks"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(Handler) as url:
+        state.url = f"{url}/api/auth/jwks"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def load_function(folder: str) -> ModuleType:

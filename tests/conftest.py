@@ -58,7 +58,8 @@ Invoke = Callable[..., Any]
 
 @pytest.fixture
 def invoke(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Invoke:
-    """``invoke(logical_id, event, env_overrides=None)``: the handler's result, in this process.
+    """``invoke(logical_id, event, env_overrides=None, context=None)``: the handler's result, in
+    this process (``context`` replaces Lambda's, e.g. to run short of time).
 
     Each function is loaded fresh once per test, in its template environment, as a new Lambda
     container would be.
@@ -68,7 +69,7 @@ def invoke(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     aws_clients.client.cache_clear()
     loaded: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
 
-    def run(logical_id: str, event: dict[str, Any], env_overrides: dict[str, str] | None = None) -> Any:
+    def run(logical_id: str, event: dict[str, Any], env_overrides: dict[str, str] | None = None, context: Any = None) -> Any:
         template = aws.template_with(env_overrides)
         spec = template.functions()[logical_id]
         for name, value in function_environment(spec, {}, REGION).items():
@@ -77,7 +78,7 @@ def invoke(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Invoke:
         key = (logical_id, tuple(sorted((env_overrides or {}).items())))
         if key not in loaded:
             loaded[key] = load_handler(spec)
-        return loaded[key](event, LambdaContext(spec, REGION))
+        return loaded[key](event, context or LambdaContext(spec, REGION))
 
     return run
 

@@ -2,8 +2,12 @@
 
 Settings and the verifier are built once per container, as McpFunction builds its own (see
 chatkit_backend.verifier); keys are read on first use and cached. A rejected token is a deny
-answer with the reason in the log's ``reason`` field; the token itself is never logged. A failing dependency (Secrets Manager, the
-JWKS host) raises, so API Gateway answers 500 without caching a deny for a good token.
+answer with the reason in the log's ``reason`` field; the token itself is never logged.
+
+When Secrets Manager or the JWKS host is down, the caches keep verifying with the keys they
+last read, for up to an hour, so valid tokens keep working. Only a container that has no keys
+(or none younger than an hour) raises, so API Gateway answers 500 without caching a deny for a
+good token.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from chatkit_backend.authorizer import allow, bearer_token, deny
+from chatkit_backend.errors import DependencyUnavailable
+from chatkit_backend.jwks import KeysUnavailable
 from chatkit_backend.observability import logger
 from chatkit_backend.tokens import TokenRejected
 from chatkit_backend.verifier import VerifierSettings, build_verifier
@@ -25,8 +31,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except TokenRejected as rejection:
         logger.info("token rejected", extra={"auth": "deny", "reason": rejection.reason, "request_id": _request_id(event)})
         return deny(event)
+    except (DependencyUnavailable, KeysUnavailable) as failure:
+        logger.error(
+            "token could not be checked: no usable keys while a dependency is down",
+            extra={"auth": "error", "cause": getattr(failure, "cause", str(failure))},
+        )
+        raise
     except Exception:
-        logger.exception("token could not be checked: a dependency failed", extra={"auth": "error"})
+        logger.exception("token could not be checked", extra={"auth": "error"})
         raise
     return allow(event, verified)
 

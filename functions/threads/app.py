@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatkit_backend import threads
+from chatkit_backend import limits, threads
 from chatkit_backend.identity import Identity
 from chatkit_backend.rest import create_app, lambda_handler, user_identity
 
@@ -28,13 +28,13 @@ class ThreadPageOut(BaseModel):
 class ThreadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, max_length=threads.MAX_TITLE_CHARS)
+    title: str | None = Field(default=None, max_length=limits.THREAD_TITLE_MAX_CHARS)
 
 
 @app.get("/api/chatkit/threads", response_model=ThreadPageOut)
 def list_threads(
     identity: Annotated[Identity, Depends(user_identity)],
-    limit: Annotated[int, Query(ge=1, le=threads.MAX_PAGE_SIZE)] = threads.DEFAULT_PAGE_SIZE,
+    limit: Annotated[int, Query(ge=1, le=limits.PAGE_LIMIT_MAX)] = limits.PAGE_LIMIT_DEFAULT,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> dict:
     page = threads.list_threads(settings.table_name, identity.user_id, limit=limit, cursor=cursor)

@@ -40,6 +40,8 @@ class Case:
     # Called with the Bench before the case runs, to put what it needs into the bench's AWS
     # (a secret value, items); not measured.
     prepare: Callable[[Bench], None] | None = None
+    # Work one call does, e.g. (500, "items"): the table adds that row's rate per second.
+    work: tuple[int, str] | None = None
 
 
 @dataclass
@@ -77,11 +79,13 @@ class Bench:
             path = str(function.code_dir / f"{module}.py")
             sys_path = [str(function.code_dir), *map(str, function.layer_dirs)]
             env = function_environment(function, self.aws.environment(), self.aws.region)
+            remaining_ms = function.timeout * 1000
         else:
             file, name = case.handler.rsplit(":", 1)
             path = str(ROOT / file)
             sys_path = [str(Path(path).parent), *(str(ROOT / p) for p in case.sys_path)]
             env = {**function_environment(next(iter(self.functions.values())), self.aws.environment(), self.aws.region)}
+            remaining_ms = 10_000
         return {
             "path": path,
             "function": name,
@@ -89,6 +93,8 @@ class Bench:
             "env": {**env, **case.env},
             "events": events,
             "iterations": case.iterations,
+            # What context.get_remaining_time_in_millis() answers: the function's own Timeout.
+            "remaining_ms": remaining_ms,
         }
 
     def measure(self, case: Case) -> Result:
@@ -137,6 +143,12 @@ def table(results: list[Result]) -> str:
             )
             if r.case.note:
                 lines.append(f"    {r.case.note}")
+            if r.case.work:
+                amount, unit = r.case.work
+                lines.append(
+                    f"    {amount / (r.warm_us / 1e6):,.0f} {unit}/s warm ({amount} {unit} a call), "
+                    f"{amount / (r.first_ms / 1e3):,.0f} {unit}/s on the first call"
+                )
     lines += ["", "cold = fresh process: import + first call (median); warm = mean per call after the first;",
               "× = row / the group's first-listed ours row (below 1: faster than ours, above 1: slower)."]
     return "\n".join(lines)

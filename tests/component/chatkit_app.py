@@ -47,7 +47,9 @@ async def post(app: Any, body: Any, user_id: str | None = "user-1", **headers: s
     raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chatkit.local") as client:
         return await client.post(
-            "/chatkit", content=raw, headers={"x-amzn-request-context": request_context(user_id), **headers}
+            "/chatkit",
+            content=raw,
+            headers={"content-type": "application/json", "x-amzn-request-context": request_context(user_id), **headers},
         )
 
 

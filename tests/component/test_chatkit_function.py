@@ -11,7 +11,7 @@ import pytest
 
 from chatkit_backend import tasks
 from tests.component.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, sse_events, user_message
-from tests.fake_openai import FakeResponses, call, fake_responses, last_tool_output, text
+from tests.support.responses import FakeResponses, call, fake_responses, last_tool_output, text
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ BAD_REQUESTS = [
     pytest.param({"type": "threads.create", "params": {"input": {**user_message("see file"), "attachments": ["atc_1"]}}}, 422, "Attachments", id="attachment"),
     pytest.param({"type": "attachments.create", "params": {"name": "a.png", "size": 1, "mime_type": "image/png"}}, 422, "Attachments", id="upload"),
     pytest.param({"type": "input.transcribe", "params": {"audio_base64": "AAAA", "mime_type": "audio/webm"}}, 422, "Dictation", id="dictation"),
-    pytest.param({"type": "threads.custom_action", "params": {"thread_id": "thr_1", "action": {"type": "x", "payload": {}}}}, 422, "Widget actions", id="widget action"),
+    pytest.param({"type": "threads.custom_action", "params": {"thread_id": "thr_1", "action": {"type": "x", "payload": {}}}}, 404, "No thread", id="widget action, unknown thread"),
     pytest.param({"type": "threads.add_user_message", "params": {"thread_id": "thr_nope", "input": user_message("hi")}}, 404, "No thread", id="unknown thread"),
     pytest.param({"type": "items.list", "params": {"thread_id": "thr#x"}}, 404, "No thread", id="malformed thread id"),
     pytest.param({"type": "threads.delete", "params": {"thread_id": "thr_nope"}}, 404, "No thread", id="delete unknown"),
@@ -191,6 +191,8 @@ FIXTURE_STATUS = {
     "error_attachment": 422,
     "error_no_identity": 401,
     "error_mcp_token": 403,
+    "error_wrong_content_type": 415,
+    "error_retry_unknown_thread": 404,
 }
 
 
@@ -203,3 +205,63 @@ def test_event_fixtures_answer_as_the_adapter_would_return_them(invoke: Any, fix
     assert result["statusCode"] == status, result
     if status >= 400:
         assert json.loads(result["body"])["detail"]
+
+
+async def _run_until(app: Any, body: dict[str, Any], after_chunks: int, *, cancel: bool) -> list[bytes]:
+    """Drive the ASGI app directly: after ``after_chunks`` body chunks the client disconnects
+    (or, with ``cancel``, the server cancels the request, as a shutdown would)."""
+    chunks: list[bytes] = []
+    enough = asyncio.Event()
+    raw = json.dumps(body).encode()
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        await enough.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            chunks.append(message["body"])
+            if len(chunks) >= after_chunks:
+                enough.set()
+
+    scope = {
+        "type": "http", "method": "POST", "path": "/chatkit", "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"x-amzn-request-context", request_context("alice").encode())],
+    }
+    task = asyncio.create_task(app(scope, receive, send))
+    if cancel:
+        await enough.wait()
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return chunks
+
+
+def _answer_saved_after(app: Any, fake: FakeResponses, answer: str, *, after_chunks: int, cancel: bool) -> tuple[bytes, list[dict[str, Any]]]:
+    """The stream as far as the client read it, and the thread's items once the request is over."""
+    fake.script(text(answer, pieces=len(answer.split()), pause=0.2 if cancel else 0.05))
+    body = {"type": "threads.create", "params": {"input": user_message("count")}}
+    chunks = asyncio.run(_run_until(app, body, after_chunks=after_chunks, cancel=cancel))
+    thread_id = json.loads(chunks[0].removeprefix(b"data: "))["thread"]["id"]
+    items = json.loads(send(app, {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}).text)["data"]
+    assert [i["type"] for i in items] == ["user_message", "assistant_message"]
+    return b"".join(chunks), items
+
+
+def test_a_client_that_leaves_mid_answer_still_gets_the_whole_answer_saved(app: Any, fake: FakeResponses) -> None:
+    streamed, items = _answer_saved_after(app, fake, "one two three four five six", after_chunks=3, cancel=False)
+    assert items[1]["content"][0]["text"] == "one two three four five six"
+    # No stop button: the client is told up front that a stream cannot be cancelled.
+    assert b'"allow_cancel":false' in streamed
+
+
+def test_an_answer_cut_off_by_a_shutdown_is_saved_as_far_as_it_got_and_says_so(app: Any, fake: FakeResponses) -> None:
+    answer = "one two three four five six seven eight"
+    _, items = _answer_saved_after(app, fake, answer, after_chunks=8, cancel=True)
+    saved = items[1]["content"][0]["text"]
+    assert saved.startswith("one") and not saved.startswith(answer)
+    assert saved.endswith("(This answer was cut short before it was finished.)")

@@ -1,7 +1,8 @@
 """Cold start is a feature: each function imports only what it serves.
 
-The chatkit/agents stack (about a second to import) is ChatKitFunction's alone; ``openai`` is
-SessionFunction's and ChatKitFunction's; FastAPI is for the two REST functions built on it.
+The chatkit/agents stack (about a second to import) is ChatKitFunction's alone, but for the
+hosted import, which reads chatkit's types (never the agent or the web server); ``openai`` is
+SessionFunction's, ChatKitFunction's and the import's; FastAPI is for the two REST functions.
 Each function is imported in a fresh interpreter with its template environment, as Lambda would.
 """
 
@@ -29,12 +30,14 @@ sys.__stdout__.write(json.dumps(sorted({name.split(".")[0] for name in sys.modul
 """
 # Handler functions (ChatKitFunction is a web app behind the Lambda Web Adapter, and may load all).
 HANDLERS = {logical_id for logical_id, spec in FUNCTIONS.items() if not spec.web_adapter}
-CHATKIT_STACK = ("chatkit", "agents", "uvicorn", "jinja2")
+# chatkit's types need jinja2 (its widget templates); the agent and its server stay out.
+IMPORT = "ImportHostedThreadsFunction"
 # Functions that must not load a package.
 FORBIDDEN = {
-    "openai": HANDLERS - {"SessionFunction"},
+    "openai": HANDLERS - {"SessionFunction", IMPORT},
     "fastapi": HANDLERS - {"SessionFunction", "ThreadsFunction"},
-    **{package: HANDLERS for package in CHATKIT_STACK},
+    **{package: HANDLERS - {IMPORT} for package in ("chatkit", "jinja2")},
+    **{package: HANDLERS for package in ("agents", "uvicorn")},
 }
 
 
@@ -76,3 +79,9 @@ def test_the_session_function_is_the_one_that_loads_openai_and_fastapi() -> None
     # The check above would pass vacuously if the probe saw no imports at all.
     assert {"openai", "fastapi", "mangum"} <= imported_packages("SessionFunction")
     assert {"fastapi", "mangum"} <= imported_packages("ThreadsFunction")
+
+
+def test_the_hosted_import_loads_chatkit_types_and_openai_but_not_the_agent() -> None:
+    loaded = imported_packages(IMPORT)
+    assert {"chatkit", "openai"} <= loaded
+    assert not {"agents", "uvicorn", "fastapi"} & loaded

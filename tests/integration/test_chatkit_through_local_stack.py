@@ -1,13 +1,12 @@
 """POST /chatkit through `make dev`'s stack: the JWT authorizer, the REST route, real streaming.
 
-The model is tests/fake_openai.py (OPENAI_BASE_URL), scripted to call the task tools; the tasks
+The model is tests/support/responses.py (OPENAI_BASE_URL), scripted to call the task tools; the tasks
 it creates are then read back through /mcp's list_tasks, as the ChatKit workflow would.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,54 +15,18 @@ import httpx
 import pytest
 
 from local.token import mint_user_token
-from tests.component.mcp_client import modern
-from tests.fake_openai import FakeResponses, call, fake_responses, last_tool_output, text
 from tests.integration.stack import RunningStack, start_stack
-
-pytestmark = pytest.mark.integration
+from tests.support.chat import Chat as ChatClient
+from tests.support.chat import user_message, wait_for
+from tests.support.responses import FakeResponses, call, fake_responses, last_tool_output, text
 
 
 @dataclass
-class Chat:
-    stack: RunningStack
-    fake: FakeResponses
-    tokens: dict[str, str]
+class Chat(ChatClient):
+    stack: RunningStack | None = None
+    fake: FakeResponses | None = None
 
-    def post(self, body: Any, user: str | None = "alice", **headers: str) -> httpx.Response:
-        if user is not None:
-            headers.setdefault("authorization", f"Bearer {self.tokens[user]}")
-        content = body if isinstance(body, (str, bytes)) else json.dumps(body)
-        return httpx.post(f"{self.stack.url}/chatkit", content=content, headers={"content-type": "application/json", **headers}, timeout=60)
-
-    def stream(self, body: Any, user: str = "alice") -> list[tuple[float, dict[str, Any]]]:
-        """Each SSE event with the moment (s after the request) its bytes reached the client."""
-        started = time.monotonic()
-        events: list[tuple[float, dict[str, Any]]] = []
-        buffer = b""
-        headers = {"authorization": f"Bearer {self.tokens[user]}", "content-type": "application/json"}
-        with httpx.stream("POST", f"{self.stack.url}/chatkit", content=json.dumps(body), headers=headers, timeout=60) as response:
-            assert response.status_code == 200, response.read()
-            assert response.headers["content-type"] == "text/event-stream"
-            for chunk in response.iter_raw():
-                arrived = time.monotonic() - started
-                buffer += chunk
-                while b"\n\n" in buffer:
-                    event, buffer = buffer.split(b"\n\n", 1)
-                    events.append((arrived, json.loads(event.removeprefix(b"data: "))))
-        return events
-
-    def list_tasks(self, user: str, status: str = "all") -> list[dict[str, Any]]:
-        body, headers = modern("tools/call", {"name": "list_tasks", "arguments": {"status": status}})
-        response = httpx.post(
-            f"{self.stack.url}/mcp", json=body, timeout=30,
-            headers={**headers, "authorization": f"Bearer {self.tokens[user]}", "accept": "application/json, text/event-stream"},
-        )
-        assert response.status_code == 200, response.text
-        return response.json()["result"]["structuredContent"]["tasks"]
-
-
-def user_message(text_: str) -> dict[str, Any]:
-    return {"content": [{"type": "input_text", "text": text_}], "attachments": [], "inference_options": {}}
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +35,7 @@ def chat() -> Iterator[Chat]:
         secret = stack.client("secretsmanager").get_secret_value(
             SecretId=stack.physical_id("UserTokenSecret"), VersionStage="AWSCURRENT"
         )["SecretString"]
-        yield Chat(stack, fake, {user: mint_user_token(secret, user) for user in ("alice", "bob")})
+        yield Chat(stack.url, {user: mint_user_token(secret, user) for user in ("alice", "bob")}, stack, fake)
 
 
 def test_the_answer_streams_while_the_agent_creates_and_completes_tasks(chat: Chat) -> None:
@@ -135,6 +98,7 @@ def test_threads_are_stored_per_user_and_isolated(chat: Chat) -> None:
         pytest.param({"type": "threads.list", "params": {}}, {"authorization": ""}, 401, {"message": "Unauthorized"}, id="no token"),
         pytest.param({"type": "threads.list", "params": {}}, {"authorization": "Bearer not.a.jwt"}, 403, None, id="bad token"),
         pytest.param("{oops", {}, 422, "Not a valid ChatKit request", id="not json"),
+        pytest.param({"type": "threads.list", "params": {}}, {"content-type": "application/x-www-form-urlencoded"}, 415, "Content-Type", id="form post"),
         pytest.param({"type": "threads.nope", "params": {}}, {}, 422, "Not a valid ChatKit request", id="unknown type"),
         pytest.param({"type": "threads.create", "params": {"input": {**user_message("x"), "attachments": ["atc_1"]}}}, {}, 422, "Attachments", id="attachment"),
         pytest.param({"type": "threads.add_user_message", "params": {"thread_id": "thr_nope", "input": user_message("x")}}, {}, 404, "No thread", id="unknown thread"),
@@ -153,23 +117,64 @@ def test_bad_requests_are_answered_with_clear_errors(chat: Chat, body: Any, head
 
 def test_browser_preflight_is_answered_by_the_function(chat: Chat) -> None:
     response = httpx.options(
-        f"{chat.stack.url}/chatkit",
+        f"{chat.url}/chatkit",
         headers={"origin": "http://localhost:3000", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type"},
     )
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
 
 
-def test_a_client_that_leaves_mid_stream_stops_the_run(chat: Chat) -> None:
-    chat.fake.script(text("one two three four five six seven eight", pieces=8, pause=0.5))
+def test_a_client_that_leaves_mid_answer_finds_the_whole_answer_saved(chat: Chat) -> None:
+    answer = "one two three four five six seven eight"
+    chat.fake.script(text(answer, pieces=8, pause=0.4))
     body = {"type": "threads.create", "params": {"input": user_message("count slowly")}}
     headers = {"authorization": f"Bearer {chat.tokens['alice']}", "content-type": "application/json"}
-    with httpx.stream("POST", f"{chat.stack.url}/chatkit", content=json.dumps(body), headers=headers, timeout=60) as response:
-        first = next(response.iter_lines())
-        thread_id = json.loads(first.removeprefix("data: "))["thread"]["id"]
-    # Gone after the first event. Had the run gone on, the full answer would be stored in ~4 s.
-    time.sleep(5)
-    items = chat.post({"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}).json()["data"]
-    assert [i["type"] for i in items] == ["user_message"]
-    # The function is free again for the next request.
+    seen: list[dict[str, Any]] = []
+    with httpx.stream("POST", f"{chat.url}/chatkit", content=json.dumps(body), headers=headers, timeout=60) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                seen.append(json.loads(line.removeprefix("data: ")))
+            if any(event.get("update", {}).get("type", "").endswith("text_delta") for event in seen):
+                break  # the tab is closed after the first words
+    thread_id = seen[0]["thread"]["id"]
+    assert not any(event["type"] == "thread.item.done" and event["item"]["type"] == "assistant_message" for event in seen)
+
+    def saved() -> list[dict[str, Any]] | None:
+        items = chat.items(thread_id)
+        return items if [item["type"] for item in items] == ["user_message", "assistant_message"] else None
+
+    items = wait_for(saved, timeout=60)
+    # The run went on without the client: the answer is stored whole, not as far as it was sent.
+    assert items[1]["content"][0]["text"] == answer
     assert chat.post({"type": "threads.list", "params": {}}).status_code == 200
+
+
+def test_client_mistakes_through_the_gateway_are_4xx_and_change_nothing(chat: Chat) -> None:
+    chat.fake.script(text("Hi Bob.", pieces=1, pause=0))
+    bob_events = chat.events({"type": "threads.create", "params": {"input": user_message("hello")}}, "bob")
+    bob_thread = bob_events[0]["thread"]["id"]
+    bob_item = chat.items(bob_thread, "bob")[-1]["id"]
+    chat.fake.script(text("Hi Alice.", pieces=1, pause=0))
+    alice_thread = chat.events({"type": "threads.create", "params": {"input": user_message("hello")}})[0]["thread"]["id"]
+    alice_threads, alice_items, bob_items = chat.threads(), chat.items(alice_thread), chat.items(bob_thread, "bob")
+    calls = len(chat.fake.requests)
+
+    for body, headers, status in [
+        ({"type": "items.feedback", "params": {"thread_id": bob_thread, "item_ids": [bob_item], "kind": "negative"}}, {}, 404),
+        ({"type": "items.feedback", "params": {"thread_id": alice_thread, "item_ids": [bob_item], "kind": "negative"}}, {}, 404),
+        ({"type": "threads.retry_after_item", "params": {"thread_id": alice_thread, "item_id": "msg_unknown"}}, {}, 404),
+        ({"type": "threads.retry_after_item", "params": {"thread_id": alice_thread, "item_id": alice_items[-1]["id"]}}, {}, 422),
+        ({"type": "threads.add_client_tool_output", "params": {"thread_id": alice_thread, "result": {}}}, {}, 409),
+        ({"type": "threads.create", "params": {"input": user_message("x" * 500_000)}}, {}, 413),
+        ({"type": "threads.add_user_message", "params": {"thread_id": alice_thread, "input": user_message("x" * 500_000)}}, {}, 413),
+        ({"type": "threads.update", "params": {"thread_id": alice_thread, "title": "x" * 500_000}}, {}, 422),
+        ({"type": "threads.update", "params": {"thread_id": alice_thread, "title": "a\u0000b"}}, {}, 422),
+        ({"type": "threads.list", "params": {}}, {"content-type": "text/plain"}, 415),
+    ]:
+        response = chat.post(body, "alice", **headers)
+        assert response.status_code == status, (body["type"], response.text[:300])
+        assert response.headers["content-type"] == "application/json" and response.json()["detail"]
+    assert chat.threads() == alice_threads
+    assert chat.items(alice_thread) == alice_items and chat.items(bob_thread, "bob") == bob_items
+    assert len(chat.fake.requests) == calls
+    assert " 500 " not in chat.stack.log()

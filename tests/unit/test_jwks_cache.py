@@ -27,16 +27,69 @@ def cache_with(fetch: FakeJwks, clock: list[float]) -> JwksCache:
     return JwksCache("https://app.example.test/api/auth/jwks", fetch=fetch, clock=lambda: clock[0])
 
 
-def test_known_kids_never_refetch() -> None:
+def test_known_kids_refetch_only_once_the_keys_are_ten_minutes_old() -> None:
     key = new_key("EdDSA")
     fetch, clock = FakeJwks({"keys": [key.public_jwk]}), [0.0]
     cache = cache_with(fetch, clock)
 
-    for _ in range(3):
-        clock[0] += 3600
+    for _ in range(5):
         assert cache.key(key.kid, "EdDSA") is not None
-
+        clock[0] += 119
     assert fetch.calls == 1
+
+    clock[0] += 600
+    assert cache.key(key.kid, "EdDSA") is not None
+    assert fetch.calls == 2
+
+
+def test_a_key_the_frontend_withdrew_stops_verifying_at_the_next_refresh() -> None:
+    kept, withdrawn = new_key("EdDSA"), new_key("EdDSA")
+    fetch = FakeJwks({"keys": [kept.public_jwk, withdrawn.public_jwk]}, {"keys": [kept.public_jwk]})
+    clock = [0.0]
+    cache = cache_with(fetch, clock)
+    assert cache.key(withdrawn.kid, "EdDSA") is not None
+
+    clock[0] += 601
+    assert cache.key(withdrawn.kid, "EdDSA") is None
+    assert cache.key(kept.kid, "EdDSA") is not None
+
+
+def test_when_the_jwks_host_is_down_the_last_keys_serve_for_an_hour_then_stop() -> None:
+    key = new_key("EdDSA")
+    fetch, clock = FakeJwks({"keys": [key.public_jwk]}, KeysUnavailable("down")), [0.0]
+    cache = cache_with(fetch, clock)
+    assert cache.key(key.kid, "EdDSA") is not None
+
+    # Down from minute 10 on: every refresh fails, a minute apart, and the known key still verifies.
+    for minute in range(10, 60):
+        clock[0] = minute * 60.0
+        assert cache.key(key.kid, "EdDSA") is not None
+    assert 40 <= fetch.calls <= 52
+
+    clock[0] = 3601.0
+    with pytest.raises(KeysUnavailable):
+        cache.key(key.kid, "EdDSA")
+    clock[0] += 10
+    with pytest.raises(KeysUnavailable):
+        cache.key(key.kid, "EdDSA")
+
+
+def test_a_jwks_outage_is_logged_once_a_minute_not_once_a_token(caplog: pytest.LogCaptureFixture) -> None:
+    key = new_key("EdDSA")
+    fetch, clock = FakeJwks({"keys": [key.public_jwk]}, KeysUnavailable("down")), [0.0]
+    cache = JwksCache(
+        "https://app.example.test/api/auth/jwks", fetch=fetch, clock=lambda: clock[0], refresh_interval=0
+    )
+    cache.key(key.kid, "EdDSA")
+    clock[0] = 700.0
+    for _ in range(20):
+        clock[0] += 1
+        assert cache.key("unknown-kid", "EdDSA") is None  # a refresh on each: the interval is 0 here
+    assert fetch.calls > 20
+    assert [r.getMessage() for r in caplog.records].count("JWKS fetch failed") == 1
+    clock[0] += 60
+    cache.key("unknown-kid", "EdDSA")
+    assert [r.getMessage() for r in caplog.records].count("JWKS fetch failed") == 2
 
 
 def test_a_failed_refresh_keeps_the_keys_already_known() -> None:

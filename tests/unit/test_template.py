@@ -13,6 +13,7 @@ TEMPLATE = Template.load()
 RESOURCES = TEMPLATE.resources
 FUNCTIONS = [
     "AuthorizerFunction", "HealthFunction", "SessionFunction", "ThreadsFunction", "McpFunction", "ChatKitFunction", "RotationFunction",
+    "ImportHostedThreadsFunction",
 ]
 
 
@@ -227,3 +228,22 @@ def test_a_jwks_without_issuer_or_audience_is_refused_before_deploying(settings:
         Template.load(settings)
     complete = {"JwtJwksUrl": "https://app.example/api/auth/jwks", "JwtIssuer": "https://app.example", "JwtAudience": "https://app.example"}
     assert Template.load(complete).parameters["JwtAudience"] == "https://app.example"
+
+
+def test_the_hosted_import_may_write_chatkit_table_and_read_the_openai_key_only(transformed: dict[str, Any]) -> None:
+    function = RESOURCES["ImportHostedThreadsFunction"]["Properties"]
+    assert "Events" not in function  # invoked by hand (sam remote invoke), never by a route
+    assert function["Timeout"] == 900
+    statements = [s for policy in function["Policies"] for s in policy["Statement"]]
+    granted = {(action, str(s["Resource"])) for s in statements for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert granted == {
+        ("secretsmanager:GetSecretValue", str({"Ref": "OpenAIApiKeySecret"})),
+        ("dynamodb:GetItem", str({"Fn::GetAtt": ["ChatKitTable", "Arn"]})),
+        ("dynamodb:BatchWriteItem", str({"Fn::GetAtt": ["ChatKitTable", "Arn"]})),
+    }
+    role = transformed["ImportHostedThreadsFunctionRole"]["Properties"]
+    # Beyond its inline policy, only what SAM adds for every function: logs and X-Ray (Tracing: Active).
+    assert sorted(role["ManagedPolicyArns"]) == sorted([
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+    ])

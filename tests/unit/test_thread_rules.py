@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from chatkit_backend.errors import InvalidInput
+from chatkit_backend.limits import PAGE_LIMIT_DEFAULT as DEFAULT_PAGE_SIZE
+from chatkit_backend.limits import PAGE_LIMIT_MAX as MAX_PAGE_SIZE
 from chatkit_backend.threads import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
     validate_limit,
     validate_thread_id,
     validate_title,

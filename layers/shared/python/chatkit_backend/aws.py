@@ -1,8 +1,17 @@
-"""AWS clients, built once per container on first use.
+"""AWS clients, built once per container on first use, whose outages arrive as domain errors.
 
 botocore honours AWS_ENDPOINT_URL, which is how the local stack and the tests point every client
-at moto. Timeouts stay well inside API Gateway's 30 s so a slow dependency surfaces as an error
-the caller can read, not as a gateway timeout.
+at moto. Timeouts keep a failing dependency's cost inside every function's timeout (the 10 s
+default, the authorizer's 5 s), so the caller reads a 503 instead of a gateway timeout:
+
+- ``CLIENT_CONFIG``: connect 1 s, read 3 s, two attempts: at most about 9 s, retries included;
+- ``FAIL_FAST_CONFIG``: connect 0.5 s, read 1 s, one attempt, for callers that have a recent
+  copy to fall back on (the secret cache), so a refresh during an outage costs one request ~1.5 s.
+
+A failure that says nothing about the request (no connection, a timeout, a 5xx, throttling) is
+raised as ``DependencyUnavailable`` (HTTP 503 with Retry-After); every other ``ClientError``
+(a failed condition, a validation error, access denied) stays as botocore raised it, for the
+caller to handle or to surface as the bug it is.
 """
 
 from __future__ import annotations
@@ -12,19 +21,97 @@ from typing import Any
 
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from chatkit_backend.errors import DependencyUnavailable
 
 CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=1,
+    read_timeout=3,
+    retries={"mode": "standard", "total_max_attempts": 2},
+)
+FAIL_FAST_CONFIG = Config(
+    connect_timeout=0.5,
+    read_timeout=1,
+    retries={"mode": "standard", "total_max_attempts": 1},
 )
 
+# Error codes that mean "busy or broken, try later" whatever their HTTP status (throttling is a 400).
+OUTAGE_CODES = frozenset({
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "PriorRequestNotComplete",
+})
 
-@cache
-def client(service: str) -> Any:
-    """The container's client for ``service`` ("dynamodb", "secretsmanager").
+
+def client(service: str, *, fail_fast: bool = False) -> Any:
+    """The container's client for ``service`` ("dynamodb", "secretsmanager", "s3").
 
     Built with botocore directly: a boto3 client is this same botocore client, and skipping
     boto3's import (resources, S3 transfer hooks) takes a fifth off a cold start's SDK cost.
     """
-    return botocore.session.get_session().create_client(service, config=CLIENT_CONFIG)
+    return _client(service, fail_fast)
+
+
+@cache
+def _client(service: str, fail_fast: bool) -> Any:
+    config = FAIL_FAST_CONFIG if fail_fast else CLIENT_CONFIG
+    return OutageAwareClient(service, botocore.session.get_session().create_client(service, config=config))
+
+
+# Tests (and a new container) start from no clients at all.
+client.cache_clear = _client.cache_clear  # type: ignore[attr-defined]
+
+
+def outage(service: str, error: Exception) -> DependencyUnavailable | None:
+    """``error`` as ``DependencyUnavailable`` when it is an outage of ``service``, else None."""
+    if isinstance(error, (BotocoreConnectionError, HTTPClientError)):
+        return DependencyUnavailable(service, type(error).__name__)
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in OUTAGE_CODES or status >= 500:
+            return DependencyUnavailable(service, f"{code or 'HTTP'} {status}".strip())
+    return None
+
+
+class OutageAwareClient:
+    """A botocore client whose operations raise ``DependencyUnavailable`` on an outage.
+
+    Everything else (``meta``, ``exceptions``, error classes, waiters) is the client's own, so
+    tests can stub its transport through ``meta.events`` as they would any botocore client.
+    """
+
+    def __init__(self, service: str, inner: Any) -> None:
+        self.service = service
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if name.startswith("_") or name in ("meta", "exceptions") or not callable(attribute):
+            return attribute
+        service = self.service
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except Exception as error:
+                unavailable = outage(service, error)
+                if unavailable is None:
+                    raise
+                raise unavailable from error
+
+        call.__name__ = name
+        # Built once per operation name: the warm path pays one attribute lookup, no closure.
+        setattr(self, name, call)
+        return call

@@ -11,6 +11,9 @@ from __future__ import annotations
 class DomainError(Exception):
     """Base for every error a caller can act on."""
 
+    # Seconds the caller should wait before trying again (HTTP ``Retry-After``), when that helps.
+    retry_after: int | None = None
+
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -52,7 +55,11 @@ class Conflict(DomainError):
 
 
 class PayloadTooLarge(DomainError):
-    """The body is over the limit (HTTP 413)."""
+    """The body, or a message, tool output or answer in it, is over its limit (HTTP 413)."""
+
+
+class UnsupportedMediaType(DomainError):
+    """The body is not sent as the media type the route reads (HTTP 415)."""
 
 
 class RateLimited(DomainError):
@@ -82,3 +89,23 @@ class UpstreamUnavailable(DomainError):
 
 class UpstreamTimeout(DomainError):
     """An upstream service did not answer in time (HTTP 504)."""
+
+
+class DependencyUnavailable(DomainError):
+    """An AWS service this request needs (DynamoDB, S3, Secrets Manager) failed, throttled or timed
+    out (HTTP 503 with Retry-After). Nothing about the request is wrong: the same request may
+    succeed a few seconds later. ``service`` and ``cause`` are for the log, not for the caller."""
+
+    def __init__(self, service: str, cause: str, retry_after: int = 5) -> None:
+        name = SERVICE_NAMES.get(service, service)
+        super().__init__(f"{name} is not answering right now. Try again in a few seconds.")
+        self.service = service
+        self.cause = cause
+        self.retry_after = retry_after
+
+
+SERVICE_NAMES = {
+    "dynamodb": "The database (DynamoDB)",
+    "secretsmanager": "The secret store (Secrets Manager)",
+    "s3": "The file store (S3)",
+}

@@ -18,8 +18,10 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.PayloadTooLarge, 413),
+    (errors.UnsupportedMediaType, 415),
     (errors.RateLimited, 429),
     (errors.NotConfigured, 503),
+    (errors.DependencyUnavailable, 503),
     (errors.UpstreamRejected, 502),
     (errors.UpstreamUnavailable, 502),
     (errors.UpstreamTimeout, 504),
@@ -45,8 +47,10 @@ def json_response(status: int, body: Any = None, headers: dict[str, str] | None 
     return response
 
 
+def error_headers(error: errors.DomainError) -> dict[str, str]:
+    """Headers every transport sends with ``error``: ``Retry-After`` when waiting helps (429, 503)."""
+    return {} if error.retry_after is None else {"retry-after": str(error.retry_after)}
+
+
 def error_response(error: errors.DomainError) -> dict[str, Any]:
-    headers: dict[str, str] = {}
-    if isinstance(error, errors.RateLimited) and error.retry_after is not None:
-        headers["retry-after"] = str(error.retry_after)
-    return json_response(status_for(error), {"detail": error.detail}, headers)
+    return json_response(status_for(error), {"detail": error.detail}, error_headers(error))

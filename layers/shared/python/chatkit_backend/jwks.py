@@ -1,8 +1,13 @@
-"""The frontend's public signing keys (JWKS), fetched once per container.
+"""The frontend's public signing keys (JWKS), fetched once per container and kept fresh.
 
 A key is looked up by ``kid``. An unknown ``kid`` triggers at most one re-fetch per
 ``refresh_interval`` seconds (the frontend may have rotated its keys), so a stream of tokens with
-made-up ``kid`` values costs one request a minute, not one per token. Warm lookups touch no network.
+made-up ``kid`` values costs one request a minute, not one per token. Known keys are re-read once
+they are ``max_age`` old (10 minutes), so a key the frontend has withdrawn stops verifying.
+Warm lookups in between touch no network.
+
+When the JWKS host is down, the keys of the last successful fetch keep verifying for up to
+``STALE_LIMIT_SECONDS`` (an hour) after it; the failure is logged at most once a minute.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from chatkit_backend.observability import logger
+from chatkit_backend.observability import Throttle, logger
 
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "RS256", "ES256"})
 REFRESH_INTERVAL_SECONDS = 60.0
+MAX_AGE_SECONDS = 600.0
+STALE_LIMIT_SECONDS = 3600.0
 # After a failed fetch with no keys at all, try again sooner than a minute: nothing can verify meanwhile.
 RETRY_AFTER_FAILURE_SECONDS = 5.0
 FETCH_TIMEOUT_SECONDS = 2.0
@@ -109,26 +116,33 @@ class JwksCache:
         url: str,
         *,
         refresh_interval: float = REFRESH_INTERVAL_SECONDS,
+        max_age: float = MAX_AGE_SECONDS,
         fetch: Callable[[str], dict[str, Any]] = fetch_jwks,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
         self.refresh_interval = refresh_interval
+        self.max_age = max_age
         self.fetch_count = 0
         self._fetch = fetch
         self._clock = clock
         self._keys: dict[str | None, jwt.PyJWK] | None = None
+        self._loaded_at = 0.0
         self._last_attempt: float | None = None
+        self._warning = Throttle(60.0, clock)
         self._lock = threading.Lock()
 
     def key(self, kid: str | None, algorithm: str) -> jwt.PyJWK | None:
         """The key for ``kid`` (or the only key of ``algorithm`` when the token names no kid), else None.
 
-        Raises ``KeysUnavailable`` only when no keys have ever been read.
+        Raises ``KeysUnavailable`` when no keys have been read, or the last good ones are past
+        ``STALE_LIMIT_SECONDS`` and the JWKS still cannot be fetched.
         """
         keys = self._keys
         if keys is None:
             keys = self._load(first=True)
+        elif self._clock() - self._loaded_at >= self.max_age and self._may_refresh():
+            keys = self._load(first=False)
         found = self._pick(keys, kid, algorithm)
         if found is None and self._may_refresh():
             keys = self._load(first=False)
@@ -160,10 +174,22 @@ class JwksCache:
             try:
                 keys = signing_keys(self._fetch(self.url))
             except KeysUnavailable as failure:
-                if self._keys is None:
+                stale = self._keys is not None and now - self._loaded_at < STALE_LIMIT_SECONDS
+                if self._warning.ready():
+                    logger.warning(
+                        "JWKS fetch failed",
+                        extra={
+                            "reason": str(failure),
+                            "serving_cached": stale,
+                            "cached_age_seconds": round(now - self._loaded_at) if self._keys is not None else None,
+                        },
+                    )
+                if not stale:
+                    # Past the bound the old keys are dropped: a withdrawn key must not verify forever.
+                    self._keys = None
                     raise
-                # A failed refresh keeps the keys we have: known kids go on verifying.
-                logger.warning("JWKS refresh failed; keeping the keys already known", extra={"reason": str(failure)})
-                return self._keys
+                # Within the bound, a failed refresh keeps the keys we have: known kids go on verifying.
+                return self._keys  # type: ignore[return-value]
             self._keys = keys
+            self._loaded_at = now
             return keys

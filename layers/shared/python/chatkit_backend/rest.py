@@ -17,10 +17,10 @@ from mangum import Mangum
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from chatkit_backend.errors import AuthenticationRequired, DomainError, Forbidden, RateLimited
-from chatkit_backend.http import status_for
+from chatkit_backend.errors import AuthenticationRequired, DependencyUnavailable, DomainError, Forbidden
+from chatkit_backend.http import error_headers, status_for
 from chatkit_backend.identity import Identity, identity_from_event
-from chatkit_backend.observability import logger
+from chatkit_backend.observability import log_dependency_failure, logger
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -83,15 +83,14 @@ def lambda_handler(app: FastAPI) -> LambdaHandler:
 
 
 def error_json(error: DomainError) -> JSONResponse:
-    headers: dict[str, str] = {}
-    if isinstance(error, RateLimited) and error.retry_after is not None:
-        headers["retry-after"] = str(error.retry_after)
-    return JSONResponse({"detail": error.detail}, status_code=status_for(error), headers=headers)
+    return JSONResponse({"detail": error.detail}, status_code=status_for(error), headers=error_headers(error))
 
 
 async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
-    if not isinstance(error, AuthenticationRequired):
+    if isinstance(error, DependencyUnavailable):
+        log_dependency_failure(error)
+    elif not isinstance(error, AuthenticationRequired):
         logger.info("request refused", extra={"error": type(error).__name__, "status": status_for(error)})
     return error_json(error)
 

@@ -12,7 +12,6 @@ some of them quote part of the API key.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -33,6 +32,7 @@ from chatkit_backend.errors import (
     UpstreamUnavailable,
 )
 from chatkit_backend.observability import logger
+from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.secrets import SecretCache
 from chatkit_backend.settings import env_bool, env_int, env_str
 from chatkit_backend.threads import upsert_thread, validate_thread_id
@@ -44,10 +44,6 @@ MAX_FILE_SIZE_MB = 512
 # second full wait would push the answer past API Gateway's 30 s.
 RETRY_PAUSE_SECONDS = 0.5
 DEFAULT_RETRY_AFTER_SECONDS = 10
-OPENAI_KEY_SETTING = "the OpenAI API key"
-OPENAI_KEY_HINT = (
-    'Store {"api_key": "sk-..."} in the OpenAIApiKeySecret secret (or set OPENAI_API_KEY for make dev).'
-)
 WORKFLOW_SETTING = "the ChatKit workflow id"
 WORKFLOW_HINT = "Set the ChatKitWorkflowId parameter (CHATKIT_WORKFLOW_ID for make dev) to your wf_... id."
 
@@ -205,14 +201,7 @@ class SessionService:
         }
 
     def _api_key(self) -> str:
-        secret = self.secrets.get(self.settings.openai_key_secret_id)
-        try:
-            api_key = json.loads(secret.value).get("api_key") if secret else None
-        except (ValueError, AttributeError):
-            api_key = None
-        if not isinstance(api_key, str) or not api_key.strip():
-            raise NotConfigured(OPENAI_KEY_SETTING, OPENAI_KEY_HINT)
-        return api_key.strip()
+        return openai_api_key(self.secrets, self.settings.openai_key_secret_id)
 
     def _create(self, client: openai.OpenAI, user_id: str) -> Any:
         arguments = self.request(user_id)

@@ -24,15 +24,18 @@ from botocore.exceptions import ClientError
 from chatkit_backend.aws import client
 from chatkit_backend.cursor import decode_cursor, encode_cursor
 from chatkit_backend.errors import InvalidInput, NotConfigured, TaskNotFound
+from chatkit_backend.limits import (
+    PAGE_LIMIT_DEFAULT,
+    PAGE_LIMIT_MAX,
+    TASK_DESCRIPTION_MAX_CHARS,
+    TASK_TITLE_MAX_CHARS,
+    forbidden_character,
+)
 from chatkit_backend.settings import env_str
 
 TaskStatus = Literal["pending", "completed"]
 StatusFilter = Literal["all", "pending", "completed"]
 
-TITLE_MAX = 200
-DESCRIPTION_MAX = 1000
-LIST_LIMIT_DEFAULT = 20
-LIST_LIMIT_MAX = 100
 STATUS_INDEX = "by_status"
 
 # Crockford base32, as ULIDs spell it: sorts in time order as a plain string.
@@ -96,12 +99,13 @@ def normalize_task_id(task_id: Any) -> str:
 
 def clean_title(title: Any) -> str:
     if not isinstance(title, str):
-        raise InvalidInput("title must be a string of 1 to 200 characters.")
+        raise InvalidInput(f"title must be a string of 1 to {TASK_TITLE_MAX_CHARS} characters.")
     cleaned = title.strip()
     if not cleaned:
         raise InvalidInput("title must not be empty: give the task a short name.")
-    if len(cleaned) > TITLE_MAX:
-        raise InvalidInput(f"title is {len(cleaned)} characters; shorten it to at most {TITLE_MAX}.")
+    if len(cleaned) > TASK_TITLE_MAX_CHARS:
+        raise InvalidInput(f"title is {len(cleaned)} characters; shorten it to at most {TASK_TITLE_MAX_CHARS}.")
+    _refuse_control_characters("title", cleaned)
     return cleaned
 
 
@@ -110,13 +114,24 @@ def clean_description(description: Any) -> str | None:
     if description is None:
         return None
     if not isinstance(description, str):
-        raise InvalidInput("description must be a string of at most 1000 characters.")
-    cleaned = description.strip()
-    if len(cleaned) > DESCRIPTION_MAX:
         raise InvalidInput(
-            f"description is {len(cleaned)} characters; shorten it to at most {DESCRIPTION_MAX}."
+            f"description must be a string of at most {TASK_DESCRIPTION_MAX_CHARS} characters."
         )
+    cleaned = description.strip()
+    if len(cleaned) > TASK_DESCRIPTION_MAX_CHARS:
+        raise InvalidInput(
+            f"description is {len(cleaned)} characters; shorten it to at most {TASK_DESCRIPTION_MAX_CHARS}."
+        )
+    _refuse_control_characters("description", cleaned)
     return cleaned
+
+
+def _refuse_control_characters(field: str, value: str) -> None:
+    character = forbidden_character(value)
+    if character is not None:
+        raise InvalidInput(
+            f"{field} contains the control character {character}; only newline and tab are allowed."
+        )
 
 
 def tasks_table() -> str:
@@ -176,13 +191,13 @@ def add_task(user_id: str, title: Any, description: Any = None) -> Task:
 
 
 def list_tasks(
-    user_id: str, status: Any = "all", limit: Any = LIST_LIMIT_DEFAULT, cursor: Any = None
+    user_id: str, status: Any = "all", limit: Any = PAGE_LIMIT_DEFAULT, cursor: Any = None
 ) -> TaskPage:
     """One page of the user's tasks, oldest first; one Query (base table or the status index)."""
     if status not in ("all", "pending", "completed"):
         raise InvalidInput("status must be one of: all, pending, completed.")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LIST_LIMIT_MAX:
-        raise InvalidInput(f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}.")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_LIMIT_MAX:
+        raise InvalidInput(f"limit must be a whole number from 1 to {PAGE_LIMIT_MAX}.")
     if cursor is not None and not isinstance(cursor, str):
         raise InvalidInput("cursor must be the next_cursor string from the previous page.")
     start_key = decode_cursor(cursor, user_id)

@@ -17,15 +17,13 @@ from botocore.exceptions import ClientError
 from chatkit_backend.aws import client
 from chatkit_backend.cursor import decode_cursor, encode_cursor
 from chatkit_backend.errors import InvalidInput, ThreadNotFound
+from chatkit_backend.limits import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, THREAD_TITLE_MAX_CHARS, forbidden_character
 from chatkit_backend.settings import env_str
 
 # Hosted ChatKit ids look like ``cthr_<hex>``, a self-hosted ChatKit server's like ``thr_<hex>``;
 # both are URL-safe tokens. The bound keeps keys small and logs readable.
 THREAD_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 MAX_THREAD_ID_CHARS = 128
-MAX_TITLE_CHARS = 200
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 UPDATED_AT_INDEX = "by_updated_at"
 
 
@@ -74,18 +72,24 @@ def validate_thread_id(thread_id: object) -> str:
 
 
 def validate_title(title: object) -> str | None:
+    """A thread title (a mapping's, or a ChatKit thread's), stripped; ``InvalidInput`` when it breaks a rule."""
     if title is None:
         return None
-    if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE_CHARS:
-        raise InvalidInput(f"title must be 1 to {MAX_TITLE_CHARS} characters.")
+    if not isinstance(title, str) or not title.strip() or len(title) > THREAD_TITLE_MAX_CHARS:
+        raise InvalidInput(f"title must be 1 to {THREAD_TITLE_MAX_CHARS} characters.")
+    character = forbidden_character(title)
+    if character is not None:
+        raise InvalidInput(
+            f"title contains the control character {character}; only newline and tab are allowed."
+        )
     return title.strip()
 
 
 def validate_limit(limit: object) -> int:
     if limit is None:
-        return DEFAULT_PAGE_SIZE
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}.")
+        return PAGE_LIMIT_DEFAULT
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_LIMIT_MAX:
+        raise InvalidInput(f"limit must be a whole number from 1 to {PAGE_LIMIT_MAX}.")
     return limit
 
 

@@ -16,7 +16,7 @@ from agents import Agent, RunContextWrapper, function_tool
 from agents.models.interface import Model
 from chatkit.agents import AgentContext
 
-from chatkit_backend import tasks
+from chatkit_backend import limits, tasks
 from chatkit_backend.errors import DomainError
 
 INSTRUCTIONS = """\
@@ -38,6 +38,16 @@ def _user_id(wrapper: ToolContext) -> str:
     return str(wrapper.context.request_context.user_id)
 
 
+def _with_limits(function: Callable[..., str]) -> Callable[..., str]:
+    """Fill the limits into the tool's docstring, which is what the model reads about it."""
+    function.__doc__ = (function.__doc__ or "").format(
+        title_max=limits.TASK_TITLE_MAX_CHARS,
+        description_max=limits.TASK_DESCRIPTION_MAX_CHARS,
+        page_max=limits.PAGE_LIMIT_MAX,
+    )
+    return function
+
+
 def _result(operation: Callable[[], Any]) -> str:
     """The operation's result as JSON for the model, or the domain error it can act on."""
     try:
@@ -47,28 +57,30 @@ def _result(operation: Callable[[], Any]) -> str:
 
 
 @function_tool
+@_with_limits
 def add_task(wrapper: ToolContext, title: str, description: str | None = None) -> str:
     """Create a pending task for the user.
 
     Args:
-        title: Short name of the task, 1 to 200 characters.
-        description: Optional details, at most 1000 characters.
+        title: Short name of the task, 1 to {title_max} characters.
+        description: Optional details, at most {description_max} characters.
     """
     return _result(lambda: {**tasks.add_task(_user_id(wrapper), title, description).to_dict(), "status": "created"})
 
 
 @function_tool
+@_with_limits
 def list_tasks(
     wrapper: ToolContext,
     status: Literal["all", "pending", "completed"] = "all",
-    limit: int = 20,
+    limit: int = limits.PAGE_LIMIT_DEFAULT,
     cursor: str | None = None,
 ) -> str:
     """List the user's tasks, oldest first, one page at a time.
 
     Args:
         status: Which tasks to list: all, pending or completed.
-        limit: Page size, 1 to 100.
+        limit: Page size, 1 to {page_max}.
         cursor: next_cursor from the previous page, to read the next one.
     """
 
@@ -90,13 +102,14 @@ def complete_task(wrapper: ToolContext, task_id: str) -> str:
 
 
 @function_tool
+@_with_limits
 def update_task(wrapper: ToolContext, task_id: str, title: str | None = None, description: str | None = None) -> str:
     """Change a task's title and/or description (an empty description removes it).
 
     Args:
         task_id: The task's id, from list_tasks or an earlier result.
-        title: New title, 1 to 200 characters.
-        description: New description, at most 1000 characters.
+        title: New title, 1 to {title_max} characters.
+        description: New description, at most {description_max} characters.
     """
     return _result(
         lambda: {**tasks.update_task(_user_id(wrapper), task_id, title, description).to_dict(), "status": "updated"}

@@ -5,16 +5,21 @@ ALLOWED_ORIGINS) and ``GET /ready`` (the adapter's readiness check). The adapter
 Gateway's event into an HTTP request and puts the event's ``requestContext``, with the
 authorizer's context, in the ``x-amzn-request-context`` header (it replaces any such header a
 client sent); that header is the only source of the caller's identity.
+
+A client that leaves mid-answer does not stop the answer: it is generated to the end and saved
+in full. Locally the server sees the disconnect; behind API Gateway and the Lambda Web Adapter
+the function never does (docs/chatkit-errors.md has the evidence), so this is the one behaviour
+that is the same in both places.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from chatkit_backend.assistant.server import ChatKitService, Reply, json_reply
+from chatkit_backend.limits import REQUEST_BODY_MAX_BYTES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -26,7 +31,7 @@ REQUEST_CONTEXT_HEADER = "x-amzn-request-context"
 PATH = "/chatkit"
 ALLOW_HEADERS = "authorization, content-type"
 # Read one byte past the limit, so the service can say "too large" instead of guessing.
-MAX_READ_BYTES = 1024 * 1024 + 1
+MAX_READ_BYTES = REQUEST_BODY_MAX_BYTES + 1
 
 
 def create_app(service: ChatKitService) -> ASGIApp:
@@ -51,11 +56,11 @@ def create_app(service: ChatKitService) -> ASGIApp:
             reply.headers["allow"] = "POST, OPTIONS"
         else:
             body = await _read_body(receive)
-            reply = await service.handle(body, _request_context(headers))
+            reply = await service.handle(body, _request_context(headers), headers.get("content-type"))
         origin = headers.get("origin")
         if origin and ("*" in allowed_origins or origin in allowed_origins):
             reply.headers.update({"access-control-allow-origin": origin, "vary": "origin"})
-        await _send(send, receive, reply)
+        await _send(send, reply)
 
     return app
 
@@ -83,38 +88,29 @@ async def _read_body(receive: Receive) -> bytes:
     return bytes(body[:MAX_READ_BYTES])
 
 
-async def _send(send: Send, receive: Receive, reply: Reply) -> None:
+async def _send(send: Send, reply: Reply) -> None:
     headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers.items()]
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     if reply.stream is None:
         await send({"type": "http.response.body", "body": reply.body})
         return
-    stream = reply.stream
-    streaming = asyncio.create_task(_pump(send, stream))
-    # The client may leave mid-stream (tab closed): stop the agent run rather than finish it,
-    # and pay for it, for nobody. The server only says so through receive().
-    gone = asyncio.create_task(_disconnected(receive))
+    # Every chunk is produced even when nobody reads it any more: the run (and the saving of
+    # the answer) goes on to its end. The server drops what is sent after a disconnect.
+    client_gone = False
+    async for chunk in reply.stream:
+        if not client_gone:
+            client_gone = not await _send_chunk(send, chunk, more=True)
+    if not client_gone:
+        await _send_chunk(send, b"", more=False)
+
+
+async def _send_chunk(send: Send, chunk: bytes, *, more: bool) -> bool:
+    """Whether the chunk went out; False once the connection is gone (servers may raise then)."""
     try:
-        await asyncio.wait({streaming, gone}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        gone.cancel()
-        if not streaming.done():
-            streaming.cancel()
-            await asyncio.gather(streaming, return_exceptions=True)
-        await stream.aclose()  # type: ignore[attr-defined]
-    if streaming.done() and not streaming.cancelled():
-        streaming.result()
-
-
-async def _pump(send: Send, stream: Any) -> None:
-    async for chunk in stream:
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
-
-
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
+        await send({"type": "http.response.body", "body": chunk, "more_body": more})
+    except OSError:
+        return False
+    return True
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -1,10 +1,17 @@
 """The ChatKit server: ChatKit protocol requests in, JSON or an SSE stream out.
 
 ``ChatKitService.handle`` is the one call the ASGI app makes. It takes the caller from the
-authorizer's context only, refuses what this server does not support with a clear error before
-anything is stored, and turns ChatKit's errors into REST answers. A streaming request only
-commits to ``200 text/event-stream`` once its first event exists, so an unknown thread is a 404,
-not a broken stream.
+authorizer's context only, checks the request (``checks.check_request``: limits, ids, state)
+before anything is stored, and turns every failure into a REST answer: a client's mistake is a
+4xx ``{"detail"}``, an AWS outage a 503 with ``Retry-After``, never a bare 500.
+
+A streaming request only commits to ``200 text/event-stream`` once it is safely under way: its
+first event exists, and for ``threads.create`` the new thread and its first message are stored
+(together, in one transaction). Until then a failure is a plain HTTP error and nothing is left
+behind. After that, failures arrive as ChatKit ``error`` events.
+
+An answer is always generated to the end and saved in full, even when the client has gone
+(docs/chatkit-errors.md says why: on AWS the function is never told that the client left).
 """
 
 from __future__ import annotations
@@ -12,43 +19,47 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from agents import Agent, RunConfig, Runner
 from agents.models.openai_responses import OpenAIResponsesModel
-from chatkit.agents import AgentContext, simple_to_agent_input, stream_agent_response
+from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import (
-    AttachmentsCreateReq,
-    AttachmentsDeleteReq,
+    AssistantMessageItem,
+    Attachment,
     ChatKitReq,
-    InputTranscribeReq,
+    SDKHiddenContextItem,
+    StreamOptions,
+    ThreadItem,
     ThreadMetadata,
     ThreadsCreateReq,
-    ThreadsAddUserMessageReq,
-    ThreadsCustomActionReq,
-    ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
     UserMessageItem,
     is_streaming_req,
 )
 from openai import AsyncOpenAI
+from openai.types.responses import ResponseInputContentParam, ResponseInputTextParam
 from pydantic import TypeAdapter, ValidationError
 
-from chatkit_backend import errors
+from chatkit_backend import errors, limits
 from chatkit_backend.assistant.agent import build_agent
+from chatkit_backend.assistant.checks import check_request
 from chatkit_backend.assistant.settings import ChatKitSettings
-from chatkit_backend.assistant.store import AttachmentsNotSupported, DynamoDBStore, RequestContext
-from chatkit_backend.http import status_for
+from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
+from chatkit_backend.http import error_headers, status_for
 from chatkit_backend.identity import identity_from_event
-from chatkit_backend.observability import logger
+from chatkit_backend.observability import log_dependency_failure, logger
+from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.secrets import SecretCache
 
 # How many earlier items of the thread the agent sees each turn.
 HISTORY_ITEMS = 30
 TITLE_CHARS = 60
-MAX_BODY_BYTES = 1024 * 1024
+JSON_MEDIA_TYPE = "application/json"
+CUT_SHORT_NOTE = "\n\n(This answer was cut short before it was finished.)"
 _REQUEST = TypeAdapter(ChatKitReq)
 _SSE_ERROR = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
 
@@ -64,11 +75,21 @@ class Reply:
 
 
 def error_reply(error: errors.DomainError) -> Reply:
-    return json_reply(status_for(error), {"detail": error.detail})
+    if isinstance(error, errors.DependencyUnavailable):
+        log_dependency_failure(error)
+    reply = json_reply(status_for(error), {"detail": error.detail})
+    reply.headers.update(error_headers(error))
+    return reply
 
 
 def json_reply(status: int, body: Any) -> Reply:
     return Reply(status, {"content-type": "application/json"}, json.dumps(body, ensure_ascii=False).encode())
+
+
+def unexpected_reply(kind: str) -> Reply:
+    """A bug, not the caller's mistake: logged with its traceback, answered in the API's own shape."""
+    logger.exception("the ChatKit request failed unexpectedly", extra={"request_type": kind})
+    return json_reply(500, {"detail": "Internal server error."})
 
 
 class TaskAssistantServer(ChatKitServer[RequestContext]):
@@ -78,6 +99,29 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
         super().__init__(store)
         # Set by ChatKitService before any request that runs the agent (it needs the OpenAI key).
         self.agent: Agent[AgentContext[Any]] | None = None
+
+    def get_stream_options(self, thread: ThreadMetadata, context: RequestContext) -> StreamOptions:
+        # No stop button: behind API Gateway and the Lambda Web Adapter the function is never told
+        # that the client left, so a "stop" could not stop anything; the answer runs to its end.
+        return StreamOptions(allow_cancel=False)
+
+    async def handle_stream_cancelled(
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext
+    ) -> None:
+        """The run was cancelled mid-answer (the container is shutting down): keep what was
+        written, marked as cut short, and tell the model so on the next turn."""
+        for item in pending_items:
+            if isinstance(item, AssistantMessageItem) and any(part.text.strip() for part in item.content):
+                last = item.content[-1]
+                item.content[-1] = last.model_copy(update={"text": last.text + CUT_SHORT_NOTE})
+                await self.store.add_thread_item(thread.id, item, context)
+        note = SDKHiddenContextItem(
+            id=self.store.generate_item_id("sdk_hidden_context", thread, context),
+            thread_id=thread.id,
+            created_at=datetime.now(),
+            content="The previous answer was cut short before it was finished.",
+        )
+        await self.store.add_thread_item(thread.id, note, context)
 
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: RequestContext
@@ -89,7 +133,7 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
             # thread and tells the client (thread.updated).
             thread.title = _title(input_user_message)
         page = await self.store.load_thread_items(thread.id, None, HISTORY_ITEMS, "desc", context)
-        history = await simple_to_agent_input(list(reversed(page.data)))
+        history = await _HISTORY.to_agent_input(list(reversed(page.data)))
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
         result = Runner.run_streamed(
             self.agent,
@@ -100,6 +144,24 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
         )
         async for event in stream_agent_response(agent_context, result):
             yield event
+
+
+class HistoryConverter(ThreadItemConverter):
+    """ChatKit's conversion of a thread for the model, but for attachments.
+
+    This server takes no uploads yet, so the attachments in a thread are those of threads
+    imported from hosted ChatKit: names and types whose files stayed with OpenAI. The model
+    reads a note naming each one (ChatKit's default converter raises on any attachment).
+    """
+
+    async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
+        return ResponseInputTextParam(
+            type="input_text",
+            text=f"(The user attached '{attachment.name}' ({attachment.mime_type}); the file is not available here.)",
+        )
+
+
+_HISTORY = HistoryConverter()
 
 
 @dataclass
@@ -116,65 +178,77 @@ class ChatKitService:
         """Give the server an agent with the current OpenAI key (re-read at most once a minute)."""
         api_key = self._openai_api_key()
         if self.server.agent is None or api_key != self._api_key:
-            # Bounded well inside the function's 120 s, with one retry, so a stuck upstream ends as a stream error.
+            # One retry of a bounded wait (ChatKitOpenAITimeoutSeconds), inside the function's 120 s.
             client = AsyncOpenAI(
-                api_key=api_key, base_url=self.settings.openai_base_url or None, max_retries=1, timeout=45.0
+                api_key=api_key,
+                base_url=self.settings.openai_base_url or None,
+                max_retries=1,
+                timeout=self.settings.openai_timeout_seconds,
             )
             self.server.agent = build_agent(OpenAIResponsesModel(model=self.settings.model, openai_client=client))
             self._api_key = api_key
 
     def _openai_api_key(self) -> str:
-        if not self.settings.openai_api_key_secret_arn:
-            raise errors.NotConfigured("OPENAI_API_KEY_SECRET_ARN")
-        version = self.secrets.get(self.settings.openai_api_key_secret_arn)
-        try:
-            api_key = json.loads(version.value).get("api_key", "") if version else ""
-        except (ValueError, AttributeError):
-            api_key = ""
-        if not isinstance(api_key, str) or not api_key.strip():
-            raise errors.NotConfigured(
-                "the OpenAI API key", 'Put it in OpenAIApiKeySecret as {"api_key": "sk-..."}.'
-            )
-        return api_key.strip()
+        return openai_api_key(self.secrets, self.settings.openai_api_key_secret_arn)
 
-    async def handle(self, body: bytes, request_context: dict[str, Any] | None) -> Reply:
+    async def handle(
+        self, body: bytes, request_context: dict[str, Any] | None, content_type: str | None = JSON_MEDIA_TYPE
+    ) -> Reply:
         """Answer one POST /chatkit; ``request_context`` is API Gateway's (with the authorizer's)."""
+        kind = "unknown"
         try:
             identity = identity_from_event({"requestContext": request_context or {}})
             if identity.token_use != "user":
                 raise errors.Forbidden("This route takes a user's token, not an MCP token.")
-            request = parse_request(body)
+            request = parse_request(body, content_type)
+            kind = request.type
+            context = RequestContext(user_id=identity.user_id)
+            await check_request(request, self.server.store, context)  # type: ignore[arg-type]
             if is_streaming_req(request):
                 self._ready_agent()
-            result = await self.server.process(body, RequestContext(user_id=identity.user_id))
+            result = await self.server.process(body, context)
+            if isinstance(result, NonStreamingResult):
+                return Reply(200, {"content-type": "application/json"}, result.json)
+            return await self._stream(result, request)
         except errors.DomainError as error:
             return error_reply(error)
         except NotFoundError as error:
             return json_reply(404, {"detail": str(error) or "Not found."})
-        if isinstance(result, NonStreamingResult):
-            return Reply(200, {"content-type": "application/json"}, result.json)
-        return await self._stream(result, request.type)
+        except Exception:
+            return unexpected_reply(kind)
 
-    async def _stream(self, result: StreamingResult, kind: str) -> Reply:
+    async def _stream(self, result: StreamingResult, request: Any) -> Reply:
+        """Wait for the events that commit the request, then stream the rest.
+
+        The first event for every streaming request; for ``threads.create`` also the second (its
+        user message, stored with the new thread), so a create that fails before the model
+        starts is a plain HTTP error and leaves no thread behind.
+        """
         events = result.__aiter__()
+        committing = 2 if isinstance(request, ThreadsCreateReq) else 1
+        held: list[bytes] = []
         try:
-            first = await anext(events)
+            while len(held) < committing:
+                held.append(await anext(events))
         except StopAsyncIteration:
-            first = b""
+            pass
         except errors.DomainError as error:
             return error_reply(error)
         except NotFoundError as error:
             return json_reply(404, {"detail": str(error) or "Not found."})
 
         async def chunks() -> AsyncIterator[bytes]:
-            if first:
-                yield first
+            for chunk in held:
+                yield chunk
             try:
                 async for chunk in events:
                     yield chunk
-            except Exception:
+            except Exception as error:
                 # Headers are out: end the stream with ChatKit's own error event, not a cut.
-                logger.exception("the ChatKit stream failed", extra={"request_type": kind})
+                if isinstance(error, errors.DependencyUnavailable):
+                    log_dependency_failure(error, request_type=request.type)
+                else:
+                    logger.exception("the ChatKit stream failed", extra={"request_type": request.type})
                 yield _SSE_ERROR
 
         headers = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -182,32 +256,29 @@ class ChatKitService:
 
 
 def _title(message: UserMessageItem) -> str | None:
-    words = " ".join(part.text for part in message.content if getattr(part, "type", "") == "input_text").split()
+    """The first words of the message, on one line, without control characters."""
+    text = " ".join(part.text for part in message.content if getattr(part, "type", "") == "input_text")
+    words = "".join(" " if limits.forbidden_character(c) else c for c in text).split()
     title = " ".join(words)
     if not title:
         return None
     return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1].rstrip() + "…"
 
 
-def parse_request(body: bytes) -> Any:
-    """The ChatKit request in ``body``; ``InvalidInput`` naming what is wrong, for what this server refuses too."""
+def parse_request(body: bytes, content_type: str | None = JSON_MEDIA_TYPE) -> Any:
+    """The ChatKit request in ``body``; a domain error (415, 413, 422) naming what is wrong."""
+    if (content_type or "").split(";", 1)[0].strip().lower() != JSON_MEDIA_TYPE:
+        raise errors.UnsupportedMediaType(
+            f"Send the ChatKit request as JSON, with Content-Type: {JSON_MEDIA_TYPE}."
+        )
     if not body.strip():
         raise errors.InvalidInput("The body must be a ChatKit request (JSON with 'type' and 'params').")
-    if len(body) > MAX_BODY_BYTES:
-        raise errors.PayloadTooLarge(f"The request is over {MAX_BODY_BYTES // 1024} KiB.")
+    if len(body) > limits.REQUEST_BODY_MAX_BYTES:
+        raise errors.PayloadTooLarge(f"The request is over {limits.REQUEST_BODY_MAX_BYTES // 1024} KiB.")
     try:
-        request = _REQUEST.validate_json(body)
+        return _REQUEST.validate_json(body)
     except ValidationError as error:
         raise errors.InvalidInput(f"Not a valid ChatKit request: {_describe(error)}") from None
-    if isinstance(request, (AttachmentsCreateReq, AttachmentsDeleteReq)):
-        raise AttachmentsNotSupported()
-    if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)) and request.params.input.attachments:
-        raise AttachmentsNotSupported()
-    if isinstance(request, InputTranscribeReq):
-        raise errors.InvalidInput("Dictation (input.transcribe) is not supported by this ChatKit server.")
-    if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
-        raise errors.InvalidInput("Widget actions are not supported by this ChatKit server.")
-    return request
 
 
 def _describe(error: ValidationError) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chatkit_backend.settings import env_list, env_str
+from chatkit_backend.settings import env_int, env_list, env_str
 
 DEFAULT_MODEL = "gpt-4.1-mini"
+# Per OpenAI attempt (one retry), well inside the function's 120 s: a stuck upstream ends as a
+# ChatKit error event, not as a cut stream.
+DEFAULT_OPENAI_TIMEOUT_SECONDS = 45
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,7 @@ class ChatKitSettings:
     # The OpenAI SDK's own variable; empty means api.openai.com.
     openai_base_url: str
     allowed_origins: tuple[str, ...]
+    openai_timeout_seconds: float
 
     @classmethod
     def from_env(cls) -> ChatKitSettings:
@@ -26,4 +30,5 @@ class ChatKitSettings:
             openai_api_key_secret_arn=env_str("OPENAI_API_KEY_SECRET_ARN"),
             openai_base_url=env_str("OPENAI_BASE_URL"),
             allowed_origins=env_list("ALLOWED_ORIGINS"),
+            openai_timeout_seconds=float(env_int("CHATKIT_OPENAI_TIMEOUT_SECONDS", DEFAULT_OPENAI_TIMEOUT_SECONDS)),
         )

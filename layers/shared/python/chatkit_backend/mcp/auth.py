@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from chatkit_backend.errors import DependencyUnavailable
 from chatkit_backend.jwks import LOOPBACK_HOSTS, KeysUnavailable, url_problem
 from chatkit_backend.mcp.protocol import HttpRefusal
 from chatkit_backend.observability import logger
@@ -180,9 +181,11 @@ class RequestAuth:
             self._verified = server.verifier.verify(token, resource=resource)
         except TokenRejected as rejection:
             raise self._refusal(rejection.reason) from None
-        except KeysUnavailable as failure:
-            # Expected when the authorization server or a JWKS host is down: its reason, no traceback.
-            logger.error("token could not be checked: keys unavailable", extra={"auth": "error", "reason": str(failure)})
+        except (KeysUnavailable, DependencyUnavailable) as failure:
+            # Expected while the authorization server, a JWKS host or Secrets Manager is down (and no
+            # recent copy of its keys is at hand): the cause, no traceback.
+            cause = failure.cause if isinstance(failure, DependencyUnavailable) else str(failure)
+            logger.error("token could not be checked: keys unavailable", extra={"auth": "error", "reason": cause})
             raise _unavailable() from None
         except Exception:
             logger.exception("token could not be checked: a dependency failed", extra={"auth": "error"})

@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any, Protocol
 
 from chatkit_backend import __version__
-from chatkit_backend.errors import DomainError
+from chatkit_backend.errors import DependencyUnavailable, DomainError
 from chatkit_backend.mcp import protocol as p
 from chatkit_backend.mcp.tools import LISTINGS, TOOLS_BY_NAME, ArgumentError, normalized_arguments
 from chatkit_backend.settings import env_int, env_list
@@ -38,6 +38,10 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # Clients may cache discovery and the tool list this long; the catalogue changes only on deploy
 # and is the same for every user.
 CATALOGUE_TTL_MS = 60_000
+
+OUTAGE_HINT = (
+    "If you were changing a task, call list_tasks to see whether the change was made before trying again."
+)
 
 _SENTINEL = re.compile(r"^=\?base64\?(?P<payload>.*)\?=$")
 
@@ -340,11 +344,15 @@ class McpServer:
             structured = tool.run(user_id, normalized_arguments(tool, arguments))
         except ArgumentError as error:
             return _tool_error(str(error))
+        except DependencyUnavailable as error:
+            _log_outage(error, tool.name)
+            # A write that timed out may still have been applied: say how to find out.
+            return _tool_error(f"{error.detail} {OUTAGE_HINT}")
         except DomainError as error:
             return _tool_error(error.detail)
         except Exception:
             _log_exception("tool call failed", tool.name)
-            return _tool_error("The task store did not answer. Nothing was changed; try again in a moment.")
+            return _tool_error(f"The tool failed unexpectedly. {OUTAGE_HINT}")
         result: dict[str, Any] = {
             "content": [
                 {"type": "text", "text": json.dumps(structured, separators=(",", ":"), ensure_ascii=False)}
@@ -450,6 +458,12 @@ def _discovery(version: str) -> RawJson:
 
 def _tool_error(sentence: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": sentence}], "isError": True}
+
+
+def _log_outage(error: DependencyUnavailable, tool: str) -> None:
+    from chatkit_backend.observability import log_dependency_failure
+
+    log_dependency_failure(error, tool=tool)
 
 
 def _log_exception(message: str, tool: str) -> None:

@@ -14,18 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chatkit_backend.limits import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, TASK_DESCRIPTION_MAX_CHARS, TASK_TITLE_MAX_CHARS
 from chatkit_backend.mcp.protocol import KNOWN_VERSIONS, version_at_least
 
 TITLE = {
     "type": "string",
     "minLength": 1,
-    "maxLength": 200,
-    "description": "Short name of the task (1-200 characters).",
+    "maxLength": TASK_TITLE_MAX_CHARS,
+    "description": f"Short name of the task (1-{TASK_TITLE_MAX_CHARS} characters).",
 }
 DESCRIPTION = {
     "type": "string",
-    "maxLength": 1000,
-    "description": "Optional details (up to 1000 characters).",
+    "maxLength": TASK_DESCRIPTION_MAX_CHARS,
+    "description": f"Optional details (up to {TASK_DESCRIPTION_MAX_CHARS} characters).",
 }
 TASK_ID = {
     "type": "string",
@@ -103,7 +104,7 @@ def _list(user_id: str, args: dict[str, Any]) -> dict[str, Any]:
     page = tasks.list_tasks(
         user_id,
         status=args.get("status", "all"),
-        limit=args.get("limit", tasks.LIST_LIMIT_DEFAULT),
+        limit=args.get("limit", PAGE_LIMIT_DEFAULT),
         cursor=args.get("cursor"),
     )
     return {"tasks": [task.to_dict() for task in page.tasks], "next_cursor": page.next_cursor}
@@ -156,7 +157,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         input_schema=_object(
             {
                 "status": {"type": "string", "enum": ["all", "pending", "completed"], "default": "all"},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                "limit": {"type": "integer", "minimum": 1, "maximum": PAGE_LIMIT_MAX, "default": PAGE_LIMIT_DEFAULT},
                 "cursor": {
                     "type": "string",
                     "maxLength": 512,

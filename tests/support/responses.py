@@ -5,6 +5,12 @@ or ``text("...")`` (an assistant message, streamed in small deltas with a pause 
 so a test can see the events reach the browser one by one). A step may also be a function of
 the request body, to answer with what the previous tool returned (a task id, say).
 
+It also fails on demand, one request per step: ``fail(500)`` / ``fail(429)`` (an error status
+with OpenAI's error body), ``cut("...")`` (the answer starts streaming, then the connection
+drops without the stream's end) and ``hang()`` (the request is accepted and never answered).
+The OpenAI SDK retries a failed request once here (as the ChatKit server configures it), so
+``fail`` and ``hang`` queue one step per attempt (``times``).
+
 Every event is validated against the OpenAI SDK's own ``ResponseStreamEvent`` model before it
 is sent, so the wire format is the SDK's, not a guess. Requests are recorded for assertions.
 """
@@ -19,11 +25,13 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
+
+from tests.support.loopback import serve
 
 _EVENT = TypeAdapter(ResponseStreamEvent)
 _ids = itertools.count(1)
@@ -42,7 +50,26 @@ class Text:
     pause: float = 0.25
 
 
-Step = Call | Text | Callable[[dict[str, Any]], "Call | Text"]
+@dataclass(frozen=True)
+class Fail:
+    status: int
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Cut:
+    text: str
+    pieces_sent: int = 2
+    pieces: int = 4
+
+
+@dataclass(frozen=True)
+class Hang:
+    seconds: float
+
+
+Fault = Fail | Cut | Hang
+Step = Call | Text | Fault | Callable[[dict[str, Any]], "Call | Text"]
 
 
 def call(name: str, **arguments: Any) -> Call:
@@ -51,6 +78,21 @@ def call(name: str, **arguments: Any) -> Call:
 
 def text(message: str, *, pieces: int = 4, pause: float = 0.25) -> Text:
     return Text(message, pieces, pause)
+
+
+def fail(status: int, *, times: int = 2, retry_after: float | None = None) -> list[Fail]:
+    """``times`` requests answered with ``status`` (500: server error, 429: rate limited)."""
+    return [Fail(status, retry_after)] * times
+
+
+def cut(message: str, *, pieces_sent: int = 2, pieces: int = 4) -> Cut:
+    """An answer whose stream drops after ``pieces_sent`` of its ``pieces`` deltas."""
+    return Cut(message, pieces_sent, pieces)
+
+
+def hang(*, times: int = 2, seconds: float = 120.0) -> list[Hang]:
+    """``times`` requests accepted and left unanswered for ``seconds`` (or until the stand-in stops)."""
+    return [Hang(seconds)] * times
 
 
 def last_tool_output(request: dict[str, Any]) -> dict[str, Any]:
@@ -67,20 +109,22 @@ class FakeResponses:
     authorizations: list[str] = field(default_factory=list)
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopped: threading.Event = field(default_factory=threading.Event)
 
-    def script(self, *steps: Step) -> None:
+    def script(self, *steps: Step | list[Fail] | list[Hang]) -> None:
+        """Queue steps, one per request; ``fail(...)`` and ``hang(...)`` lists are spread out."""
         with self.lock:
-            self.steps.extend(steps)
+            for step in steps:
+                self.steps.extend(step if isinstance(step, list) else [step])
 
-    def next_step(self, request: dict[str, Any]) -> Call | Text:
+    def next_step(self, request: dict[str, Any]) -> Call | Text | Fault:
         with self.lock:
             self.requests.append(request)
             step = self.steps.popleft() if self.steps else Text("(the fake model has no script left)", pieces=1, pause=0)
         return step(request) if callable(step) else step
 
-    def events(self, request: dict[str, Any]) -> Iterator[tuple[dict[str, Any], float]]:
+    def events(self, request: dict[str, Any], step: Call | Text) -> Iterator[tuple[dict[str, Any], float]]:
         """The SSE events for one response, each with the pause to take before sending it."""
-        step = self.next_step(request)
         sequence = itertools.count()
         response_id = f"resp_{next(_ids)}"
         base = {
@@ -145,29 +189,57 @@ def fake_responses() -> Iterator[FakeResponses]:
                 self.send_header("content-length", "0")
                 self.end_headers()
                 return
+            step = fake.next_step(body)
+            if isinstance(step, Fail):
+                self._fail(step)
+                return
+            if isinstance(step, Hang):
+                fake.stopped.wait(step.seconds)
+                self.close_connection = True
+                return
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
-            for event, pause in fake.events(body):
-                _EVENT.validate_python(event)  # the SDK's own model: the fake speaks its format
-                time.sleep(pause)
-                data = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
-                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-                self.wfile.flush()
+            if isinstance(step, Cut):
+                deltas = 0
+                for event, pause in fake.events(body, Text(step.text, step.pieces, 0.05)):
+                    deltas += event["type"] == "response.output_text.delta"
+                    if deltas > step.pieces_sent:
+                        break
+                    self._send_event(event, pause)
+                # Gone without the stream's last chunk, as a dropped upstream connection looks.
+                self.close_connection = True
+                return
+            for event, pause in fake.events(body, step):
+                self._send_event(event, pause)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+
+        def _send_event(self, event: dict[str, Any], pause: float) -> None:
+            _EVENT.validate_python(event)  # the SDK's own model: the fake speaks its format
+            time.sleep(pause)
+            data = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        def _fail(self, step: Fail) -> None:
+            kind = "rate_limit_exceeded" if step.status == 429 else "server_error"
+            body = json.dumps({"error": {"message": f"stand-in {kind}", "type": kind, "code": kind, "param": None}}).encode()
+            self.send_response(step.status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            if step.retry_after is not None:
+                self.send_header("retry-after", str(step.retry_after))
+            self.end_headers()
+            self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as url:
+        fake.url = f"{url}/v1"
+        try:
+            yield fake
+        finally:
+            fake.stopped.set()

@@ -1,0 +1,32 @@
+"""ImportHostedThreadsFunction: hosted ChatKit threads into ChatKitTable, invoked by hand.
+
+    sam remote invoke ImportHostedThreadsFunction --stack-name <stack> --event '{"user": "alice", "dry_run": true}'
+
+The event takes ``user`` (one user's threads; all users' when left out), ``dry_run`` (count,
+write nothing) and ``continuation``. The answer is ``{"done", "continuation", "totals",
+"summary"}``: while ``done`` is false, invoke again with ``{"continuation": <that token>}``.
+A bad event answers ``{"done": false, "error": ...}`` and changes nothing. The import itself is
+``chatkit_backend.assistant.hosted_import`` (docs/migration.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatkit_backend.assistant.hosted_import import Deadline, HostedImport, ImportRequest, ImportSettings
+from chatkit_backend.errors import DomainError
+from chatkit_backend.observability import logger
+
+importer = HostedImport(ImportSettings.from_env())
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        request = ImportRequest.from_event(event)
+        result = importer.run(request, Deadline(context.get_remaining_time_in_millis))
+    except DomainError as error:
+        logger.warning("hosted import refused", extra={"detail": error.detail})
+        return {"done": False, "error": error.detail}
+    logger.info("hosted import invocation ended", extra={"done": result.done, "totals": result.totals.as_dict()})
+    return result.as_dict()

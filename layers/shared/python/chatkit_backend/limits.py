@@ -1,0 +1,51 @@
+"""Every size limit of the API, in one place, and the one check for forbidden characters.
+
+The task service, the MCP tool schemas, the thread-mapping route and the ChatKit server import
+their limits from here, so a limit is written once and documented once (docs/chatkit-errors.md).
+The ChatKit limits sit well under DynamoDB's 400 KB item size: a refused request is refused
+before anything is stored, never half-way through.
+
+This module imports nothing outside the standard library: the MCP function reads its tool
+schemas from here without loading the AWS SDK.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Tasks (TasksTable, the MCP tools and the assistant's tools).
+TASK_TITLE_MAX_CHARS = 200
+TASK_DESCRIPTION_MAX_CHARS = 1000
+# A page of tasks, thread mappings, ChatKit threads or items: the default and the most.
+PAGE_LIMIT_DEFAULT = 20
+PAGE_LIMIT_MAX = 100
+
+# Threads: a ChatKit thread's title, and the title of a thread mapping (ThreadsTable).
+THREAD_TITLE_MAX_CHARS = 200
+
+# ChatKit requests (POST /chatkit).
+REQUEST_BODY_MAX_BYTES = 1024 * 1024
+# The text of one user message: its input_text parts and the quoted text, together.
+MESSAGE_TEXT_MAX_CHARS = 32_000
+# One user message as stored (text, tags and their data, options), as JSON.
+MESSAGE_MAX_BYTES = 128 * 1024
+# The result a client tool sends back (threads.add_client_tool_output), as JSON.
+TOOL_OUTPUT_MAX_BYTES = 64 * 1024
+# The answers of one structured input submission (threads.add_structured_input), as JSON.
+STRUCTURED_INPUT_MAX_BYTES = 16 * 1024
+# Items named by one items.feedback request.
+FEEDBACK_ITEMS_MAX = 50
+# One ChatKit item imported from hosted ChatKit, as stored JSON: under DynamoDB's 400 KB item
+# size with the record's keys. A larger one is counted as not convertible, never half-written.
+IMPORTED_ITEM_MAX_BYTES = 384 * 1024
+
+# Newline and tab are text; every other control character, and the lone surrogates JSON can
+# smuggle in as "\ud800" (which DynamoDB cannot store), is refused in titles and task fields.
+# (Unicode's control characters, category Cc, are exactly U+0000-001F and U+007F-009F.)
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def forbidden_character(value: str) -> str | None:
+    """The first character of ``value`` that no title or task field may hold, as ``U+XXXX``; else None."""
+    found = _FORBIDDEN.search(value)
+    return None if found is None else f"U+{ord(found.group()):04X}"

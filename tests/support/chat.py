@@ -1,0 +1,92 @@
+"""A ChatKit client for the local stack: what the frontend sends to POST /chatkit, and /mcp's list_tasks."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tests.component.mcp_client import modern
+
+Event = dict[str, Any]
+
+
+def user_message(text: str) -> dict[str, Any]:
+    return {"content": [{"type": "input_text", "text": text}], "attachments": [], "inference_options": {}}
+
+
+def sse(raw: bytes) -> list[Event]:
+    return [json.loads(block.removeprefix(b"data: ")) for block in raw.split(b"\n\n") if block.startswith(b"data: ")]
+
+
+@dataclass
+class Chat:
+    url: str
+    tokens: dict[str, str]
+
+    def headers(self, user: str | None, extra: dict[str, str]) -> dict[str, str]:
+        headers = {"content-type": "application/json"}
+        if user is not None:
+            headers["authorization"] = f"Bearer {self.tokens[user]}"
+        return {**headers, **extra}
+
+    def post(self, body: Any, user: str | None = "alice", **headers: str) -> httpx.Response:
+        content = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        return httpx.post(f"{self.url}/chatkit", content=content, headers=self.headers(user, headers), timeout=120)
+
+    def stream(self, body: Any, user: str = "alice") -> list[tuple[float, Event]]:
+        """Each SSE event with the moment (s after the request) its bytes reached the client."""
+        started = time.monotonic()
+        events: list[tuple[float, Event]] = []
+        buffer = b""
+        with httpx.stream("POST", f"{self.url}/chatkit", content=json.dumps(body), headers=self.headers(user, {}), timeout=120) as response:
+            assert response.status_code == 200, response.read()
+            assert response.headers["content-type"] == "text/event-stream"
+            for chunk in response.iter_raw():
+                arrived = time.monotonic() - started
+                buffer += chunk
+                while b"\n\n" in buffer:
+                    event, buffer = buffer.split(b"\n\n", 1)
+                    events.append((arrived, json.loads(event.removeprefix(b"data: "))))
+        return events
+
+    def events(self, body: Any, user: str = "alice") -> list[Event]:
+        return [event for _, event in self.stream(body, user)]
+
+    def items(self, thread_id: str, user: str = "alice") -> list[Event]:
+        response = self.post({"type": "items.list", "params": {"thread_id": thread_id, "order": "asc", "limit": 100}}, user)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]
+
+    def threads(self, user: str = "alice") -> list[str]:
+        response = self.post({"type": "threads.list", "params": {"limit": 100}}, user)
+        assert response.status_code == 200, response.text
+        return [thread["id"] for thread in response.json()["data"]]
+
+    def mcp(self, tool: str, arguments: dict[str, Any], user: str = "alice") -> httpx.Response:
+        body, headers = modern("tools/call", {"name": tool, "arguments": arguments})
+        return httpx.post(
+            f"{self.url}/mcp", json=body, timeout=60,
+            headers={**headers, "authorization": f"Bearer {self.tokens[user]}", "accept": "application/json, text/event-stream"},
+        )
+
+    def list_tasks(self, user: str, status: str = "all") -> list[dict[str, Any]]:
+        response = self.mcp("list_tasks", {"status": status}, user)
+        assert response.status_code == 200, response.text
+        return response.json()["result"]["structuredContent"]["tasks"]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, every: float = 0.2) -> Any:
+    """``condition()``'s first truthy value within ``timeout`` seconds (a loaded machine is slow), else fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {condition}")
+        time.sleep(every)
