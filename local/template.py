@@ -31,6 +31,10 @@ ENV_TO_PARAMETER: dict[str, str] = {
     "CHATKIT_WORKFLOW_VERSION": "ChatKitWorkflowVersion",
     "ALLOWED_ORIGINS": "AllowedOrigins",
     "CHATKIT_MODEL": "ChatKitModel",
+    "MCP_AUTHORIZATION_SERVER": "McpAuthorizationServer",
+    "MCP_RESOURCE_URL": "McpResourceUrl",
+    "MCP_READ_SCOPE": "McpReadScope",
+    "MCP_WRITE_SCOPE": "McpWriteScope",
     "CHATKIT_OPENAI_TIMEOUT_SECONDS": "ChatKitOpenAITimeoutSeconds",
 }
 
@@ -170,6 +174,9 @@ class Template:
             allowed = spec.get("AllowedValues")
             if allowed and raw not in [str(v) for v in allowed]:
                 raise TemplateError(f"parameter {name}={raw!r} is not one of {list(allowed)}")
+            pattern = spec.get("AllowedPattern")
+            if pattern and not re.fullmatch(str(pattern), raw):
+                raise TemplateError(f"parameter {name}={raw!r}: {spec.get('ConstraintDescription', f'must match {pattern}')}")
             if spec.get("Type") == "CommaDelimitedList":
                 values[name] = [item.strip() for item in raw.split(",") if item.strip()]
             else:
