@@ -20,7 +20,7 @@ REGION = "us-east-1"
 STACK_NAME = "chatkit-backend-local"
 API_ID = "localapi"
 
-# The environment variables DESIGN.md names, and the template parameter each one sets.
+# The environment variables `make dev` reads (README: configuration), and the template parameter each sets.
 ENV_TO_PARAMETER: dict[str, str] = {
     "JWT_JWKS_URL": "JwtJwksUrl",
     "JWT_ISSUER": "JwtIssuer",
@@ -155,7 +155,7 @@ class Template:
 
     @classmethod
     def from_environment(cls, environ: dict[str, str]) -> Template:
-        """The template with parameters set from DESIGN.md's variables present in ``environ``."""
+        """The template with parameters set from the configuration variables present in ``environ``."""
         overrides = {
             parameter: environ[variable]
             for variable, parameter in ENV_TO_PARAMETER.items()

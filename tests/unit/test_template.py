@@ -1,4 +1,5 @@
-"""template.yaml declares what DESIGN.md asks for, and SAM turns it into the intended resources."""
+"""template.yaml declares the routes, tables and guards the README describes, and SAM turns it
+into the intended resources."""
 
 from __future__ import annotations
 
