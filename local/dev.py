@@ -13,6 +13,7 @@ import sys
 import threading
 
 from local.demo import demo_origins, serve_demo
+from local.runtime import concurrency_limit
 from local.stack import LocalAws, LocalStack
 from local.template import ENV_TO_PARAMETER, Template, TemplateError
 
@@ -27,7 +28,8 @@ def main() -> int:
         origins = Template.from_environment(environ).parameters["AllowedOrigins"]
         environ["ALLOWED_ORIGINS"] = ",".join(dict.fromkeys([*origins, *demo_origins(demo_port)]))
         template = Template.from_environment(environ)
-    except TemplateError as exc:
+        limit = concurrency_limit()
+    except (TemplateError, ValueError) as exc:
         log.error("cannot start: %s", exc)
         return 2
     # AWS_ENDPOINT_URL: run against an AWS endpoint you started (your own moto server, or a proxy
@@ -38,8 +40,18 @@ def main() -> int:
     else:
         aws = LocalAws.start(template.region, int(os.environ.get("AWS_PORT", "0")))
     stack = LocalStack.provision(template, aws)
-    url = stack.serve(host, port)
-    demo = serve_demo(host, demo_port, f"{url}/chatkit", int(template.parameters["AttachmentMaxBytes"]))
+    listening = f"{host}:{port}"
+    try:
+        url = stack.serve(host, port)
+        listening = f"{host}:{demo_port}"
+        demo = serve_demo(host, demo_port, f"{url}/chatkit", int(template.parameters["AttachmentMaxBytes"]))
+    except (OSError, TemplateError) as exc:
+        if isinstance(exc, OSError):
+            log.error("cannot listen on %s: %s (set PORT and DEMO_PORT to free ports)", listening, exc.strerror or exc)
+        else:
+            log.error("cannot start: %s", exc)
+        stack.stop()
+        return 2
     stack.demo_url = demo_origins(demo_port)[0]
     state = stack.write_state()
     configured = sorted(v for v in ENV_TO_PARAMETER if os.environ.get(v))
@@ -50,6 +62,7 @@ def main() -> int:
         aws.endpoint_url, "AWS_ENDPOINT_URL" if endpoint else "moto",
     )
     log.info("routes   %s", ", ".join(r.route_key for r in template.routes()))
+    log.info("lambdas  up to %d warm sandboxes per function, one invocation each (LOCAL_FUNCTION_CONCURRENCY)", limit)
     log.info("settings %s", ", ".join(configured) or "defaults (see README: Configuration)")
     log.info("state    %s; stop with Ctrl-C", state)
     stopped = threading.Event()

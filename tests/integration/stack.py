@@ -19,6 +19,8 @@ import httpx
 
 from local.stack import LocalAws
 from local.template import ROOT
+from local.token import mint_user_token
+from tests.support.processes import stop
 
 
 def free_port() -> int:
@@ -48,6 +50,13 @@ class RunningStack:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def user_token(self, user_id: str) -> str:
+        """A user token this stack accepts for ``user_id``, as `make token USER=<id>` prints it."""
+        secret = self.client("secretsmanager").get_secret_value(
+            SecretId=self.physical_id("UserTokenSecret"), VersionStage="AWSCURRENT"
+        )["SecretString"]
+        return mint_user_token(secret, user_id)
+
     def wait_for_log(self, text: str, timeout: float = 5.0) -> bool:
         """Whether ``text`` shows up in the stack's log within ``timeout`` seconds (the gateway
         writes a request's line just after the response has gone out)."""
@@ -64,11 +73,11 @@ class RunningStack:
 
 
 @contextmanager
-def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[RunningStack]:
-    """Run `python -m local.dev` with ``env`` on a free port until the block ends."""
+def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0, port: int | None = None) -> Iterator[RunningStack]:
+    """Run `python -m local.dev` with ``env`` on ``port`` (default: a free one) until the block ends."""
     state_dir = Path(tempfile.mkdtemp(prefix="local-stack-"))
     log_path = state_dir / "dev.log"
-    port = free_port()
+    port = port or free_port()
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         **(env or {}),
@@ -108,9 +117,4 @@ def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0) -> Ite
             process=process,
         )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
