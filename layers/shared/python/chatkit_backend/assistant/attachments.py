@@ -100,26 +100,14 @@ class S3Files:
 
     async def uploaded_size(self, user_id: str, attachment_id: str) -> int | None:
         """The stored object's size, or None when nothing was uploaded (yet)."""
-        try:
-            head = await asyncio.to_thread(
-                self._s3().head_object, Bucket=self.bucket, Key=object_key(user_id, attachment_id)
-            )
-        except ClientError as error:
-            if _missing(error):
-                return None
-            raise
-        return int(head["ContentLength"])
+        head = await self._object("head_object", user_id, attachment_id)
+        return None if head is None else int(head["ContentLength"])
 
     async def read(self, user_id: str, attachment_id: str) -> bytes | None:
         """The file's bytes (at most ``max_bytes``: a bigger object is refused), None if gone."""
-        try:
-            response = await asyncio.to_thread(
-                self._s3().get_object, Bucket=self.bucket, Key=object_key(user_id, attachment_id)
-            )
-        except ClientError as error:
-            if _missing(error):
-                return None
-            raise
+        response = await self._object("get_object", user_id, attachment_id)
+        if response is None:
+            return None
         body = response["Body"]
         try:
             if int(response.get("ContentLength", 0)) > self.max_bytes:
@@ -127,6 +115,17 @@ class S3Files:
             return await asyncio.to_thread(body.read)
         finally:
             body.close()
+
+    async def _object(self, operation: str, user_id: str, attachment_id: str) -> dict[str, Any] | None:
+        """S3's answer to HeadObject or GetObject for the user's file; None when there is none."""
+        try:
+            return await asyncio.to_thread(
+                getattr(self._s3(), operation), Bucket=self.bucket, Key=object_key(user_id, attachment_id)
+            )
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
 
     async def mark_attached(self, user_id: str, attachment_id: str) -> None:
         await asyncio.to_thread(
