@@ -21,8 +21,10 @@ from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
+from local.bench.cases_mcp import USER_SECRET, store_user_secret
 from local.bench.runner import Bench, Case
 from local.template import ROOT
+from local.token import mint_user_token
 from tests.support.responses import Call, Text, call, fake_responses, text
 
 USER = "bench-alice"
@@ -82,6 +84,23 @@ def prepare(bench: Bench) -> None:
     asyncio.run(write())
 
 
+def _mcp_event() -> str:
+    """The /mcp complete_task event with a user token for the task's owner: /mcp checks its own
+    bearer (the bench's UserTokenSecret holds USER_SECRET); written under .local/bench."""
+    event = json.loads((ROOT / "local" / "bench" / "events" / "mcp_complete_task.json").read_text())
+    event["headers"]["authorization"] = f"Bearer {mint_user_token(USER_SECRET, USER, ttl=24 * 3600)}"
+    path = ROOT / ".local" / "bench" / "widgets" / "mcp_complete_task.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(event))
+    return str(path.relative_to(ROOT))
+
+
+def prepare_mcp(bench: Bench) -> None:
+    prepare(bench)
+    store_user_secret(bench)
+
+
+MCP_EVENT = _mcp_event()
 ACTION = "widget action: a task list's Complete button, end to end"
 TURN = "chat turn: the model lists tasks, then answers (local Responses stand-in)"
 
@@ -93,8 +112,8 @@ CASES = [
         note="thread + widget read, the task's conditional UpdateItem, widget and model note written; SSE out",
     ),
     Case(
-        ACTION, "McpFunction tools/call complete_task", "McpFunction", "local/bench/events/mcp_complete_task.json",
-        note="the same change through /mcp: no widget, no thread",
+        ACTION, "McpFunction tools/call complete_task", "McpFunction", MCP_EVENT, prepare=prepare_mcp,
+        note="the same change through /mcp: no widget, no thread; includes checking the bearer token",
     ),
     Case(
         ACTION, "task service complete_task alone (DynamoDB floor)", "local/bench/peers_mcp/tasks_floor.py:handler",
