@@ -18,6 +18,11 @@ dev: $(READY)
 lint: $(READY)
 	$(BIN)/cfn-lint template.yaml
 
+# Every requirements.txt SAM builds, from the requirements.in files and constraints.txt (pip's
+# resolver for Python 3.13 on Lambda arm64): run it after changing either.
+lock: $(READY)
+	@$(BIN)/python -m local.lock
+
 test: lint
 	$(BIN)/python -m pytest
 

@@ -203,7 +203,7 @@ class Template:
                 **globals_.get("Environment", {}).get("Variables", {}),
                 **own.get("Environment", {}).get("Variables", {}),
             }
-            layers = [*globals_.get("Layers", []), *own.get("Layers", [])]
+            layers = self.function_layers(logical_id)
             web_adapter = environment.get("AWS_LAMBDA_EXEC_WRAPPER") == WEB_ADAPTER_WRAPPER
             if web_adapter:
                 # The adapter's own layer holds only its binary, which the local stack stands in for.
@@ -223,6 +223,12 @@ class Template:
                 web_adapter=web_adapter,
             )
         return specs
+
+    def function_layers(self, logical_id: str) -> list[Any]:
+        """The function's layers as written (Globals' first, as SAM merges them), unresolved."""
+        globals_ = self.body.get("Globals", {}).get("Function", {})
+        own = self.resources[logical_id].get("Properties", {})
+        return [*globals_.get("Layers", []), *own.get("Layers", [])]
 
     def _layer_dir(self, layer: Any) -> Path:
         if not (isinstance(layer, dict) and list(layer) == ["Ref"]):
