@@ -66,6 +66,14 @@ class FunctionSpec:
         """The function's folder under functions/, which names its events/ folder too."""
         return self.code_dir.name
 
+    def web_app(self) -> tuple[str, str]:
+        """``(module, attribute)`` of the ASGI app the adapter's start-up script serves (uvicorn)."""
+        script = (self.code_dir / self.handler).read_text()
+        found = re.search(r"uvicorn\s+([\w.]+):(\w+)", script)
+        if not self.web_adapter or found is None:
+            raise TemplateError(f"{self.logical_id}: {self.handler} does not start `uvicorn <module>:<app>`")
+        return found.group(1), found.group(2)
+
 
 @dataclass(frozen=True)
 class Route:
