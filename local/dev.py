@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 
-from local.stack import LocalAws, LocalStack
+from local.stack import LocalAws, LocalStack, store_openai_api_key
 from local.template import ENV_TO_PARAMETER, Template, TemplateError
 
 
@@ -28,9 +28,10 @@ def main() -> int:
     else:
         aws = LocalAws.start(template.region, int(os.environ.get("AWS_PORT", "0")))
     stack = LocalStack.provision(template, aws)
+    store_openai_api_key(template, aws, dict(os.environ))
     url = stack.serve(os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000")))
     state = stack.write_state()
-    configured = sorted(v for v in ENV_TO_PARAMETER if os.environ.get(v))
+    configured = sorted(v for v in (*ENV_TO_PARAMETER, "OPENAI_API_KEY") if os.environ.get(v))
     log.info("API      %s  (GET %s/health)", url, url)
     log.info(
         "AWS      %s  (%s: tables and secrets from template.yaml)",

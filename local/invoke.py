@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from local.runtime import LambdaContext, error_payload, function_environment, load_handler
-from local.stack import LocalAws, running_stack_state
+from local.stack import LocalAws, running_stack_state, store_openai_api_key
 from local.template import Template, TemplateError
 
 
@@ -31,6 +31,7 @@ def prepare(template: Template) -> tuple[LocalAws, str]:
 
     aws = LocalAws.start(template.region)
     create_resources(template, aws.client)
+    store_openai_api_key(template, aws, dict(os.environ))
     return aws, "an ephemeral AWS (moto) with the template's resources; start `make dev` to share one"
 
 

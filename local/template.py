@@ -27,7 +27,6 @@ ENV_TO_PARAMETER: dict[str, str] = {
     "JWT_JWKS_URL": "JwtJwksUrl",
     "JWT_ISSUER": "JwtIssuer",
     "JWT_AUDIENCE": "JwtAudience",
-    "OPENAI_API_KEY": "OpenAIApiKey",
     "OPENAI_BASE_URL": "OpenAIBaseUrl",
     "CHATKIT_WORKFLOW_ID": "ChatKitWorkflowId",
     "CHATKIT_WORKFLOW_VERSION": "ChatKitWorkflowVersion",

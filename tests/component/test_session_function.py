@@ -336,6 +336,7 @@ def test_an_unreachable_openai_is_502(invoke, api_key: str) -> None:
     ("secret_value", "workflow_id", "setting"),
     [
         pytest.param('{"api_key":""}', WORKFLOW_ID, "the OpenAI API key", id="empty-key"),
+        pytest.param('{"api_key":"sk-..."}', WORKFLOW_ID, "the OpenAI API key", id="docs-example-key"),
         pytest.param("{}", WORKFLOW_ID, "the OpenAI API key", id="no-key-field"),
         pytest.param("sk-not-json", WORKFLOW_ID, "the OpenAI API key", id="not-json"),
         pytest.param('{"api_key":"sk-test-configured"}', "", "the ChatKit workflow id", id="no-workflow"),
