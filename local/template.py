@@ -372,6 +372,16 @@ class Template:
             return all(self.resolve(a) for a in arg)
         if key == "Fn::Or":
             return any(self.resolve(a) for a in arg)
+        # The functions only Rules use, as CloudFormation evaluates them on parameter values.
+        if key == "Fn::Contains":
+            items, item = (self.resolve(a) for a in arg)
+            return str(item) in [str(i) for i in items]
+        if key == "Fn::EachMemberEquals":
+            items, item = (self.resolve(a) for a in arg)
+            return all(str(i) == str(item) for i in items)
+        if key == "Fn::EachMemberIn":
+            items, allowed = (self.resolve(a) for a in arg)
+            return all(str(i) in [str(a) for a in allowed] for i in items)
         if key == "Fn::Join":
             separator, items = arg
             return str(separator).join(str(i) for i in self.resolve(items))
