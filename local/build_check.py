@@ -4,7 +4,7 @@
 2. `sam build` of template.yaml, for this machine's architecture (so the built packages can be
    imported here), into .local/build-check/ with SAM's build cache.
 3. For every function, with only its built artifact, its layers' python/ folders and a stand-in
-   for the runtime's own boto3 on ``sys.path`` (``python3.13 -I -S``: no site-packages):
+   for the runtime's own boto3 on ``sys.path`` (``python3.13 -I -S -B``: no site-packages, nothing written):
    - every installed distribution is the version constraints.txt pins (the one the tests ran);
    - no distribution is installed twice (artifact and layer, or two layers);
    - every distribution's own requirements are installed (Python 3.13 on Linux);
@@ -208,7 +208,7 @@ def import_handler(python: Path, logical_id: str, paths: list[Path], template: T
     }  # fmt: skip
     env = {**function_environment(spec, fake_aws, REGION), "LAMBDA_TASK_ROOT": str(code_dir)}
     done = subprocess.run(
-        [str(python), "-I", "-S", "-c", PROBE, json.dumps([str(p) for p in paths]), module, attribute],
+        [str(python), "-I", "-S", "-B", "-c", PROBE, json.dumps([str(p) for p in paths]), module, attribute],
         capture_output=True, text=True, env=env, cwd=code_dir, timeout=120,
     )  # fmt: skip
     if done.returncode != 0:
