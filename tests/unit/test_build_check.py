@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +77,30 @@ def test_the_build_template_targets_the_asked_architecture_with_absolute_code_pa
             assert resource["Metadata"]["BuildArchitecture"] == "x86_64"
     # template.yaml itself still deploys arm64.
     assert Template.load().body["Globals"]["Function"]["Architectures"] == ["arm64"]
+
+
+def run_without_python313(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
+    """The build check on a machine whose only python3.13 is a broken pyenv shim."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # SAM CLI stands in as a script that accepts `sam validate`; the interpreter search is real.
+    (bin_dir / "sam").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "python3.13").write_text("#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n")
+    for script in bin_dir.iterdir():
+        script.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "PYENV_ROOT": str(tmp_path / "pyenv")}
+    if ci:
+        env["CI"] = "true"
+    return subprocess.run(
+        [sys.executable, "-m", "local.build_check", "--sam", str(bin_dir / "sam")],
+        cwd=ROOT, env={**env, "PYTHONPATH": os.pathsep.join(sys.path)}, capture_output=True, text=True, timeout=60,
+    )
+
+
+@pytest.mark.parametrize(("ci", "exit_code"), [(False, 0), (True, 1)], ids=["developer", "ci"])
+def test_without_python313_the_check_says_so_in_one_line_and_ci_fails(tmp_path: Path, ci: bool, exit_code: int) -> None:
+    done = run_without_python313(tmp_path, ci)
+    assert done.returncode == exit_code, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no python3.13 with pip on this machine" in lines[0]
+    assert done.stdout == ""
