@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import Distribution, distributions
 from pathlib import Path
@@ -84,8 +85,24 @@ def machine_architecture() -> str:
     return "arm64" if platform.machine().lower() in ("arm64", "aarch64") else "x86_64"
 
 
-def build_template(template: Template, architecture: str) -> dict[str, Any]:
-    """template.yaml for ``architecture``, with code paths made absolute (it is written elsewhere)."""
+def stage_sources(template: Template, stage: Path) -> Path:
+    """Copies of every function's and layer's folder under ``stage``, without bytecode.
+
+    SAM's build cache hashes a folder's files, and the tests leave __pycache__ beside the code:
+    built from the repository itself, every test run would cost a rebuild.
+    """
+    shutil.rmtree(stage, ignore_errors=True)
+    for resource in template.body["Resources"].values():
+        uri = resource.get("Properties", {}).get("CodeUri") or resource.get("Properties", {}).get("ContentUri")
+        if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion") and uri:
+            shutil.copytree(
+                ROOT / uri, stage / uri, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), dirs_exist_ok=True
+            )
+    return stage
+
+
+def build_template(template: Template, architecture: str, sources: Path = ROOT) -> dict[str, Any]:
+    """template.yaml for ``architecture``, with code paths made absolute under ``sources``."""
     body = copy.deepcopy(template.body)
     body.setdefault("Globals", {}).setdefault("Function", {})["Architectures"] = [architecture]
     for resource in body["Resources"].values():
@@ -94,9 +111,9 @@ def build_template(template: Template, architecture: str) -> dict[str, Any]:
             if "Architectures" in props:
                 props["Architectures"] = [architecture]
             if "CodeUri" in props:
-                props["CodeUri"] = str(ROOT / props["CodeUri"])
+                props["CodeUri"] = str(sources / props["CodeUri"])
         elif resource["Type"] == "AWS::Serverless::LayerVersion":
-            props["ContentUri"] = str(ROOT / props["ContentUri"])
+            props["ContentUri"] = str(sources / props["ContentUri"])
             props["CompatibleArchitectures"] = [architecture]
             if "BuildArchitecture" in resource.get("Metadata", {}):
                 resource["Metadata"]["BuildArchitecture"] = architecture
@@ -118,15 +135,19 @@ def sam_env(python: Path | None) -> dict[str, str]:
 
 
 def validate(sam: str) -> None:
-    for environment in ("default", "prod"):
-        run([sam, "validate", "--lint", "--config-env", environment], sam_env(None), f"sam validate --lint ({environment})")
+    def one(environment: str) -> str:
+        return run([sam, "validate", "--lint", "--config-env", environment], sam_env(None), f"sam validate --lint ({environment})")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, ("default", "prod")))
 
 
 def sam_build(sam: str, python: Path, template: Template, architecture: str) -> Path:
     out = WORK / architecture
     out.mkdir(parents=True, exist_ok=True)
     template_path = out / "template.json"
-    template_path.write_text(json.dumps(build_template(template, architecture), indent=1))
+    sources = stage_sources(template, out / "sources")
+    template_path.write_text(json.dumps(build_template(template, architecture, sources), indent=1))
     build_dir = out / "build"
     run(
         [sam, "build", "--template-file", str(template_path), "--build-dir", str(build_dir),
@@ -216,10 +237,8 @@ def import_handler(python: Path, logical_id: str, paths: list[Path], template: T
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def check_origins(logical_id: str, origins: dict[str, str], paths: list[Path], python: Path) -> None:
-    """Every module came from the artifact, its layers, the runtime stand-in or the standard library."""
-    stdlib = Path(run([str(python), "-I", "-S", "-c", "import os; print(os.path.dirname(os.__file__))"]).strip())
-    allowed = [*paths, stdlib]
+def check_origins(logical_id: str, origins: dict[str, str], allowed: list[Path]) -> None:
+    """Every module came from ``allowed``: the artifact, its layers, the runtime's boto3, the standard library."""
     strays = {name: where for name, where in origins.items() if not any(Path(where).is_relative_to(a) for a in allowed)}
     if strays:
         raise CheckFailed(f"{logical_id}: modules loaded from outside the artifact and its layers: {strays}")
@@ -252,8 +271,9 @@ def check(sam: str, python: Path, architecture: str, sizes: bool) -> list[str]:
     report.append(f"sam build ({architecture}): {time.monotonic() - started:.0f} s")
     importable = architecture == machine_architecture()
     runtime = runtime_stand_in(python) if importable else None
-    imported = 0
-    for logical_id in template.functions():
+    stdlib = Path(run([str(python), "-I", "-S", "-c", "import os; print(os.path.dirname(os.__file__))"]).strip())
+
+    def check_function(logical_id: str) -> bool:
         layers = [
             layer["Ref"] for layer in template.function_layers(logical_id) if isinstance(layer, dict) and "Ref" in layer
         ]
@@ -268,10 +288,15 @@ def check(sam: str, python: Path, architecture: str, sizes: bool) -> list[str]:
         total = sum(size(d, False)[0] for d in (artifact, *layer_dirs))
         if total > LAMBDA_UNZIPPED_LIMIT:
             raise CheckFailed(f"{logical_id}: {human(total)} unzipped with its layers, over Lambda's 250 MB")
-        if runtime is not None:
-            paths = [artifact, *layer_dirs, runtime]
-            check_origins(logical_id, import_handler(python, logical_id, paths, template, artifact), paths, python)
-            imported += 1
+        if runtime is None:
+            return False
+        paths = [artifact, *layer_dirs, runtime]
+        check_origins(logical_id, import_handler(python, logical_id, paths, template, artifact), [*paths, stdlib])
+        return True
+
+    # Each import is its own interpreter: two at a time, as the machine's two cores allow.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        imported = sum(pool.map(check_function, template.functions()))
     report.append(
         f"{imported} handlers imported from their artifacts, pins match constraints.txt, nothing ships twice"
         if importable else f"imports skipped: {architecture} artifacts do not run on this {machine_architecture()} machine"
