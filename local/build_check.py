@@ -1,6 +1,8 @@
 """`make build-check` (part of `make test`): build with SAM CLI, then load each handler as Lambda would.
 
-1. `sam validate --lint` for both samconfig.toml environments (dev and prod).
+1. `sam validate --lint` for both samconfig.toml environments (dev and prod), and the committed
+   requirements.txt files against constraints.txt and the requirements.in files (offline: a stale
+   pin stops the check at once, saying to run `make lock`).
 2. `sam build` of template.yaml, for this machine's architecture (so the built packages can be
    imported here), into .local/build-check/ with SAM's build cache.
 3. For every function, with only its built artifact, its layers' python/ folders and a stand-in
@@ -39,7 +41,7 @@ from typing import Any
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 
-from local.lock import CONSTRAINTS, normalize, read_pins
+from local.lock import CONSTRAINTS, normalize, read_pins, stale
 from local.runtime import function_environment
 from local.template import REGION, ROOT, Template
 
@@ -315,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
+        problems = stale()
+        if problems:
+            raise CheckFailed("the pinned requirements are stale; run `make lock`:\n  " + "\n  ".join(problems))
         validate(args.sam)
         python = find_python313()
         if python is None:

@@ -10,6 +10,10 @@ not pin stops the lock: add it there (and to the dev environment) first, so it i
 
     python -m local.lock            # rewrite every requirements.txt
     python -m local.lock --check    # exit 1, naming the files, when one is out of date
+
+``stale()`` tells, without the network, whether a `make lock` is due (the build check and the
+tests ask it): a requirements.txt not written by it, a pin that is not the tested version, a
+requirements.in entry not locked, a package a function repeats from its layers.
 """
 
 from __future__ import annotations
@@ -64,6 +68,16 @@ def read_pins(path: Path) -> dict[str, str]:
             raise LockError(f"{shown(path)}: '{line}' is not pinned with ==")
         pins[normalize(found.group(1))] = found.group(3)
     return pins
+
+
+def generated(path: Path) -> bool:
+    """Whether ``path`` is a requirements.txt `make lock` wrote."""
+    return path.exists() and path.read_text().startswith(HEADER.split("{", 1)[0])
+
+
+def requirement_name(line: str) -> str:
+    """The normalized distribution name a requirement line names (``PyJWT[crypto]==2`` -> ``pyjwt``)."""
+    return normalize(re.split(r"[\[<>=!~;\s]", line, maxsplit=1)[0])
 
 
 def read_sources(path: Path) -> list[str]:
@@ -143,11 +157,32 @@ def render(artifact: Artifact, pins: dict[str, str], layers: dict[str, dict[str,
     return "".join(lines)
 
 
+def check_hand_written(artifact: Artifact) -> None:
+    """Refuse to overwrite a hand-written requirements.txt that asks for more than requirements.in.
+
+    A branch that adds a function (or a package) may write requirements.txt directly; locking
+    would then silently drop what it asked for.
+    """
+    if not artifact.lock.exists() or generated(artifact.lock):
+        return
+    lines = read_sources(artifact.lock)
+    wanted = {requirement_name(line) for line in read_sources(artifact.source)}
+    missing = [line for line in lines if requirement_name(line) not in wanted]
+    if missing:
+        raise LockError(
+            f"{shown(artifact.lock)} was written by hand and asks for {', '.join(missing)}, which "
+            f"{shown(artifact.source)} does not: move those lines into {shown(artifact.source)} "
+            "(the packages the code imports, unpinned), then run `make lock` again."
+        )
+
+
 def lock(template: Template | None = None) -> dict[Path, str]:
     """``{requirements.txt path: content}`` for every artifact of the template."""
     template = template or Template.load()
     tested = read_pins(CONSTRAINTS)
     found = artifacts(template)
+    for artifact in found.values():
+        check_hand_written(artifact)
     closures: dict[str, dict[str, str]] = {}
     for logical_id, artifact in found.items():
         closure = resolve(read_sources(artifact.source))
@@ -166,6 +201,43 @@ def lock(template: Template | None = None) -> dict[Path, str]:
         layers = {layer: closures.get(layer, {}) for layer in artifact.layers}
         files[artifact.lock] = render(artifact, closures[logical_id], layers)
     return files
+
+
+def stale(template: Template | None = None) -> list[str]:
+    """Why the template's requirements.txt files are not what `make lock` would write, offline."""
+    return stale_artifacts(artifacts(template or Template.load()), read_pins(CONSTRAINTS))
+
+
+def stale_artifacts(found: dict[str, Artifact], tested: dict[str, str]) -> list[str]:
+    """Each finding names the file; none means every pin is the tested version, every
+    requirements.in entry is locked, and no function repeats a package of its layers."""
+    problems: list[str] = []
+    pins: dict[str, dict[str, str]] = {}
+    for logical_id, artifact in found.items():
+        name = shown(artifact.lock)
+        if not generated(artifact.lock):
+            problems.append(f"{name} ({logical_id}) was not written by `make lock`")
+            continue
+        try:
+            pins[logical_id] = read_pins(artifact.lock)
+        except LockError as exc:
+            problems.append(str(exc))
+            continue
+        untested = [f"{n} {v} (tested: {tested.get(n, 'not pinned')})" for n, v in pins[logical_id].items() if tested.get(n) != v]
+        if untested:
+            problems.append(f"{name} pins versions the tests do not run: {', '.join(untested)}")
+    for logical_id, artifact in found.items():
+        if logical_id not in pins:
+            continue
+        layers = [pins.get(layer, {}) for layer in artifact.layers]
+        available = set(pins[logical_id]).union(*layers)
+        unlocked = sorted({requirement_name(line) for line in read_sources(artifact.source)} - available)
+        if unlocked:
+            problems.append(f"{shown(artifact.lock)} lacks {', '.join(unlocked)} from {shown(artifact.source)}")
+        repeated = sorted(set(pins[logical_id]) & {n for layer in layers for n in layer})
+        if repeated:
+            problems.append(f"{shown(artifact.lock)} repeats {', '.join(repeated)}, which its layers hold")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:

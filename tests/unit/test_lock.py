@@ -11,7 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from local.lock import CONSTRAINTS, LockError, artifacts, normalize, read_pins, read_sources
+from local.lock import (
+    CONSTRAINTS,
+    HEADER,
+    Artifact,
+    LockError,
+    artifacts,
+    check_hand_written,
+    normalize,
+    read_pins,
+    read_sources,
+    stale,
+    stale_artifacts,
+)
 from local.template import Template
 
 TEMPLATE = Template.load()
@@ -76,3 +88,72 @@ def test_an_unpinned_line_is_refused(tmp_path: Path, line: str) -> None:
     path.write_text(f"openai==3.54.0\n{line}\n")
     with pytest.raises(LockError, match="is not pinned with =="):
         read_pins(path)
+
+
+def test_the_committed_pins_are_not_stale() -> None:
+    assert stale() == []
+
+
+def write(directory: Path, name: str, text: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_text(text)
+
+
+def locked(*pins: str) -> str:
+    return HEADER.format(source="requirements.in", python="3.13") + "".join(f"{pin}\n" for pin in pins)
+
+
+STALE_TESTED = {"fastapi": "0.165.0", "starlette": "1.10.0", "pyjwt": "2.15.1"}
+
+
+@pytest.mark.parametrize(
+    ("function_in", "function_txt", "finding"),
+    [
+        ("fastapi\n", "fastapi==0.165.0\n", "functions/fn/requirements.txt (Fn) was not written by `make lock`"),
+        ("fastapi\n", locked("fastapi==0.160.0", "starlette==1.10.0"), "fastapi 0.160.0 (tested: 0.165.0)"),
+        ("fastapi\n", locked("fastapi==0.165.0", "left-pad==1.0"), "left-pad 1.0 (tested: not pinned)"),
+        ("fastapi\nmangum\n", locked("fastapi==0.165.0", "starlette==1.10.0"), "lacks mangum from functions/fn/requirements.in"),
+        ("fastapi\n", locked("fastapi==0.165.0", "pyjwt==2.15.1"), "repeats pyjwt, which its layers hold"),
+        ("fastapi\n", locked("fastapi>=0.100"), "'fastapi>=0.100' is not pinned with =="),
+    ],
+    ids=["hand-written", "old-version", "untested-package", "in-not-locked", "repeats-layer", "unpinned"],
+)
+def test_stale_pins_are_found_offline_naming_the_file(tmp_path: Path, function_in: str, function_txt: str, finding: str) -> None:
+    function = Artifact("Fn", tmp_path / "functions" / "fn", ("Layer",))
+    layer = Artifact("Layer", tmp_path / "layers" / "core", ())
+    write(function.directory, "requirements.in", function_in)
+    write(function.directory, "requirements.txt", function_txt)
+    write(layer.directory, "requirements.in", "PyJWT\n")
+    write(layer.directory, "requirements.txt", locked("pyjwt==2.15.1"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("local.lock.ROOT", tmp_path)
+        problems = stale_artifacts({"Fn": function, "Layer": layer}, STALE_TESTED)
+    assert len(problems) == 1 and finding in problems[0], problems
+
+
+@pytest.mark.parametrize(
+    ("source", "hand_written", "refused"),
+    [
+        (None, "# Needs only the shared layer.\n", None),
+        ("fastapi\nmangum\n", "fastapi==0.165.0\nmangum==0.22.0\n", None),
+        (None, "fastapi==0.165.0\n", "asks for fastapi==0.165.0, which functions/fn/requirements.in does not"),
+        ("fastapi\n", "fastapi==0.165.0\npillow\n", "asks for pillow, which"),
+    ],
+    ids=["comments-only", "covered-by-in", "no-in", "more-than-in"],
+)
+def test_lock_never_drops_what_a_hand_written_requirements_txt_asks_for(
+    tmp_path: Path, source: str | None, hand_written: str, refused: str | None
+) -> None:
+    """A branch may add a function with a plain requirements.txt: `make lock` must not blank it."""
+    function = Artifact("Fn", tmp_path / "functions" / "fn", ())
+    if source is not None:
+        write(function.directory, "requirements.in", source)
+    write(function.directory, "requirements.txt", hand_written)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("local.lock.ROOT", tmp_path)
+        if refused is None:
+            check_hand_written(function)
+        else:
+            with pytest.raises(LockError, match=refused):
+                check_hand_written(function)
+    assert (function.directory / "requirements.txt").read_text() == hand_written

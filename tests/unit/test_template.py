@@ -268,3 +268,21 @@ def test_the_openai_key_is_no_parameter_and_its_secret_starts_empty() -> None:
         "Description": RESOURCES["OpenAIApiKeySecret"]["Properties"]["Description"],
         "SecretString": '{"api_key":""}',
     }
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_every_function_is_watched_for_errors_and_throttles(metric: str) -> None:
+    """A function added later without an alarm would fail silently at 3 a.m.: each one is named."""
+    watched = []
+    for alarm in of_type(RESOURCES, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        stats = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m] + [props]
+        watched += [d["Value"] for s in stats if s.get("MetricName") == metric for d in s.get("Dimensions", [])]
+    for function in of_type(RESOURCES, "AWS::Serverless::Function"):
+        assert {"Ref": function} in watched, f"no {metric} alarm watches {function}"
+    # A summing alarm adds every one of its inputs.
+    for alarm in of_type(RESOURCES, "AWS::CloudWatch::Alarm").values():
+        metrics = alarm["Properties"].get("Metrics", [])
+        if metrics:
+            total = next(m for m in metrics if m.get("ReturnData"))
+            assert set(total["Expression"].replace(" ", "").split("+")) == {m["Id"] for m in metrics if "MetricStat" in m}
