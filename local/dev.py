@@ -14,7 +14,7 @@ import threading
 
 from local.demo import demo_origins, serve_demo
 from local.runtime import concurrency_limit
-from local.stack import LocalAws, LocalStack
+from local.stack import LocalAws, LocalStack, store_openai_api_key
 from local.template import ENV_TO_PARAMETER, Template, TemplateError
 
 
@@ -40,6 +40,7 @@ def main() -> int:
     else:
         aws = LocalAws.start(template.region, int(os.environ.get("AWS_PORT", "0")))
     stack = LocalStack.provision(template, aws)
+    store_openai_api_key(template, aws, dict(os.environ))
     listening = f"{host}:{port}"
     try:
         url = stack.serve(host, port)
@@ -54,7 +55,7 @@ def main() -> int:
         return 2
     stack.demo_url = demo_origins(demo_port)[0]
     state = stack.write_state()
-    configured = sorted(v for v in ENV_TO_PARAMETER if os.environ.get(v))
+    configured = sorted(v for v in (*ENV_TO_PARAMETER, "OPENAI_API_KEY") if os.environ.get(v))
     log.info("API      %s  (GET %s/health)", url, url)
     log.info("demo     %s  (ChatKit page; paste a token from `make token USER=alice`)", stack.demo_url)
     log.info(
