@@ -203,13 +203,16 @@ class ChatKitService:
             request = parse_request(body, content_type)
             kind = request.type
             context = RequestContext(user_id=identity.user_id)
+            if is_streaming_req(request):
+                # The model sees the newest items: read them with the thread, once.
+                context.turn.history = HISTORY_ITEMS
             await check_request(request, self.server.store, context)  # type: ignore[arg-type]
             if is_streaming_req(request):
                 self._ready_agent()
             result = await self.server.process(body, context)
             if isinstance(result, NonStreamingResult):
                 return Reply(200, {"content-type": "application/json"}, result.json)
-            return await self._stream(result, request)
+            return await self._stream(result, request, context)
         except errors.DomainError as error:
             return error_reply(error)
         except NotFoundError as error:
@@ -217,12 +220,16 @@ class ChatKitService:
         except Exception:
             return unexpected_reply(kind)
 
-    async def _stream(self, result: StreamingResult, request: Any) -> Reply:
+    async def _stream(self, result: StreamingResult, request: Any, context: RequestContext) -> Reply:
         """Wait for the events that commit the request, then stream the rest.
 
         The first event for every streaming request; for ``threads.create`` also the second (its
         user message, stored with the new thread), so a create that fails before the model
         starts is a plain HTTP error and leaves no thread behind.
+
+        From then on the store holds the answer's writes; they are sent together at the end,
+        before the stream's last chunk, and a failure to save them ends the stream with an error
+        event, so the client never sees a finished answer that is not stored.
         """
         events = result.__aiter__()
         committing = 2 if isinstance(request, ThreadsCreateReq) else 1
@@ -237,22 +244,37 @@ class ChatKitService:
         except NotFoundError as error:
             return json_reply(404, {"detail": str(error) or "Not found."})
 
+        context.turn.hold_writes = True
+
         async def chunks() -> AsyncIterator[bytes]:
             for chunk in held:
                 yield chunk
+            failed = False
             try:
                 async for chunk in events:
                     yield chunk
             except Exception as error:
                 # Headers are out: end the stream with ChatKit's own error event, not a cut.
-                if isinstance(error, errors.DependencyUnavailable):
-                    log_dependency_failure(error, request_type=request.type)
-                else:
-                    logger.exception("the ChatKit stream failed", extra={"request_type": request.type})
+                self._log_stream_failure(error, request.type)
+                failed = True
+            finally:
+                try:
+                    await self.server.store.flush(context)
+                except Exception as error:
+                    self._log_stream_failure(error, request.type)
+                    failed = True
+            if failed:
                 yield _SSE_ERROR
 
         headers = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
         return Reply(200, headers, stream=chunks())
+
+    @staticmethod
+    def _log_stream_failure(error: Exception, request_type: str) -> None:
+        if isinstance(error, errors.DependencyUnavailable):
+            log_dependency_failure(error, request_type=request_type)
+        else:
+            logger.exception("the ChatKit stream failed", extra={"request_type": request_type})
 
 
 def _title(message: UserMessageItem) -> str | None:
