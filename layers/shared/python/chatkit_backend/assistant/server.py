@@ -40,7 +40,7 @@ from chatkit.types import (
     UserMessageItem,
     is_streaming_req,
 )
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 from openai.types.responses import ResponseInputContentParam, ResponseInputTextParam
 from pydantic import TypeAdapter, ValidationError
 
@@ -173,6 +173,16 @@ class ChatKitService:
 
     def __post_init__(self) -> None:
         self.server = TaskAssistantServer(DynamoDBStore(self.settings.chatkit_table))
+        # The OpenAI client's HTTP pool (and its TLS context, the slow part) is built at init;
+        # each key gets a light client over it.
+        self._http = DefaultAsyncHttpxClient()
+
+    def restored(self) -> None:
+        """After a SnapStart restore: a pool of this sandbox's own, the key read afresh."""
+        self._http = DefaultAsyncHttpxClient()
+        self.server.agent = None
+        self._api_key = None
+        self.secrets.clear()
 
     def _ready_agent(self) -> None:
         """Give the server an agent with the current OpenAI key (re-read at most once a minute)."""
@@ -184,6 +194,7 @@ class ChatKitService:
                 base_url=self.settings.openai_base_url or None,
                 max_retries=1,
                 timeout=self.settings.openai_timeout_seconds,
+                http_client=self._http,
             )
             self.server.agent = build_agent(OpenAIResponsesModel(model=self.settings.model, openai_client=client))
             self._api_key = api_key
