@@ -33,6 +33,7 @@ from chatkit_backend.errors import (
 )
 from chatkit_backend.observability import logger
 from chatkit_backend.openai_key import openai_api_key
+from chatkit_backend.openai_pools import sync_pool
 from chatkit_backend.secrets import SecretCache
 from chatkit_backend.settings import env_bool, env_int, env_str
 from chatkit_backend.threads import upsert_thread, validate_thread_id
@@ -132,8 +133,8 @@ class CreatedSession:
 class OpenAIClients:
     """The container's OpenAI client, rebuilt only when the key in the secret changes.
 
-    Every client shares one HTTP pool, built at init (its TLS context is the slow part of
-    building a client); ``renew`` replaces it after a SnapStart restore.
+    Every client shares one HTTP pool, built at init; ``renew`` replaces it after a SnapStart
+    restore (``chatkit_backend.openai_pools``).
     """
 
     def __init__(self, timeout_seconds: float) -> None:
@@ -141,11 +142,11 @@ class OpenAIClients:
         self._lock = threading.Lock()
         self._key: str | None = None
         self._client: openai.OpenAI | None = None
-        self._http = openai.DefaultHttpxClient()
+        self._http = sync_pool()
 
     def renew(self) -> None:
         with self._lock:
-            self._http = openai.DefaultHttpxClient()
+            self._http = sync_pool()
             self._client, self._key = None, None
 
     def get(self, api_key: str) -> openai.OpenAI:

@@ -40,7 +40,7 @@ from chatkit.types import (
     UserMessageItem,
     is_streaming_req,
 )
-from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+from openai import AsyncOpenAI
 from openai.types.responses import ResponseInputContentParam, ResponseInputTextParam
 from pydantic import TypeAdapter, ValidationError
 
@@ -53,6 +53,7 @@ from chatkit_backend.http import error_headers, status_for
 from chatkit_backend.identity import identity_from_event
 from chatkit_backend.observability import log_dependency_failure, logger
 from chatkit_backend.openai_key import openai_api_key
+from chatkit_backend.openai_pools import async_pool
 from chatkit_backend.secrets import SecretCache
 
 # How many earlier items of the thread the agent sees each turn.
@@ -173,13 +174,12 @@ class ChatKitService:
 
     def __post_init__(self) -> None:
         self.server = TaskAssistantServer(DynamoDBStore(self.settings.chatkit_table))
-        # The OpenAI client's HTTP pool (and its TLS context, the slow part) is built at init;
-        # each key gets a light client over it.
-        self._http = DefaultAsyncHttpxClient()
+        # The OpenAI client's HTTP pool is built at init; each key gets a light client over it.
+        self._http = async_pool()
 
     def restored(self) -> None:
         """After a SnapStart restore: a pool of this sandbox's own, the key read afresh."""
-        self._http = DefaultAsyncHttpxClient()
+        self._http = async_pool()
         self.server.agent = None
         self._api_key = None
         self.secrets.clear()
