@@ -6,8 +6,9 @@ model is an instant Responses stand-in in this process (tests/support/responses.
 rows differ only by what sits between the client and the model. In the same run, on one stack
 started for this group with OPENAI_BASE_URL pointing at the stand-in:
 
-- the direct-SDK floor: the turn's two model calls (the tool call, then the answer, streamed)
-  made straight from the ``openai`` SDK, client built once;
+- the direct-SDK floor: the turn's two model calls (the tool call, then the answer, streamed),
+  exactly as the agent sent them (instructions, history, tools), replayed straight from the
+  ``openai`` SDK, client built once, right after each of our turns;
 - ours: ``threads.add_user_message`` through the local gateway and ChatKitFunction's sandbox
   (DynamoDB on moto, the tool run in process), read to the stream's end on a kept-alive
   connection.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import inspect
 import json
 import os
 import secrets
@@ -42,10 +44,6 @@ TURNS = 40
 WARM_UP = 5
 OVERHEAD_TARGET_MS = 35
 TURN_BUDGET = 6  # DynamoDB requests a turn may make, plus one per tool call
-LIST_TASKS_TOOL = {
-    "type": "function", "name": "list_tasks", "description": "List the user's tasks.", "strict": False,
-    "parameters": {"type": "object", "properties": {}, "additionalProperties": False},
-}
 
 
 def turn_group(turns: int = TURNS) -> LoadGroup:
@@ -61,17 +59,24 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
             def script_turn() -> None:
                 model.script(call("list_tasks"), text(answer, pieces=1, pause=0))
 
-            floor = _floor_turns(model.url, key, turns, script_turn)
             chat = _Chat(state["url"], token)
             script_turn()
             thread_id = chat.create("What is on my list?")
-            for _ in range(WARM_UP):
+            floor_client = _FloorClient(model.url, key)
+            ours: list[float] = []
+            floor: list[float] = []
+            for index in range(WARM_UP + turns):
+                # Ours, then the same two model requests replayed from the SDK: the same machine
+                # moment for both rows.
                 script_turn()
-                chat.turn(thread_id, "And now?")
-            ours = []
-            for _ in range(turns):
+                sent = len(model.requests)
+                took = chat.turn(thread_id, "And now?")
                 script_turn()
-                ours.append(chat.turn(thread_id, "And now?"))
+                replayed = floor_client.replay(model.requests[sent : sent + 2])
+                if index >= WARM_UP:
+                    ours.append(took)
+                    floor.append(replayed)
+            floor_client.close()
             script_turn()
             requests, tool_calls = _counted_turn(state, chat, thread_id)
             chat.close()
@@ -81,7 +86,7 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
         total = sum(requests.values())
         return [
             Row(GROUP, "openai SDK: the two model calls alone (floor)", statistics.median(floor), _p99(floor), baseline=True,
-                note="responses.create(stream=True) twice: the tool call, then the answer"),
+                note="the turn's own two Responses requests (history, tools and all), replayed with responses.create"),
             Row(GROUP, "ChatKitFunction threads.add_user_message", statistics.median(ours), _p99(ours),
                 note=(f"server overhead {overhead:.1f} ms a turn (p50 − floor p50; target ≤ {OVERHEAD_TARGET_MS} ms); "
                       f"DynamoDB requests in one turn: {total} ({counted}); {tool_calls} for the tool call, "
@@ -123,31 +128,26 @@ def _store_openai_key(state: dict[str, Any], key: str) -> None:
     )
 
 
-def _floor_turns(base_url: str, key: str, turns: int, script_turn: Callable[[], None]) -> list[float]:
-    """The two model calls of a turn, straight from the openai SDK (client built once, warm)."""
-    import openai
+class _FloorClient:
+    """The openai SDK alone (client built once), sending exactly the requests the agent sent."""
 
-    client = openai.OpenAI(api_key=key, base_url=base_url, max_retries=0)
-    conversation: list[dict[str, Any]] = [{"role": "user", "content": "What is on my list?"}]
+    def __init__(self, base_url: str, key: str) -> None:
+        import openai
 
-    def one() -> float:
-        script_turn()
+        self.client = openai.OpenAI(api_key=key, base_url=base_url, max_retries=0)
+        self.accepted = set(inspect.signature(self.client.responses.create).parameters)
+
+    def replay(self, requests: list[dict[str, Any]]) -> float:
         started = time.perf_counter()
-        output: list[dict[str, Any]] = []
-        for event in client.responses.create(model="gpt-bench", input=conversation, tools=[LIST_TASKS_TOOL], stream=True):
-            if event.type == "response.output_item.done":
-                output.append(event.item.model_dump(exclude_none=True))
-        call_id = output[0]["call_id"]
-        follow_up = [*conversation, *output, {"type": "function_call_output", "call_id": call_id, "output": '{"tasks": []}'}]
-        for event in client.responses.create(model="gpt-bench", input=follow_up, tools=[LIST_TASKS_TOOL], stream=True):
-            pass
+        for request in requests:
+            known = {k: v for k, v in request.items() if k in self.accepted}
+            extra = {k: v for k, v in request.items() if k not in self.accepted}
+            for _ in self.client.responses.create(**known, extra_body=extra or None):
+                pass
         return (time.perf_counter() - started) * 1000
 
-    for _ in range(WARM_UP):
-        one()
-    timings = [one() for _ in range(turns)]
-    client.close()
-    return timings
+    def close(self) -> None:
+        self.client.close()
 
 
 class _Chat:
