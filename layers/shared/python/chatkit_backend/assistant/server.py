@@ -64,6 +64,7 @@ from chatkit_backend.http import error_headers, status_for
 from chatkit_backend.identity import identity_from_event
 from chatkit_backend.observability import log_dependency_failure, logger
 from chatkit_backend.openai_key import openai_api_key
+from chatkit_backend.openai_pools import async_pool
 from chatkit_backend.secrets import SecretCache
 
 # How many earlier items of the thread the agent sees each turn.
@@ -118,6 +119,17 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
         self.agent: Agent[AgentContext[Any]] | None = None
         self.openai: AsyncOpenAI | None = None
 
+    async def process_request(self, request: Any, context: RequestContext) -> StreamingResult | NonStreamingResult:
+        """ChatKit's ``process`` for a request the service has parsed already.
+
+        ``process`` parses the body again with a ``TypeAdapter`` it builds on every call (about
+        10 ms of a turn, more on a busy sandbox); the service's parse, with an adapter built
+        once, is the same validation. The routing below is ``process``'s own (openai-chatkit 1.6.5).
+        """
+        if is_streaming_req(request):
+            return StreamingResult(self._process_streaming(request, context))
+        return NonStreamingResult(await self._process_non_streaming(request, context))
+
     def get_stream_options(self, thread: ThreadMetadata, context: RequestContext) -> StreamOptions:
         # No stop button: behind API Gateway and the Lambda Web Adapter the function is never told
         # that the client left, so a "stop" could not stop anything; the answer runs to its end.
@@ -170,7 +182,7 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
             outcome = await complete_from_widget(self.store, thread, action, sender, context)
         except errors.DomainError as error:
             # ChatKit turns any exception here into an error event; the service answers this one.
-            context.error = error
+            context.turn.error = error
             raise
         for event in outcome.events():
             yield event
@@ -210,6 +222,16 @@ class ChatKitService:
         files = S3Files(self.settings.attachments_bucket, self.settings.attachment_max_bytes)
         store = DynamoDBStore(self.settings.chatkit_table, files)
         self.server = TaskAssistantServer(store, files, self.settings.transcription_model)
+        # The OpenAI client's HTTP pool is built at init; each key gets a light client over it.
+        self._http = async_pool()
+
+    def restored(self) -> None:
+        """After a SnapStart restore: a pool of this sandbox's own, the key read afresh."""
+        self._http = async_pool()
+        self.server.agent = None
+        self.server.openai = None
+        self._api_key = None
+        self.secrets.clear()
 
     def _ready_agent(self) -> None:
         """Give the server an agent and a client with the current OpenAI key (re-read at most once a minute)."""
@@ -221,6 +243,7 @@ class ChatKitService:
                 base_url=self.settings.openai_base_url or None,
                 max_retries=1,
                 timeout=self.settings.openai_timeout_seconds,
+                http_client=self._http,
             )
             self.server.agent = build_agent(OpenAIResponsesModel(model=self.settings.model, openai_client=client))
             self.server.openai = client
@@ -241,10 +264,13 @@ class ChatKitService:
             request = parse_request(body, content_type)
             kind = request.type
             context = RequestContext(user_id=identity.user_id)
+            if _runs_model(request):
+                # The model sees the newest items: read them with the thread, once.
+                context.turn.history = HISTORY_ITEMS
             await check_request(request, self.server.store, context)
-            if _calls_openai(request):
+            if _runs_model(request) or isinstance(request, InputTranscribeReq):
                 self._ready_agent()
-            result = await self.server.process(body, context)
+            result = await self.server.process_request(request, context)
             if isinstance(result, NonStreamingResult):
                 return Reply(200, {"content-type": "application/json"}, result.json)
             return await self._stream(result, request, context)
@@ -263,6 +289,11 @@ class ChatKitService:
         starts is a plain HTTP error and leaves no thread behind. ChatKit opens a widget action's
         stream (stream_options) before the action runs: wait for the action's first event too,
         so that its failure (another user's task) is still an HTTP answer.
+
+        From then on the store holds the answer's writes (a model's answer; a widget action writes
+        its two items as it goes); they are sent together at the end, before the stream's last
+        chunk, and a failure to save them ends the stream with an error event, so the client never
+        sees a finished answer that is not stored.
         """
         events = result.__aiter__()
         committing = 2 if isinstance(request, ThreadsCreateReq) else 1
@@ -278,32 +309,46 @@ class ChatKitService:
             return error_reply(error)
         except NotFoundError as error:
             return json_reply(404, {"detail": str(error) or "Not found."})
-        if context.error is not None:
+        if context.turn.error is not None:
             await events.aclose()  # type: ignore[attr-defined]
-            return error_reply(context.error)
+            return error_reply(context.turn.error)
+
+        # A widget action writes two items and is done: only an answer's writes wait for one batch.
+        context.turn.hold_writes = _runs_model(request)
 
         async def chunks() -> AsyncIterator[bytes]:
             for chunk in held:
                 yield chunk
+            failed = False
             try:
                 async for chunk in events:
                     yield chunk
             except Exception as error:
                 # Headers are out: end the stream with ChatKit's own error event, not a cut.
-                if isinstance(error, errors.DependencyUnavailable):
-                    log_dependency_failure(error, request_type=request.type)
-                else:
-                    logger.exception("the ChatKit stream failed", extra={"request_type": request.type})
+                self._log_stream_failure(error, request.type)
+                failed = True
+            finally:
+                try:
+                    await self.server.store.flush(context)
+                except Exception as error:
+                    self._log_stream_failure(error, request.type)
+                    failed = True
+            if failed:
                 yield _SSE_ERROR
 
         headers = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
         return Reply(200, headers, stream=chunks())
 
+    @staticmethod
+    def _log_stream_failure(error: Exception, request_type: str) -> None:
+        if isinstance(error, errors.DependencyUnavailable):
+            log_dependency_failure(error, request_type=request_type)
+        else:
+            logger.exception("the ChatKit stream failed", extra={"request_type": request_type})
 
-def _calls_openai(request: Any) -> bool:
-    """Whether the request runs the model or transcribes: a widget action streams, but does neither."""
-    if isinstance(request, InputTranscribeReq):
-        return True
+
+def _runs_model(request: Any) -> bool:
+    """Whether the request runs the agent: a widget action streams, but does not."""
     return is_streaming_req(request) and not isinstance(request, ThreadsCustomActionReq)
 
 
