@@ -6,11 +6,10 @@ from fastapi import Body, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatkit_backend import aws, snapstart
+from chatkit_backend import aws, limits, snapstart
 from chatkit_backend.identity import Identity
 from chatkit_backend.rest import create_app, lambda_handler, user_identity
 from chatkit_backend.sessions import SessionService, SessionSettings
-from chatkit_backend.threads import MAX_THREAD_ID_CHARS
 
 # Built once per container, at start-up (where SnapStart's snapshot holds it): settings, the
 # secret cache, the AWS clients and the OpenAI HTTP pool; the OpenAI client once the key is
@@ -24,7 +23,7 @@ app = create_app("ChatKit sessions")
 class SessionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    thread_id: str | None = Field(default=None, min_length=1, max_length=MAX_THREAD_ID_CHARS)
+    thread_id: str | None = Field(default=None, min_length=1, max_length=limits.THREAD_ID_MAX_CHARS)
 
 
 class SessionResponse(BaseModel):

@@ -6,23 +6,12 @@ from fastapi import Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatkit_backend import limits, threads
+from chatkit_backend.threads import Thread, ThreadPage
 from chatkit_backend.identity import Identity
 from chatkit_backend.rest import create_app, lambda_handler, user_identity
 
 settings = threads.ThreadsSettings.from_env()
 app = create_app("ChatKit threads")
-
-
-class ThreadOut(BaseModel):
-    thread_id: str
-    title: str | None
-    created_at: str
-    updated_at: str
-
-
-class ThreadPageOut(BaseModel):
-    threads: list[ThreadOut]
-    next_cursor: str | None
 
 
 class ThreadIn(BaseModel):
@@ -31,26 +20,22 @@ class ThreadIn(BaseModel):
     title: str | None = Field(default=None, max_length=limits.THREAD_TITLE_MAX_CHARS)
 
 
-@app.get("/api/chatkit/threads", response_model=ThreadPageOut)
+@app.get("/api/chatkit/threads", response_model=ThreadPage)
 def list_threads(
     identity: Annotated[Identity, Depends(user_identity)],
     limit: Annotated[int, Query(ge=1, le=limits.PAGE_LIMIT_MAX)] = limits.PAGE_LIMIT_DEFAULT,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> dict:
-    page = threads.list_threads(settings.table_name, identity.user_id, limit=limit, cursor=cursor)
-    return page.to_dict()
+    cursor: Annotated[str | None, Query(max_length=limits.CURSOR_MAX_CHARS)] = None,
+) -> ThreadPage:
+    return threads.list_threads(settings.table_name, identity.user_id, limit=limit, cursor=cursor)
 
 
-@app.put("/api/chatkit/threads/{thread_id}", response_model=ThreadOut)
+@app.put("/api/chatkit/threads/{thread_id}", response_model=Thread)
 def put_thread(
     thread_id: str,
     identity: Annotated[Identity, Depends(user_identity)],
     body: Annotated[ThreadIn | None, Body()] = None,
-) -> dict:
-    thread = threads.upsert_thread(
-        settings.table_name, identity.user_id, thread_id, title=body.title if body else None
-    )
-    return thread.to_dict()
+) -> Thread:
+    return threads.upsert_thread(settings.table_name, identity.user_id, thread_id, title=body.title if body else None)
 
 
 @app.delete("/api/chatkit/threads/{thread_id}", status_code=204)

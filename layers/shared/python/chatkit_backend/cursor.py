@@ -13,8 +13,7 @@ import json
 from typing import Any
 
 from chatkit_backend.errors import InvalidInput
-
-MAX_CURSOR_CHARS = 512
+from chatkit_backend.limits import CURSOR_MAX_CHARS
 
 
 def encode_cursor(last_key: dict[str, Any] | None, *, partition_key: str = "user_id") -> str | None:
@@ -30,7 +29,7 @@ def decode_cursor(cursor: str | None, user_id: str, *, partition_key: str = "use
     """The ``ExclusiveStartKey`` for ``cursor`` within ``user_id``'s partition; ``InvalidInput`` if forged."""
     if cursor is None or cursor == "":
         return None
-    if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_CHARS:
+    if not isinstance(cursor, str) or len(cursor) > CURSOR_MAX_CHARS:
         raise InvalidInput("cursor is not valid: pass the next_cursor value from the previous page unchanged.")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)

@@ -28,6 +28,7 @@ from chatkit_backend.limits import (
     PAGE_LIMIT_DEFAULT,
     PAGE_LIMIT_MAX,
     TASK_DESCRIPTION_MAX_CHARS,
+    TASK_ID_MAX_CHARS,
     TASK_TITLE_MAX_CHARS,
     forbidden_character,
 )
@@ -93,7 +94,7 @@ def normalize_task_id(task_id: Any) -> str:
         raise InvalidInput("task_id must be a string: use a task_id from list_tasks.")
     candidate = task_id.strip().upper()
     if len(candidate) != TASK_ID_LENGTH or not _TASK_ID_CHARS.issuperset(candidate):
-        raise TaskNotFound(task_id[:64])
+        raise TaskNotFound(task_id[:TASK_ID_MAX_CHARS])
     return candidate
 
 

@@ -17,13 +17,18 @@ from botocore.exceptions import ClientError
 from chatkit_backend.aws import client
 from chatkit_backend.cursor import decode_cursor, encode_cursor
 from chatkit_backend.errors import InvalidInput, ThreadNotFound
-from chatkit_backend.limits import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, THREAD_TITLE_MAX_CHARS, forbidden_character
+from chatkit_backend.limits import (
+    PAGE_LIMIT_DEFAULT,
+    PAGE_LIMIT_MAX,
+    THREAD_ID_MAX_CHARS,
+    THREAD_TITLE_MAX_CHARS,
+    forbidden_character,
+)
 from chatkit_backend.settings import env_str
 
 # Hosted ChatKit ids look like ``cthr_<hex>``, a self-hosted ChatKit server's like ``thr_<hex>``;
 # both are URL-safe tokens. The bound keeps keys small and logs readable.
-THREAD_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
-MAX_THREAD_ID_CHARS = 128
+THREAD_ID_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]{{0,{THREAD_ID_MAX_CHARS - 1}}}")
 UPDATED_AT_INDEX = "by_updated_at"
 
 
@@ -66,7 +71,7 @@ def validate_thread_id(thread_id: object) -> str:
     if not isinstance(thread_id, str) or not THREAD_ID_PATTERN.fullmatch(thread_id):
         raise InvalidInput(
             "thread_id is not valid: pass the ChatKit thread id (letters, digits, '_' or '-', "
-            f"at most {MAX_THREAD_ID_CHARS} characters)."
+            f"at most {THREAD_ID_MAX_CHARS} characters)."
         )
     return thread_id
 

@@ -14,7 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chatkit_backend.limits import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, TASK_DESCRIPTION_MAX_CHARS, TASK_TITLE_MAX_CHARS
+from chatkit_backend.limits import (
+    CURSOR_MAX_CHARS,
+    PAGE_LIMIT_DEFAULT,
+    PAGE_LIMIT_MAX,
+    TASK_DESCRIPTION_MAX_CHARS,
+    TASK_ID_MAX_CHARS,
+    TASK_TITLE_MAX_CHARS,
+)
 from chatkit_backend.mcp.protocol import KNOWN_VERSIONS, version_at_least
 
 TITLE = {
@@ -31,7 +38,7 @@ DESCRIPTION = {
 TASK_ID = {
     "type": "string",
     "minLength": 1,
-    "maxLength": 64,
+    "maxLength": TASK_ID_MAX_CHARS,
     "description": "The task_id returned by add_task or list_tasks.",
 }
 
@@ -160,7 +167,7 @@ TOOLS: tuple[ToolSpec, ...] = (
                 "limit": {"type": "integer", "minimum": 1, "maximum": PAGE_LIMIT_MAX, "default": PAGE_LIMIT_DEFAULT},
                 "cursor": {
                     "type": "string",
-                    "maxLength": 512,
+                    "maxLength": CURSOR_MAX_CHARS,
                     "description": "next_cursor of the previous page.",
                 },
             },
