@@ -1,13 +1,16 @@
-"""API Gateway (payload 2.0) responses for the functions that do not run FastAPI.
+"""How a domain error reaches an HTTP caller, and API Gateway (payload 2.0) responses.
 
-Errors leave as ``{"detail": "..."}`` with the status their domain exception stands for:
-this table is the one place that decides it for REST.
+``error_answer`` is the one place that turns a domain exception into a status, a body and
+headers; every HTTP surface sends what it returns: the FastAPI routes (``rest.error_json``),
+the ChatKit app (``assistant.server.error_reply``), and the MCP transport's 503 when a token
+cannot be checked (``mcp.auth``, whose body is JSON-RPC by protocol). Each surface encodes the
+body its own way.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from chatkit_backend import errors
 
@@ -47,10 +50,14 @@ def json_response(status: int, body: Any = None, headers: dict[str, str] | None 
     return response
 
 
-def error_headers(error: errors.DomainError) -> dict[str, str]:
-    """Headers every transport sends with ``error``: ``Retry-After`` when waiting helps (429, 503)."""
-    return {} if error.retry_after is None else {"retry-after": str(error.retry_after)}
+class ErrorAnswer(NamedTuple):
+    status: int
+    body: dict[str, Any]
+    # ``Retry-After`` when waiting helps (429, 503).
+    headers: dict[str, str]
 
 
-def error_response(error: errors.DomainError) -> dict[str, Any]:
-    return json_response(status_for(error), {"detail": error.detail}, error_headers(error))
+def error_answer(error: errors.DomainError) -> ErrorAnswer:
+    """What every HTTP surface answers for ``error``: its status, ``{"detail": ...}`` and headers."""
+    headers = {} if error.retry_after is None else {"retry-after": str(error.retry_after)}
+    return ErrorAnswer(status_for(error), {"detail": error.detail}, headers)

@@ -1,7 +1,7 @@
 """What the FastAPI functions (session, threads) share: identity, error shapes, the Lambda entry.
 
 Only functions that serve FastAPI import this module, so the others pay nothing for it.
-Errors leave exactly as ``http.error_response`` shapes them for the plain handlers: JSON
+Domain errors leave as ``http.error_answer`` shapes them for every HTTP surface: JSON
 ``{"detail": "..."}`` with the status ``http.STATUS_BY_ERROR`` assigns.
 """
 
@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatkit_backend.errors import AuthenticationRequired, DependencyUnavailable, DomainError, Forbidden
-from chatkit_backend.http import error_headers, status_for
+from chatkit_backend.http import error_answer, status_for
 from chatkit_backend.identity import Identity, identity_from_event
 from chatkit_backend.observability import log_dependency_failure, logger
 
@@ -83,7 +83,8 @@ def lambda_handler(app: FastAPI) -> LambdaHandler:
 
 
 def error_json(error: DomainError) -> JSONResponse:
-    return JSONResponse({"detail": error.detail}, status_code=status_for(error), headers=error_headers(error))
+    status, body, headers = error_answer(error)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _domain_error(request: Request, error: Exception) -> JSONResponse:

@@ -60,7 +60,7 @@ from chatkit_backend.assistant.checks import check_request
 from chatkit_backend.assistant.model_input import ModelInputConverter
 from chatkit_backend.assistant.settings import ChatKitSettings
 from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
-from chatkit_backend.http import error_headers, status_for
+from chatkit_backend.http import error_answer
 from chatkit_backend.identity import identity_from_event
 from chatkit_backend.observability import log_dependency_failure, logger
 from chatkit_backend.openai_key import openai_api_key
@@ -90,8 +90,9 @@ class Reply:
 def error_reply(error: errors.DomainError) -> Reply:
     if isinstance(error, errors.DependencyUnavailable):
         log_dependency_failure(error)
-    reply = json_reply(status_for(error), {"detail": error.detail})
-    reply.headers.update(error_headers(error))
+    status, body, headers = error_answer(error)
+    reply = json_reply(status, body)
+    reply.headers.update(headers)
     return reply
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatkit_backend.errors import DependencyUnavailable
+from chatkit_backend.http import error_answer
 from chatkit_backend.jwks import LOOPBACK_HOSTS, KeysUnavailable, url_problem
 from chatkit_backend.mcp.protocol import HttpRefusal
 from chatkit_backend.observability import logger
@@ -38,7 +39,6 @@ METADATA_PATH = "/.well-known/oauth-protected-resource"
 RESOURCE_NAME = "ChatKit Tasks"
 # Metadata changes only on deploy; clients may keep it a few minutes.
 METADATA_MAX_AGE_SECONDS = 300
-RETRY_AFTER_SECONDS = "5"
 # A domain as API Gateway reports it (host, optional port); anything else is not used in a URL.
 _DOMAIN = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
@@ -186,10 +186,10 @@ class RequestAuth:
             # recent copy of its keys is at hand): the cause, no traceback.
             cause = failure.cause if isinstance(failure, DependencyUnavailable) else str(failure)
             logger.error("token could not be checked: keys unavailable", extra={"auth": "error", "reason": cause})
-            raise _unavailable() from None
+            raise _unavailable(failure if isinstance(failure, DependencyUnavailable) else None) from None
         except Exception:
             logger.exception("token could not be checked: a dependency failed", extra={"auth": "error"})
-            raise _unavailable() from None
+            raise _unavailable(None) from None
         return self._verified.user_id
 
     def allow(self, writes: bool) -> None:
@@ -233,9 +233,12 @@ class RequestAuth:
         )
 
 
-def _unavailable() -> HttpRefusal:
+def _unavailable(failure: DependencyUnavailable | None) -> HttpRefusal:
+    """The 503 a domain outage gets on every HTTP surface (``http.error_answer``), with a JSON-RPC
+    body as MCP wants; a key host that is down is an outage of the same kind."""
+    status, _, headers = error_answer(failure or DependencyUnavailable("jwks", "keys unavailable"))
     return HttpRefusal(
-        503,
+        status,
         "Service Unavailable: the token could not be checked right now; nothing was done. Retry shortly.",
-        {"retry-after": RETRY_AFTER_SECONDS},
+        headers,
     )
