@@ -1,6 +1,6 @@
 """JWT Lambda authorizer: checks the token of every route but /mcp (McpFunction checks its own).
 
-Settings and the verifier are built once per container, as McpFunction builds its own (see
+Settings and the verifier (``service``) are built once per container, as McpFunction builds its own (see
 chatkit_backend.verifier); keys are read on first use and cached. A rejected token is a deny
 answer with the reason in the log's ``reason`` field; the token itself is never logged.
 
@@ -22,12 +22,12 @@ from chatkit_backend.tokens import TokenRejected
 from chatkit_backend.verifier import VerifierSettings, build_verifier
 
 settings = VerifierSettings.from_env()
-verifier = build_verifier(settings)
+service = build_verifier(settings)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        verified = verifier.verify(bearer_token(event))
+        verified = service.verify(bearer_token(event))
     except TokenRejected as rejection:
         logger.info("token rejected", extra={"auth": "deny", "reason": rejection.reason, "request_id": _request_id(event)})
         return deny(event)

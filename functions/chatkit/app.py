@@ -14,7 +14,8 @@ from chatkit_backend.assistant.app import create_app
 from chatkit_backend.assistant.server import ChatKitService
 from chatkit_backend.assistant.settings import ChatKitSettings
 
-service = ChatKitService(ChatKitSettings.from_env())
+settings = ChatKitSettings.from_env()
+service = ChatKitService(settings)
 aws.prepare("dynamodb", "secretsmanager", "s3")
 snapstart.register_after_restore(service.restored)
 app = create_app(service)

@@ -17,14 +17,15 @@ from chatkit_backend.assistant.hosted_import import Deadline, HostedImport, Impo
 from chatkit_backend.errors import DomainError
 from chatkit_backend.observability import logger
 
-importer = HostedImport(ImportSettings.from_env())
+settings = ImportSettings.from_env()
+service = HostedImport(settings)
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         request = ImportRequest.from_event(event)
-        result = importer.run(request, Deadline(context.get_remaining_time_in_millis))
+        result = service.run(request, Deadline(context.get_remaining_time_in_millis))
     except DomainError as error:
         logger.warning("hosted import refused", extra={"detail": error.detail})
         return {"done": False, "error": error.detail}

@@ -11,34 +11,47 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from typing import Any
 
 from chatkit_backend.http import json_response
 from chatkit_backend.mcp.auth import METADATA_MAX_AGE_SECONDS, METADATA_PATH, McpAuthSettings, ResourceServer
 from chatkit_backend.mcp.server import McpServer, McpSettings, encode
+from chatkit_backend.settings import EnvSettings
 from chatkit_backend.verifier import VerifierSettings, build_verifier
 
-AUTH = McpAuthSettings.from_env()
-RESOURCE_SERVER = ResourceServer(
-    AUTH,
+
+@dataclass(frozen=True)
+class McpFunctionSettings(EnvSettings):
+    """McpFunction's environment: the MCP server's, the resource server's (OAuth), the verifier's."""
+
+    server: McpSettings
+    auth: McpAuthSettings
+    verifier: VerifierSettings
+
+
+# Built once per container, at start-up: the settings, then the services that use them.
+settings = McpFunctionSettings.from_env()
+resource_server = ResourceServer(
+    settings.auth,
     build_verifier(
-        VerifierSettings.from_env(),
-        authorization_server=AUTH.authorization_server,
-        introspection_secret_arn=AUTH.introspection_secret_arn,
+        settings.verifier,
+        authorization_server=settings.auth.authorization_server,
+        introspection_secret_arn=settings.auth.introspection_secret_arn,
     ),
 )
-SERVER = McpServer(McpSettings.from_env())
+service = McpServer(settings.server)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_context = event.get("requestContext") or {}
     http = request_context.get("http") or {}
-    endpoint = RESOURCE_SERVER.endpoint(request_context.get("domainName"))
+    endpoint = resource_server.endpoint(request_context.get("domainName"))
     if str(event.get("rawPath") or http.get("path") or "").startswith(METADATA_PATH):
         return _metadata(endpoint)
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    credentials = RESOURCE_SERVER.request(headers.get("authorization"), endpoint)
-    reply = SERVER.handle(http.get("method", "POST"), headers, _body(event), credentials)
+    credentials = resource_server.request(headers.get("authorization"), endpoint)
+    reply = service.handle(http.get("method", "POST"), headers, _body(event), credentials)
     response: dict[str, Any] = {"statusCode": reply.status, "headers": dict(reply.headers)}
     if reply.body is not None:
         response["headers"]["content-type"] = "application/json"
@@ -47,7 +60,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _metadata(endpoint: Any) -> dict[str, Any]:
-    document = RESOURCE_SERVER.metadata(endpoint)
+    document = resource_server.metadata(endpoint)
     if document is None:
         return json_response(
             404,

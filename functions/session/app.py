@@ -14,7 +14,8 @@ from chatkit_backend.sessions import SessionService, SessionSettings
 # Built once per container, at start-up (where SnapStart's snapshot holds it): settings, the
 # secret cache, the AWS clients and the OpenAI HTTP pool; the OpenAI client once the key is
 # read. A sandbox restored from the snapshot renews clients and secrets (chatkit_backend.snapstart).
-service = SessionService(SessionSettings.from_env())
+settings = SessionSettings.from_env()
+service = SessionService(settings)
 aws.prepare("secretsmanager", "dynamodb")
 snapstart.register_after_restore(service.restored)
 app = create_app("ChatKit sessions")

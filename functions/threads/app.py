@@ -5,12 +5,14 @@ from typing import Annotated
 from fastapi import Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatkit_backend import limits, threads
-from chatkit_backend.threads import Thread, ThreadPage
+from chatkit_backend import limits
+from chatkit_backend.threads import Thread, ThreadPage, ThreadService, ThreadsSettings
 from chatkit_backend.identity import Identity
 from chatkit_backend.rest import create_app, lambda_handler, user_identity
 
-settings = threads.ThreadsSettings.from_env()
+# Built once per container, at start-up: the settings, then the service that uses them.
+settings = ThreadsSettings.from_env()
+service = ThreadService(settings.table_name)
 app = create_app("ChatKit threads")
 
 
@@ -26,7 +28,7 @@ def list_threads(
     limit: Annotated[int, Query(ge=1, le=limits.PAGE_LIMIT_MAX)] = limits.PAGE_LIMIT_DEFAULT,
     cursor: Annotated[str | None, Query(max_length=limits.CURSOR_MAX_CHARS)] = None,
 ) -> ThreadPage:
-    return threads.list_threads(settings.table_name, identity.user_id, limit=limit, cursor=cursor)
+    return service.list_threads(identity.user_id, limit=limit, cursor=cursor)
 
 
 @app.put("/api/chatkit/threads/{thread_id}", response_model=Thread)
@@ -35,12 +37,12 @@ def put_thread(
     identity: Annotated[Identity, Depends(user_identity)],
     body: Annotated[ThreadIn | None, Body()] = None,
 ) -> Thread:
-    return threads.upsert_thread(settings.table_name, identity.user_id, thread_id, title=body.title if body else None)
+    return service.upsert_thread(identity.user_id, thread_id, title=body.title if body else None)
 
 
 @app.delete("/api/chatkit/threads/{thread_id}", status_code=204)
 def delete_thread(thread_id: str, identity: Annotated[Identity, Depends(user_identity)]) -> Response:
-    threads.delete_thread(settings.table_name, identity.user_id, thread_id)
+    service.delete_thread(identity.user_id, thread_id)
     return Response(status_code=204)
 
 

@@ -79,7 +79,7 @@ def test_a_key_two_rotations_old_is_refused_when_the_cache_expires(world: World)
     world.rotate_mcp_key()
     world.rotate_mcp_key()
 
-    handler.verifier.mcp_keys._cache.max_age = 0  # what 60 s later looks like to the cache
+    handler.service.mcp_keys._cache.max_age = 0  # what 60 s later looks like to the cache
 
     assert decide(handler, bearer(old)) == {"isAuthorized": False}
 
@@ -99,7 +99,7 @@ def test_mcp_token_minted_before_a_rotation_still_passes_after_it(world: World) 
     assert decide(handler, bearer(token))["isAuthorized"] is True
 
     world.rotate_mcp_key()
-    handler.verifier.mcp_keys._cache.clear()
+    handler.service.mcp_keys._cache.clear()
 
     assert decide(handler, bearer(token))["isAuthorized"] is True
     assert decide(world.handler(), bearer(token))["isAuthorized"] is True
@@ -202,7 +202,7 @@ def test_jwks_is_fetched_once_per_container(world: World) -> None:
 def test_unknown_kid_refetches_the_jwks_at_most_once_a_minute(world: World) -> None:
     handler = world.handler()
     clock = [1000.0]
-    handler.verifier.jwks._clock = lambda: clock[0]
+    handler.service.jwks._clock = lambda: clock[0]
     assert decide(handler, bearer(world.keys["EdDSA"].sign(claims())))["isAuthorized"] is True
     rotated = new_key("EdDSA")
     world.jwks.keys.append(rotated.public_jwk)

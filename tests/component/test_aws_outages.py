@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from chatkit_backend import tasks
 from chatkit_backend.verifier import VerifierSettings, build_verifier
 from chatkit_backend.errors import DependencyUnavailable
 from chatkit_backend.secrets import SecretCache

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chatkit_backend import tasks
+from tests.support.tasks import task_service
 from tests.component.chatkit_app import (
     create_thread,
     load_chatkit_app,
@@ -34,7 +34,7 @@ def test_the_agent_adds_a_task_through_its_tool_and_says_so(app: Any, fake: Fake
     deltas = [e["update"]["delta"] for e in events if e["type"] == "thread.item.updated" and e["update"]["type"].endswith("text_delta")]
     assert "".join(deltas) == "Added Buy milk." and len(deltas) > 1
     assert events[-1]["type"] == "thread.item.done" and events[-1]["item"]["content"][0]["text"] == "Added Buy milk."
-    [task] = tasks.list_tasks("alice").tasks
+    [task] = task_service().list_tasks("alice").tasks
     assert (task.title, task.status) == ("Buy milk", "pending")
     # The model got the user's message, our instructions, the five tools and the model parameter.
     first = fake.requests[0]
@@ -48,17 +48,17 @@ def test_the_agent_adds_a_task_through_its_tool_and_says_so(app: Any, fake: Fake
 
 
 def test_the_agent_completes_a_task_it_looked_up(app: Any, fake: FakeResponses) -> None:
-    task = tasks.add_task("alice", "Call mom")
-    tasks.add_task("bob", "Call mom")  # Bob's twin task stays as it is
+    task = task_service().add_task("alice", "Call mom")
+    task_service().add_task("bob", "Call mom")  # Bob's twin task stays as it is
     fake.script(
         call("list_tasks", status="pending"),
         lambda request: call("complete_task", task_id=last_tool_output(request)["tasks"][0]["task_id"]),
         lambda request: text(f"Completed {last_tool_output(request)['title']}."),
     )
     create_thread(app, "I called mom")
-    assert tasks.list_tasks("alice").tasks[0].status == "completed"
-    assert tasks.list_tasks("bob").tasks[0].status == "pending"
-    assert [t.task_id for t in tasks.list_tasks("alice", "completed").tasks] == [task.task_id]
+    assert task_service().list_tasks("alice").tasks[0].status == "completed"
+    assert task_service().list_tasks("bob").tasks[0].status == "pending"
+    assert [t.task_id for t in task_service().list_tasks("alice", "completed").tasks] == [task.task_id]
 
 
 def test_a_tool_error_reaches_the_model_as_a_sentence(app: Any, fake: FakeResponses) -> None:

@@ -103,7 +103,7 @@ def _items(thread_id: str, start: datetime) -> list[Any]:
 
 async def _seed(table: str, bucket: str) -> dict[str, str]:
     """The threads, items and attachments above; a pending task per user (their ids by stand-in)."""
-    from chatkit_backend import tasks
+    from tests.support.tasks import task_service
     from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
 
     store = DynamoDBStore(table)
@@ -119,7 +119,7 @@ async def _seed(table: str, bucket: str) -> dict[str, str]:
         await store.save_attachment(attachment, RequestContext(user_id=owner))
         if content is not None:
             s3.put_object(Bucket=bucket, Key=object_key(owner, attachment_id), Body=content, ContentType="application/pdf")
-    return {ALICES_TASK: tasks.add_task(ALICE, "Buy milk").task_id, BOBS_TASK: tasks.add_task(BOB, "Bob's secret").task_id}
+    return {ALICES_TASK: task_service().add_task(ALICE, "Buy milk").task_id, BOBS_TASK: task_service().add_task(BOB, "Bob's secret").task_id}
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from chatkit_backend import aws as aws_clients
-from chatkit_backend import tasks
+from tests.support.tasks import task_service
 from tests.component.chatkit_app import create_thread, send, sse_events, user_message
 from tests.support.responses import FakeResponses, call, last_tool_output, text
 
@@ -50,10 +50,10 @@ def texts(node: Any) -> list[str]:
 @pytest.fixture
 def listed(app: Any, fake: FakeResponses) -> dict[str, Any]:
     """Alice's thread after the agent listed her tasks: two pending (one with a description), one done."""
-    milk = tasks.add_task("alice", "Buy milk", "2 litres")
-    mom = tasks.add_task("alice", "Call mom")
-    done = tasks.add_task("alice", "Pay rent")
-    tasks.complete_task("alice", done.task_id)
+    milk = task_service().add_task("alice", "Buy milk", "2 litres")
+    mom = task_service().add_task("alice", "Call mom")
+    done = task_service().add_task("alice", "Pay rent")
+    task_service().complete_task("alice", done.task_id)
     fake.script(call("list_tasks"), text("Here they are."))
     thread_id, events = create_thread(app, "what do I have to do?")
     [widget_item] = widget_items(app, thread_id)
@@ -125,7 +125,7 @@ def test_the_complete_button_completes_the_task_and_updates_the_widget_in_place(
         ("UpdateItem", "TasksTable", True),
         ("PutItem", "ChatKitTable", False), ("PutItem", "ChatKitTable", False),
     ]
-    assert {t.title for t in tasks.list_tasks("alice", "completed").tasks} == {"Buy milk", "Pay rent"}
+    assert {t.title for t in task_service().list_tasks("alice", "completed").tasks} == {"Buy milk", "Pay rent"}
     # Reloading the thread shows the new state; the model is told on its next turn.
     [stored] = widget_items(app, listed["thread_id"])
     assert stored["widget"] == replaced["widget"]
@@ -142,7 +142,7 @@ def test_a_sync_action_completes_the_task_and_returns_the_updated_widget(app: An
     updated = response.json()["updated_item"]
     assert updated["id"] == listed["item"]["id"] and buttons(rows(updated["widget"])[listed["mom"].task_id]) == []
     assert widget_items(app, listed["thread_id"])[0]["widget"] == updated["widget"]
-    assert [t.title for t in tasks.list_tasks("alice", "pending").tasks] == ["Buy milk"]
+    assert [t.title for t in task_service().list_tasks("alice", "pending").tasks] == ["Buy milk"]
 
 
 def test_an_action_without_a_widget_shows_a_card(app: Any, listed: dict[str, Any]) -> None:
@@ -167,7 +167,7 @@ ISOLATION = [
 def test_an_action_on_what_is_not_the_callers_changes_nothing(
     app: Any, fake: FakeResponses, listed: dict[str, Any], kind: str, user: str, thread: str, item: str, task: str, detail: str
 ) -> None:
-    bob_task = tasks.add_task("bob", "Bob's secret")
+    bob_task = task_service().add_task("bob", "Bob's secret")
     fake.script(call("list_tasks"), text("Yours."))
     bob_thread, _ = create_thread(app, "list", "bob")
     [bob_item] = widget_items(app, bob_thread, "bob")
@@ -177,8 +177,8 @@ def test_an_action_on_what_is_not_the_callers_changes_nothing(
     }
     response = send(app, action(ids[thread], ids[item], ids.get(task, task), kind), user)
     assert response.status_code == 404 and detail in response.json()["detail"]
-    assert [t.status for t in tasks.list_tasks("alice").tasks] == ["pending", "pending", "completed"]
-    assert tasks.list_tasks("bob").tasks[0].status == "pending"
+    assert [t.status for t in task_service().list_tasks("alice").tasks] == ["pending", "pending", "completed"]
+    assert task_service().list_tasks("bob").tasks[0].status == "pending"
     assert widget_items(app, listed["thread_id"]) == [listed["item"]] and widget_items(app, bob_thread, "bob") == [bob_item]
 
 
@@ -194,7 +194,7 @@ def test_an_action_on_what_is_not_the_callers_changes_nothing(
 def test_every_change_shows_a_compact_card(
     app: Any, fake: FakeResponses, tool: str, arguments: dict[str, Any], caption: str, copy_text: str, has_button: bool
 ) -> None:
-    task = tasks.add_task("alice", "Feed cat")
+    task = task_service().add_task("alice", "Feed cat")
     if tool != "add_task":
         arguments = {"task_id": task.task_id, **arguments}
     fake.script(call(tool, **arguments), text("Done."))
@@ -214,9 +214,9 @@ def test_a_tool_error_shows_no_widget(app: Any, fake: FakeResponses) -> None:
 def test_our_widgets_use_no_deprecated_widget_class(app: Any) -> None:
     from chatkit_backend.assistant import widgets
 
-    task = tasks.add_task("alice", "Buy milk")
+    task = task_service().add_task("alice", "Buy milk")
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         built = [widgets.task_list([task], "Your tasks (1 shown, 1 pending)"), widgets.task_card(task, "created")]
-        updated = widgets.with_task(built[0], tasks.complete_task("alice", task.task_id))
+        updated = widgets.with_task(built[0], task_service().complete_task("alice", task.task_id))
     assert {type(widget).__name__ for widget in [*built, updated]} == {"DynamicWidgetRoot"}

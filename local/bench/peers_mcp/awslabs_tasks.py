@@ -4,11 +4,15 @@ The tools call the same task service as McpFunction, so the rows differ only in 
 The library's tools never see the event, so the caller's user id travels in a ContextVar.
 """
 
+import os
 from contextvars import ContextVar
 
 from awslabs.mcp_lambda_handler import MCPLambdaHandler
 
-from chatkit_backend import tasks
+from chatkit_backend.tasks import TaskService
+
+# Built at init from the function's environment, as the MCP function builds its own.
+tasks = TaskService(os.environ.get("TASKS_TABLE", ""))
 
 mcp = MCPLambdaHandler(name="chatkit-tasks", version="0.1.0")
 current_user: ContextVar[str] = ContextVar("current_user")

@@ -4,9 +4,13 @@ Every row of a group pays this DynamoDB request; a row's time minus this one is 
 layers (MCP, ChatKit) cost on a call that reaches the database.
 """
 
+import os
 import json
 
-from chatkit_backend import tasks
+from chatkit_backend.tasks import TaskService
+
+# Built at init from the function's environment, as the MCP function builds its own.
+tasks = TaskService(os.environ.get("TASKS_TABLE", ""))
 
 
 def handler(event, context):

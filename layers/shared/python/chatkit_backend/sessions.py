@@ -34,8 +34,8 @@ from chatkit_backend.observability import logger
 from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.openai_pools import sync_pool
 from chatkit_backend.secrets import SecretCache
-from chatkit_backend.settings import env_bool, env_int, env_str
-from chatkit_backend.threads import upsert_thread, validate_thread_id
+from chatkit_backend.settings import EnvSettings, env
+from chatkit_backend.threads import ThreadService, validate_thread_id
 from chatkit_backend.tokens import mint_mcp_token
 from chatkit_backend.upstream import retry_after_seconds
 
@@ -49,42 +49,27 @@ WORKFLOW_HINT = "Set the ChatKitWorkflowId parameter (CHATKIT_WORKFLOW_ID for ma
 
 
 @dataclass(frozen=True)
-class SessionSettings:
+class SessionSettings(EnvSettings):
     """SessionFunction's configuration, from the template's parameters via its environment."""
 
-    workflow_id: str
-    workflow_version: str
-    openai_key_secret_id: str
-    token_signing_secret_id: str
-    threads_table: str
-    history_enabled: bool
-    history_recent_threads: int  # 0: every thread
-    automatic_thread_titling: bool
-    file_upload_enabled: bool
-    file_upload_max_files: int
-    file_upload_max_file_size_mb: int
-    session_seconds: int
-    rate_limit_per_minute: int
-    openai_timeout_seconds: float
+    workflow_id: str = env("CHATKIT_WORKFLOW_ID")
+    workflow_version: str = env("CHATKIT_WORKFLOW_VERSION")
+    openai_key_secret_id: str = env("OPENAI_API_KEY_SECRET_ARN")
+    token_signing_secret_id: str = env("TOKEN_SIGNING_SECRET_ARN")
+    threads_table: str = env("THREADS_TABLE")
+    history_enabled: bool = env("CHATKIT_HISTORY_ENABLED", True)
+    history_recent_threads: int = env("CHATKIT_HISTORY_RECENT_THREADS", 0)  # 0: every thread
+    automatic_thread_titling: bool = env("CHATKIT_AUTOMATIC_THREAD_TITLING", True)
+    file_upload_enabled: bool = env("CHATKIT_FILE_UPLOAD_ENABLED", False)
+    file_upload_max_files: int = env("CHATKIT_FILE_UPLOAD_MAX_FILES", 10)
+    file_upload_max_file_size_mb: int = env("CHATKIT_FILE_UPLOAD_MAX_FILE_SIZE_MB", MAX_FILE_SIZE_MB)
+    session_seconds: int = env("CHATKIT_SESSION_SECONDS", MAX_SESSION_SECONDS)
+    rate_limit_per_minute: int = env("CHATKIT_RATE_LIMIT_PER_MINUTE", 10)
+    openai_timeout_seconds: float = env("OPENAI_TIMEOUT_SECONDS", 10.0)
 
     @classmethod
     def from_env(cls) -> SessionSettings:
-        settings = cls(
-            workflow_id=env_str("CHATKIT_WORKFLOW_ID"),
-            workflow_version=env_str("CHATKIT_WORKFLOW_VERSION"),
-            openai_key_secret_id=env_str("OPENAI_API_KEY_SECRET_ARN"),
-            token_signing_secret_id=env_str("TOKEN_SIGNING_SECRET_ARN"),
-            threads_table=env_str("THREADS_TABLE"),
-            history_enabled=env_bool("CHATKIT_HISTORY_ENABLED", True),
-            history_recent_threads=env_int("CHATKIT_HISTORY_RECENT_THREADS", 0),
-            automatic_thread_titling=env_bool("CHATKIT_AUTOMATIC_THREAD_TITLING", True),
-            file_upload_enabled=env_bool("CHATKIT_FILE_UPLOAD_ENABLED", False),
-            file_upload_max_files=env_int("CHATKIT_FILE_UPLOAD_MAX_FILES", 10),
-            file_upload_max_file_size_mb=env_int("CHATKIT_FILE_UPLOAD_MAX_FILE_SIZE_MB", MAX_FILE_SIZE_MB),
-            session_seconds=env_int("CHATKIT_SESSION_SECONDS", MAX_SESSION_SECONDS),
-            rate_limit_per_minute=env_int("CHATKIT_RATE_LIMIT_PER_MINUTE", 10),
-            openai_timeout_seconds=float(env_int("OPENAI_TIMEOUT_SECONDS", 10)),
-        )
+        settings = super().from_env()
         settings.check()
         return settings
 
@@ -169,6 +154,7 @@ class SessionService:
         self.settings = settings
         self.secrets = secrets or SecretCache()
         self.clients = OpenAIClients(settings.openai_timeout_seconds)
+        self.threads = ThreadService(settings.threads_table)
 
     def restored(self) -> None:
         """After a SnapStart restore: a pool of this sandbox's own, the secrets read afresh."""
@@ -188,7 +174,7 @@ class SessionService:
         client = self.clients.get(self._api_key())
         session = self._create(client, user_id)
         if thread_id is not None:
-            upsert_thread(self.settings.threads_table, user_id, thread_id)
+            self.threads.upsert_thread(user_id, thread_id)
         logger.info(
             "chatkit session created", extra={"session_id": session.id, "expires_at": session.expires_at}
         )

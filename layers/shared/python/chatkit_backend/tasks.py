@@ -32,7 +32,6 @@ from chatkit_backend.limits import (
     TASK_TITLE_MAX_CHARS,
     forbidden_character,
 )
-from chatkit_backend.settings import env_str
 
 TaskStatus = Literal["pending", "completed"]
 StatusFilter = Literal["all", "pending", "completed"]
@@ -135,13 +134,6 @@ def _refuse_control_characters(field: str, value: str) -> None:
         )
 
 
-def tasks_table() -> str:
-    table = env_str("TASKS_TABLE")
-    if not table:
-        raise NotConfigured("TASKS_TABLE", "Deploy with template.yaml, which sets it to the TasksTable.")
-    return table
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -166,153 +158,167 @@ def _is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def add_task(user_id: str, title: Any, description: Any = None) -> Task:
-    """Create a pending task; one conditional PutItem (never overwrites an existing id)."""
-    title = clean_title(title)
-    description = clean_description(description) or None
-    task_id = new_task_id()
-    now = _now()
-    item: dict[str, Any] = {
-        "user_id": {"S": user_id},
-        "task_id": {"S": task_id},
-        "title": {"S": title},
-        "status": {"S": "pending"},
-        "status_task_id": {"S": f"pending#{task_id}"},
-        "created_at": {"S": now},
-        "updated_at": {"S": now},
-    }
-    if description:
-        item["description"] = {"S": description}
-    client("dynamodb").put_item(
-        TableName=tasks_table(),
-        Item=item,
-        ConditionExpression="attribute_not_exists(task_id)",
-    )
-    return _task_from_item(item)
+@dataclass(frozen=True)
+class TaskService:
+    """The tasks in one TasksTable; built once per container from the function's settings."""
 
+    table: str
 
-def list_tasks(
-    user_id: str, status: Any = "all", limit: Any = PAGE_LIMIT_DEFAULT, cursor: Any = None
-) -> TaskPage:
-    """One page of the user's tasks, oldest first; one Query (base table or the status index)."""
-    if status not in ("all", "pending", "completed"):
-        raise InvalidInput("status must be one of: all, pending, completed.")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_LIMIT_MAX:
-        raise InvalidInput(f"limit must be a whole number from 1 to {PAGE_LIMIT_MAX}.")
-    if cursor is not None and not isinstance(cursor, str):
-        raise InvalidInput("cursor must be the next_cursor string from the previous page.")
-    start_key = decode_cursor(cursor, user_id)
-    request: dict[str, Any] = {
-        "TableName": tasks_table(),
-        "Limit": limit,
-        "ConsistentRead": True,
-        "ExpressionAttributeValues": {":u": {"S": user_id}},
-    }
-    if status == "all":
-        request["KeyConditionExpression"] = "user_id = :u"
-        expected_keys = {"user_id", "task_id"}
-    else:
-        request["IndexName"] = STATUS_INDEX
-        request["KeyConditionExpression"] = "user_id = :u AND begins_with(status_task_id, :s)"
-        request["ExpressionAttributeValues"][":s"] = {"S": f"{status}#"}
-        expected_keys = {"user_id", "task_id", "status_task_id"}
-    if start_key is not None:
-        # A cursor from another listing (other status) or a forged one would make DynamoDB
-        # answer ValidationException; refuse it here with a sentence the caller can act on.
-        position = start_key.get("status_task_id", {}).get("S", f"{status}#")
-        if set(start_key) != expected_keys or not position.startswith(f"{status}#"):
-            raise InvalidInput(
-                "cursor is not valid for this listing: pass next_cursor unchanged with the same status."
-            )
-        request["ExclusiveStartKey"] = start_key
-    try:
-        response = client("dynamodb").query(**request)
-    except ClientError as error:
-        if start_key is not None and error.response.get("Error", {}).get("Code") == "ValidationException":
-            raise InvalidInput(
-                "cursor is not valid for this listing: pass next_cursor unchanged with the same status."
-            ) from None
-        raise
-    tasks = [_task_from_item(item) for item in response.get("Items", [])]
-    return TaskPage(tasks=tasks, next_cursor=encode_cursor(response.get("LastEvaluatedKey")))
+    def _table(self) -> str:
+        # Refused per call, like any other 503, so a misdeployed function still starts and says why.
+        if not self.table:
+            raise NotConfigured("TASKS_TABLE", "Deploy with template.yaml, which sets it to the TasksTable.")
+        return self.table
 
-
-def complete_task(user_id: str, task_id: Any) -> Task:
-    """Mark the task completed (idempotent: completing twice keeps the first completed_at)."""
-    task_id = normalize_task_id(task_id)
-    now = _now()
-    return _update(
-        user_id,
-        task_id,
-        "SET #s = :completed, status_task_id = :sk, updated_at = :now, "
-        "completed_at = if_not_exists(completed_at, :now)",
-        {":completed": {"S": "completed"}, ":sk": {"S": f"completed#{task_id}"}, ":now": {"S": now}},
-        {"#s": "status"},
-    )
-
-
-def update_task(user_id: str, task_id: Any, title: Any = None, description: Any = None) -> Task:
-    """Change the title and/or description; an empty description removes it."""
-    task_id = normalize_task_id(task_id)
-    if title is None and description is None:
-        raise InvalidInput("Nothing to update: give a new title, a new description, or both.")
-    sets = ["updated_at = :now"]
-    removes: list[str] = []
-    values: dict[str, Any] = {":now": {"S": _now()}}
-    if title is not None:
-        sets.append("title = :title")
-        values[":title"] = {"S": clean_title(title)}
-    if description is not None:
-        cleaned = clean_description(description)
-        if cleaned:
-            sets.append("description = :description")
-            values[":description"] = {"S": cleaned}
-        else:
-            removes.append("description")
-    expression = "SET " + ", ".join(sets)
-    if removes:
-        expression += " REMOVE " + ", ".join(removes)
-    return _update(user_id, task_id, expression, values, None)
-
-
-def delete_task(user_id: str, task_id: Any) -> Task:
-    """Remove the task and return what it was; one conditional DeleteItem."""
-    task_id = normalize_task_id(task_id)
-    try:
-        response = client("dynamodb").delete_item(
-            TableName=tasks_table(),
-            Key={"user_id": {"S": user_id}, "task_id": {"S": task_id}},
-            ConditionExpression="attribute_exists(task_id)",
-            ReturnValues="ALL_OLD",
+    def add_task(self, user_id: str, title: Any, description: Any = None) -> Task:
+        """Create a pending task; one conditional PutItem (never overwrites an existing id)."""
+        title = clean_title(title)
+        description = clean_description(description) or None
+        task_id = new_task_id()
+        now = _now()
+        item: dict[str, Any] = {
+            "user_id": {"S": user_id},
+            "task_id": {"S": task_id},
+            "title": {"S": title},
+            "status": {"S": "pending"},
+            "status_task_id": {"S": f"pending#{task_id}"},
+            "created_at": {"S": now},
+            "updated_at": {"S": now},
+        }
+        if description:
+            item["description"] = {"S": description}
+        client("dynamodb").put_item(
+            TableName=self._table(),
+            Item=item,
+            ConditionExpression="attribute_not_exists(task_id)",
         )
-    except ClientError as error:
-        if _is_condition_failure(error):
-            raise TaskNotFound(task_id) from None
-        raise
-    return _task_from_item(response["Attributes"])
+        return _task_from_item(item)
 
 
-def _update(
-    user_id: str,
-    task_id: str,
-    expression: str,
-    values: dict[str, Any],
-    names: dict[str, str] | None,
-) -> Task:
-    request: dict[str, Any] = {
-        "TableName": tasks_table(),
-        "Key": {"user_id": {"S": user_id}, "task_id": {"S": task_id}},
-        "UpdateExpression": expression,
-        "ConditionExpression": "attribute_exists(task_id)",
-        "ExpressionAttributeValues": values,
-        "ReturnValues": "ALL_NEW",
-    }
-    if names:
-        request["ExpressionAttributeNames"] = names
-    try:
-        response = client("dynamodb").update_item(**request)
-    except ClientError as error:
-        if _is_condition_failure(error):
-            raise TaskNotFound(task_id) from None
-        raise
-    return _task_from_item(response["Attributes"])
+    def list_tasks(
+        self,
+        user_id: str, status: Any = "all", limit: Any = PAGE_LIMIT_DEFAULT, cursor: Any = None
+    ) -> TaskPage:
+        """One page of the user's tasks, oldest first; one Query (base table or the status index)."""
+        if status not in ("all", "pending", "completed"):
+            raise InvalidInput("status must be one of: all, pending, completed.")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_LIMIT_MAX:
+            raise InvalidInput(f"limit must be a whole number from 1 to {PAGE_LIMIT_MAX}.")
+        if cursor is not None and not isinstance(cursor, str):
+            raise InvalidInput("cursor must be the next_cursor string from the previous page.")
+        start_key = decode_cursor(cursor, user_id)
+        request: dict[str, Any] = {
+            "TableName": self._table(),
+            "Limit": limit,
+            "ConsistentRead": True,
+            "ExpressionAttributeValues": {":u": {"S": user_id}},
+        }
+        if status == "all":
+            request["KeyConditionExpression"] = "user_id = :u"
+            expected_keys = {"user_id", "task_id"}
+        else:
+            request["IndexName"] = STATUS_INDEX
+            request["KeyConditionExpression"] = "user_id = :u AND begins_with(status_task_id, :s)"
+            request["ExpressionAttributeValues"][":s"] = {"S": f"{status}#"}
+            expected_keys = {"user_id", "task_id", "status_task_id"}
+        if start_key is not None:
+            # A cursor from another listing (other status) or a forged one would make DynamoDB
+            # answer ValidationException; refuse it here with a sentence the caller can act on.
+            position = start_key.get("status_task_id", {}).get("S", f"{status}#")
+            if set(start_key) != expected_keys or not position.startswith(f"{status}#"):
+                raise InvalidInput(
+                    "cursor is not valid for this listing: pass next_cursor unchanged with the same status."
+                )
+            request["ExclusiveStartKey"] = start_key
+        try:
+            response = client("dynamodb").query(**request)
+        except ClientError as error:
+            if start_key is not None and error.response.get("Error", {}).get("Code") == "ValidationException":
+                raise InvalidInput(
+                    "cursor is not valid for this listing: pass next_cursor unchanged with the same status."
+                ) from None
+            raise
+        tasks = [_task_from_item(item) for item in response.get("Items", [])]
+        return TaskPage(tasks=tasks, next_cursor=encode_cursor(response.get("LastEvaluatedKey")))
+
+
+    def complete_task(self, user_id: str, task_id: Any) -> Task:
+        """Mark the task completed (idempotent: completing twice keeps the first completed_at)."""
+        task_id = normalize_task_id(task_id)
+        now = _now()
+        return self._update(
+            user_id,
+            task_id,
+            "SET #s = :completed, status_task_id = :sk, updated_at = :now, "
+            "completed_at = if_not_exists(completed_at, :now)",
+            {":completed": {"S": "completed"}, ":sk": {"S": f"completed#{task_id}"}, ":now": {"S": now}},
+            {"#s": "status"},
+        )
+
+
+    def update_task(self, user_id: str, task_id: Any, title: Any = None, description: Any = None) -> Task:
+        """Change the title and/or description; an empty description removes it."""
+        task_id = normalize_task_id(task_id)
+        if title is None and description is None:
+            raise InvalidInput("Nothing to update: give a new title, a new description, or both.")
+        sets = ["updated_at = :now"]
+        removes: list[str] = []
+        values: dict[str, Any] = {":now": {"S": _now()}}
+        if title is not None:
+            sets.append("title = :title")
+            values[":title"] = {"S": clean_title(title)}
+        if description is not None:
+            cleaned = clean_description(description)
+            if cleaned:
+                sets.append("description = :description")
+                values[":description"] = {"S": cleaned}
+            else:
+                removes.append("description")
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        return self._update(user_id, task_id, expression, values, None)
+
+
+    def delete_task(self, user_id: str, task_id: Any) -> Task:
+        """Remove the task and return what it was; one conditional DeleteItem."""
+        task_id = normalize_task_id(task_id)
+        try:
+            response = client("dynamodb").delete_item(
+                TableName=self._table(),
+                Key={"user_id": {"S": user_id}, "task_id": {"S": task_id}},
+                ConditionExpression="attribute_exists(task_id)",
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise TaskNotFound(task_id) from None
+            raise
+        return _task_from_item(response["Attributes"])
+
+
+    def _update(
+        self,
+        user_id: str,
+        task_id: str,
+        expression: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None,
+    ) -> Task:
+        request: dict[str, Any] = {
+            "TableName": self._table(),
+            "Key": {"user_id": {"S": user_id}, "task_id": {"S": task_id}},
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(task_id)",
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        try:
+            response = client("dynamodb").update_item(**request)
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise TaskNotFound(task_id) from None
+            raise
+        return _task_from_item(response["Attributes"])

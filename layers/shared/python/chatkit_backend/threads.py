@@ -24,7 +24,7 @@ from chatkit_backend.limits import (
     THREAD_TITLE_MAX_CHARS,
     forbidden_character,
 )
-from chatkit_backend.settings import env_str
+from chatkit_backend.settings import EnvSettings, env
 
 # Hosted ChatKit ids look like ``cthr_<hex>``, a self-hosted ChatKit server's like ``thr_<hex>``;
 # both are URL-safe tokens. The bound keeps keys small and logs readable.
@@ -33,12 +33,8 @@ UPDATED_AT_INDEX = "by_updated_at"
 
 
 @dataclass(frozen=True)
-class ThreadsSettings:
-    table_name: str
-
-    @classmethod
-    def from_env(cls) -> ThreadsSettings:
-        return cls(table_name=env_str("THREADS_TABLE"))
+class ThreadsSettings(EnvSettings):
+    table_name: str = env("THREADS_TABLE")
 
 
 @dataclass(frozen=True)
@@ -103,76 +99,82 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def upsert_thread(
-    table: str, user_id: str, thread_id: str, *, title: str | None = None, now: str | None = None
-) -> Thread:
-    """Record that ``thread_id`` is ``user_id``'s, touching ``updated_at``; keeps ``created_at``
-    and, when ``title`` is None, the stored title."""
-    thread_id = validate_thread_id(thread_id)
-    title = validate_title(title)
-    stamp = now or now_iso()
-    update = "SET updated_at = :now, created_at = if_not_exists(created_at, :now)"
-    values: dict[str, Any] = {":now": {"S": stamp}}
-    if title is not None:
-        update += ", title = :title"
-        values[":title"] = {"S": title}
-    response = client("dynamodb").update_item(
-        TableName=table,
-        Key={"user_id": {"S": user_id}, "thread_id": {"S": thread_id}},
-        UpdateExpression=update,
-        ExpressionAttributeValues=values,
-        ReturnValues="ALL_NEW",
-    )
-    return _thread(response["Attributes"])
+@dataclass(frozen=True)
+class ThreadService:
+    """The thread mappings in one ThreadsTable; built once per container from the function's settings."""
 
+    table: str
 
-def list_threads(
-    table: str, user_id: str, *, limit: int | None = None, cursor: str | None = None
-) -> ThreadPage:
-    """One page of ``user_id``'s threads, most recently updated first."""
-    page_size = validate_limit(limit)
-    start = decode_cursor(cursor, user_id)
-    if start is not None and set(start) != {"user_id", "thread_id", "updated_at"}:
-        raise InvalidInput(
-            "cursor is not valid: pass the next_cursor value from the previous page unchanged."
+    def upsert_thread(
+        self, user_id: str, thread_id: str, *, title: str | None = None, now: str | None = None
+    ) -> Thread:
+        """Record that ``thread_id`` is ``user_id``'s, touching ``updated_at``; keeps ``created_at``
+        and, when ``title`` is None, the stored title."""
+        thread_id = validate_thread_id(thread_id)
+        title = validate_title(title)
+        stamp = now or now_iso()
+        update = "SET updated_at = :now, created_at = if_not_exists(created_at, :now)"
+        values: dict[str, Any] = {":now": {"S": stamp}}
+        if title is not None:
+            update += ", title = :title"
+            values[":title"] = {"S": title}
+        response = client("dynamodb").update_item(
+            TableName=self.table,
+            Key={"user_id": {"S": user_id}, "thread_id": {"S": thread_id}},
+            UpdateExpression=update,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
         )
-    request: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": UPDATED_AT_INDEX,
-        "KeyConditionExpression": "user_id = :user",
-        "ExpressionAttributeValues": {":user": {"S": user_id}},
-        "ScanIndexForward": False,
-        "Limit": page_size,
-    }
-    if start is not None:
-        request["ExclusiveStartKey"] = start
-    try:
-        response = client("dynamodb").query(**request)
-    except ClientError as error:
-        # A cursor that decodes but names no real position (hand-edited values) lands here.
-        if start is not None and error.response["Error"]["Code"] == "ValidationException":
+        return _thread(response["Attributes"])
+
+
+    def list_threads(
+        self, user_id: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> ThreadPage:
+        """One page of ``user_id``'s threads, most recently updated first."""
+        page_size = validate_limit(limit)
+        start = decode_cursor(cursor, user_id)
+        if start is not None and set(start) != {"user_id", "thread_id", "updated_at"}:
             raise InvalidInput(
                 "cursor is not valid: pass the next_cursor value from the previous page unchanged."
-            ) from None
-        raise
-    return ThreadPage(
-        threads=[_thread(item) for item in response.get("Items", [])],
-        next_cursor=encode_cursor(response.get("LastEvaluatedKey")),
-    )
-
-
-def delete_thread(table: str, user_id: str, thread_id: str) -> None:
-    """Forget ``user_id``'s mapping of ``thread_id``; ``ThreadNotFound`` if there is none."""
-    thread_id = validate_thread_id(thread_id)
-    dynamodb = client("dynamodb")
-    try:
-        dynamodb.delete_item(
-            TableName=table,
-            Key={"user_id": {"S": user_id}, "thread_id": {"S": thread_id}},
-            ConditionExpression="attribute_exists(thread_id)",
+            )
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": UPDATED_AT_INDEX,
+            "KeyConditionExpression": "user_id = :user",
+            "ExpressionAttributeValues": {":user": {"S": user_id}},
+            "ScanIndexForward": False,
+            "Limit": page_size,
+        }
+        if start is not None:
+            request["ExclusiveStartKey"] = start
+        try:
+            response = client("dynamodb").query(**request)
+        except ClientError as error:
+            # A cursor that decodes but names no real position (hand-edited values) lands here.
+            if start is not None and error.response["Error"]["Code"] == "ValidationException":
+                raise InvalidInput(
+                    "cursor is not valid: pass the next_cursor value from the previous page unchanged."
+                ) from None
+            raise
+        return ThreadPage(
+            threads=[_thread(item) for item in response.get("Items", [])],
+            next_cursor=encode_cursor(response.get("LastEvaluatedKey")),
         )
-    except dynamodb.exceptions.ConditionalCheckFailedException:
-        raise ThreadNotFound(thread_id) from None
+
+
+    def delete_thread(self, user_id: str, thread_id: str) -> None:
+        """Forget ``user_id``'s mapping of ``thread_id``; ``ThreadNotFound`` if there is none."""
+        thread_id = validate_thread_id(thread_id)
+        dynamodb = client("dynamodb")
+        try:
+            dynamodb.delete_item(
+                TableName=self.table,
+                Key={"user_id": {"S": user_id}, "thread_id": {"S": thread_id}},
+                ConditionExpression="attribute_exists(thread_id)",
+            )
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            raise ThreadNotFound(thread_id) from None
 
 
 def _thread(item: dict[str, Any]) -> Thread:

@@ -15,29 +15,19 @@ from chatkit_backend.jwks import JwksCache, jwks_url_problem
 from chatkit_backend.oauth import AuthorizationServer, secret_credentials
 from chatkit_backend.observability import logger
 from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretCache
-from chatkit_backend.settings import env_str
+from chatkit_backend.settings import EnvSettings, env
 from chatkit_backend.tokens import MAX_TOKEN_CHARS, SigningKeys, TokenRejected, TokenVerifier
 
 BEARER = "bearer"
 
 
 @dataclass(frozen=True)
-class VerifierSettings:
-    token_signing_secret_arn: str
-    user_token_secret_arn: str
-    jwks_url: str
-    issuer: str
-    audience: str
-
-    @classmethod
-    def from_env(cls) -> VerifierSettings:
-        return cls(
-            token_signing_secret_arn=env_str("TOKEN_SIGNING_SECRET_ARN"),
-            user_token_secret_arn=env_str("USER_TOKEN_SECRET_ARN"),
-            jwks_url=env_str("JWT_JWKS_URL"),
-            issuer=env_str("JWT_ISSUER"),
-            audience=env_str("JWT_AUDIENCE"),
-        )
+class VerifierSettings(EnvSettings):
+    token_signing_secret_arn: str = env("TOKEN_SIGNING_SECRET_ARN")
+    user_token_secret_arn: str = env("USER_TOKEN_SECRET_ARN")
+    jwks_url: str = env("JWT_JWKS_URL")
+    issuer: str = env("JWT_ISSUER")
+    audience: str = env("JWT_AUDIENCE")
 
     def jwks_problem(self) -> str | None:
         """Why asymmetric tokens cannot be accepted with these settings, or None when they can."""

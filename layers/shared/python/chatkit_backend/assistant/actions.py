@@ -29,10 +29,10 @@ from chatkit.types import (
     WidgetItem,
 )
 
-from chatkit_backend import tasks
 from chatkit_backend.assistant import widgets
 from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
 from chatkit_backend.errors import InvalidInput
+from chatkit_backend.tasks import Task
 
 TASKS_CHANGED_EFFECT = "tasks.changed"
 
@@ -41,7 +41,7 @@ TASKS_CHANGED_EFFECT = "tasks.changed"
 class ActionOutcome:
     """What a handled action changed, and the thread items that show it."""
 
-    task: tasks.Task
+    task: Task
     # The sender re-rendered in place, when it shows the task; else a new card to add.
     replaced: WidgetItem | None
     card: WidgetItem | None
@@ -78,7 +78,7 @@ async def complete_from_widget(
     """Complete the action's task for the caller; domain errors (not found, bad payload) raise
     before anything is changed or shown."""
     task_id = task_id_of(action)
-    task = await asyncio.to_thread(tasks.complete_task, context.user_id, task_id)
+    task = await asyncio.to_thread(context.task_service().complete_task, context.user_id, task_id)
     now = datetime.now()
     updated = widgets.with_task(sender.widget, task) if sender is not None else None
     replaced = card = None

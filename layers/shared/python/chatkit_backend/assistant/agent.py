@@ -51,6 +51,10 @@ def _user_id(wrapper: ToolContext) -> str:
     return str(wrapper.context.request_context.user_id)
 
 
+def _tasks(wrapper: ToolContext) -> tasks.TaskService:
+    return wrapper.context.request_context.task_service()
+
+
 def _with_limits(function: Tool) -> Tool:
     """Fill the limits into the tool's docstring, which is what the model reads about it."""
     function.__doc__ = (function.__doc__ or "").format(
@@ -96,7 +100,7 @@ async def add_task(wrapper: ToolContext, title: str, description: str | None = N
     return await _run(
         wrapper,
         "Adding the task…",
-        lambda: tasks.add_task(_user_id(wrapper), title, description),
+        lambda: _tasks(wrapper).add_task(_user_id(wrapper), title, description),
         lambda task: widgets.task_card(task, "created"),
         _task_output("created"),
     )
@@ -120,7 +124,7 @@ async def list_tasks(
     return await _run(
         wrapper,
         "Looking up your tasks…",
-        lambda: tasks.list_tasks(_user_id(wrapper), status, limit, cursor),
+        lambda: _tasks(wrapper).list_tasks(_user_id(wrapper), status, limit, cursor),
         lambda page: widgets.task_list(
             page.tasks, widgets.list_heading(page.tasks, status, page.next_cursor is not None)
         ),
@@ -138,7 +142,7 @@ async def complete_task(wrapper: ToolContext, task_id: str) -> str:
     return await _run(
         wrapper,
         "Completing the task…",
-        lambda: tasks.complete_task(_user_id(wrapper), task_id),
+        lambda: _tasks(wrapper).complete_task(_user_id(wrapper), task_id),
         lambda task: widgets.task_card(task, "completed"),
         lambda task: task.to_dict(),
     )
@@ -159,7 +163,7 @@ async def update_task(
     return await _run(
         wrapper,
         "Updating the task…",
-        lambda: tasks.update_task(_user_id(wrapper), task_id, title, description),
+        lambda: _tasks(wrapper).update_task(_user_id(wrapper), task_id, title, description),
         lambda task: widgets.task_card(task, "updated"),
         _task_output("updated"),
     )
@@ -175,7 +179,7 @@ async def delete_task(wrapper: ToolContext, task_id: str) -> str:
     return await _run(
         wrapper,
         "Deleting the task…",
-        lambda: tasks.delete_task(_user_id(wrapper), task_id),
+        lambda: _tasks(wrapper).delete_task(_user_id(wrapper), task_id),
         lambda task: widgets.task_card(task, "deleted"),
         _task_output("deleted"),
     )

@@ -81,7 +81,7 @@ from chatkit_backend.errors import InvalidInput
 from chatkit_backend.observability import logger
 from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.secrets import SecretCache
-from chatkit_backend.settings import env_int, env_str
+from chatkit_backend.settings import EnvSettings, env
 from chatkit_backend.upstream import retry_after
 
 # The API's page ceiling, for threads and for items alike.
@@ -556,24 +556,19 @@ def _fatal(error: BaseException) -> str | None:
 
 # ---- the import -------------------------------------------------------------------------
 @dataclass(frozen=True)
-class ImportSettings:
-    chatkit_table: str
-    openai_api_key_secret_arn: str
+class ImportSettings(EnvSettings):
+    chatkit_table: str = env("CHATKIT_TABLE")
+    openai_api_key_secret_arn: str = env("OPENAI_API_KEY_SECRET_ARN")
     # The OpenAI SDK's own variable; empty means api.openai.com.
-    openai_base_url: str
-    concurrency: int = DEFAULT_CONCURRENCY
+    openai_base_url: str = env("OPENAI_BASE_URL")
+    concurrency: int = env("IMPORT_CONCURRENCY", DEFAULT_CONCURRENCY)
 
     @classmethod
     def from_env(cls) -> ImportSettings:
-        concurrency = env_int("IMPORT_CONCURRENCY", DEFAULT_CONCURRENCY)
-        if not 1 <= concurrency <= MAX_CONCURRENCY:
-            raise ValueError(f"IMPORT_CONCURRENCY must be 1 to {MAX_CONCURRENCY}, got {concurrency}")
-        return cls(
-            chatkit_table=env_str("CHATKIT_TABLE"),
-            openai_api_key_secret_arn=env_str("OPENAI_API_KEY_SECRET_ARN"),
-            openai_base_url=env_str("OPENAI_BASE_URL"),
-            concurrency=concurrency,
-        )
+        settings = super().from_env()
+        if not 1 <= settings.concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"IMPORT_CONCURRENCY must be 1 to {MAX_CONCURRENCY}, got {settings.concurrency}")
+        return settings
 
 
 Progress = Callable[[ThreadOutcome], None]

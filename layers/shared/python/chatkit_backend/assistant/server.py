@@ -66,6 +66,7 @@ from chatkit_backend.observability import log_dependency_failure, logger
 from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.openai_pools import async_pool
 from chatkit_backend.secrets import SecretCache
+from chatkit_backend.tasks import TaskService
 
 # How many earlier items of the thread the agent sees each turn.
 HISTORY_ITEMS = 30
@@ -217,11 +218,13 @@ class ChatKitService:
     settings: ChatKitSettings
     secrets: SecretCache = field(default_factory=SecretCache)
     server: TaskAssistantServer = field(init=False)
+    tasks: TaskService = field(init=False)
     _api_key: str | None = None
 
     def __post_init__(self) -> None:
         files = S3Files(self.settings.attachments_bucket, self.settings.attachment_max_bytes)
         store = DynamoDBStore(self.settings.chatkit_table, files)
+        self.tasks = TaskService(self.settings.tasks_table)
         self.server = TaskAssistantServer(store, files, self.settings.transcription_model)
         # The OpenAI client's HTTP pool is built at init; each key gets a light client over it.
         self._http = async_pool()
@@ -264,7 +267,7 @@ class ChatKitService:
                 raise errors.Forbidden("This route takes a user's token, not an MCP token.")
             request = parse_request(body, content_type)
             kind = request.type
-            context = RequestContext(user_id=identity.user_id)
+            context = RequestContext(user_id=identity.user_id, tasks=self.tasks)
             if _runs_model(request):
                 # The model sees the newest items: read them with the thread, once.
                 context.turn.history = HISTORY_ITEMS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chatkit_backend.settings import env_int, env_list, env_str
+from chatkit_backend.settings import EnvSettings, env
 
 DEFAULT_MODEL = "gpt-4.1-mini"
 # Per OpenAI attempt (one retry), well inside the function's 120 s: a stuck upstream ends as a
@@ -15,29 +15,17 @@ DEFAULT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
-class ChatKitSettings:
-    chatkit_table: str
-    model: str
-    openai_api_key_secret_arn: str
+class ChatKitSettings(EnvSettings):
+    chatkit_table: str = env("CHATKIT_TABLE")
+    # The TasksTable the agent's tools and the widgets' Complete buttons change.
+    tasks_table: str = env("TASKS_TABLE")
+    openai_api_key_secret_arn: str = env("OPENAI_API_KEY_SECRET_ARN")
     # The OpenAI SDK's own variable; empty means api.openai.com.
-    openai_base_url: str
-    allowed_origins: tuple[str, ...]
-    openai_timeout_seconds: float
+    openai_base_url: str = env("OPENAI_BASE_URL")
+    allowed_origins: tuple[str, ...] = env("ALLOWED_ORIGINS")
+    model: str = env("CHATKIT_MODEL", DEFAULT_MODEL)
+    openai_timeout_seconds: float = env("CHATKIT_OPENAI_TIMEOUT_SECONDS", float(DEFAULT_OPENAI_TIMEOUT_SECONDS))
     # Where attachments live (private S3 bucket); empty answers attachment requests with a 503.
-    attachments_bucket: str = ""
-    attachment_max_bytes: int = DEFAULT_ATTACHMENT_MAX_BYTES
-    transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL
-
-    @classmethod
-    def from_env(cls) -> ChatKitSettings:
-        return cls(
-            chatkit_table=env_str("CHATKIT_TABLE"),
-            model=env_str("CHATKIT_MODEL", DEFAULT_MODEL),
-            openai_api_key_secret_arn=env_str("OPENAI_API_KEY_SECRET_ARN"),
-            openai_base_url=env_str("OPENAI_BASE_URL"),
-            allowed_origins=env_list("ALLOWED_ORIGINS"),
-            openai_timeout_seconds=float(env_int("CHATKIT_OPENAI_TIMEOUT_SECONDS", DEFAULT_OPENAI_TIMEOUT_SECONDS)),
-            attachments_bucket=env_str("ATTACHMENTS_BUCKET"),
-            attachment_max_bytes=env_int("ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_MAX_BYTES),
-            transcription_model=env_str("TRANSCRIPTION_MODEL", DEFAULT_TRANSCRIPTION_MODEL),
-        )
+    attachments_bucket: str = env("ATTACHMENTS_BUCKET", "")
+    attachment_max_bytes: int = env("ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_MAX_BYTES)
+    transcription_model: str = env("TRANSCRIPTION_MODEL", DEFAULT_TRANSCRIPTION_MODEL)

@@ -60,6 +60,7 @@ from chatkit_backend.aws import client
 from chatkit_backend.cursor import decode_cursor, encode_cursor
 from chatkit_backend.errors import DomainError, InvalidInput
 from chatkit_backend.limits import FEEDBACK_ITEMS_MAX, PAGE_LIMIT_MAX
+from chatkit_backend.tasks import TaskService
 
 ORDER_INDEX = "by_order"
 # BatchWriteItem takes at most 25 requests.
@@ -113,10 +114,18 @@ class RequestContext:
     """Who is asking: ChatKit hands this to every store call and to the agent's tools."""
 
     user_id: str
+    # The tasks the agent's tools and the widgets' actions change (None where no turn runs: the
+    # hosted import, store-only callers).
+    tasks: TaskService | None = field(default=None, compare=False, repr=False)
     # Threads this request created and has not stored yet (id -> metadata, None until ChatKit
     # saves it): each is written with its first item.
     new_threads: dict[str, ThreadMetadata | None] = field(default_factory=dict, compare=False, repr=False)
     turn: Turn = field(default_factory=Turn, compare=False, repr=False)
+
+    def task_service(self) -> TaskService:
+        if self.tasks is None:
+            raise RuntimeError("this request context was built without the tasks service (ChatKitService.handle sets it)")
+        return self.tasks
 
 
 class AttachmentFiles(Protocol):

@@ -30,7 +30,7 @@ from chatkit_backend.http import error_answer
 from chatkit_backend.jwks import LOOPBACK_HOSTS, KeysUnavailable, url_problem
 from chatkit_backend.mcp.protocol import HttpRefusal
 from chatkit_backend.observability import logger
-from chatkit_backend.settings import env_str
+from chatkit_backend.settings import EnvSettings, env
 from chatkit_backend.tokens import TokenRejected, TokenVerifier, VerifiedToken, canonical_resource
 from chatkit_backend.verifier import bearer_token
 
@@ -54,22 +54,12 @@ _DESCRIPTIONS = {
 
 
 @dataclass(frozen=True)
-class McpAuthSettings:
-    resource_url: str
-    authorization_server: str
-    read_scope: str
-    write_scope: str
-    introspection_secret_arn: str
-
-    @classmethod
-    def from_env(cls) -> McpAuthSettings:
-        return cls(
-            resource_url=env_str("MCP_RESOURCE_URL"),
-            authorization_server=env_str("MCP_AUTHORIZATION_SERVER"),
-            read_scope=env_str("MCP_READ_SCOPE"),
-            write_scope=env_str("MCP_WRITE_SCOPE"),
-            introspection_secret_arn=env_str("MCP_INTROSPECTION_SECRET_ARN"),
-        )
+class McpAuthSettings(EnvSettings):
+    resource_url: str = env("MCP_RESOURCE_URL")
+    authorization_server: str = env("MCP_AUTHORIZATION_SERVER")
+    read_scope: str = env("MCP_READ_SCOPE")
+    write_scope: str = env("MCP_WRITE_SCOPE")
+    introspection_secret_arn: str = env("MCP_INTROSPECTION_SECRET_ARN")
 
     @property
     def scopes(self) -> tuple[str, ...]:

@@ -19,14 +19,17 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Any, Protocol
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chatkit_backend import __version__
 from chatkit_backend.errors import DependencyUnavailable, DomainError
 from chatkit_backend.mcp import protocol as p
 from chatkit_backend.mcp.tools import LISTINGS, TOOLS_BY_NAME, ArgumentError, normalized_arguments
-from chatkit_backend.settings import env_int, env_list
+from chatkit_backend.settings import EnvSettings, env
+
+if TYPE_CHECKING:
+    from chatkit_backend.tasks import TaskService
 
 SERVER_NAME = "chatkit-tasks"
 SERVER_TITLE = "ChatKit Tasks"
@@ -59,16 +62,10 @@ class Credentials(Protocol):
 
 
 @dataclass(frozen=True)
-class McpSettings:
-    allowed_origins: tuple[str, ...]
-    max_body_bytes: int
-
-    @classmethod
-    def from_env(cls) -> McpSettings:
-        return cls(
-            allowed_origins=env_list("ALLOWED_ORIGINS"),
-            max_body_bytes=env_int("MCP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
-        )
+class McpSettings(EnvSettings):
+    allowed_origins: tuple[str, ...] = env("ALLOWED_ORIGINS")
+    tasks_table: str = env("TASKS_TABLE")
+    max_body_bytes: int = env("MCP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
 
 
 class RawJson(str):
@@ -206,6 +203,14 @@ class McpServer:
     def __init__(self, settings: McpSettings) -> None:
         self.settings = settings
 
+    @cached_property
+    def tasks(self) -> TaskService:
+        # Built on the first tool call: boto3 is most of a cold start, and discovery,
+        # initialize and tools/list never need it.
+        from chatkit_backend.tasks import TaskService
+
+        return TaskService(self.settings.tasks_table)
+
     def handle(self, method: str, headers: dict[str, str], body: bytes, credentials: Credentials) -> HttpReply:
         if method != "POST":
             return _transport_error(
@@ -341,7 +346,7 @@ class McpServer:
         if not isinstance(arguments, dict):
             raise p.RpcError(p.INVALID_PARAMS, "tools/call params.arguments must be an object.")
         try:
-            structured = tool.run(user_id, normalized_arguments(tool, arguments))
+            structured = tool.run(self.tasks, user_id, normalized_arguments(tool, arguments))
         except ArgumentError as error:
             return _tool_error(str(error))
         except DependencyUnavailable as error:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatkit_backend.limits import (
     CURSOR_MAX_CHARS,
@@ -23,6 +23,11 @@ from chatkit_backend.limits import (
     TASK_TITLE_MAX_CHARS,
 )
 from chatkit_backend.mcp.protocol import KNOWN_VERSIONS, version_at_least
+
+if TYPE_CHECKING:
+    # Only for the annotations: boto3 is most of a cold start, and discovery, initialize and
+    # tools/list never need it (the server builds the service on the first tool call).
+    from chatkit_backend.tasks import TaskService
 
 TITLE = {
     "type": "string",
@@ -77,7 +82,8 @@ class ToolSpec:
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
     annotations: dict[str, Any]
-    run: Callable[[str, dict[str, Any]], dict[str, Any]]
+    # (the tasks service, the caller's user_id, the checked arguments) -> structuredContent
+    run: Callable[[TaskService, str, dict[str, Any]], dict[str, Any]]
 
     def definition(self, version: str) -> dict[str, Any]:
         tool: dict[str, Any] = {
@@ -93,21 +99,12 @@ class ToolSpec:
         return tool
 
 
-def _tasks() -> Any:
-    # Imported on the first tool call: boto3 is most of a cold start, and discovery,
-    # initialize and tools/list never need it.
-    from chatkit_backend import tasks
-
-    return tasks
-
-
-def _add(user_id: str, args: dict[str, Any]) -> dict[str, Any]:
-    task = _tasks().add_task(user_id, args["title"], args.get("description"))
+def _add(tasks: TaskService, user_id: str, args: dict[str, Any]) -> dict[str, Any]:
+    task = tasks.add_task(user_id, args["title"], args.get("description"))
     return {"task_id": task.task_id, "status": "created", "title": task.title}
 
 
-def _list(user_id: str, args: dict[str, Any]) -> dict[str, Any]:
-    tasks = _tasks()
+def _list(tasks: TaskService, user_id: str, args: dict[str, Any]) -> dict[str, Any]:
     page = tasks.list_tasks(
         user_id,
         status=args.get("status", "all"),
@@ -117,18 +114,18 @@ def _list(user_id: str, args: dict[str, Any]) -> dict[str, Any]:
     return {"tasks": [task.to_dict() for task in page.tasks], "next_cursor": page.next_cursor}
 
 
-def _complete(user_id: str, args: dict[str, Any]) -> dict[str, Any]:
-    task = _tasks().complete_task(user_id, args["task_id"])
+def _complete(tasks: TaskService, user_id: str, args: dict[str, Any]) -> dict[str, Any]:
+    task = tasks.complete_task(user_id, args["task_id"])
     return {"task_id": task.task_id, "status": "completed", "title": task.title}
 
 
-def _update(user_id: str, args: dict[str, Any]) -> dict[str, Any]:
-    task = _tasks().update_task(user_id, args["task_id"], args.get("title"), args.get("description"))
+def _update(tasks: TaskService, user_id: str, args: dict[str, Any]) -> dict[str, Any]:
+    task = tasks.update_task(user_id, args["task_id"], args.get("title"), args.get("description"))
     return {"task_id": task.task_id, "status": "updated", "title": task.title}
 
 
-def _delete(user_id: str, args: dict[str, Any]) -> dict[str, Any]:
-    task = _tasks().delete_task(user_id, args["task_id"])
+def _delete(tasks: TaskService, user_id: str, args: dict[str, Any]) -> dict[str, Any]:
+    task = tasks.delete_task(user_id, args["task_id"])
     return {"task_id": task.task_id, "status": "deleted", "title": task.title}
 
 
