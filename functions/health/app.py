@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatkit_backend import __version__
-from chatkit_backend.http import json_response
+from chatkit_backend.http_responses import json_response
 from chatkit_backend.observability import logger
 from chatkit_backend.settings import HealthSettings
 

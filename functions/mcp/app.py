@@ -14,7 +14,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from chatkit_backend.http import json_response
+from chatkit_backend.http_responses import json_response
 from chatkit_backend.mcp.auth import METADATA_MAX_AGE_SECONDS, METADATA_PATH, McpAuthSettings, ResourceServer
 from chatkit_backend.mcp.server import McpServer, McpSettings, encode
 from chatkit_backend.settings import EnvSettings

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from chatkit_backend.jwks import JwksCache
 from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
 from chatkit_backend.oauth import AuthorizationServer
-from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretVersion
+from chatkit_backend.secret_cache import CURRENT, PREVIOUS, SecretVersion
 from chatkit_backend.tokens import SigningKeys, TokenVerifier, mint_mcp_token
 
 ISSUER = AUDIENCE = "https://app.example.test"

@@ -1,6 +1,6 @@
 """POST /api/chatkit/session against a local OpenAI stand-in, and what each function imports.
 
-The stand-in (local/fake_openai.py) runs in the bench process for the whole run; every probe
+The stand-in (local/fake_chatkit_sessions.py) runs in the bench process for the whole run; every probe
 reaches it over loopback, so the upstream call costs the same for every row and the gaps are
 the functions' own.
 """
@@ -11,11 +11,11 @@ import json
 import secrets
 
 from local.bench.runner import Bench, Case
-from local.fake_openai import FakeOpenAI
+from local.fake_chatkit_sessions import FakeChatKitSessions
 from local.template import ROOT, Template
 
 # Started on import: cases are plain data, and the stand-in must outlive every probe process.
-STAND_IN = FakeOpenAI().start()
+STAND_IN = FakeChatKitSessions().start()
 API_KEY = f"sk-bench-{secrets.token_hex(12)}"  # generated per run, known only to the stand-in's caller
 UPSTREAM = {"OPENAI_BASE_URL": STAND_IN.url, "CHATKIT_WORKFLOW_ID": "wf_bench"}
 SESSION = "session POST /api/chatkit/session (local OpenAI stand-in)"

@@ -2,7 +2,7 @@
 DynamoDB requests the turn makes.
 
 A turn is what most turns of a todo chat are: the model calls ``list_tasks``, then answers. The
-model is an instant Responses stand-in in this process (tests/support/responses.py), so the
+model is an instant Responses stand-in in this process (tests/support/fake_responses_api.py), so the
 rows differ only by what sits between the client and the model. In the same run, on one stack
 started for this group with OPENAI_BASE_URL pointing at the stand-in:
 
@@ -48,7 +48,7 @@ TURN_BUDGET = 6  # DynamoDB requests a turn may make, plus one per tool call
 
 def turn_group(turns: int = TURNS) -> LoadGroup:
     def measure(url: str, tokens_for: Callable[[list[str]], dict[str, str]]) -> list[Row]:
-        from tests.support.responses import call, fake_responses, text
+        from tests.support.fake_responses_api import call, fake_responses, text
 
         with fake_responses() as model, _environment(OPENAI_BASE_URL=model.url), dev_stack() as state:
             key = f"sk-bench-{secrets.token_hex(12)}"

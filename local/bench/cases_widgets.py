@@ -25,7 +25,7 @@ from local.bench.cases_mcp import USER_SECRET, store_user_secret
 from local.bench.runner import Bench, Case
 from local.template import ROOT
 from local.token import mint_user_token
-from tests.support.responses import Call, Text, call, fake_responses, text
+from tests.support.fake_responses_api import Call, Text, call, fake_responses, text
 
 USER = "bench-alice"
 TASK_ID = "01KB0BENCH0000000000000000"  # the id the bench events name
@@ -52,8 +52,8 @@ def prepare(bench: Bench) -> None:
     from chatkit.types import ThreadMetadata, WidgetItem
 
     from chatkit_backend import aws as aws_clients
-    from chatkit_backend.assistant import widgets
-    from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
+    from chatkit_backend.chat import widgets
+    from chatkit_backend.chat.store import DynamoDBStore, RequestContext
     from chatkit_backend.tasks import Task
 
     aws_clients.client.cache_clear()

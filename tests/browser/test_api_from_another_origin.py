@@ -3,7 +3,7 @@
 
 The page calls the API with fetch() and reports what it saw: a status and a body, or the
 TypeError a browser gives when CORS refuses a response. The model behind /chatkit is the
-Responses stand-in (tests/support/responses.py); its answer is held until the page has seen the
+Responses stand-in (tests/support/fake_responses_api.py); its answer is held until the page has seen the
 stream's first events, so "events arrive over time" is proven by the order of things, not by
 a clock.
 """
@@ -20,7 +20,7 @@ import pytest
 
 from tests.integration.stack import RunningStack, start_stack
 from tests.support.browser import PageServer, serve_pages
-from tests.support.responses import FakeResponses, fake_responses, text
+from tests.support.fake_responses_api import FakeResponses, fake_responses, text
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ ChatKit itself only loads from OpenAI's CDN, which tests cannot reach: the page 
 page's own code through them: its fetch (the user's bearer on every ChatKit request), a task
 widget's Complete button as ChatKit sends it to the server, and a two-phase upload. The upload
 runs from the page, cross-origin to the bucket (moto), so the bucket's CORS rules are what a
-real browser enforces. The model is the Responses stand-in (tests/support/responses.py).
+real browser enforces. The model is the Responses stand-in (tests/support/fake_responses_api.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 
 from tests.integration.stack import start_stack
 from tests.support.chat import Chat, sse, user_message
-from tests.support.responses import FakeResponses, call, fake_responses, text
+from tests.support.fake_responses_api import FakeResponses, call, fake_responses, text
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ import pytest
 
 from chatkit_backend.verifier import VerifierSettings, build_verifier
 from chatkit_backend.errors import DependencyUnavailable
-from chatkit_backend.secrets import SecretCache
+from chatkit_backend.secret_cache import SecretCache
 from chatkit_backend.tokens import mint_mcp_token
 from local.events import http_event
 from tests.authsupport import captured_logs
@@ -24,7 +24,7 @@ from tests.component.chatkit_app import load_chatkit_app, post, set_openai_key, 
 from tests.component.mcp_client import modern, send as send_mcp
 from tests.conftest import AwsResources
 from tests.support.aws_faults import FAULTS, Fault, Outage
-from tests.support.responses import FakeResponses, fake_responses, text
+from tests.support.fake_responses_api import FakeResponses, fake_responses, text
 
 pytestmark = pytest.mark.parametrize("fault", FAULTS)
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.component.chatkit_app import create_thread, send, sse_events, table_items, user_message
-from tests.support.responses import FakeResponses, text
+from tests.support.fake_responses_api import FakeResponses, text
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # what a photo's bytes look like to S3
 PDF = b"%PDF-1.7\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 20

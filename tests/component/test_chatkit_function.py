@@ -18,7 +18,7 @@ from tests.component.chatkit_app import (
     table_items,
     user_message,
 )
-from tests.support.responses import FakeResponses, call, last_tool_output, text
+from tests.support.fake_responses_api import FakeResponses, call, last_tool_output, text
 
 
 def test_the_agent_adds_a_task_through_its_tool_and_says_so(app: Any, fake: FakeResponses, aws: Any) -> None:

@@ -41,12 +41,12 @@ from chatkit.widgets import Card, Text
 from moto import mock_aws
 
 from chatkit_backend import limits
-from chatkit_backend.assistant.attachments import object_key
+from chatkit_backend.chat.attachments import object_key
 from local.resources import FAKE_CREDENTIALS, create_resources
 from local.template import REGION, Template
 from tests.component.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, user_message
 from tests.conftest import AwsResources
-from tests.support.responses import FakeResponses, fake_responses
+from tests.support.fake_responses_api import FakeResponses, fake_responses
 
 # ---- the world: two users' threads, with an item of every kind the requests can name ------------
 
@@ -104,7 +104,7 @@ def _items(thread_id: str, start: datetime) -> list[Any]:
 async def _seed(table: str, bucket: str) -> dict[str, str]:
     """The threads, items and attachments above; a pending task per user (their ids by stand-in)."""
     from tests.support.tasks import task_service
-    from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
+    from chatkit_backend.chat.store import DynamoDBStore, RequestContext
 
     store = DynamoDBStore(table)
     start = datetime(2026, 11, 1, 9, 0, 0)

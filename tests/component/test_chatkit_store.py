@@ -22,8 +22,8 @@ from chatkit.types import (
 )
 
 from chatkit_backend import aws as aws_clients
-from chatkit_backend.assistant.attachments import S3Files, object_key
-from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
+from chatkit_backend.chat.attachments import S3Files, object_key
+from chatkit_backend.chat.store import DynamoDBStore, RequestContext
 from chatkit_backend.errors import InvalidInput
 from chatkit_backend.limits import FEEDBACK_ITEMS_MAX
 

@@ -17,7 +17,7 @@ import pytest
 from chatkit_backend import aws as aws_clients
 from tests.support.tasks import task_service
 from tests.component.chatkit_app import create_thread, send, sse_events, user_message
-from tests.support.responses import FakeResponses, call, last_tool_output, text
+from tests.support.fake_responses_api import FakeResponses, call, last_tool_output, text
 
 
 def widget_items(app: Any, thread_id: str, user: str = "alice") -> list[dict[str, Any]]:
@@ -212,7 +212,7 @@ def test_a_tool_error_shows_no_widget(app: Any, fake: FakeResponses) -> None:
 
 
 def test_our_widgets_use_no_deprecated_widget_class(app: Any) -> None:
-    from chatkit_backend.assistant import widgets
+    from chatkit_backend.chat import widgets
 
     task = task_service().add_task("alice", "Buy milk")
     with warnings.catch_warnings():

@@ -22,8 +22,8 @@ import pytest
 from local.runtime import LambdaContext
 from local.template import REGION, ROOT
 from tests.component.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
-from tests.support.responses import fake_responses
-from tests.support.responses import text as model_text
+from tests.support.fake_responses_api import fake_responses
+from tests.support.fake_responses_api import text as model_text
 from tests.support.hosted_chatkit import T0, Fault, HostedChatKit, History, error_body, hosted_chatkit, reply, seed_history, text
 
 FUNCTION = "ImportHostedThreadsFunction"
@@ -345,7 +345,7 @@ COLD_CONTAINER = """
 import json, sys
 from chatkit.server import ChatKitServer
 from chatkit.types import Page
-from chatkit_backend.assistant.store import _ITEM
+from chatkit_backend.chat.store import _ITEM
 items = [_ITEM.validate_json(raw) for raw in json.load(sys.stdin)]
 sys.stdout.write(ChatKitServer._serialize(None, Page(data=items)).decode())
 """

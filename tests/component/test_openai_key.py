@@ -9,7 +9,7 @@ import pytest
 
 from chatkit_backend.errors import NotConfigured
 from chatkit_backend.openai_key import openai_api_key, secret_name
-from chatkit_backend.secrets import SecretCache
+from chatkit_backend.secret_cache import SecretCache
 from local.stack import OPENAI_KEY_SECRET
 from tests.conftest import AwsResources
 

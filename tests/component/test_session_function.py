@@ -17,11 +17,11 @@ import jwt
 import pytest
 
 from chatkit_backend.errors import RateLimited
-from chatkit_backend.secrets import SecretCache
+from chatkit_backend.secret_cache import SecretCache
 from chatkit_backend.sessions import SessionService, SessionSettings
 from chatkit_backend.tokens import MCP_AUDIENCE
 from local.events import http_event
-from local.fake_openai import FakeOpenAI, Reply, error_body, fake_openai
+from local.fake_chatkit_sessions import FakeChatKitSessions, Reply, error_body, fake_chatkit_sessions
 from tests.conftest import AwsResources
 
 ROUTE = "/api/chatkit/session"
@@ -29,8 +29,8 @@ WORKFLOW_ID = "wf_68e5b0c8a6b88190b0d7b5d6b1f1e3a2"
 
 
 @pytest.fixture
-def openai_api() -> Iterator[FakeOpenAI]:
-    with fake_openai() as server:
+def openai_api() -> Iterator[FakeChatKitSessions]:
+    with fake_chatkit_sessions() as server:
         yield server
 
 
@@ -52,7 +52,7 @@ def signing_key(aws: AwsResources) -> str:
 
 
 @pytest.fixture
-def create(invoke, openai_api: FakeOpenAI, api_key: str):
+def create(invoke, openai_api: FakeChatKitSessions, api_key: str):
     """``create(body=None, user_id="user-1", **env)``: SessionFunction's answer to one POST."""
 
     def run(
@@ -70,7 +70,7 @@ def body_of(result: dict[str, Any]) -> Any:
 
 
 def test_a_session_is_created_with_exactly_the_request_openai_documents(
-    create, openai_api: FakeOpenAI, api_key: str, signing_key: str
+    create, openai_api: FakeChatKitSessions, api_key: str, signing_key: str
 ) -> None:
     result = create()
 
@@ -104,7 +104,7 @@ def test_a_session_is_created_with_exactly_the_request_openai_documents(
 
 
 def test_the_mcp_token_is_useless_under_any_other_key_or_audience(
-    create, openai_api: FakeOpenAI, signing_key: str
+    create, openai_api: FakeChatKitSessions, signing_key: str
 ) -> None:
     create()
     mcp_token = openai_api.requests[0].body["workflow"]["state_variables"]["mcp_token"]
@@ -114,7 +114,7 @@ def test_the_mcp_token_is_useless_under_any_other_key_or_audience(
         jwt.decode(mcp_token, signing_key, algorithms=["HS256"], audience="https://app.example")
 
 
-def test_the_template_parameters_shape_the_session(create, openai_api: FakeOpenAI, signing_key: str) -> None:
+def test_the_template_parameters_shape_the_session(create, openai_api: FakeChatKitSessions, signing_key: str) -> None:
     result = create(
         CHATKIT_WORKFLOW_VERSION="7",
         ChatKitHistoryEnabled="false",
@@ -146,7 +146,7 @@ def test_the_template_parameters_shape_the_session(create, openai_api: FakeOpenA
     assert claims["exp"] - claims["iat"] == 120
 
 
-def test_calling_again_is_the_refresh_path(create, openai_api: FakeOpenAI) -> None:
+def test_calling_again_is_the_refresh_path(create, openai_api: FakeChatKitSessions) -> None:
     first, second = body_of(create()), body_of(create())
 
     assert first["client_secret"] != second["client_secret"]
@@ -155,7 +155,7 @@ def test_calling_again_is_the_refresh_path(create, openai_api: FakeOpenAI) -> No
 
 
 def test_each_user_gets_a_session_and_token_of_their_own(
-    create, openai_api: FakeOpenAI, signing_key: str
+    create, openai_api: FakeChatKitSessions, signing_key: str
 ) -> None:
     create(user_id="alice")
     create(user_id="bob")
@@ -267,7 +267,7 @@ RATE_LIMIT = {
 )
 def test_openai_failures_become_statuses_the_frontend_can_act_on(
     create,
-    openai_api: FakeOpenAI,
+    openai_api: FakeChatKitSessions,
     api_key: str,
     capsys: pytest.CaptureFixture[str],
     replies: list[Reply],
@@ -289,7 +289,7 @@ def test_openai_failures_become_statuses_the_frontend_can_act_on(
     assert api_key not in result["body"] and api_key not in capsys.readouterr().out
 
 
-def test_a_failed_session_records_no_thread(create, invoke, openai_api: FakeOpenAI) -> None:
+def test_a_failed_session_records_no_thread(create, invoke, openai_api: FakeChatKitSessions) -> None:
     openai_api.script(Reply(401, error_body("bad key", "invalid_request_error", "invalid_api_key")))
 
     assert create({"thread_id": "cthr_abc123"})["statusCode"] == 502
@@ -298,7 +298,7 @@ def test_a_failed_session_records_no_thread(create, invoke, openai_api: FakeOpen
     assert body_of(listed)["threads"] == []
 
 
-def test_one_server_error_is_retried_once(create, openai_api: FakeOpenAI) -> None:
+def test_one_server_error_is_retried_once(create, openai_api: FakeChatKitSessions) -> None:
     openai_api.script(Reply(500, error_body("boom", "server_error")))
 
     result = create()
@@ -307,7 +307,7 @@ def test_one_server_error_is_retried_once(create, openai_api: FakeOpenAI) -> Non
     assert len(openai_api.requests) == 2
 
 
-def test_a_slow_openai_answers_504_after_one_attempt(create, openai_api: FakeOpenAI) -> None:
+def test_a_slow_openai_answers_504_after_one_attempt(create, openai_api: FakeChatKitSessions) -> None:
     # The answer comes far later than the 1 s timeout, so "returned well before it" proves the
     # function gave up on time without a tight bound that a loaded machine would break.
     openai_api.script(Reply(200, {"late": True}, delay=10))
@@ -348,7 +348,7 @@ def test_an_unreachable_openai_is_502(invoke, api_key: str) -> None:
     ],
 )
 def test_missing_settings_answer_503_naming_the_setting(
-    invoke, aws: AwsResources, openai_api: FakeOpenAI, secret_value: str, workflow_id: str, setting: str
+    invoke, aws: AwsResources, openai_api: FakeChatKitSessions, secret_value: str, workflow_id: str, setting: str
 ) -> None:
     aws.client("secretsmanager").put_secret_value(
         SecretId=aws.physical_id("OpenAIApiKeySecret"), SecretString=secret_value
@@ -365,14 +365,14 @@ def test_missing_settings_answer_503_naming_the_setting(
     assert openai_api.requests == []
 
 
-def test_the_template_default_has_no_key_and_says_so(invoke, openai_api: FakeOpenAI) -> None:
+def test_the_template_default_has_no_key_and_says_so(invoke, openai_api: FakeChatKitSessions) -> None:
     result = invoke("SessionFunction", http_event("POST", ROUTE), {"CHATKIT_WORKFLOW_ID": WORKFLOW_ID})
 
     assert result["statusCode"] == 503
     assert "OpenAIApiKeySecret" in body_of(result)["detail"]
 
 
-def test_without_an_identity_the_answer_is_401(create, openai_api: FakeOpenAI) -> None:
+def test_without_an_identity_the_answer_is_401(create, openai_api: FakeChatKitSessions) -> None:
     result = create(user_id=None)
 
     assert result["statusCode"] == 401
@@ -381,7 +381,7 @@ def test_without_an_identity_the_answer_is_401(create, openai_api: FakeOpenAI) -
 
 
 @pytest.mark.parametrize("body", [None, {"thread_id": "cthr_abc"}, "not json"])
-def test_an_mcp_token_cannot_open_sessions(create, openai_api: FakeOpenAI, body: Any) -> None:
+def test_an_mcp_token_cannot_open_sessions(create, openai_api: FakeChatKitSessions, body: Any) -> None:
     result = create(body, token_use="mcp")
 
     assert result["statusCode"] == 403
@@ -391,7 +391,7 @@ def test_an_mcp_token_cannot_open_sessions(create, openai_api: FakeOpenAI, body:
     assert openai_api.requests == []
 
 
-def test_identity_is_checked_before_the_body(create, openai_api: FakeOpenAI) -> None:
+def test_identity_is_checked_before_the_body(create, openai_api: FakeChatKitSessions) -> None:
     result = create("not json", user_id=None)
 
     assert (result["statusCode"], body_of(result)) == (
@@ -418,7 +418,7 @@ def test_identity_is_checked_before_the_body(create, openai_api: FakeOpenAI) -> 
     ids=lambda b: (b if isinstance(b, str) else json.dumps(b))[:30],
 )
 def test_malformed_bodies_are_422_and_change_nothing(
-    create, invoke, openai_api: FakeOpenAI, body: Any
+    create, invoke, openai_api: FakeChatKitSessions, body: Any
 ) -> None:
     event_body = body if isinstance(body, str) else json.dumps(body)
 
@@ -438,7 +438,7 @@ def test_an_empty_body_and_an_empty_object_both_create_a_session(create) -> None
 
 
 def test_a_new_key_in_the_secret_is_used_once_the_cache_expires(
-    aws: AwsResources, openai_api: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+    aws: AwsResources, openai_api: FakeChatKitSessions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     environment = aws.function_env(
         "SessionFunction", {"OPENAI_BASE_URL": openai_api.url, "CHATKIT_WORKFLOW_ID": WORKFLOW_ID}
@@ -468,7 +468,7 @@ def test_a_new_key_in_the_secret_is_used_once_the_cache_expires(
 
 
 def test_rate_limit_keeps_openais_retry_after(
-    aws: AwsResources, openai_api: FakeOpenAI, api_key: str, monkeypatch
+    aws: AwsResources, openai_api: FakeChatKitSessions, api_key: str, monkeypatch
 ) -> None:
     for name, value in aws.function_env(
         "SessionFunction", {"OPENAI_BASE_URL": openai_api.url, "CHATKIT_WORKFLOW_ID": WORKFLOW_ID}

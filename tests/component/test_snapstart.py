@@ -23,9 +23,9 @@ import snapshot_restore_py
 from chatkit_backend import aws as aws_clients
 from chatkit_backend import snapstart
 from local.events import http_event
-from local.fake_openai import FakeOpenAI, fake_openai
+from local.fake_chatkit_sessions import FakeChatKitSessions, fake_chatkit_sessions
 from tests.component.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, sse_events, user_message
-from tests.support.responses import FakeResponses, fake_responses, text
+from tests.support.fake_responses_api import FakeResponses, fake_responses, text
 
 AFTER_RESTORE = "/snapstart/after-restore"
 BEFORE_CHECKPOINT = "/snapstart/before-checkpoint"
@@ -138,13 +138,13 @@ def test_a_failing_hook_fails_the_restore(aws: Any, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.fixture
-def openai_api() -> Iterator[FakeOpenAI]:
-    with fake_openai() as server:
+def openai_api() -> Iterator[FakeChatKitSessions]:
+    with fake_chatkit_sessions() as server:
         yield server
 
 
 def test_the_runtimes_after_restore_hooks_renew_session_functions_clients(
-    invoke: Any, aws: Any, openai_api: FakeOpenAI
+    invoke: Any, aws: Any, openai_api: FakeChatKitSessions
 ) -> None:
     aws.client("secretsmanager").put_secret_value(
         SecretId=aws.physical_id("OpenAIApiKeySecret"), SecretString=json.dumps({"api_key": "sk-test-restore"})

@@ -1,6 +1,6 @@
 """POST /chatkit through `make dev`'s stack: the JWT authorizer, the REST route, real streaming.
 
-The model is tests/support/responses.py (OPENAI_BASE_URL), scripted to call the task tools; the tasks
+The model is tests/support/fake_responses_api.py (OPENAI_BASE_URL), scripted to call the task tools; the tasks
 it creates are then read back through /mcp's list_tasks, as the ChatKit workflow would.
 """
 
@@ -18,7 +18,7 @@ import pytest
 from tests.integration.stack import RunningStack, start_stack
 from tests.support.chat import Chat as ChatClient
 from tests.support.chat import user_message, wait_for
-from tests.support.responses import FakeResponses, call, fake_responses, last_tool_output, text
+from tests.support.fake_responses_api import FakeResponses, call, fake_responses, last_tool_output, text
 
 
 @dataclass

@@ -3,7 +3,7 @@ button completes a real task (read back with the official MCP client on /mcp), a
 bytes reach the model, a transcript, feedback stored; and at every step, the other user's ids
 change nothing.
 
-OpenAI is tests/support/responses.py (OPENAI_BASE_URL): it records what the SDK sent, image bytes
+OpenAI is tests/support/fake_responses_api.py (OPENAI_BASE_URL): it records what the SDK sent, image bytes
 and audio included. Uploads go to the stack's moto over HTTP through the presigned URLs.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.support.responses import call, text
+from tests.support.fake_responses_api import call, text
 # The same stack and users as the chat's own integration tests (the module-scoped `chat` fixture).
 from tests.integration.test_chatkit_through_local_stack import Chat, chat, user_message  # noqa: F401
 

@@ -2,7 +2,7 @@
 
 The stack runs against its own moto behind a proxy that fails on demand
 (tests/support/aws_faults.py, via AWS_ENDPOINT_URL), a Responses stand-in that fails on demand
-(tests/support/responses.py) and a JWKS server that can go down. Nothing in the code under test
+(tests/support/fake_responses_api.py) and a JWKS server that can go down. Nothing in the code under test
 knows: the faults are on the wire.
 
 What a user must see: a 503 ``{"detail"}`` with Retry-After from every route while DynamoDB or
@@ -29,7 +29,7 @@ from tests.authsupport import AUDIENCE, ISSUER, JwksServer, SigningKey, claims, 
 from tests.integration.stack import RunningStack, start_stack
 from tests.support.aws_faults import FAULTS, Fault, FaultyAws, faulty_aws
 from tests.support.chat import Chat, user_message, wait_for
-from tests.support.responses import FakeResponses, cut, fail, fake_responses, hang, text
+from tests.support.fake_responses_api import FakeResponses, cut, fail, fake_responses, hang, text
 
 pytestmark = pytest.mark.integration
 

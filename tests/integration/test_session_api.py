@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from chatkit_backend.tokens import MCP_AUDIENCE
-from local.fake_openai import FakeOpenAI, Reply, error_body, fake_openai
+from local.fake_chatkit_sessions import FakeChatKitSessions, Reply, error_body, fake_chatkit_sessions
 from local.token import mint_user_token
 from tests.integration.stack import RunningStack, start_stack
 
@@ -22,8 +22,8 @@ WORKFLOW_ID = "wf_integration_1"
 
 
 @pytest.fixture(scope="module")
-def openai_api() -> Iterator[FakeOpenAI]:
-    with fake_openai() as server:
+def openai_api() -> Iterator[FakeChatKitSessions]:
+    with fake_chatkit_sessions() as server:
         yield server
 
 
@@ -33,14 +33,14 @@ def api_key() -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(openai_api: FakeOpenAI, api_key: str) -> Iterator[RunningStack]:
+def stack(openai_api: FakeChatKitSessions, api_key: str) -> Iterator[RunningStack]:
     env = {"OPENAI_API_KEY": api_key, "OPENAI_BASE_URL": openai_api.url, "CHATKIT_WORKFLOW_ID": WORKFLOW_ID}
     with start_stack(env) as running:
         yield running
 
 
 @pytest.fixture(autouse=True)
-def fresh_openai(openai_api: FakeOpenAI) -> None:
+def fresh_openai(openai_api: FakeChatKitSessions) -> None:
     openai_api.reset()
 
 
@@ -62,7 +62,7 @@ def as_user(stack: RunningStack, user_id: str) -> httpx.Client:
 
 
 def test_the_frontend_gets_a_client_secret_and_openai_gets_the_documented_request(
-    stack: RunningStack, openai_api: FakeOpenAI, api_key: str
+    stack: RunningStack, openai_api: FakeChatKitSessions, api_key: str
 ) -> None:
     with as_user(stack, "alice") as alice:
         response = alice.post("/api/chatkit/session", headers={"Content-Type": "application/json"})
@@ -89,7 +89,7 @@ def test_the_frontend_gets_a_client_secret_and_openai_gets_the_documented_reques
 
 
 def test_the_mcp_token_passes_the_authorizer_on_the_mcp_route(
-    stack: RunningStack, openai_api: FakeOpenAI
+    stack: RunningStack, openai_api: FakeChatKitSessions
 ) -> None:
     with as_user(stack, "alice") as alice:
         assert alice.post("/api/chatkit/session").status_code == 201
@@ -104,7 +104,7 @@ def test_the_mcp_token_passes_the_authorizer_on_the_mcp_route(
     assert response.status_code not in (401, 403), response.text
 
 
-def test_the_mcp_token_cannot_open_a_session(stack: RunningStack, openai_api: FakeOpenAI) -> None:
+def test_the_mcp_token_cannot_open_a_session(stack: RunningStack, openai_api: FakeChatKitSessions) -> None:
     with as_user(stack, "alice") as alice:
         alice.post("/api/chatkit/session")
     mcp_token = openai_api.requests[0].body["workflow"]["state_variables"]["mcp_token"]
@@ -143,7 +143,7 @@ def test_the_mcp_token_cannot_open_a_session(stack: RunningStack, openai_api: Fa
 )
 def test_openai_failures_reach_the_frontend_as_documented_statuses(
     stack: RunningStack,
-    openai_api: FakeOpenAI,
+    openai_api: FakeChatKitSessions,
     reply: Reply,
     status: int,
     retry_after: str | None,
@@ -165,7 +165,7 @@ def test_openai_failures_reach_the_frontend_as_documented_statuses(
 
 
 def test_a_timed_out_openai_answers_504_before_api_gateways_30_s(
-    stack: RunningStack, openai_api: FakeOpenAI
+    stack: RunningStack, openai_api: FakeChatKitSessions
 ) -> None:
     # The template's OpenAITimeoutSeconds (10 s) with no retry on timeout.
     openai_api.script(Reply(200, {"late": True}, delay=12))
@@ -181,7 +181,7 @@ def test_a_timed_out_openai_answers_504_before_api_gateways_30_s(
 
 
 @pytest.mark.parametrize("body", ["{", "[]", '{"thread_id": "no spaces allowed"}', '{"unknown": 1}'])
-def test_malformed_bodies_are_422(stack: RunningStack, openai_api: FakeOpenAI, body: str) -> None:
+def test_malformed_bodies_are_422(stack: RunningStack, openai_api: FakeChatKitSessions, body: str) -> None:
     with as_user(stack, "alice") as alice:
         response = alice.post(
             "/api/chatkit/session", content=body, headers={"Content-Type": "application/json"}
@@ -248,7 +248,7 @@ def test_bad_thread_requests_are_422_over_http(stack: RunningStack, method: str,
         assert frank.get("/api/chatkit/threads").json()["threads"] == []
 
 
-def test_the_functions_log_no_secret(stack: RunningStack, openai_api: FakeOpenAI, api_key: str) -> None:
+def test_the_functions_log_no_secret(stack: RunningStack, openai_api: FakeChatKitSessions, api_key: str) -> None:
     openai_api.script(
         Reply(401, error_body(f"Incorrect API key provided: {api_key}", "invalid_request_error"))
     )

@@ -26,7 +26,7 @@ from openai.types.beta.chatkit import ChatKitThread
 from openai.types.beta.chatkit.chatkit_thread_item_list import ChatKitThreadItemList
 from pydantic import TypeAdapter
 
-from chatkit_backend.assistant.hosted_import import (
+from chatkit_backend.chat.hosted_import import (
     ImportRequest,
     NotConvertible,
     Totals,

@@ -16,7 +16,7 @@ import pytest
 
 from chatkit_backend.jwks import JwksCache, KeysUnavailable
 from chatkit_backend.oauth import AuthorizationServer, metadata_urls, secret_credentials
-from chatkit_backend.secrets import SecretVersion
+from chatkit_backend.secret_cache import SecretVersion
 from chatkit_backend.tokens import TokenRejected, TokenVerifier, VerifiedToken, canonical_resource
 from tests.authsupport import SigningKey, new_key
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretVersion
+from chatkit_backend.secret_cache import CURRENT, PREVIOUS, SecretVersion
 from chatkit_backend.tokens import SigningKeys
 
 

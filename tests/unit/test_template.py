@@ -215,7 +215,7 @@ def test_chatkit_function_runs_behind_the_lambda_web_adapter_in_streaming_mode(t
     assert {"Fn::Sub": "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerArm64:30"} in props["Layers"]
     env = props["Environment"]["Variables"]
     assert (env["AWS_LAMBDA_EXEC_WRAPPER"], env["AWS_LWA_INVOKE_MODE"]) == ("/opt/bootstrap", "response_stream")
-    from chatkit_backend.assistant.app import SNAPSTART_HOOKS
+    from chatkit_backend.chat.app import SNAPSTART_HOOKS
 
     hooks = (env["AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"], env["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"])
     assert hooks == ("/snapstart/before-checkpoint", "/snapstart/after-restore") and set(hooks) == set(SNAPSTART_HOOKS)

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import openai
 
-from chatkit_backend.assistant.hosted_import import convert_item, convert_thread, item_time
-from chatkit_backend.assistant.store import BATCH_SIZE, DynamoDBStore, RequestContext
+from chatkit_backend.chat.hosted_import import convert_item, convert_thread, item_time
+from chatkit_backend.chat.store import BATCH_SIZE, DynamoDBStore, RequestContext
 from chatkit_backend.aws import client
 
 TABLE = os.environ["CHATKIT_TABLE"]

@@ -22,7 +22,7 @@ from typing import Any
 
 from chatkit_backend.aws import client
 from chatkit_backend.observability import logger
-from chatkit_backend.secrets import CURRENT, PENDING, SecretVersion
+from chatkit_backend.secret_cache import CURRENT, PENDING, SecretVersion
 from chatkit_backend.tokens import SigningKeys, TokenRejected, TokenVerifier, VerifiedToken, mint_mcp_token
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")

@@ -33,7 +33,7 @@ from chatkit_backend.errors import (
 from chatkit_backend.observability import logger
 from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.openai_pools import sync_pool
-from chatkit_backend.secrets import SecretCache
+from chatkit_backend.secret_cache import SecretCache
 from chatkit_backend.settings import EnvSettings, env
 from chatkit_backend.threads import ThreadService, validate_thread_id
 from chatkit_backend.tokens import mint_mcp_token

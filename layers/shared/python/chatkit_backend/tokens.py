@@ -40,7 +40,7 @@ import jwt
 
 from chatkit_backend.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
 from chatkit_backend.oauth import AuthorizationServer
-from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretVersion
+from chatkit_backend.secret_cache import CURRENT, PREVIOUS, SecretVersion
 
 MCP_AUDIENCE = "chatkit-backend:mcp"
 MCP_ISSUER = "chatkit-backend"

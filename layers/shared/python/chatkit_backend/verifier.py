@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from chatkit_backend.jwks import JwksCache, jwks_url_problem
 from chatkit_backend.oauth import AuthorizationServer, secret_credentials
 from chatkit_backend.observability import logger
-from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretCache
+from chatkit_backend.secret_cache import CURRENT, PREVIOUS, SecretCache
 from chatkit_backend.settings import EnvSettings, env
 from chatkit_backend.tokens import MAX_TOKEN_CHARS, SigningKeys, TokenRejected, TokenVerifier
 

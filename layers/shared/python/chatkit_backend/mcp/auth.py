@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatkit_backend.errors import DependencyUnavailable
-from chatkit_backend.http import error_answer
+from chatkit_backend.http_responses import error_answer
 from chatkit_backend.jwks import LOOPBACK_HOSTS, KeysUnavailable, url_problem
 from chatkit_backend.mcp.protocol import HttpRefusal
 from chatkit_backend.observability import logger
@@ -224,7 +224,7 @@ class RequestAuth:
 
 
 def _unavailable(failure: DependencyUnavailable | None) -> HttpRefusal:
-    """The 503 a domain outage gets on every HTTP surface (``http.error_answer``), with a JSON-RPC
+    """The 503 a domain outage gets on every HTTP surface (``http_responses.error_answer``), with a JSON-RPC
     body as MCP wants; a key host that is down is an outage of the same kind."""
     status, _, headers = error_answer(failure or DependencyUnavailable("jwks", "keys unavailable"))
     return HttpRefusal(

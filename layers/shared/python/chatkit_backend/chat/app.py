@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from chatkit_backend import snapstart
-from chatkit_backend.assistant.server import ChatKitService, Reply, json_reply, unexpected_reply
+from chatkit_backend.chat.server import ChatKitService, Reply, json_reply, unexpected_reply
 from chatkit_backend.limits import TRANSCRIBE_BODY_MAX_BYTES
 
 Scope = MutableMapping[str, Any]

@@ -56,10 +56,10 @@ from chatkit.types import (
 from pydantic import BaseModel, TypeAdapter
 
 from chatkit_backend import errors, limits
-from chatkit_backend.assistant import transcription
-from chatkit_backend.assistant.actions import task_id_of
-from chatkit_backend.assistant.attachments import check_upload
-from chatkit_backend.assistant.store import AttachmentFiles, DynamoDBStore, RequestContext
+from chatkit_backend.chat import transcription
+from chatkit_backend.chat.actions import task_id_of
+from chatkit_backend.chat.attachments import check_upload
+from chatkit_backend.chat.store import AttachmentFiles, DynamoDBStore, RequestContext
 from chatkit_backend.threads import validate_title
 
 Check = Callable[[Any, DynamoDBStore, RequestContext], Awaitable[None]]

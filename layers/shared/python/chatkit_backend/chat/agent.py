@@ -22,7 +22,7 @@ from chatkit.types import ProgressUpdateEvent
 from chatkit.widgets import WidgetRoot
 
 from chatkit_backend import limits, tasks
-from chatkit_backend.assistant import widgets
+from chatkit_backend.chat import widgets
 from chatkit_backend.errors import DomainError
 
 INSTRUCTIONS = """\

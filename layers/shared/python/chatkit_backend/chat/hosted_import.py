@@ -76,11 +76,11 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from chatkit_backend import limits
-from chatkit_backend.assistant.store import IMPORTED_METADATA, DynamoDBStore, RequestContext, accepts_id
+from chatkit_backend.chat.store import IMPORTED_METADATA, DynamoDBStore, RequestContext, accepts_id
 from chatkit_backend.errors import InvalidInput
 from chatkit_backend.observability import logger
 from chatkit_backend.openai_key import openai_api_key
-from chatkit_backend.secrets import SecretCache
+from chatkit_backend.secret_cache import SecretCache
 from chatkit_backend.settings import EnvSettings, env
 from chatkit_backend.upstream import retry_after
 

@@ -29,8 +29,8 @@ from chatkit.types import (
     WidgetItem,
 )
 
-from chatkit_backend.assistant import widgets
-from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
+from chatkit_backend.chat import widgets
+from chatkit_backend.chat.store import DynamoDBStore, RequestContext
 from chatkit_backend.errors import InvalidInput
 from chatkit_backend.tasks import Task
 

@@ -25,9 +25,9 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_input_item_param import Message
 
-from chatkit_backend.assistant import widgets
-from chatkit_backend.assistant.attachments import S3Files
-from chatkit_backend.assistant.store import RequestContext, is_imported
+from chatkit_backend.chat import widgets
+from chatkit_backend.chat.attachments import S3Files
+from chatkit_backend.chat.store import RequestContext, is_imported
 
 
 class ModelInputConverter(ThreadItemConverter):

@@ -11,7 +11,7 @@ page of threads or of a thread's items, in either order, is one Query; nothing e
 
 A thread imported from hosted ChatKit keeps its hosted id (``cthr_...``) and has one more
 record, its import mark: ``sk = hosted#<thread_id>``, ``data`` = where the last import stopped
-(see ``chatkit_backend.assistant.hosted_import``). It has no ``order_key``, so no listing sees
+(see ``chatkit_backend.chat.hosted_import``). It has no ``order_key``, so no listing sees
 it, and deleting the thread leaves it: a later import then knows the user deleted the thread
 and does not bring it back.
 

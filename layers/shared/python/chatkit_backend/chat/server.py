@@ -52,20 +52,20 @@ from openai import AsyncOpenAI
 from pydantic import TypeAdapter, ValidationError
 
 from chatkit_backend import errors, limits
-from chatkit_backend.assistant import transcription
-from chatkit_backend.assistant.actions import complete_from_widget
-from chatkit_backend.assistant.agent import build_agent
-from chatkit_backend.assistant.attachments import S3AttachmentStore, S3Files
-from chatkit_backend.assistant.checks import check_request
-from chatkit_backend.assistant.model_input import ModelInputConverter
-from chatkit_backend.assistant.settings import ChatKitSettings
-from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
-from chatkit_backend.http import error_answer
+from chatkit_backend.chat import transcription
+from chatkit_backend.chat.actions import complete_from_widget
+from chatkit_backend.chat.agent import build_agent
+from chatkit_backend.chat.attachments import S3AttachmentStore, S3Files
+from chatkit_backend.chat.checks import check_request
+from chatkit_backend.chat.model_input import ModelInputConverter
+from chatkit_backend.chat.settings import ChatKitSettings
+from chatkit_backend.chat.store import DynamoDBStore, RequestContext
+from chatkit_backend.http_responses import error_answer
 from chatkit_backend.identity import identity_from_event
 from chatkit_backend.observability import log_dependency_failure, logger
 from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.openai_pools import async_pool
-from chatkit_backend.secrets import SecretCache
+from chatkit_backend.secret_cache import SecretCache
 from chatkit_backend.tasks import TaskService
 
 # How many earlier items of the thread the agent sees each turn.

@@ -31,7 +31,7 @@ from chatkit.types import (
     ImageAttachment,
 )
 
-from chatkit_backend.assistant.store import RequestContext
+from chatkit_backend.chat.store import RequestContext
 from chatkit_backend.aws import client
 from chatkit_backend.errors import InvalidInput, NotConfigured, PayloadTooLarge
 

@@ -1,8 +1,8 @@
 """How a domain error reaches an HTTP caller, and API Gateway (payload 2.0) responses.
 
 ``error_answer`` is the one place that turns a domain exception into a status, a body and
-headers; every HTTP surface sends what it returns: the FastAPI routes (``rest.error_json``),
-the ChatKit app (``assistant.server.error_reply``), and the MCP transport's 503 when a token
+headers; every HTTP surface sends what it returns: the FastAPI routes (``fastapi_app.error_json``),
+the ChatKit app (``chat.server.error_reply``), and the MCP transport's 503 when a token
 cannot be checked (``mcp.auth``, whose body is JSON-RPC by protocol). Each surface encodes the
 body its own way.
 """

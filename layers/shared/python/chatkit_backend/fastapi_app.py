@@ -1,8 +1,8 @@
 """What the FastAPI functions (session, threads) share: identity, error shapes, the Lambda entry.
 
 Only functions that serve FastAPI import this module, so the others pay nothing for it.
-Domain errors leave as ``http.error_answer`` shapes them for every HTTP surface: JSON
-``{"detail": "..."}`` with the status ``http.STATUS_BY_ERROR`` assigns.
+Domain errors leave as ``http_responses.error_answer`` shapes them for every HTTP surface: JSON
+``{"detail": "..."}`` with the status ``http_responses.STATUS_BY_ERROR`` assigns.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatkit_backend.errors import AuthenticationRequired, DependencyUnavailable, DomainError, Forbidden
-from chatkit_backend.http import error_answer, status_for
+from chatkit_backend.http_responses import error_answer, status_for
 from chatkit_backend.identity import Identity, identity_from_event
 from chatkit_backend.observability import log_dependency_failure, logger
 

@@ -82,7 +82,7 @@ def error_body(message: str, kind: str, code: str | None = None) -> dict[str, An
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
-class FakeOpenAI:
+class FakeChatKitSessions:
     """The running stand-in: ``url`` (for OPENAI_BASE_URL), ``requests`` seen, ``script`` of replies.
 
     With nothing scripted, every POST /v1/chatkit/sessions gets a fresh 200 session.
@@ -114,7 +114,7 @@ class FakeOpenAI:
             self.requests.clear()
             self._replies.clear()
 
-    def start(self) -> FakeOpenAI:
+    def start(self) -> FakeChatKitSessions:
         self._thread.start()
         return self
 
@@ -190,8 +190,8 @@ class FakeOpenAI:
 
 
 @contextmanager
-def fake_openai() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI().start()
+def fake_chatkit_sessions() -> Iterator[FakeChatKitSessions]:
+    server = FakeChatKitSessions().start()
     try:
         yield server
     finally:
