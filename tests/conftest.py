@@ -15,7 +15,7 @@ from moto import mock_aws
 from local.resources import FAKE_CREDENTIALS, create_resources
 from local.runtime import LambdaContext, function_environment, load_handler
 from local.template import ENV_TO_PARAMETER, REGION, Template
-from tests.authsupport import JwksServer, SigningKey, new_key, serve_jwks
+from tests.support.auth import JwksServer, SigningKey, new_key, serve_jwks
 
 
 @dataclass

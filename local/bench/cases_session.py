@@ -70,7 +70,7 @@ CASES = [
 
 # One row per function on the request path (routes and the authorizer), each on its own first
 # fixture. RotationFunction runs off the request path, on Secrets Manager's schedule; its imports
-# are checked by tests/component/test_function_imports.py. ChatKitFunction is a web app behind
+# are checked by tests/functions/test_function_imports.py. ChatKitFunction is a web app behind
 # the Lambda Web Adapter, not a handler: its cold start has its own rows (cases_chatkit.py).
 TEMPLATE = Template.load()
 ON_REQUEST_PATH = {route.function for route in TEMPLATE.routes()} | {

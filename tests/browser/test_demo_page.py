@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.stack import start_stack
+from tests.support.local_stack import start_stack
 from tests.support.chat import Chat, sse, user_message
 from tests.support.fake_responses_api import FakeResponses, call, fake_responses, text
 

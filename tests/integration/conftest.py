@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.stack import RunningStack, start_stack
+from tests.support.local_stack import RunningStack, start_stack
 
 
 @pytest.fixture(scope="session")

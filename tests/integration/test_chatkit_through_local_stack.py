@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.stack import RunningStack, start_stack
+from tests.support.local_stack import RunningStack, start_stack
 from tests.support.chat import Chat as ChatClient
 from tests.support.chat import user_message, wait_for
 from tests.support.fake_responses_api import FakeResponses, call, fake_responses, last_tool_output, text

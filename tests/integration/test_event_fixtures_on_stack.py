@@ -19,7 +19,7 @@ import pytest
 
 from local.rotate import STEPS
 from local.template import ROOT, Template
-from tests.integration.stack import RunningStack, start_stack
+from tests.support.local_stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from local.bench.load import mcp_load, user_tokens
-from tests.integration.stack import RunningStack
+from tests.support.local_stack import RunningStack
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 
 from local.demo import demo_origins
 from local.template import ROOT
-from tests.integration.stack import RunningStack, start_stack
+from tests.support.local_stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration
 

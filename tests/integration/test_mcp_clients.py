@@ -20,7 +20,7 @@ from agents.mcp import MCPServerStreamableHttp
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.integration.stack import RunningStack
+from tests.support.local_stack import RunningStack
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.component.mcp_client import modern
+from tests.support.mcp_client import modern
 
 Event = dict[str, Any]
 

@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
-from tests.authsupport import SigningKey, new_key
+from tests.support.auth import SigningKey, new_key
 
 BASE_PATH = "/api/auth"
 SCOPES = ["openid", "profile", "email", "offline_access", "tasks:read", "tasks:write"]

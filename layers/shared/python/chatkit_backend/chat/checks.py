@@ -20,7 +20,7 @@
   caller's (404, from the action's own conditional write).
 
 ``CHECKS`` is the table: request type -> the checks it runs, in order. A new request handler adds
-or replaces its row; the table-driven test (tests/component/test_chatkit_requests.py) covers
+or replaces its row; the table-driven test (tests/functions/test_chatkit_requests.py) covers
 every request type of the installed ``openai-chatkit``.
 """
 

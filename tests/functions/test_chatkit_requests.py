@@ -44,7 +44,7 @@ from chatkit_backend import limits
 from chatkit_backend.chat.attachments import object_key
 from local.resources import FAKE_CREDENTIALS, create_resources
 from local.template import REGION, Template
-from tests.component.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, user_message
+from tests.support.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, user_message
 from tests.conftest import AwsResources
 from tests.support.fake_responses_api import FakeResponses, fake_responses
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.component.chatkit_app import load_chatkit_app, set_openai_key
+from tests.support.chatkit_app import load_chatkit_app, set_openai_key
 from tests.support.fake_responses_api import FakeResponses, fake_responses
 
 

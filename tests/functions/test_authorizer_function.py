@@ -11,8 +11,8 @@ import jwt
 import pytest
 
 from chatkit_backend.tokens import mint_mcp_token
-from tests.authcases import REJECTIONS, Case, World, bearer
-from tests.authsupport import (
+from tests.support.auth_cases import REJECTIONS, Case, World, bearer
+from tests.support.auth import (
     JwksServer,
     authorizer,
     random_secret,

@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 
 from chatkit_backend.tokens import MCP_AUDIENCE, MCP_ISSUER, mint_mcp_token
-from tests.authsupport import (
+from tests.support.auth import (
     AUDIENCE,
     ISSUER,
     JwksServer,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from chatkit_backend.jwks import JwksCache, KeysUnavailable, jwks_url_problem, signing_keys
-from tests.authsupport import new_key
+from tests.support.auth import new_key
 
 
 class FakeJwks:

@@ -11,7 +11,7 @@ from local.template import ROOT, Template
 
 FUNCTION_BY_FOLDER = {spec.folder: logical_id for logical_id, spec in Template.load().functions().items()}
 # Rotation steps act on a rotation Secrets Manager has staged, one step after the other; alone they
-# must fail (as they would in AWS). tests/component/test_auth_event_fixtures.py runs them in order.
+# must fail (as they would in AWS). tests/functions/test_auth_event_fixtures.py runs them in order.
 IN_ORDER_ONLY = {"rotation"}
 FIXTURES = sorted(path for path in (ROOT / "events").glob("*/*.json") if path.parent.name not in IN_ORDER_ONLY)
 

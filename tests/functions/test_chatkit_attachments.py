@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.component.chatkit_app import create_thread, send, sse_events, table_items, user_message
+from tests.support.chatkit_app import create_thread, send, sse_events, table_items, user_message
 from tests.support.fake_responses_api import FakeResponses, text
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # what a photo's bytes look like to S3

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.tasks import task_service
-from tests.component.chatkit_app import (
+from tests.support.chatkit_app import (
     create_thread,
     load_chatkit_app,
     request_context,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.component.mcp_client import user_token
+from tests.support.mcp_client import user_token
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "mcp"
 AUTHORIZATION_SERVER = "https://app.example.test/api/auth"

@@ -21,7 +21,7 @@ import pytest
 
 from local.runtime import LambdaContext
 from local.template import REGION, ROOT
-from tests.component.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
+from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
 from tests.support.fake_responses_api import fake_responses
 from tests.support.fake_responses_api import text as model_text
 from tests.support.hosted_chatkit import T0, Fault, HostedChatKit, History, error_body, hosted_chatkit, reply, seed_history, text

@@ -16,7 +16,7 @@ import pytest
 
 from chatkit_backend import aws as aws_clients
 from tests.support.tasks import task_service
-from tests.component.chatkit_app import create_thread, send, sse_events, user_message
+from tests.support.chatkit_app import create_thread, send, sse_events, user_message
 from tests.support.fake_responses_api import FakeResponses, call, last_tool_output, text
 
 

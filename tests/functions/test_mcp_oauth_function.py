@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from local.events import http_event
-from tests.authsupport import captured_logs
-from tests.component.mcp_client import JSON_HEADERS, mcp_event, request
+from tests.support.auth import captured_logs
+from tests.support.mcp_client import JSON_HEADERS, mcp_event, request
 from tests.support.oauth_server import AuthorizationServer, serve_authorization_server
 
 LOCAL_RESOURCE = "http://127.0.0.1/mcp"

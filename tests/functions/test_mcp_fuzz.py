@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.component.mcp_client import JSON_HEADERS, MODERN, mcp_event, modern, request
+from tests.support.mcp_client import JSON_HEADERS, MODERN, mcp_event, modern, request
 
 SEED = 20261124
 MUTATIONS = 200

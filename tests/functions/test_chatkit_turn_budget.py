@@ -20,7 +20,7 @@ from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadM
 
 from chatkit_backend import aws as aws_clients
 from chatkit_backend.chat.store import DynamoDBStore, RequestContext, Turn
-from tests.component.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
+from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
 from tests.support.fake_responses_api import FakeResponses, call, fake_responses, last_tool_output, text
 
 TURN_BUDGET = 6

@@ -18,7 +18,7 @@ from chatkit_backend.jwks import JwksCache, KeysUnavailable
 from chatkit_backend.oauth import AuthorizationServer, metadata_urls, secret_credentials
 from chatkit_backend.secret_cache import SecretVersion
 from chatkit_backend.tokens import TokenRejected, TokenVerifier, VerifiedToken, canonical_resource
-from tests.authsupport import SigningKey, new_key
+from tests.support.auth import SigningKey, new_key
 
 ISSUER = "https://app.example.test/api/auth"
 RESOURCE = "https://api.example.test/mcp"

@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 
 from chatkit_backend.aws import client
 from chatkit_backend.mcp.tools import TOOLS_BY_NAME
-from tests.component.mcp_client import MODERN, call, modern, request, send
+from tests.support.mcp_client import MODERN, call, modern, request, send
 
 HANDSHAKE = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
 TOOL_NAMES = ["add_task", "list_tasks", "complete_task", "update_task", "delete_task"]

@@ -10,7 +10,7 @@ import pytest
 from chatkit_backend import rotation as rotation_logic
 from chatkit_backend.tokens import mint_mcp_token
 from local.rotate import STEPS, begin_rotation, end_rotation, rotate_once
-from tests.authsupport import (
+from tests.support.auth import (
     SecretsStack,
     authorizer,
     captured_logs,
