@@ -24,6 +24,8 @@ dev: $(READY)
 	@$(BIN)/python -m local.dev
 
 lint: $(READY)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/cfn-lint template.yaml
 
 # Every requirements.txt SAM builds, from the requirements.in files and constraints.txt (pip's

@@ -77,7 +77,7 @@ def find_python313() -> Path | None:
         candidates += sorted((str(p) for p in Path(root).glob("versions/3.13*/bin/python3.13")), reverse=True)
     for candidate in filter(None, candidates):
         # pyenv's shim is on PATH even where no 3.13 is selected, and then fails: try each.
-        done = subprocess.run([candidate, "-m", "pip", "--version"], capture_output=True, text=True)
+        done = subprocess.run([candidate, "-m", "pip", "--version"], capture_output=True, text=True, check=False)
         if done.returncode == 0 and "(python 3.13)" in done.stdout:
             return Path(candidate)
     return None
@@ -123,7 +123,7 @@ def build_template(template: Template, architecture: str, sources: Path = ROOT) 
 
 
 def run(command: list[str], env: dict[str, str] | None = None, what: str = "") -> str:
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         raise CheckFailed(f"{what or command[0]} failed:\n{(done.stdout + done.stderr)[-4000:]}")
     return done.stdout
@@ -232,7 +232,7 @@ def import_handler(python: Path, logical_id: str, paths: list[Path], template: T
     env = {**function_environment(spec, fake_aws, REGION), "LAMBDA_TASK_ROOT": str(code_dir)}
     done = subprocess.run(
         [str(python), "-I", "-S", "-B", "-c", PROBE, json.dumps([str(p) for p in paths]), module, attribute],
-        capture_output=True, text=True, env=env, cwd=code_dir, timeout=120,
+        capture_output=True, text=True, env=env, cwd=code_dir, timeout=120, check=False,
     )  # fmt: skip
     if done.returncode != 0:
         raise CheckFailed(f"{logical_id}: importing {module}.{attribute} from the built artifact failed:\n{done.stderr[-3000:]}")

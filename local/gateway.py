@@ -484,7 +484,7 @@ async def _stream(chunks: Iterator[bytes], send: Callable[..., Any], receive: Ca
                 if chunk:
                     loop.call_soon_threadsafe(queue.put_nowait, chunk)
             loop.call_soon_threadsafe(queue.put_nowait, None)
-        except BaseException as exc:  # the function's connection broke off mid-stream
+        except BaseException as exc:  # noqa: BLE001 - the function's connection broke off mid-stream: re-raised in the reader
             loop.call_soon_threadsafe(queue.put_nowait, exc)
 
     threading.Thread(target=pump, name="gateway-stream", daemon=True).start()

@@ -58,7 +58,7 @@ def invoke(logical_id: str, event: dict[str, Any]) -> tuple[bool, Any]:
         try:
             handler = load_handler(spec)
             result = handler(event, LambdaContext(spec, aws.region))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported as Lambda reports a handler's error
             return False, error_payload(exc)
     if rotation:
         _say(play_secrets_manager_after(aws.client("secretsmanager"), event))

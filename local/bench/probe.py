@@ -64,7 +64,7 @@ def main() -> None:
     events = spec["events"]
     Context.remaining_ms = spec.get("remaining_ms", Context.remaining_ms)
     # Logs of the handler would cost the same for every row and drown the report: keep them.
-    sys.stdout = open(os.devnull, "w")
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open for the probe process's life
     before_import = time.perf_counter()
     handler = load(spec["path"], spec["function"], spec["sys_path"])
     imported = time.perf_counter()

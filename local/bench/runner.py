@@ -111,7 +111,7 @@ class Bench:
         runs = []
         for _ in range(self.repeat):
             done = subprocess.run(
-                [sys.executable, "-m", "local.bench.probe", file.name], cwd=ROOT, capture_output=True, text=True, timeout=300
+                [sys.executable, "-m", "local.bench.probe", file.name], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
             )
             if done.returncode != 0:
                 raise RuntimeError(f"{case.name}: probe failed:\n{done.stderr[-3000:]}")

@@ -28,7 +28,7 @@ from chatkit_backend.errors import InvalidInput
 from chatkit_backend.limits import FEEDBACK_ITEMS_MAX
 
 ALICE, BOB = RequestContext("alice"), RequestContext("bob")
-START = datetime(2026, 11, 24, 8, 0, 0)
+START = datetime(2026, 11, 24, 8, 0, 0)  # noqa: DTZ001 - ChatKit's items carry naive times (chatkit.agents subtracts datetime.now() from them)
 
 
 @pytest.fixture

@@ -75,7 +75,7 @@ def test_threads_are_listed_per_user_and_continue_with_history(app: Any, fake: F
     assert [t["id"] for t in listed["data"]] == [alice_thread]
     assert listed["data"][0]["title"] == "hi"  # titled from the first message, no model call
     follow_up = send(app, {"type": "threads.add_user_message", "params": {"thread_id": alice_thread, "input": user_message("again")}})
-    assert [e["type"] for e in sse_events(follow_up)][0] == "thread.item.done"
+    assert next(e["type"] for e in sse_events(follow_up)) == "thread.item.done"
     # The second turn sent the first turn along: the agent keeps the conversation.
     history = json.dumps(fake.requests[-1]["input"])
     assert "Hello Alice." in history and "again" in history and "Hello Bob." not in history

@@ -107,7 +107,7 @@ async def _seed(table: str, bucket: str) -> dict[str, str]:
     from chatkit_backend.chat.store import DynamoDBStore, RequestContext
 
     store = DynamoDBStore(table)
-    start = datetime(2026, 11, 1, 9, 0, 0)
+    start = datetime(2026, 11, 1, 9, 0, 0)  # noqa: DTZ001 - ChatKit's items carry naive times (chatkit.agents subtracts datetime.now() from them)
     for owner, thread_id in ((ALICE, A), (ALICE, A2), (BOB, B)):
         context = RequestContext(user_id=owner)
         await store.save_thread(ThreadMetadata(id=thread_id, title="Groceries", created_at=start), context)

@@ -64,7 +64,7 @@ def let_through(response: httpx.Response) -> bool:
 
 def run_tool(module: str, stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=ROOT, env=stack.environment(), capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", module, *args], cwd=ROOT, env=stack.environment(), capture_output=True, text=True, timeout=60, check=False
     )
 
 
@@ -93,7 +93,7 @@ def test_make_token_and_make_rotate_say_so_when_no_stack_runs(tmp_path: Any) -> 
     environment = {"PATH": "/usr/bin:/bin", "LOCAL_STATE_DIR": str(tmp_path)}
     for module, args in (("local.token", ["alice"]), ("local.rotate", [])):
         done = subprocess.run(
-            [sys.executable, "-m", module, *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", module, *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60, check=False
         )
         assert done.returncode == 1
         assert done.stdout == ""
@@ -161,7 +161,7 @@ def test_make_invoke_honors_the_jwt_settings(jwks_server: JwksServer, keys: dict
 
     done = subprocess.run(
         [sys.executable, "-m", "local.invoke", "AuthorizerFunction", str(path)],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60,
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60, check=False,
     )
 
     assert done.returncode == 0, done.stderr

@@ -8,31 +8,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.local_stack import RunningStack, start_stack
-from tests.support.chat import Chat as ChatClient
+from tests.support.chat import StackChat as Chat
 from tests.support.chat import user_message, wait_for
-from tests.support.fake_responses_api import FakeResponses, call, fake_responses, last_tool_output, text
-
-
-@dataclass
-class Chat(ChatClient):
-    stack: RunningStack | None = None
-    fake: FakeResponses | None = None
+from tests.support.fake_responses_api import call, last_tool_output, text
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def chat() -> Iterator[Chat]:
-    with fake_responses() as fake, start_stack({"OPENAI_BASE_URL": fake.url, "OPENAI_API_KEY": "sk-test-local"}) as stack:
-        yield Chat(stack.url, {user: stack.user_token(user) for user in ("alice", "bob")}, stack, fake)
 
 
 def test_the_answer_streams_while_the_agent_creates_and_completes_tasks(chat: Chat) -> None:

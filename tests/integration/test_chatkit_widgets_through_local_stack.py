@@ -20,8 +20,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.support.fake_responses_api import call, text
-# The same stack and users as the chat's own integration tests (the module-scoped `chat` fixture).
-from tests.integration.test_chatkit_through_local_stack import Chat, chat, user_message  # noqa: F401
+# The same kind of stack and users as the chat's own integration tests (the `chat` fixture).
+from tests.support.chat import StackChat as Chat
+from tests.support.chat import user_message
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +34,13 @@ def mcp(chat: Chat, user: str, tool: str, arguments: dict[str, Any]) -> dict[str
 
     async def run() -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {chat.tokens[user]}"}
-        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-            async with Client(streamable_http_client(f"{chat.stack.url}/mcp", http_client=http)) as client:
-                result = await client.call_tool(tool, arguments)
-                assert result.is_error is False, result
-                return result.structured_content
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            Client(streamable_http_client(f"{chat.stack.url}/mcp", http_client=http)) as client,
+        ):
+            result = await client.call_tool(tool, arguments)
+            assert result.is_error is False, result
+            return result.structured_content
 
     return asyncio.run(run())
 

@@ -106,7 +106,7 @@ def test_ctrl_c_stops_the_stack_and_forgets_its_state() -> None:
 
 def run_invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "local.invoke", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "local.invoke", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
     )
 
 

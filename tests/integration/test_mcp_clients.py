@@ -69,9 +69,11 @@ async def run_every_tool(call: Callable[[str, dict[str, Any]], Any]) -> str:
 
 
 async def official_client(stack: RunningStack, token: str, mode: str, check: Callable[[Client], Any]) -> Any:
-    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
-        async with Client(streamable_http_client(f"{stack.url}/mcp", http_client=http), mode=mode) as client:
-            return await check(client)
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
+        Client(streamable_http_client(f"{stack.url}/mcp", http_client=http), mode=mode) as client,
+    ):
+        return await check(client)
 
 
 @pytest.mark.parametrize("mode, version", [("auto", "2026-07-28"), ("legacy", "2025-11-25")])

@@ -71,7 +71,7 @@ def gateway(parts: tuple[RecordingAuthorizer, ScriptedWebApp]) -> Gateway:
 
 
 def test_missing_token_is_401_before_any_authorizer_call(gateway: Gateway, parts: Any) -> None:
-    reply, served_by = gateway.handle("POST", "/chatkit", {}, b"{}", "127.0.0.1")
+    reply, _served_by = gateway.handle("POST", "/chatkit", {}, b"{}", "127.0.0.1")
     assert (reply.status, json.loads(reply.body)) == (401, {"message": "Unauthorized"})
     assert parts[0].events == [] and parts[1].requests == []
 

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from io import BytesIO
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from tests.support.loopback import serve
 
@@ -85,7 +85,7 @@ class Outage:
     def _event(self, client: Any) -> str:
         return f"before-send.{client.meta.service_model.service_id.hyphenize()}"
 
-    def start(self) -> Outage:
+    def start(self) -> Self:
         from chatkit_backend.aws import client
 
         self._clients = [client(self.service), client(self.service, fail_fast=True)]
@@ -98,7 +98,7 @@ class Outage:
             each.meta.events.unregister(self._event(each), self._fail)
         self._clients = []
 
-    def __enter__(self) -> Outage:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

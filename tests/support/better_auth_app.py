@@ -39,7 +39,7 @@ def node_problem() -> str | None:
     """Why the app cannot run here, or None."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         return "Node.js and npm are not installed: the Better Auth app (tests/support/better_auth) needs them"
-    version = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30, check=False).stdout.strip()
     found = re.match(r"v(\d+)\.", version)
     if found is None or int(found.group(1)) < MIN_NODE:
         return f"Node.js {MIN_NODE}+ is needed for the Better Auth app, found {version or 'none'}"
@@ -63,7 +63,7 @@ def install() -> None:
     if stamp.exists() and stamp.read_bytes() == lock:
         return
     done = subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=APP, capture_output=True, text=True, timeout=600
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=APP, capture_output=True, text=True, timeout=600, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"npm ci failed in {APP}:\n{done.stderr[-4000:]}")

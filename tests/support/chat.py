@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.fake_responses_api import FakeResponses
+from tests.support.local_stack import RunningStack
 from tests.support.mcp_client import modern
 
 Event = dict[str, Any]
@@ -90,3 +92,11 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, every: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout} s: {condition}")
         time.sleep(every)
+
+
+@dataclass
+class StackChat(Chat):
+    """A Chat on a running local stack, with the Responses stand-in that plays its model."""
+
+    stack: RunningStack | None = None
+    fake: FakeResponses | None = None

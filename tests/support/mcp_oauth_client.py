@@ -81,6 +81,8 @@ def oauth_client(resource: str, browser: Browser, storage: MemoryStorage) -> OAu
 @asynccontextmanager
 async def connected(resource: str, provider: OAuthClientProvider, mode: str = "auto") -> AsyncIterator[Client]:
     """An MCP session to ``resource`` whose every request is authorized by ``provider``."""
-    async with httpx2.AsyncClient(auth=provider, timeout=30) as http:
-        async with Client(streamable_http_client(resource, http_client=http), mode=mode) as client:
-            yield client
+    async with (
+        httpx2.AsyncClient(auth=provider, timeout=30) as http,
+        Client(streamable_http_client(resource, http_client=http), mode=mode) as client,
+    ):
+        yield client

@@ -661,7 +661,7 @@ class HostedImport:
             if fatal:
                 raise _Fatal(fatal) from error
             outcome.status, outcome.reason = "failed", f"OpenAI did not answer ({_status(error)}); run again to retry"
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - one thread's surprise must not stop the others; logged with its traceback
             logger.exception("importing a hosted thread failed", extra={"thread_id": hosted.id})
             outcome.status, outcome.reason = "failed", f"{type(error).__name__}; run again to retry"
         log = logger.warning if outcome.status == "failed" or outcome.items_failed else logger.info

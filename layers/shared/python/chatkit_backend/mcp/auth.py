@@ -177,7 +177,7 @@ class RequestAuth:
             cause = failure.cause if isinstance(failure, DependencyUnavailable) else str(failure)
             logger.error("token could not be checked: keys unavailable", extra={"auth": "error", "reason": cause})
             raise _unavailable(failure if isinstance(failure, DependencyUnavailable) else None) from None
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever failed, the token could not be checked: 503, logged with its traceback
             logger.exception("token could not be checked: a dependency failed", extra={"auth": "error"})
             raise _unavailable(None) from None
         return self._verified.user_id
