@@ -34,6 +34,9 @@ ENV_TO_PARAMETER: dict[str, str] = {
     "ALLOWED_ORIGINS": "AllowedOrigins",
     "CHATKIT_MODEL": "ChatKitModel",
     "CHATKIT_OPENAI_TIMEOUT_SECONDS": "ChatKitOpenAITimeoutSeconds",
+    "CHATKIT_MESSAGES_PER_MINUTE": "ChatKitMessagesPerMinute",
+    "CHATKIT_DAILY_TOKEN_BUDGET": "ChatKitDailyTokenBudget",
+    "MCP_CALLS_PER_MINUTE": "McpCallsPerMinute",
 }
 
 

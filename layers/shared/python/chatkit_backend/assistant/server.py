@@ -16,6 +16,7 @@ An answer is always generated to the end and saved in full, even when the client
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -35,8 +36,15 @@ from chatkit.types import (
     StreamOptions,
     ThreadItem,
     ThreadMetadata,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
+    ThreadsAddUserMessageReq,
     ThreadsCreateReq,
+    ThreadsCustomActionReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
+    InputTranscribeReq,
     UserMessageItem,
     is_streaming_req,
 )
@@ -54,6 +62,7 @@ from chatkit_backend.identity import identity_from_event
 from chatkit_backend.observability import log_dependency_failure, logger
 from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.secrets import SecretCache
+from chatkit_backend.usage import UsageLimits
 
 # How many earlier items of the thread the agent sees each turn.
 HISTORY_ITEMS = 30
@@ -62,6 +71,19 @@ JSON_MEDIA_TYPE = "application/json"
 CUT_SHORT_NOTE = "\n\n(This answer was cut short before it was finished.)"
 _REQUEST = TypeAdapter(ChatKitReq)
 _SSE_ERROR = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
+# The requests that start a turn, each counted against the user's per-minute limit and daily
+# token budget: a message, a retry, a widget action, a dictation, and the answers that make the
+# model run again (a client tool's output, a structured input), which spend tokens just the same.
+TURN_REQUESTS = (
+    ThreadsCreateReq,
+    ThreadsAddUserMessageReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsCustomActionReq,
+    ThreadsSyncCustomActionReq,
+    InputTranscribeReq,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
+)
 
 
 @dataclass
@@ -95,8 +117,9 @@ def unexpected_reply(kind: str) -> Reply:
 class TaskAssistantServer(ChatKitServer[RequestContext]):
     """ChatKit's server with the task agent answering every user message."""
 
-    def __init__(self, store: DynamoDBStore) -> None:
+    def __init__(self, store: DynamoDBStore, usage: UsageLimits) -> None:
         super().__init__(store)
+        self.usage = usage
         # Set by ChatKitService before any request that runs the agent (it needs the OpenAI key).
         self.agent: Agent[AgentContext[Any]] | None = None
 
@@ -142,8 +165,13 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
             # Traces would go to OpenAI's tracing endpoint; this service logs its own way.
             run_config=RunConfig(tracing_disabled=True),
         )
-        async for event in stream_agent_response(agent_context, result):
-            yield event
+        try:
+            async for event in stream_agent_response(agent_context, result):
+                yield event
+        finally:
+            # What the turn spent, even when it failed part-way: the budget counts every token.
+            spent = result.context_wrapper.usage
+            await _record_tokens(self.usage, context.user_id, spent.input_tokens, spent.output_tokens)
 
 
 class HistoryConverter(ThreadItemConverter):
@@ -172,7 +200,7 @@ class ChatKitService:
     _api_key: str | None = None
 
     def __post_init__(self) -> None:
-        self.server = TaskAssistantServer(DynamoDBStore(self.settings.chatkit_table))
+        self.server = TaskAssistantServer(DynamoDBStore(self.settings.chatkit_table), UsageLimits(self.settings.usage))
 
     def _ready_agent(self) -> None:
         """Give the server an agent with the current OpenAI key (re-read at most once a minute)."""
@@ -204,6 +232,9 @@ class ChatKitService:
             kind = request.type
             context = RequestContext(user_id=identity.user_id)
             await check_request(request, self.server.store, context)  # type: ignore[arg-type]
+            if isinstance(request, TURN_REQUESTS):
+                # Before anything is stored and before OpenAI is called: over a limit, a 429.
+                await asyncio.to_thread(self.server.usage.begin_turn, identity.user_id)
             if is_streaming_req(request):
                 self._ready_agent()
             result = await self.server.process(body, context)
@@ -253,6 +284,14 @@ class ChatKitService:
 
         headers = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
         return Reply(200, headers, stream=chunks())
+
+
+async def _record_tokens(usage: UsageLimits, user_id: str, tokens_in: int, tokens_out: int) -> None:
+    try:
+        await asyncio.to_thread(usage.record_tokens, user_id, tokens_in, tokens_out)
+    except errors.DependencyUnavailable as error:
+        # The answer is out; losing one turn's count is better than failing it.
+        log_dependency_failure(error, purpose="token usage")
 
 
 def _title(message: UserMessageItem) -> str | None:

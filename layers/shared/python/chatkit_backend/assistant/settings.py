@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatkit_backend.settings import env_int, env_list, env_str
+from chatkit_backend.usage import UsageSettings
 
 DEFAULT_MODEL = "gpt-4.1-mini"
 # Per OpenAI attempt (one retry), well inside the function's 120 s: a stuck upstream ends as a
@@ -21,6 +22,8 @@ class ChatKitSettings:
     openai_base_url: str
     allowed_origins: tuple[str, ...]
     openai_timeout_seconds: float
+    # Per-user limits: turns per minute, tokens per day (UsageTable).
+    usage: UsageSettings
 
     @classmethod
     def from_env(cls) -> ChatKitSettings:
@@ -31,4 +34,5 @@ class ChatKitSettings:
             openai_base_url=env_str("OPENAI_BASE_URL"),
             allowed_origins=env_list("ALLOWED_ORIGINS"),
             openai_timeout_seconds=float(env_int("CHATKIT_OPENAI_TIMEOUT_SECONDS", DEFAULT_OPENAI_TIMEOUT_SECONDS)),
+            usage=UsageSettings.from_env(),
         )

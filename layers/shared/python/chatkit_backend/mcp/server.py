@@ -21,10 +21,11 @@ from functools import cache
 from typing import Any
 
 from chatkit_backend import __version__
-from chatkit_backend.errors import DependencyUnavailable, DomainError
+from chatkit_backend.errors import DependencyUnavailable, DomainError, RateLimited
 from chatkit_backend.mcp import protocol as p
 from chatkit_backend.mcp.tools import LISTINGS, TOOLS_BY_NAME, ArgumentError, normalized_arguments
 from chatkit_backend.settings import env_int, env_list
+from chatkit_backend.usage import UsageLimits, UsageSettings
 
 SERVER_NAME = "chatkit-tasks"
 SERVER_TITLE = "ChatKit Tasks"
@@ -48,12 +49,15 @@ _SENTINEL = re.compile(r"^=\?base64\?(?P<payload>.*)\?=$")
 class McpSettings:
     allowed_origins: tuple[str, ...]
     max_body_bytes: int
+    # The per-user tool-call limit (UsageTable).
+    usage: UsageSettings
 
     @classmethod
     def from_env(cls) -> McpSettings:
         return cls(
             allowed_origins=env_list("ALLOWED_ORIGINS"),
             max_body_bytes=env_int("MCP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            usage=UsageSettings.from_env(),
         )
 
 
@@ -176,6 +180,7 @@ class McpServer:
 
     def __init__(self, settings: McpSettings) -> None:
         self.settings = settings
+        self.usage = UsageLimits(settings.usage)
 
     def handle(self, method: str, headers: dict[str, str], body: bytes, user_id: str | None) -> HttpReply:
         if method != "POST":
@@ -214,9 +219,34 @@ class McpServer:
                     request_id if _valid_id(request_id) else None, p.unsupported_version(header_version)
                 ),
             )
+        refused = self._count_tool_calls(message, user_id)
+        if refused is not None:
+            return refused
         if header_version in p.MODERN_VERSIONS or (header_version is None and _has_modern_meta(message)):
             return self._modern(message, headers, user_id)
         return self._handshake(message, header_version or p.DEFAULT_HEADERLESS_VERSION, user_id)
+
+    def _count_tool_calls(self, message: Any, user_id: str) -> HttpReply | None:
+        """Count the message's tool calls against the user's per-minute limit (one conditional
+        DynamoDB update); over it, the whole request is refused before any tool runs: HTTP 429
+        with Retry-After and a JSON-RPC error.
+
+        With the counter unreachable the calls go ahead: a tool call spends no OpenAI money, and
+        each tool then meets the same outage and answers the sentence the model can act on.
+        """
+        calls = _tool_calls(message)
+        if not calls:
+            return None
+        try:
+            self.usage.begin_tool_call(user_id, calls)
+        except DependencyUnavailable as error:
+            _log_outage(error, "usage limit")
+        except RateLimited as error:
+            request_id = message.get("id") if isinstance(message, dict) else None
+            refusal = p.RpcError(p.RATE_LIMITED, error.detail, {"retryAfter": error.retry_after})
+            reply = p.error_message(request_id if _valid_id(request_id) else None, refusal)
+            return HttpReply(429, reply, {"retry-after": str(error.retry_after)})
+        return None
 
     # ---- initialize era (2024-11-05 .. 2025-11-25) -------------------------------------------
 
@@ -393,6 +423,12 @@ class McpServer:
         if request.method == "tools/call":
             return _stamp(self._tools_call(params, version, user_id), version)
         raise p.RpcError(p.METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")
+
+
+def _tool_calls(message: Any) -> int:
+    """How many tools/call requests the message (or batch) holds."""
+    items = message if isinstance(message, list) else [message]
+    return sum(1 for item in items if isinstance(item, dict) and item.get("method") == "tools/call" and "id" in item)
 
 
 def _stamp(result: dict[str, Any], version: str) -> dict[str, Any]:
