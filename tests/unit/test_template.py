@@ -13,7 +13,7 @@ TEMPLATE = Template.load()
 RESOURCES = TEMPLATE.resources
 FUNCTIONS = [
     "AuthorizerFunction", "HealthFunction", "SessionFunction", "ThreadsFunction", "McpFunction", "ChatKitFunction", "RotationFunction",
-    "ImportHostedThreadsFunction",
+    "ImportHostedThreadsFunction", "UserDataFunction",
 ]
 
 
