@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 
+from local.runtime import concurrency_limit
 from local.stack import LocalAws, LocalStack
 from local.template import ENV_TO_PARAMETER, Template, TemplateError
 
@@ -17,9 +18,11 @@ def main() -> int:
     log = logging.getLogger("local.dev")
     try:
         template = Template.from_environment(dict(os.environ))
-    except TemplateError as exc:
+        limit = concurrency_limit()
+    except (TemplateError, ValueError) as exc:
         log.error("cannot start: %s", exc)
         return 2
+    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000"))
     # AWS_ENDPOINT_URL: run against an AWS endpoint you started (your own moto server, or a proxy
     # in front of one that fails on demand, as the fault tests do) instead of the embedded one.
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "").strip()
@@ -28,7 +31,15 @@ def main() -> int:
     else:
         aws = LocalAws.start(template.region, int(os.environ.get("AWS_PORT", "0")))
     stack = LocalStack.provision(template, aws)
-    url = stack.serve(os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000")))
+    try:
+        url = stack.serve(host, port)
+    except (OSError, TemplateError) as exc:
+        if isinstance(exc, OSError):
+            log.error("cannot listen on %s:%d: %s (set PORT to a free port)", host, port, exc.strerror or exc)
+        else:
+            log.error("cannot start: %s", exc)
+        stack.stop()
+        return 2
     state = stack.write_state()
     configured = sorted(v for v in ENV_TO_PARAMETER if os.environ.get(v))
     log.info("API      %s  (GET %s/health)", url, url)
@@ -37,6 +48,7 @@ def main() -> int:
         aws.endpoint_url, "AWS_ENDPOINT_URL" if endpoint else "moto",
     )
     log.info("routes   %s", ", ".join(r.route_key for r in template.routes()))
+    log.info("lambdas  up to %d warm sandboxes per function, one invocation each (LOCAL_FUNCTION_CONCURRENCY)", limit)
     log.info("settings %s", ", ".join(configured) or "defaults (see README: Configuration)")
     log.info("state    %s; stop with Ctrl-C", state)
     stopped = threading.Event()

@@ -5,37 +5,49 @@ CorsConfiguration; match the route (404 otherwise); for authorized routes, answe
 identity header is missing without calling the authorizer, call the Lambda authorizer with a
 payload-2.0 REQUEST event, cache its verdict per identity for ReauthorizeEvery seconds, answer
 403 on ``isAuthorized: false``; build the payload-2.0 event with the authorizer's context; invoke
-the function in its worker; turn its result into the HTTP response; add CORS headers.
+the function in one of its sandboxes; turn its result into the HTTP response; add CORS headers.
 
 REST API routes (``Api`` events; another API and host in AWS, the same port here) take their
 own way: a REQUEST authorizer answering with an IAM policy (401 without the identity header,
 403 unless the policy allows the method), the authorizer's context in ``requestContext.authorizer``,
-and a function run through the Lambda Web Adapter, whose response is streamed to the client
-chunk by chunk when the route's ResponseTransferMode is RESPONSE_STREAM.
+the API's GatewayResponses headers on its own errors, and a function run through the Lambda Web
+Adapter, whose response is streamed to the client chunk by chunk when the route's
+ResponseTransferMode is RESPONSE_STREAM.
+
+HTTP itself is uvicorn's (``serve``): HTTP/1.1 framing by h11, TCP_NODELAY on every connection,
+and what one turn of the event loop writes leaves in one piece (``OneWriteH11``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import fnmatch
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
 from local.events import REST_API_ID, authorizer_event, gateway_event, rest_authorizer_event, rest_request_context
-from local.runtime import FunctionImportError, FunctionWorker, Invocation, WebAppWorker
+from local.runtime import Function, FunctionImportError, Invocation, WebApp
 from local.template import ACCOUNT_ID, REGION, AuthorizerSpec, CorsSpec, Route
 
 log = logging.getLogger("local.gateway")
 
 # API Gateway HTTP API's request payload limit.
 MAX_BODY_BYTES = 10 * 1024 * 1024
+# REST API's GatewayResponse type for each of the gateway's own error statuses; others fall back
+# to DEFAULT_4XX / DEFAULT_5XX.
+GATEWAY_RESPONSE_TYPES = {401: "UNAUTHORIZED", 403: "ACCESS_DENIED", 413: "REQUEST_TOO_LARGE", 504: "INTEGRATION_TIMEOUT"}
 
 
 @dataclass(frozen=True)
@@ -80,11 +92,12 @@ class Gateway:
     def __init__(
         self,
         routes: list[Route],
-        workers: dict[str, FunctionWorker],
+        workers: dict[str, Function | WebApp],
         authorizer: AuthorizerSpec | None,
         cors: CorsSpec | None,
         rest_authorizer: AuthorizerSpec | None = None,
         rest_stage: str = "Prod",
+        rest_gateway_responses: dict[str, list[tuple[str, str]]] | None = None,
     ) -> None:
         self.routes = routes
         self.workers = workers
@@ -94,6 +107,7 @@ class Gateway:
         self.rest_authorizer = rest_authorizer
         self.rest_stage = rest_stage
         self.rest_cache = AuthorizerCache(rest_authorizer.reauthorize_every if rest_authorizer else 0)
+        self.rest_gateway_responses = rest_gateway_responses or {}
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> tuple[Reply, str]:
         """The reply to one request, and what served it (for the log line: function, auth=...)."""
@@ -103,7 +117,7 @@ class Gateway:
         route, path_params = self._route(method, path)
         if route is not None and route.api == "rest":
             if len(body) > MAX_BODY_BYTES:
-                return gateway_error(413, "Request Entity Too Large"), "too-large"
+                return self._rest_error(gateway_error(413, "Request Entity Too Large")), "too-large"
             return self._rest(route, path_params, method, path, raw_query, headers, body, source_ip)
         if method == "OPTIONS" and self.cors and origin and "access-control-request-method" in headers:
             return self._preflight(origin, headers), "cors-preflight"
@@ -204,25 +218,34 @@ class Gateway:
         if route.authorized and self.rest_authorizer:
             verdict, auth = self._authorize_rest(method, path, raw_query, headers, route, path_params, source_ip)
             if isinstance(verdict, Reply):
-                return verdict, f"{route.function} {auth}"
+                return self._rest_error(verdict), f"{route.function} {auth}"
             context["authorizer"] = verdict
         worker = self.workers[route.function]
-        if not isinstance(worker, WebAppWorker):
+        if not isinstance(worker, WebApp):
             log.error("%s: the local stack serves REST routes for Lambda Web Adapter functions only", route.function)
-            return gateway_error(500, "Internal Server Error"), f"{route.function} {auth}"
+            return self._rest_error(gateway_error(500, "Internal Server Error")), f"{route.function} {auth}"
         try:
             answer = worker.request(method, path + (f"?{raw_query}" if raw_query else ""), headers, body, context)
         except FunctionImportError as exc:
             log.error("%s", exc)
-            return gateway_error(500, "Internal Server Error"), f"{route.function} {auth}"
+            return self._rest_error(gateway_error(500, "Internal Server Error")), f"{route.function} {auth}"
         except OSError as exc:
             log.error("%s did not answer: %s", route.function, exc)
-            return gateway_error(502, "Internal server error"), f"{route.function} {auth}"
+            return self._rest_error(gateway_error(502, "Internal server error")), f"{route.function} {auth}"
         # The gateway sends its own date and server headers, as API Gateway does.
         answer_headers = [(k, v) for k, v in answer.headers if k not in ("date", "server")]
         if route.streaming:
             return Reply(answer.status, answer_headers, chunks=answer.chunks), f"{route.function} {auth} streamed"
         return Reply(answer.status, answer_headers, b"".join(answer.chunks)), f"{route.function} {auth}"
+
+    def _rest_error(self, reply: Reply) -> Reply:
+        """REST API's own error with the headers the API's GatewayResponses give it: those of its
+        response type (UNAUTHORIZED, ACCESS_DENIED, ...) if set, else DEFAULT_4XX or DEFAULT_5XX."""
+        default = "DEFAULT_4XX" if reply.status < 500 else "DEFAULT_5XX"
+        kind = GATEWAY_RESPONSE_TYPES.get(reply.status, default)
+        extra = self.rest_gateway_responses.get(kind, self.rest_gateway_responses.get(default, []))
+        names = {name for name, _ in extra}
+        return Reply(reply.status, [h for h in reply.headers if h[0] not in names] + list(extra), reply.body)
 
     def _authorize_rest(
         self,
@@ -256,8 +279,11 @@ class Gateway:
         return {"principalId": str(verdict.get("principalId", "")), **context}, f"{how}:allowed"
 
     def _call(self, function: str, event: dict[str, Any]) -> Invocation:
+        worker = self.workers[function]
+        if not isinstance(worker, Function):
+            return Invocation(error={"errorType": "Local.Unsupported", "errorMessage": f"{function} takes no events"})
         try:
-            return self.workers[function].invoke(event)
+            return worker.invoke(event)
         except FunctionImportError as exc:
             return Invocation(error=exc.payload)
 
@@ -328,74 +354,254 @@ def to_reply(result: Any) -> Reply:
     for name, values in (result.get("multiValueHeaders") or {}).items():
         headers.extend((str(name).lower(), str(v)) for v in values)
     headers.extend(("set-cookie", str(cookie)) for cookie in result.get("cookies") or [])
+    try:
+        status = int(result["statusCode"])
+    except (TypeError, ValueError):
+        status = 0
+    if not 200 <= status <= 599:
+        # Not a status a proxy integration may answer with (1xx, nonsense): a malformed response.
+        log.error("the function answered with statusCode %r; API Gateway reports a malformed response as 500", result["statusCode"])
+        return gateway_error(500, "Internal Server Error")
     raw = result.get("body") or ""
     body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
-    return Reply(int(result["statusCode"]), headers, body)
+    return Reply(status, headers, body)
 
 
-def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
-    """A started HTTP server (in a background thread) that answers with ``gateway``."""
+# Pending connections the listening socket holds while the server is busy accepting others.
+BACKLOG = 1024
+# A function invocation blocks its thread until a sandbox answers; requests beyond this many in
+# flight wait for a thread (they are not refused).
+GATEWAY_THREADS = 256
+# Framing is the server's: these never pass from a function's answer to the client.
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+# How long an idle kept-alive connection stays open (API Gateway keeps them longer; clients cope).
+KEEP_ALIVE_SECONDS = 30
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "local-api-gateway"
 
-        def _handle(self) -> None:
-            started = time.perf_counter()
-            length = int(self.headers.get("content-length") or 0)
-            if length > MAX_BODY_BYTES:
-                reply, served_by = gateway_error(413, "Request Entity Too Large"), "too-large"
-                self.close_connection = True
-            else:
-                body = self.rfile.read(length) if length else b""
-                headers: dict[str, str] = {}
-                for name, value in self.headers.items():
-                    key = name.lower()
-                    headers[key] = f"{headers[key]},{value}" if key in headers else value
-                try:
-                    reply, served_by = gateway.handle(self.command, self.path, headers, body, self.client_address[0])
-                except Exception:
-                    log.exception("the local gateway failed on %s %s", self.command, self.path)
-                    reply, served_by = gateway_error(500, "Internal Server Error"), "gateway-failure"
-                    self.close_connection = True
-            self.send_response(reply.status)
-            for name, value in reply.headers:
-                if name not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(name, value)
-            if reply.chunks is not None:
-                self._stream(reply.chunks)
-            else:
-                self.send_header("content-length", str(len(reply.body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(reply.body)
-            log.info(
-                "%s %s %d %s %.1f ms",
-                self.command, urlsplit(self.path).path, reply.status, served_by,
-                (time.perf_counter() - started) * 1000,
-            )
+def has_no_body(method: str, status: int) -> bool:
+    """RFC 9110 §6.4.1: responses to HEAD and 1xx, 204 and 304 responses carry no content."""
+    return method == "HEAD" or status < 200 or status in (204, 304)
 
-        def _stream(self, chunks: Iterator[bytes]) -> None:
-            """Each chunk to the client as soon as the function wrote it (HTTP/1.1 chunked)."""
-            self.send_header("transfer-encoding", "chunked")
-            self.end_headers()
-            try:
-                for chunk in chunks:
-                    if chunk:
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                        self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-            except OSError:
-                self.close_connection = True  # the client went away mid-stream
-            finally:
-                chunks.close()  # type: ignore[attr-defined]
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+class GatewayApp:
+    """The gateway as an ASGI app: a request becomes one ``Gateway.handle`` call in a thread (an
+    invocation blocks until a sandbox answers), its reply an HTTP response with the framing its
+    status allows, and a line in the log once the response has gone out."""
 
-        def log_message(self, format: str, *args: Any) -> None:  # the gateway logs its own line
+    def __init__(self, gateway: Gateway, threads: int = GATEWAY_THREADS) -> None:
+        self.gateway = gateway
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gateway")
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] != "http":
             return
+        started = time.perf_counter()
+        method: str = scope["method"]
+        path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
+        target = path + (f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else "")
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        try:
+            body = await _read_body(receive, headers)
+        except ClientLeft:
+            log.info("%s %s: the client left before its request body arrived", method, path)
+            return
+        close = False
+        if body is None:
+            reply, served_by, close = gateway_error(413, "Request Entity Too Large"), "too-large", True
+        else:
+            client = scope.get("client") or ("127.0.0.1", 0)
+            try:
+                reply, served_by = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, self.gateway.handle, method, target, headers, body, client[0]
+                )
+            except Exception:
+                log.exception("the local gateway failed on %s %s", method, path)
+                reply, served_by, close = gateway_error(500, "Internal Server Error"), "gateway-failure", True
+        try:
+            await self._respond(method, reply, close, send, receive)
+        finally:
+            log.info("%s %s %d %s %.1f ms", method, path, reply.status, served_by, (time.perf_counter() - started) * 1000)
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="local-api-gateway", daemon=True).start()
-    return server
+    async def _respond(self, method: str, reply: Reply, close: bool, send: Callable[..., Any], receive: Callable[..., Any]) -> None:
+        status = reply.status
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers if k not in FRAMING_HEADERS]
+        if close:
+            headers.append((b"connection", b"close"))
+        bodiless = has_no_body(method, status)
+        content = reply.body
+        if reply.chunks is not None:
+            if not bodiless:
+                # No length: h11 frames the body chunked (HTTP/1.1), or by closing (HTTP/1.0).
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await _stream(reply.chunks, send, receive)
+                return
+            # Nothing of a streamed body goes out here; a HEAD still learns the GET's length.
+            loop = asyncio.get_running_loop()
+            content = b"".join(await loop.run_in_executor(self.executor, list, reply.chunks)) if method == "HEAD" else b""
+            await loop.run_in_executor(self.executor, _close, reply.chunks)
+        # Content-Length on every response that may have content (a HEAD's is the GET's); never on
+        # 1xx or 204 (RFC 9110 §8.6), and none on 304, where it would have to be the 200's.
+        if status >= 200 and status not in (204, 304):
+            headers.append((b"content-length", str(len(content)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if bodiless else content})
+
+
+class ClientLeft(Exception):
+    """The client closed its connection before its request was complete."""
+
+
+async def _read_body(receive: Callable[..., Any], headers: dict[str, str]) -> bytes | None:
+    """The request body, or None when it is over API Gateway's limit (read no further)."""
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientLeft
+        body += message.get("body", b"")
+        if len(body) > MAX_BODY_BYTES:
+            return None
+        if not message.get("more_body", False):
+            return bytes(body)
+
+
+async def _stream(chunks: Iterator[bytes], send: Callable[..., Any], receive: Callable[..., Any]) -> None:
+    """Each chunk to the client as soon as the function wrote it; when the client leaves, the body
+    is closed, so the function sees its client go (and its sandbox is free again)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+
+    def pump() -> None:
+        # Reads block on the function's socket: one thread per stream, never the event loop.
+        try:
+            for chunk in chunks:
+                if chunk:
+                    loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+        except BaseException as exc:  # the function's connection broke off mid-stream
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+    threading.Thread(target=pump, name="gateway-stream", daemon=True).start()
+    gone = asyncio.ensure_future(_client_gone(receive))
+    try:
+        while True:
+            following = asyncio.ensure_future(queue.get())
+            await asyncio.wait({following, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not following.done():
+                following.cancel()
+                return
+            item = following.result()
+            if item is None:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            if isinstance(item, BaseException):
+                # Ending the connection without the last chunk tells the client the body is cut short.
+                raise StreamBrokenOff(f"the function's stream broke off: {item!r}") from item
+            await send({"type": "http.response.body", "body": item, "more_body": True})
+    finally:
+        gone.cancel()
+        await loop.run_in_executor(None, _close, chunks)
+
+
+async def _client_gone(receive: Callable[..., Any]) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _close(chunks: Iterator[bytes]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        try:
+            close()
+        except ValueError:  # a generator still running in its pump thread: it ends with the stream
+            pass
+
+
+class StreamBrokenOff(Exception):
+    """A streamed body ended with an error, not at its end; the client's connection is cut."""
+
+
+class OneWriteH11(H11Protocol):
+    """uvicorn's HTTP/1.1 connection, with all it writes in one turn of the event loop sent in one
+    piece: a response's status line, headers and body together, a chunk with its framing. With
+    TCP_NODELAY each piece leaves at once, and no response waits on the client's delayed ACK of
+    an earlier small segment (Nagle's algorithm)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # Set here: asyncio sets it only on sockets whose proto is IPPROTO_TCP, and a socket from
+        # socket.create_server (and those it accepts) says 0.
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(OneWriteTransport(transport, self.loop))  # type: ignore[arg-type]
+
+
+class OneWriteTransport:
+    """A transport whose writes are gathered until the event loop's next turn, then written once."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        if self._pending:
+            data, self._pending = b"".join(self._pending), []
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class GatewayServer:
+    """The gateway served by uvicorn in a background thread, on a socket bound before it starts
+    (so a taken port fails `make dev` at once, and PORT=0 gets a free one)."""
+
+    def __init__(self, gateway: Gateway, host: str, port: int, backlog: int = BACKLOG) -> None:
+        self.app = GatewayApp(gateway)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._socket = socket.create_server((host, port), family=family, backlog=backlog)
+        self.server_address = self._socket.getsockname()[:2]
+        config = uvicorn.Config(
+            self.app, http=OneWriteH11, loop="asyncio", ws="none", lifespan="off", backlog=backlog,
+            log_config=None, access_log=False, server_header=False, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            timeout_graceful_shutdown=2,
+        )
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, name="local-api-gateway", daemon=True)
+
+    def start(self) -> GatewayServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the local gateway did not start; see the log above")
+            time.sleep(0.01)
+        return self
+
+    def shutdown(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.app.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def serve(gateway: Gateway, host: str, port: int) -> GatewayServer:
+    """A started HTTP server (in a background thread) that answers with ``gateway``."""
+    return GatewayServer(gateway, host, port).start()

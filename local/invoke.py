@@ -4,6 +4,10 @@ As `sam local invoke -e` does, without Docker: the function runs with its templa
 against the running `make dev` stack's AWS when one is up (as SAM uses your account), else
 against an ephemeral moto with the template's resources. The handler's result is printed as
 JSON on stdout; the function's own logs go to stderr. Exit 0 when the handler returned.
+
+A rotation function (one a RotationSchedule names) gets Secrets Manager's part played around
+it: a createSecret for an unknown token is staged first, as RotateSecret would, and AWSPENDING
+leaves the new version after finishSecret; so events/rotation/ runs in order as one rotation.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from local.rotate import play_secrets_manager_after, play_secrets_manager_before
 from local.runtime import LambdaContext, error_payload, function_environment, load_handler
 from local.stack import LocalAws, running_stack_state
 from local.template import Template, TemplateError
@@ -42,15 +47,37 @@ def invoke(logical_id: str, event: dict[str, Any]) -> tuple[bool, Any]:
     aws, where = prepare(template)
     print(f"invoking {logical_id} against {where}", file=sys.stderr)
     spec = template.functions()[logical_id]
+    rotation = logical_id in rotation_functions(template)
+    if rotation:
+        _say(play_secrets_manager_before(aws.client("secretsmanager"), event, LambdaContext(spec, aws.region).invoked_function_arn))
     os.environ.clear()
     os.environ.update(function_environment(spec, aws.environment(), aws.region))
     # Handlers log to stdout (Powertools does), which here belongs to the result alone.
     with contextlib.redirect_stdout(sys.stderr):
         try:
             handler = load_handler(spec)
-            return True, handler(event, LambdaContext(spec, aws.region))
+            result = handler(event, LambdaContext(spec, aws.region))
         except Exception as exc:
             return False, error_payload(exc)
+    if rotation:
+        _say(play_secrets_manager_after(aws.client("secretsmanager"), event))
+    return True, result
+
+
+def rotation_functions(template: Template) -> set[str]:
+    """The functions a RotationSchedule of the template has Secrets Manager call."""
+    functions = set()
+    for resource in template.resources_of_type("AWS::SecretsManager::RotationSchedule").values():
+        arn = resource.get("Properties", {}).get("RotationLambdaARN")
+        if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+            target = arn["Fn::GetAtt"]
+            functions.add(target[0] if isinstance(target, list) else str(target).split(".")[0])
+    return functions
+
+
+def _say(note: str) -> None:
+    if note:
+        print(note, file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""Creates the template's tables and secrets in moto, so local AWS matches the template.
+"""Creates the template's tables and secrets in moto, and turns on the secrets' rotation
+schedules, so local AWS matches the template.
 
 Used by `make dev` (moto server), `make invoke` and `make bench` (an ephemeral one) and the
 tests (in-process ``mock_aws``): one code path, so what the tests see is what a developer runs.
@@ -7,9 +8,12 @@ tests (in-process ``mock_aws``): one code path, so what the tests see is what a 
 from __future__ import annotations
 
 import json
+import math
+import re
+import uuid
 from typing import Any
 
-from local.template import STACK_NAME, Template
+from local.template import STACK_NAME, Template, TemplateError
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -29,6 +33,8 @@ def create_resources(template: Template, clients: Any) -> dict[str, str]:
     for logical_id in template.resources_of_type("AWS::SecretsManager::Secret"):
         physical_ids[logical_id] = _create_secret(template, logical_id, clients("secretsmanager"))
     template.physical_ids.update(physical_ids)
+    for logical_id in template.resources_of_type("AWS::SecretsManager::RotationSchedule"):
+        _schedule_rotation(template, logical_id, clients("secretsmanager"))
     return physical_ids
 
 
@@ -69,6 +75,46 @@ def _create_secret(template: Template, logical_id: str, secretsmanager: Any) -> 
         value = _generate(props.get("GenerateSecretString", {}), secretsmanager)
     created = secretsmanager.create_secret(Name=name, Description=props.get("Description", ""), SecretString=value)
     return created["ARN"]
+
+
+def _schedule_rotation(template: Template, logical_id: str, secretsmanager: Any) -> None:
+    """Turn rotation on as an AWS::SecretsManager::RotationSchedule does, without rotating.
+
+    With ``RotateImmediatelyOnUpdate: false`` CloudFormation calls RotateSecret with
+    ``RotateImmediately=False``: Secrets Manager stages a pending copy of the current value, runs
+    the function's testSecret on it and takes AWSPENDING off again. moto stages the copy and
+    records the schedule, then fails to find the function in its own Lambda (ours run here, not
+    in moto); AWSPENDING is taken off as Secrets Manager would. The testSecret call itself is
+    not made: `make rotate` and the rotation fixtures run the function.
+
+    moto counts rotation as enabled only with AutomaticallyAfterDays, so a ``rate(N days)``
+    schedule is given to it in that form.
+    """
+    props = template.properties(logical_id)
+    if props.get("RotateImmediatelyOnUpdate", True) not in (False, "false"):
+        raise TemplateError(f"{logical_id}: the local stack runs rotation schedules with RotateImmediatelyOnUpdate: false only")
+    secret_id = props["SecretId"]
+    token = str(uuid.uuid4())
+    try:
+        secretsmanager.rotate_secret(
+            SecretId=secret_id, ClientRequestToken=token, RotationLambdaARN=props["RotationLambdaARN"],
+            RotationRules={"AutomaticallyAfterDays": _rotation_days(logical_id, props.get("RotationRules") or {})},
+            RotateImmediately=False,
+        )
+    except secretsmanager.exceptions.ResourceNotFoundException:
+        pass  # moto looked for the rotation function in its own Lambda service
+    secretsmanager.update_secret_version_stage(SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token)
+
+
+def _rotation_days(logical_id: str, rules: dict[str, Any]) -> int:
+    """Days between rotations: AutomaticallyAfterDays, or a ``rate(N days)`` / ``rate(N hours)`` ScheduleExpression."""
+    if "AutomaticallyAfterDays" in rules:
+        return int(rules["AutomaticallyAfterDays"])
+    rate = re.fullmatch(r"rate\((\d+) (day|days|hour|hours)\)", str(rules.get("ScheduleExpression", "")).strip())
+    if rate is None:
+        raise TemplateError(f"{logical_id}: the local stack reads rotation schedules as rate(N days) or AutomaticallyAfterDays")
+    count = int(rate.group(1))
+    return count if rate.group(2).startswith("day") else max(1, math.ceil(count / 24))
 
 
 def _generate(spec: dict[str, Any], secretsmanager: Any) -> str:

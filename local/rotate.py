@@ -50,6 +50,35 @@ def end_rotation(secretsmanager: Any, secret_id: str, token: str) -> None:
     secretsmanager.update_secret_version_stage(SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token)
 
 
+def play_secrets_manager_before(secretsmanager: Any, event: dict[str, Any], rotation_lambda_arn: str) -> str:
+    """What Secrets Manager does before it sends ``event`` to the rotation function, for `make invoke`.
+
+    Secrets Manager calls createSecret only after RotateSecret has staged the request token's
+    version as AWSPENDING, so a createSecret event for a token the secret does not know yet
+    (a fixture's) is staged first. Returns what was done, for stderr ("" for nothing).
+    """
+    if event.get("Step") != "createSecret" or not {"SecretId", "ClientRequestToken"} <= set(event):
+        return ""
+    stages = secretsmanager.describe_secret(SecretId=event["SecretId"])["VersionIdsToStages"]
+    if event["ClientRequestToken"] in stages:
+        return ""
+    begin_rotation(secretsmanager, event["SecretId"], rotation_lambda_arn, event["ClientRequestToken"])
+    return f"staged version {event['ClientRequestToken']} as AWSPENDING, as RotateSecret does before createSecret"
+
+
+def play_secrets_manager_after(secretsmanager: Any, event: dict[str, Any]) -> str:
+    """What Secrets Manager does after a finishSecret that made the version AWSCURRENT: it takes
+    AWSPENDING off it. Returns what was done, for stderr ("" for nothing)."""
+    if event.get("Step") != "finishSecret" or not {"SecretId", "ClientRequestToken"} <= set(event):
+        return ""
+    token = event["ClientRequestToken"]
+    labels = secretsmanager.describe_secret(SecretId=event["SecretId"])["VersionIdsToStages"].get(token, [])
+    if "AWSCURRENT" not in labels or "AWSPENDING" not in labels:
+        return ""
+    end_rotation(secretsmanager, event["SecretId"], token)
+    return f"took AWSPENDING off version {token}, as Secrets Manager does after finishSecret"
+
+
 def rotate_once(
     secretsmanager: Any,
     secret_id: str,

@@ -1,19 +1,23 @@
 """Runs a function's handler as Lambda would: its own environment, its code and layers on the path.
 
-``FunctionWorker`` is one warm "container": a child process that imports the handler once and
-serves invocations in order, so every function keeps its own environment and module state, as
-it does in Lambda. ``WebAppWorker`` is the same for a function run through the Lambda Web
-Adapter: its web app in a child process, requests proxied to it and streamed back. ``load_handler`` does the same inside the current process, for
-`make invoke`, the benchmark probes and the tests.
+``FunctionWorker`` is one warm sandbox: a child process that imports the handler once and serves
+one invocation at a time, so every function keeps its own environment and module state, as it
+does in Lambda. ``WebAppWorker`` is the same for a function run through the Lambda Web Adapter:
+its web app in a child process, requests proxied to it and streamed back. ``FunctionPool`` and
+``WebAppPool`` keep a function's warm sandboxes and add one when every sandbox is busy, up to a
+cap, as Lambda scales a function with its concurrent invocations. ``load_handler`` runs a
+handler inside the current process, for `make invoke`, the benchmark probes and the tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import http.client
 import importlib.util
 import json
+import logging
 import multiprocessing
 import os
 import re
@@ -29,10 +33,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Generic, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlencode
 
 from local.template import ACCOUNT_ID, FunctionSpec
+
+log = logging.getLogger("local.runtime")
 
 # The host variables a function may see besides its own: what a Python process needs to run.
 HOST_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "VIRTUAL_ENV")
@@ -202,7 +208,11 @@ def _serve(connection: Connection, spec: FunctionSpec, environment: dict[str, st
 
 
 class FunctionWorker:
-    """One warm container of a function; invocations are served one at a time, as Lambda does."""
+    """One warm sandbox of a function: a process that serves one invocation at a time.
+
+    The process starts on the first invocation; a timed-out or crashed one is ended and the next
+    invocation starts a fresh one, as Lambda replaces a sandbox.
+    """
 
     def __init__(self, spec: FunctionSpec, environment: dict[str, str], region: str) -> None:
         self.spec = spec
@@ -211,7 +221,6 @@ class FunctionWorker:
         self._lock = threading.Lock()
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: Connection | None = None
-        self.import_error: dict[str, Any] | None = None
 
     def _start(self) -> Connection:
         context = multiprocessing.get_context("spawn")
@@ -222,7 +231,10 @@ class FunctionWorker:
         )
         self._process.start()
         child.close()
-        status, payload = parent.recv()
+        try:
+            status, payload = parent.recv()
+        except EOFError:
+            status, payload = "exit", {"errorType": "Runtime.ExitError", "errorMessage": "the function process exited during init"}
         if status != "ready":
             self._process.join(timeout=1)
             self._process = None
@@ -265,34 +277,72 @@ class FunctionImportError(Exception):
 
 @dataclass
 class WebResponse:
-    """The web app's answer: status and headers at once, the body as it comes."""
+    """The web app's answer: status and headers at once, the body as it comes.
+
+    ``chunks`` may end early: closing it (``close()``) ends the request and frees the sandbox.
+    """
 
     status: int
     headers: list[tuple[str, str]]
     chunks: Iterator[bytes]
 
 
+class Body(Iterator[bytes]):
+    """A response body read from the web app as it comes; closed at its end, or early (the client
+    left), which closes the connection to the app (the app sees its client go) and calls ``on_close``
+    once. Another thread may close it while one is waiting for the next chunk."""
+
+    def __init__(self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse, on_close: Callable[[], None]) -> None:
+        self._connection = connection
+        self._response = response
+        self._on_close = on_close
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def __next__(self) -> bytes:
+        if not self._closed:
+            try:
+                chunk = self._response.read1(65536)
+            except (OSError, ValueError, http.client.HTTPException):
+                if not self._closed:
+                    self.close()
+                    raise
+                chunk = b""
+            if chunk:
+                return chunk
+        self.close()
+        raise StopIteration
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        sock = self._connection.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a reader blocked on the next chunk
+            except OSError:
+                pass
+        self._connection.close()
+        self._on_close()
+
+
 class WebAppWorker:
-    """One warm container of a function run through the Lambda Web Adapter.
+    """One warm sandbox of a function run through the Lambda Web Adapter.
 
     As the adapter does in Lambda: run the handler script (which starts the web app on
     AWS_LWA_PORT), wait until the readiness path answers below 500, then forward each request
     over HTTP with the API Gateway request context in ``x-amzn-request-context``, handing the
-    response body on chunk by chunk (``response_stream``). One request at a time, as Lambda.
+    response body on chunk by chunk (``response_stream``). One request at a time: its pool
+    (``WebAppPool``) hands a sandbox to one request until that request's body is closed.
     """
 
     def __init__(self, spec: FunctionSpec, environment: dict[str, str], region: str) -> None:
         self.spec = spec
         self._environment = environment
-        self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._port = 0
-
-    def invoke(self, event: dict[str, Any]) -> Invocation:
-        return Invocation(error={
-            "errorType": "Local.Unsupported",
-            "errorMessage": f"{self.spec.logical_id} runs behind the Lambda Web Adapter; the local stack serves it on REST API routes only",
-        })
 
     def _start(self) -> None:
         port = _free_port()
@@ -339,33 +389,24 @@ class WebAppWorker:
         self._port = port
 
     def request(
-        self, method: str, target: str, headers: dict[str, str], body: bytes, request_context: dict[str, Any]
+        self, method: str, target: str, headers: dict[str, str], body: bytes, request_context: dict[str, Any],
+        on_close: Callable[[], None] = lambda: None,
     ) -> WebResponse:
-        """Forward one request; the worker stays busy until the returned body is read or closed."""
-        self._lock.acquire()
+        """Forward one request; ``on_close`` runs once the returned body is read or closed."""
+        if self._process is None or self._process.poll() is not None:
+            self._start()
+        forwarded = {k: v for k, v in headers.items() if k not in HOP_BY_HOP}
+        # The adapter sets this header from the event, replacing any a client sent.
+        forwarded["x-amzn-request-context"] = json.dumps(request_context, separators=(",", ":"))
+        forwarded["content-length"] = str(len(body))
+        connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=self.spec.timeout)
         try:
-            if self._process is None or self._process.poll() is not None:
-                self._start()
-            forwarded = {k: v for k, v in headers.items() if k not in HOP_BY_HOP}
-            # The adapter sets this header from the event, replacing any a client sent.
-            forwarded["x-amzn-request-context"] = json.dumps(request_context, separators=(",", ":"))
-            forwarded["content-length"] = str(len(body))
-            connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=self.spec.timeout)
             connection.request(method, target, body=body, headers=forwarded)
             response = connection.getresponse()
         except BaseException:
-            self._lock.release()
+            connection.close()
             raise
-
-        def chunks() -> Iterator[bytes]:
-            try:
-                while chunk := response.read1(65536):
-                    yield chunk
-            finally:
-                connection.close()
-                self._lock.release()
-
-        return WebResponse(response.status, [(k.lower(), v) for k, v in response.getheaders()], chunks())
+        return WebResponse(response.status, [(k.lower(), v) for k, v in response.getheaders()], Body(connection, response, on_close))
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -382,6 +423,159 @@ class WebAppWorker:
 # chatkit, agents and openai on a loaded laptop can take several seconds.
 INIT_TIMEOUT_SECONDS = 30
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length", "x-amzn-request-context"})
+
+# Sandboxes per function unless LOCAL_FUNCTION_CONCURRENCY says otherwise. Lambda's own limit is
+# the account's (1,000 by default); on a laptop each sandbox is a Python process of 50-200 MB.
+DEFAULT_CONCURRENCY = 8
+
+
+def concurrency_limit(environ: dict[str, str] | None = None) -> int:
+    """The most sandboxes one function may have at once: LOCAL_FUNCTION_CONCURRENCY, default 8."""
+    raw = (os.environ if environ is None else environ).get("LOCAL_FUNCTION_CONCURRENCY", "")
+    if not raw:
+        return DEFAULT_CONCURRENCY
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"LOCAL_FUNCTION_CONCURRENCY must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
+
+
+@runtime_checkable
+class Function(Protocol):
+    """What the gateway invokes: a function that answers one event."""
+
+    def invoke(self, event: dict[str, Any]) -> Invocation: ...
+
+
+@runtime_checkable
+class WebApp(Protocol):
+    """What the gateway forwards REST API requests to: a function behind the Lambda Web Adapter."""
+
+    def request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, request_context: dict[str, Any]
+    ) -> WebResponse: ...
+
+
+W = TypeVar("W", FunctionWorker, WebAppWorker)
+
+
+class WorkerPool(Generic[W]):
+    """A function's sandboxes, as Lambda keeps them: a request takes an idle warm one; when all
+    are busy a new one starts (that request pays its cold start, the others go on) up to ``limit``,
+    beyond which requests wait, first come first served, for a sandbox to come free. A sandbox
+    that timed out or crashed starts afresh on its next request; the others are untouched."""
+
+    def __init__(self, name: str, new_worker: Callable[[], W], limit: int) -> None:
+        self.name = name
+        self.limit = limit
+        self._new_worker = new_worker
+        self._idle: list[W] = []
+        self._all: list[W] = []
+        self._waiting: collections.deque[_Waiter[W]] = collections.deque()
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    @property
+    def size(self) -> int:
+        """How many sandboxes the function has (busy or idle)."""
+        with self._lock:
+            return len(self._all)
+
+    @property
+    def waiting(self) -> int:
+        """How many requests wait for a sandbox to come free."""
+        with self._lock:
+            return len(self._waiting)
+
+    def acquire(self) -> W:
+        with self._lock:
+            if self._stopped:
+                raise RuntimeError(f"{self.name}: the local stack is stopping")
+            if self._idle:
+                # The most recently used sandbox first: the others may go cold, as in Lambda.
+                return self._idle.pop()
+            if len(self._all) < self.limit:
+                worker = self._new_worker()
+                self._all.append(worker)
+                if len(self._all) > 1:
+                    log.info("%s: %d sandboxes busy, starting another (limit %d)", self.name, len(self._all) - 1, self.limit)
+                # Started by its first request, outside this lock: the warm ones keep serving.
+                return worker
+            waiter: _Waiter[W] = _Waiter()
+            self._waiting.append(waiter)
+        waiter.handed.wait()
+        if waiter.worker is None:
+            raise RuntimeError(f"{self.name}: the local stack is stopping")
+        return waiter.worker
+
+    def release(self, worker: W) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            if self._waiting:
+                # Straight to the longest waiting request: a newcomer never takes it first.
+                waiter = self._waiting.popleft()
+                waiter.worker = worker
+                waiter.handed.set()
+                return
+            self._idle.append(worker)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            workers, self._all, self._idle = self._all, [], []
+            waiting, self._waiting = self._waiting, collections.deque()
+        for waiter in waiting:
+            waiter.handed.set()
+        for worker in workers:
+            worker.stop()
+
+
+class _Waiter(Generic[W]):
+    """A request waiting for a sandbox: set when one is handed to it (or the pool stops)."""
+
+    def __init__(self) -> None:
+        self.handed = threading.Event()
+        self.worker: W | None = None
+
+
+class FunctionPool(WorkerPool[FunctionWorker]):
+    """The sandboxes of a function invoked with events (HTTP API routes, authorizers)."""
+
+    def __init__(self, spec: FunctionSpec, environment: dict[str, str], region: str, limit: int) -> None:
+        super().__init__(spec.logical_id, lambda: FunctionWorker(spec, environment, region), limit)
+        self.spec = spec
+
+    def invoke(self, event: dict[str, Any]) -> Invocation:
+        worker = self.acquire()
+        try:
+            return worker.invoke(event)
+        finally:
+            self.release(worker)
+
+
+class WebAppPool(WorkerPool[WebAppWorker]):
+    """The sandboxes of a function behind the Lambda Web Adapter; a request holds its sandbox
+    until its response body has been read or closed."""
+
+    def __init__(self, spec: FunctionSpec, environment: dict[str, str], region: str, limit: int) -> None:
+        super().__init__(spec.logical_id, lambda: WebAppWorker(spec, environment, region), limit)
+        self.spec = spec
+
+    def invoke(self, event: dict[str, Any]) -> Invocation:
+        return Invocation(error={
+            "errorType": "Local.Unsupported",
+            "errorMessage": f"{self.name} runs behind the Lambda Web Adapter; the local stack serves it on REST API routes only",
+        })
+
+    def request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, request_context: dict[str, Any]
+    ) -> WebResponse:
+        worker = self.acquire()
+        try:
+            return worker.request(method, target, headers, body, request_context, on_close=lambda: self.release(worker))
+        except BaseException:
+            self.release(worker)
+            raise
 
 
 def _free_port() -> int:

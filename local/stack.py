@@ -1,4 +1,4 @@
-"""The local stack: moto for AWS, the template's resources in it, one worker per function.
+"""The local stack: moto for AWS, the template's resources in it, a pool of sandboxes per function.
 
 `make dev` runs one and records where it is in ``.local/stack.json`` so that `make token`,
 `make invoke` and `make rotate` use the same AWS, as the SAM CLI uses your account.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ import boto3
 
 from local.gateway import Gateway, serve
 from local.resources import FAKE_CREDENTIALS, create_resources
-from local.runtime import FunctionWorker, WebAppWorker, function_environment
+from local.runtime import FunctionPool, WebAppPool, concurrency_limit, function_environment
 from local.template import ROOT, Template
 
 log = logging.getLogger("local.stack")
@@ -30,7 +32,12 @@ def state_path() -> Path:
 
 @dataclass
 class LocalAws:
-    """An AWS endpoint (moto) that functions and tools reach over HTTP."""
+    """An AWS endpoint (moto) that functions and tools reach over HTTP.
+
+    ``start`` runs moto's server in a process of its own: moto spends several milliseconds of
+    CPU on every DynamoDB request, and in the gateway's process it would hold the GIL the
+    gateway needs to pass the next request on.
+    """
 
     endpoint_url: str
     region: str
@@ -38,13 +45,19 @@ class LocalAws:
 
     @classmethod
     def start(cls, region: str, port: int = 0) -> LocalAws:
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        host, bound = server.get_host_and_port()
-        return cls(endpoint_url=f"http://{host}:{bound}", region=region, server=server)
+        # Its own session: Ctrl-C on `make dev` reaches the stack, which then stops moto in order.
+        process = subprocess.Popen(
+            [sys.executable, "-c", "import local.stack; local.stack.serve_moto()", str(port)],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
+        )
+        assert process.stdout is not None
+        address = process.stdout.readline().decode().split()
+        if len(address) != 2:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"moto's server did not start (is port {port} free?)")
+        host, bound = address
+        return cls(endpoint_url=f"http://{host}:{bound}", region=region, server=_MotoProcess(process))
 
     def environment(self) -> dict[str, str]:
         """What a process needs to talk to this AWS with boto3."""
@@ -65,11 +78,38 @@ class LocalAws:
             self.server.stop()
 
 
+def serve_moto() -> None:
+    """The local AWS process: moto's server on the port in argv, its address on stdout, until
+    stdin closes (the stack stopped it, or the stack's process is gone)."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    print(host, port, flush=True)
+    sys.stdin.read()
+
+
+@dataclass
+class _MotoProcess:
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()  # the process ends when its stdin closes
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 @dataclass
 class LocalStack:
     template: Template
     aws: LocalAws
-    workers: dict[str, FunctionWorker | WebAppWorker] = field(default_factory=dict)
+    workers: dict[str, FunctionPool | WebAppPool] = field(default_factory=dict)
     url: str = ""
     _server: Any = None
 
@@ -77,16 +117,18 @@ class LocalStack:
     def provision(cls, template: Template, aws: LocalAws) -> LocalStack:
         create_resources(template, aws.client)
         stack = cls(template=template, aws=aws)
+        limit = concurrency_limit()
         for spec in template.functions().values():
             environment = function_environment(spec, aws.environment(), aws.region)
-            worker = WebAppWorker if spec.web_adapter else FunctionWorker
-            stack.workers[spec.logical_id] = worker(spec, environment, aws.region)
+            pool = WebAppPool if spec.web_adapter else FunctionPool
+            stack.workers[spec.logical_id] = pool(spec, environment, aws.region, limit)
         return stack
 
     def serve(self, host: str, port: int) -> str:
         gateway = Gateway(
             self.template.routes(), self.workers, self.template.authorizer(), self.template.cors(),
             rest_authorizer=self.template.rest_authorizer(), rest_stage=self.template.rest_stage(),
+            rest_gateway_responses=self.template.rest_gateway_responses(),
         )
         self._server = serve(gateway, host, port)
         bound_host, bound_port = self._server.server_address[:2]

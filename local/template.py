@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import decode
-
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 ACCOUNT_ID = "123456789012"
@@ -22,7 +20,7 @@ REGION = "us-east-1"
 STACK_NAME = "chatkit-backend-local"
 API_ID = "localapi"
 
-# The environment variables DESIGN.md names, and the template parameter each one sets.
+# The environment variables `make dev` reads (README: configuration), and the template parameter each sets.
 ENV_TO_PARAMETER: dict[str, str] = {
     "JWT_JWKS_URL": "JwtJwksUrl",
     "JWT_ISSUER": "JwtIssuer",
@@ -33,6 +31,10 @@ ENV_TO_PARAMETER: dict[str, str] = {
     "CHATKIT_WORKFLOW_VERSION": "ChatKitWorkflowVersion",
     "ALLOWED_ORIGINS": "AllowedOrigins",
     "CHATKIT_MODEL": "ChatKitModel",
+    "MCP_AUTHORIZATION_SERVER": "McpAuthorizationServer",
+    "MCP_RESOURCE_URL": "McpResourceUrl",
+    "MCP_READ_SCOPE": "McpReadScope",
+    "MCP_WRITE_SCOPE": "McpWriteScope",
     "CHATKIT_OPENAI_TIMEOUT_SECONDS": "ChatKitOpenAITimeoutSeconds",
     "CHATKIT_MESSAGES_PER_MINUTE": "ChatKitMessagesPerMinute",
     "CHATKIT_DAILY_TOKEN_BUDGET": "ChatKitDailyTokenBudget",
@@ -133,6 +135,10 @@ class Template:
 
     @classmethod
     def load(cls, overrides: dict[str, str] | None = None, path: Path = TEMPLATE_PATH) -> Template:
+        # Imported here: cfn-lint takes most of a second to import, and every local Lambda
+        # sandbox imports this module (for FunctionSpec) without ever reading the template.
+        from cfnlint.decode import decode
+
         body, problems = decode(str(path))
         if body is None or problems:
             raise TemplateError(f"{path.name} does not decode: {[str(p) for p in problems]}")
@@ -152,7 +158,7 @@ class Template:
 
     @classmethod
     def from_environment(cls, environ: dict[str, str]) -> Template:
-        """The template with parameters set from DESIGN.md's variables present in ``environ``."""
+        """The template with parameters set from the configuration variables present in ``environ``."""
         overrides = {
             parameter: environ[variable]
             for variable, parameter in ENV_TO_PARAMETER.items()
@@ -171,6 +177,9 @@ class Template:
             allowed = spec.get("AllowedValues")
             if allowed and raw not in [str(v) for v in allowed]:
                 raise TemplateError(f"parameter {name}={raw!r} is not one of {list(allowed)}")
+            pattern = spec.get("AllowedPattern")
+            if pattern and not re.fullmatch(str(pattern), raw):
+                raise TemplateError(f"parameter {name}={raw!r}: {spec.get('ConstraintDescription', f'must match {pattern}')}")
             if spec.get("Type") == "CommaDelimitedList":
                 values[name] = [item.strip() for item in raw.split(",") if item.strip()]
             else:
@@ -281,6 +290,22 @@ class Template:
         """The REST API's stage name (the first path segment of its URL in AWS)."""
         api = self._rest_api()
         return str(self.resolve((api or {}).get("Properties", {}).get("StageName", "Prod")))
+
+    def rest_gateway_responses(self) -> dict[str, list[tuple[str, str]]]:
+        """The REST API's GatewayResponses: the headers it adds to its own answers, per response type.
+
+        Only static values ('...' in the template) are served locally; the mappings API Gateway
+        also allows (method.request.header.X) are named in the error.
+        """
+        responses = self.resolve((self._rest_api() or {}).get("Properties", {}).get("GatewayResponses") or {})
+        headers: dict[str, list[tuple[str, str]]] = {}
+        for kind, response in responses.items():
+            for name, value in ((response.get("ResponseParameters") or {}).get("Headers") or {}).items():
+                text = str(value)
+                if not (len(text) >= 2 and text[0] == text[-1] == "'"):
+                    raise TemplateError(f"GatewayResponses {kind}: header {name} = {text}: only static '...' values run locally")
+                headers.setdefault(kind, []).append((name.lower(), text[1:-1]))
+        return headers
 
     def authorizer(self) -> AuthorizerSpec | None:
         """The HTTP API's default Lambda authorizer (payload 2.0, simple responses), if any."""

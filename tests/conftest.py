@@ -31,7 +31,7 @@ class AwsResources:
         return boto3.client(service, region_name=REGION)
 
     def template_with(self, overrides: dict[str, str] | None) -> Template:
-        """The template with DESIGN.md's variables (JWT_JWKS_URL, ...) set as parameters."""
+        """The template with configuration variables (JWT_JWKS_URL, ...) set as parameters."""
         parameters = {ENV_TO_PARAMETER.get(k, k): v for k, v in (overrides or {}).items()}
         template = Template.load(parameters)
         template.physical_ids = dict(self.template.physical_ids)

@@ -1,8 +1,8 @@
-"""JWT Lambda authorizer: the only code that reads tokens.
+"""JWT Lambda authorizer: checks the token of every route but /mcp (McpFunction checks its own).
 
-Settings and the verifier are built once per container; keys are read on first use and cached
-(see chatkit_backend.tokens). A rejected token is a deny answer with the reason in the log's
-``reason`` field; the token itself is never logged.
+Settings and the verifier are built once per container, as McpFunction builds its own (see
+chatkit_backend.verifier); keys are read on first use and cached. A rejected token is a deny
+answer with the reason in the log's ``reason`` field; the token itself is never logged.
 
 When Secrets Manager or the JWKS host is down, the caches keep verifying with the keys they
 last read, for up to an hour, so valid tokens keep working. Only a container that has no keys
@@ -14,16 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatkit_backend.authorizer import AuthorizerSettings, allow, bearer_token, build_verifier, deny
+from chatkit_backend.authorizer import allow, bearer_token, deny
 from chatkit_backend.errors import DependencyUnavailable
 from chatkit_backend.jwks import KeysUnavailable
 from chatkit_backend.observability import logger
 from chatkit_backend.tokens import TokenRejected
+from chatkit_backend.verifier import VerifierSettings, build_verifier
 
-settings = AuthorizerSettings.from_env()
+settings = VerifierSettings.from_env()
 verifier = build_verifier(settings)
-if settings.jwks_url and settings.jwks_problem():
-    logger.error("asymmetric user tokens are refused", extra={"reason": settings.jwks_problem()})
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

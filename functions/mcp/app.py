@@ -1,7 +1,10 @@
-"""POST /mcp: the MCP server with the signed-in user's task tools (Streamable HTTP, stateless).
+"""POST /mcp, the MCP server with the user's task tools, and its OAuth Protected Resource Metadata.
 
-Parses the API Gateway (payload 2.0) event, takes the user from the authorizer context and
-hands the request to ``McpServer``; the MCP protocol and the tools live in the shared layer.
+/mcp is routed without the gateway authorizer: this function checks the bearer token itself,
+with the verifier the authorizer runs elsewhere (chatkit_backend.verifier), so that it can answer
+its own 401s with the WWW-Authenticate header MCP clients discover the authorization server from
+(chatkit_backend.mcp.auth). GET /.well-known/oauth-protected-resource[/mcp] is served here too:
+the discovery that follows a 401 lands on the warm container that answered it.
 """
 
 from __future__ import annotations
@@ -10,26 +13,47 @@ import base64
 import binascii
 from typing import Any
 
-from chatkit_backend.errors import AuthenticationRequired
-from chatkit_backend.identity import identity_from_event
+from chatkit_backend.http import json_response
+from chatkit_backend.mcp.auth import METADATA_MAX_AGE_SECONDS, METADATA_PATH, McpAuthSettings, ResourceServer
 from chatkit_backend.mcp.server import McpServer, McpSettings, encode
+from chatkit_backend.verifier import VerifierSettings, build_verifier
 
+AUTH = McpAuthSettings.from_env()
+RESOURCE_SERVER = ResourceServer(
+    AUTH,
+    build_verifier(
+        VerifierSettings.from_env(),
+        authorization_server=AUTH.authorization_server,
+        introspection_secret_arn=AUTH.introspection_secret_arn,
+    ),
+)
 SERVER = McpServer(McpSettings.from_env())
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    http = (event.get("requestContext") or {}).get("http") or {}
+    request_context = event.get("requestContext") or {}
+    http = request_context.get("http") or {}
+    endpoint = RESOURCE_SERVER.endpoint(request_context.get("domainName"))
+    if str(event.get("rawPath") or http.get("path") or "").startswith(METADATA_PATH):
+        return _metadata(endpoint)
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    try:
-        user_id: str | None = identity_from_event(event).user_id
-    except AuthenticationRequired:
-        user_id = None
-    reply = SERVER.handle(http.get("method", "POST"), headers, _body(event), user_id)
+    credentials = RESOURCE_SERVER.request(headers.get("authorization"), endpoint)
+    reply = SERVER.handle(http.get("method", "POST"), headers, _body(event), credentials)
     response: dict[str, Any] = {"statusCode": reply.status, "headers": dict(reply.headers)}
     if reply.body is not None:
         response["headers"]["content-type"] = "application/json"
         response["body"] = encode(reply.body)
     return response
+
+
+def _metadata(endpoint: Any) -> dict[str, Any]:
+    document = RESOURCE_SERVER.metadata(endpoint)
+    if document is None:
+        return json_response(
+            404,
+            {"detail": "No OAuth authorization server is configured for /mcp (set McpAuthorizationServer or JwtIssuer)."},
+        )
+    return json_response(200, document, {"cache-control": f"public, max-age={METADATA_MAX_AGE_SECONDS}"})
 
 
 def _body(event: dict[str, Any]) -> bytes:

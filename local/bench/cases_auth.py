@@ -1,4 +1,6 @@
-"""The authorizer: per-token verification (warm, in-process) and AuthorizerFunction's cold start.
+"""Token checks: per-token verification (warm, in-process) by the authorizer and by McpFunction on
+/mcp (which checks its own tokens, sparing an authorizer invocation), and AuthorizerFunction's
+cold start.
 
 Peers are honest floors, not competing products: ``jwt_floor`` is a bare ``jwt.decode`` with the
 key already in hand (what any PyJWT authorizer pays at least). Ours picks the key (JWKS by kid,
@@ -28,23 +30,30 @@ SHARED = ("layers/shared/python",)
 EVENTS = ROOT / ".local" / "bench"
 
 
-def _serve_jwks(jwk: dict[str, Any]) -> str:
-    body = json.dumps({"keys": [jwk]}).encode()
+def serve_documents(documents: dict[str, Any]) -> str:
+    """JSON documents by path, served on 127.0.0.1 by this (the bench) process; returns the base URL.
+    ``documents`` is read on each request, so documents that name the URL can be added after."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            self.send_response(200)
+            document = documents.get(self.path.split("?", 1)[0])
+            body = None if document is None else json.dumps(document).encode()
+            self.send_response(200 if body is not None else 404)
             self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
+            self.send_header("content-length", str(len(body or b"")))
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(body or b"")
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/api/auth/jwks"
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _serve_jwks(jwk: dict[str, Any]) -> str:
+    return serve_documents({"/api/auth/jwks": {"keys": [jwk]}}) + "/api/auth/jwks"
 
 
 def _authorizer_events() -> tuple[dict[str, str], str, str]:
@@ -77,11 +86,17 @@ CASES = [
          note="TokenVerifier.verify; warm: the per-token cost the issue bounds at 150 µs"),
     Case("auth: verify HS256, keys cached", "MCP token, AWSCURRENT+PREVIOUS (ours)", "local/bench/auth_micro.py:verify_mcp",
          ANY_EVENT, iterations=2000, sys_path=SHARED),
+    Case("auth: verify HS256, keys cached", "user token on /mcp, McpFunction's check (ours)",
+         "local/bench/auth_micro.py:mcp_check_hs256_user", ANY_EVENT, iterations=2000, sys_path=SHARED,
+         note="in McpFunction: header parsing, verify for the resource, scope check; no authorizer call"),
     Case("auth: verify HS256, keys cached", "bare jwt.decode, key in hand (floor)", "local/bench/peers/jwt_floor.py:decode_hs256",
          ANY_EVENT, iterations=2000),
     Case("auth: verify EdDSA, JWKS cached", "Better Auth token, EdDSA (ours)", "local/bench/auth_micro.py:verify_eddsa",
          ANY_EVENT, baseline=True, iterations=1000, sys_path=SHARED,
          note="the Ed25519 signature check is nearly all of it: see the floor"),
+    Case("auth: verify EdDSA, JWKS cached", "OAuth access token on /mcp, McpFunction's check (ours)",
+         "local/bench/auth_micro.py:mcp_check_oauth", ANY_EVENT, iterations=1000, sys_path=SHARED,
+         note="at+jwt from the authorization server: its JWKS, iss, aud = the resource, scopes"),
     Case("auth: verify EdDSA, JWKS cached", "bare jwt.decode, key in hand (floor)", "local/bench/peers/jwt_floor.py:decode_eddsa",
          ANY_EVENT, iterations=1000),
     Case("auth: AuthorizerFunction cold start", "AuthorizerFunction, EdDSA token (ours)", "AuthorizerFunction", EDDSA_EVENT,

@@ -6,6 +6,7 @@ way the adapter does (local/bench/peers/chatkit_asgi.py) on a threads.list reque
 call, one DynamoDB Query. The other rows are the template's functions on their own events.
 """
 
+from local.bench.cases_mcp import store_user_secret, tokened
 from local.bench.runner import Case
 from local.template import STACK_NAME
 
@@ -23,6 +24,6 @@ CASES = [
         sys_path=("functions/chatkit", "layers/shared/python"),
         note="the ASGI app as the Lambda Web Adapter calls it; import = chatkit + agents + openai + the app",
     ),
-    Case(GROUP, "McpFunction tools/list", "McpFunction", "events/mcp/tools_list.json"),
+    Case(GROUP, "McpFunction tools/list", "McpFunction", tokened("tools_list.json"), prepare=store_user_secret),
     Case(GROUP, "HealthFunction", "HealthFunction", "events/health/ok.json"),
 ]

@@ -4,27 +4,89 @@ events and the same task service (so the rows differ only in the MCP layer).
 - awslabs `mcp-lambda-handler`: hand-written and fast, but protocol 2024-11-05 only.
 - the official SDK server (MCPServer, stateless, JSON responses) under Mangum: complete, but
   Mangum runs the app's lifespan, and with it the SDK's session manager, on every call.
+
+McpFunction checks the bearer token itself (/mcp has no gateway authorizer), so its rows include
+verifying a user token (HS256, the secret cached after the first call). The peers take the user
+from an authorizer's context, as they would sit behind one: the authorizer's invocation they
+would also pay per uncached call is not in their rows (see the "auth:" groups for its cost).
 """
 
-from local.bench.runner import Case
-from local.template import STACK_NAME
+import json
+import secrets
+import time
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from local.bench.cases_auth import serve_documents
+from local.bench.runner import Bench, Case
+from local.template import ROOT, STACK_NAME
+from local.token import mint_user_token
 
 PEER_PATHS = ("layers/shared/python",)
 TASKS = {"TASKS_TABLE": f"{STACK_NAME}-TasksTable"}
+# Generated per run; stored in the bench's own UserTokenSecret before McpFunction's rows run.
+USER_SECRET = secrets.token_urlsafe(48)
+EVENTS = ROOT / ".local" / "bench" / "mcp"
+
+
+def store_user_secret(bench: Bench) -> None:
+    bench.aws.client("secretsmanager").put_secret_value(
+        SecretId=bench.template.physical_ids["UserTokenSecret"], SecretString=USER_SECRET
+    )
+
+
+def tokened(fixture: str) -> str:
+    """events/mcp/<fixture> with a user token in place of ${TOKEN}, and the context an authorizer
+    would add for the peers (McpFunction ignores it); written under .local/bench."""
+    token = mint_user_token(USER_SECRET, "user-1", ttl=24 * 3600)
+    event = json.loads((ROOT / "events" / "mcp" / fixture).read_text().replace("${TOKEN}", token))
+    event["requestContext"]["authorizer"] = {"lambda": {"user_id": "user-1", "token_use": "user"}}
+    EVENTS.mkdir(parents=True, exist_ok=True)
+    path = EVENTS / fixture
+    path.write_text(json.dumps(event))
+    return str(path.relative_to(ROOT))
+
+
+def _oauth() -> tuple[dict[str, str], str]:
+    """McpFunction's settings and a tools/list event for an OAuth client: an authorization server
+    (its metadata and JWKS, served by the bench process) and an at+jwt access token for /mcp."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    jwk = {**json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key())), "kid": "as", "use": "sig", "alg": "EdDSA"}
+    documents: dict[str, object] = {}
+    issuer = f"{serve_documents(documents)}/api/auth"
+    documents["/.well-known/oauth-authorization-server/api/auth"] = {"issuer": issuer, "jwks_uri": f"{issuer}/jwks"}
+    documents["/api/auth/jwks"] = {"keys": [jwk]}
+    event = json.loads((ROOT / "events" / "mcp" / "tools_list.json").read_text())
+    now = int(time.time())
+    token = jwt.encode(
+        {"iss": issuer, "sub": "user-1", "aud": f"https://{event['requestContext']['domainName']}/mcp",
+         "scope": "tasks:read tasks:write", "iat": now, "exp": now + 24 * 3600},
+        key, algorithm="EdDSA", headers={"kid": "as", "typ": "at+jwt"},
+    )
+    event["headers"]["authorization"] = f"Bearer {token}"
+    EVENTS.mkdir(parents=True, exist_ok=True)
+    path = EVENTS / "tools_list_oauth.json"
+    path.write_text(json.dumps(event))
+    return {"MCP_AUTHORIZATION_SERVER": issuer}, str(path.relative_to(ROOT))
+
+
+OAUTH_ENV, OAUTH_TOOLS_LIST = _oauth()
 
 GROUPS = (
-    ("mcp tools/list", "events/mcp/tools_list.json"),
-    ("mcp tools/call list_tasks", "events/mcp/list_tasks.json"),
+    ("mcp tools/list", tokened("tools_list.json")),
+    ("mcp tools/call list_tasks", tokened("list_tasks.json")),
     # The same tool call failing before any DynamoDB request (an id no task can have): the
     # MCP layer's own cost, without the database round trip every row pays alike.
-    ("mcp tools/call, no I/O (unknown task id)", "events/mcp/error_task_not_found.json"),
+    ("mcp tools/call, no I/O (unknown task id)", tokened("error_task_not_found.json")),
 )
 
 CASES = [
     case
     for group, event in GROUPS
     for case in (
-        Case(group, "McpFunction (ours)", "McpFunction", event, baseline=True),
+        Case(group, "McpFunction (ours)", "McpFunction", event, baseline=True, prepare=store_user_secret,
+             note="includes checking the bearer token (HS256 user token)"),
         Case(
             group,
             "awslabs mcp-lambda-handler 0.1.15",
@@ -47,13 +109,26 @@ CASES = [
     )
 ]
 
+# The clients /mcp serves after 2026-11-30 send OAuth access tokens: checked against the
+# authorization server's JWKS (fetched once, over loopback here), no Secrets Manager, no AWS SDK.
+CASES.append(
+    Case(
+        "mcp tools/list",
+        "McpFunction, OAuth access token (ours)",
+        "McpFunction",
+        OAUTH_TOOLS_LIST,
+        env=OAUTH_ENV,
+        note="first call = metadata + JWKS fetch (loopback) + EdDSA verify; no botocore",
+    )
+)
+
 # What every row of the list_tasks group pays for the database: the gap above it is the MCP layer.
 CASES.append(
     Case(
         "mcp tools/call list_tasks",
         "task service alone, no MCP (DynamoDB floor)",
         "local/bench/peers_mcp/tasks_floor.py:handler",
-        "events/mcp/list_tasks.json",
+        tokened("list_tasks.json"),
         env=TASKS,
         sys_path=PEER_PATHS,
         note="one Query against moto's DynamoDB; subtract it from a row to get that row's MCP overhead",

@@ -1,4 +1,9 @@
-"""Requests to McpFunction as API Gateway delivers them, for the component tests."""
+"""Requests to McpFunction as API Gateway delivers them, for the component tests.
+
+``/mcp`` has no gateway authorizer: the event carries the client's Authorization header and no
+authorizer context, and McpFunction checks the token. ``user_id`` becomes a real user token,
+signed with the template's UserTokenSecret in the test's moto.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+
 from local.events import http_event
+from local.template import REGION, STACK_NAME
+from local.token import mint_user_token
 
 MODERN = "2026-07-28"
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
@@ -29,10 +38,28 @@ class Reply:
         return self.body["error"]
 
 
+def user_token(user_id: str) -> str:
+    """A user token McpFunction accepts: HS256 with the test AWS's UserTokenSecret (AWSCURRENT)."""
+    secret = boto3.client("secretsmanager", region_name=REGION).get_secret_value(
+        SecretId=f"{STACK_NAME}/UserTokenSecret", VersionStage="AWSCURRENT"
+    )["SecretString"]
+    return mint_user_token(secret, user_id)
+
+
+def mcp_event(
+    method: str, body: Any, headers: dict[str, str] | None = None, *, user_id: str | None = "user-1", **kw: Any
+) -> dict[str, Any]:
+    """The event of a request to /mcp, with a bearer token for ``user_id`` (None: no Authorization)."""
+    headers = dict(headers or {})
+    if user_id is not None:
+        headers.setdefault("authorization", f"Bearer {user_token(user_id)}")
+    return http_event(method, "/mcp", body=body, headers=headers, user_id=None, **kw)
+
+
 def send(
     invoke: Any, body: Any, headers: dict[str, str] | None = None, *, method: str = "POST", **kw: Any
 ) -> Reply:
-    event = http_event(method, "/mcp", body=body, headers={**JSON_HEADERS, **(headers or {})}, **kw)
+    event = mcp_event(method, body, {**JSON_HEADERS, **(headers or {})}, **kw)
     response = invoke("McpFunction", event)
     assert response["statusCode"] < 500, response
     raw = response.get("body")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from chatkit_backend import tasks
-from chatkit_backend.authorizer import AuthorizerSettings, build_verifier
+from chatkit_backend.verifier import VerifierSettings, build_verifier
 from chatkit_backend.errors import DependencyUnavailable
 from chatkit_backend.secrets import SecretCache
 from chatkit_backend.tokens import mint_mcp_token
@@ -177,7 +177,7 @@ def test_a_valid_token_keeps_verifying_while_secrets_manager_is_down(aws: AwsRes
     key = aws.client("secretsmanager").get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
     clock = [0.0]
     verifier = build_verifier(
-        AuthorizerSettings(secret_id, aws.physical_id("UserTokenSecret"), "", "", ""), SecretCache(clock=lambda: clock[0])
+        VerifierSettings(secret_id, aws.physical_id("UserTokenSecret"), "", "", ""), SecretCache(clock=lambda: clock[0])
     )
     assert verifier.verify(mint_mcp_token("alice", key, 3600)).user_id == "alice"
 

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from local.events import http_event
-from tests.component.mcp_client import JSON_HEADERS, MODERN, modern, request
+from tests.component.mcp_client import JSON_HEADERS, MODERN, mcp_event, modern, request
 
 SEED = 20261124
 MUTATIONS = 200
@@ -24,7 +23,7 @@ def stored(aws: Any) -> list[dict[str, Any]]:
 
 
 def invoke_raw(invoke: Any, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
-    event = http_event("POST", "/mcp", body=body, headers=headers)
+    event = mcp_event("POST", body, headers)
     response = invoke("McpFunction", event)
     raw = response.get("body")
     return response["statusCode"], json.loads(raw) if raw else None
@@ -214,7 +213,7 @@ def test_random_mutations_of_valid_requests_never_5xx_and_rejections_write_nothi
 def test_oversize_bodies_are_413_and_write_nothing(invoke: Any, aws: Any, size: int, encoded: bool) -> None:
     body, headers = _add("2025-11-25")
     body["params"]["arguments"]["description"] = "x" * size
-    event = http_event("POST", "/mcp", body=body, headers=headers)
+    event = mcp_event("POST", body, headers)
     if encoded:
         event["body"] = base64.b64encode(event["body"].encode()).decode()
         event["isBase64Encoded"] = True

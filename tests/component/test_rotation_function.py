@@ -220,10 +220,21 @@ def test_events_that_are_not_a_staged_rotation_are_refused_and_change_nothing(ro
     assert rotation.stages() == before
 
 
+def test_the_template_schedule_turns_rotation_on_without_rotating(rotation: Rotation) -> None:
+    """TokenSigningSecretRotation (RotateImmediatelyOnUpdate: false) as the local AWS sets it up."""
+    described = rotation.secretsmanager.describe_secret(SecretId=rotation.secret_id)
+
+    assert described["RotationEnabled"] is True
+    assert described["RotationRules"]["AutomaticallyAfterDays"] == 30
+    assert described["RotationLambdaARN"].endswith("RotationFunction")
+    assert [labels for labels in rotation.stages().values() if labels] == [["AWSCURRENT"]]
+
+
 def test_rotation_is_refused_on_a_secret_without_rotation_enabled(rotation: Rotation) -> None:
-    version = rotation.current_version()
+    rotation.secretsmanager.cancel_rotate_secret(SecretId=rotation.secret_id)
+    version, before = rotation.current_version(), rotation.stages()
 
     with pytest.raises(rotation_logic.RotationError, match="not enabled"):
         rotation.call("createSecret", version)
 
-    assert rotation.stages() == {version: ["AWSCURRENT"]}
+    assert rotation.stages() == before

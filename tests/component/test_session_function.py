@@ -308,7 +308,9 @@ def test_one_server_error_is_retried_once(create, openai_api: FakeOpenAI) -> Non
 
 
 def test_a_slow_openai_answers_504_after_one_attempt(create, openai_api: FakeOpenAI) -> None:
-    openai_api.script(Reply(200, {"late": True}, delay=3))
+    # The answer comes far later than the 1 s timeout, so "returned well before it" proves the
+    # function gave up on time without a tight bound that a loaded machine would break.
+    openai_api.script(Reply(200, {"late": True}, delay=10))
 
     started = time.monotonic()
     result = create(OpenAITimeoutSeconds="1")
@@ -317,7 +319,7 @@ def test_a_slow_openai_answers_504_after_one_attempt(create, openai_api: FakeOpe
     assert result["statusCode"] == 504
     assert body_of(result) == {"detail": "OpenAI did not answer in time. Try again in a moment."}
     assert len(openai_api.requests) == 1
-    assert elapsed < 2.5
+    assert elapsed < 6
 
 
 def test_an_unreachable_openai_is_502(invoke, api_key: str) -> None:

@@ -19,6 +19,7 @@ import httpx
 
 from local.stack import LocalAws
 from local.template import ROOT
+from tests.support.processes import stop
 
 
 def free_port() -> int:
@@ -63,11 +64,11 @@ class RunningStack:
 
 
 @contextmanager
-def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[RunningStack]:
-    """Run `python -m local.dev` with ``env`` on a free port until the block ends."""
+def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0, port: int | None = None) -> Iterator[RunningStack]:
+    """Run `python -m local.dev` with ``env`` on ``port`` (default: a free one) until the block ends."""
     state_dir = Path(tempfile.mkdtemp(prefix="local-stack-"))
     log_path = state_dir / "dev.log"
-    port = free_port()
+    port = port or free_port()
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         **(env or {}),
@@ -105,9 +106,4 @@ def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0) -> Ite
             process=process,
         )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

@@ -1,7 +1,10 @@
-"""The authorizer through `make dev`: every refused token gets 401/403, good ones reach the function.
+"""Token checks through `make dev`: every refused token is refused, good ones reach the function.
 
-The stack runs with JWT_JWKS_URL pointing at a JWKS this test serves on 127.0.0.1, as a
-Better Auth app would serve /api/auth/jwks. `make token` and `make rotate` run against it.
+Two doors, one verifier: the gateway authorizer in front of the user routes (401/403 from API
+Gateway) and McpFunction on /mcp, which answers its own 401 with a WWW-Authenticate challenge
+(400 for an Authorization header that is not "Bearer <token>"). The stack runs with JWT_JWKS_URL
+pointing at a JWKS this test serves on 127.0.0.1, as a Better Auth app would serve
+/api/auth/jwks. `make token` and `make rotate` run against it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,11 @@ from tests.integration.stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration
 
-PROTECTED = ("POST", "/mcp")
+ROUTES = {"gateway": ("GET", "/api/chatkit/threads"), "mcp": ("POST", "/mcp")}
+PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+# How /mcp refuses what the authorizer refuses (RFC 6750 section 3.1): no bearer credentials get a
+# bare challenge, a malformed header is a bad request, every other refused token is invalid_token.
+MCP_REFUSALS = {"missing_header": (401, None), "wrong_scheme": (401, None), "malformed_header": (400, "invalid_request")}
 # The authorizer re-reads the signing secret after a signature miss at most once a second.
 KEY_REFRESH_PAUSE = 1.2
 
@@ -40,14 +47,19 @@ def world(auth_stack: RunningStack, keys: dict[str, SigningKey], jwks_server: Jw
     return World(SecretsStack(auth_stack), jwks_server, keys, monkeypatch)
 
 
-def call(stack: RunningStack, authorization: str | None) -> httpx.Response:
+def call(stack: RunningStack, authorization: str | None, route: str = "gateway") -> httpx.Response:
+    method, path = ROUTES[route]
     headers = {} if authorization is None else {"authorization": authorization}
-    return httpx.request(PROTECTED[0], f"{stack.url}{PROTECTED[1]}", headers=headers, json={}, timeout=30)
+    body = PING if route == "mcp" else None
+    return httpx.request(method, f"{stack.url}{path}", headers=headers, json=body, timeout=30)
 
 
 def let_through(response: httpx.Response) -> bool:
-    """The authorizer allowed it: the function answered (a 501 stub counts), not the gateway."""
-    return response.status_code not in (401, 403, 500)
+    """The token was accepted: the function answered (its own 403 for an MCP token on a user route
+    counts), not the gateway with ``{"message": ...}`` nor /mcp with its challenge."""
+    if response.status_code >= 500 or "www-authenticate" in response.headers:
+        return False
+    return "message" not in response.json()
 
 
 def run_tool(module: str, stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
@@ -88,20 +100,31 @@ def test_make_token_and_make_rotate_say_so_when_no_stack_runs(tmp_path: Any) -> 
         assert "make dev" in done.stderr
 
 
+@pytest.mark.parametrize("route", sorted(ROUTES))
 @pytest.mark.parametrize(("case", "expected_reason"), [(case, reason) for _, case, reason in REJECTIONS], ids=[name for name, _, _ in REJECTIONS])
-def test_refused_token_gets_401_or_403(auth_stack: RunningStack, world: World, case: Case, expected_reason: str) -> None:
+def test_refused_token_is_refused_at_both_doors(
+    auth_stack: RunningStack, world: World, case: Case, expected_reason: str, route: str
+) -> None:
     authorization = case(world)
     if expected_reason == "bad_signature" and case.__name__ == "older_than_previous":
-        # A warm authorizer refuses a key two rotations old once it has read the newer version
+        # A warm verifier refuses a key two rotations old once it has read the newer version
         # (else within its 60 s cache): a token signed with the newest key makes it read it.
         time.sleep(KEY_REFRESH_PAUSE)
-        assert let_through(call(auth_stack, bearer(mint_mcp_token("alice", world.mcp_key, 300))))
+        assert let_through(call(auth_stack, bearer(mint_mcp_token("alice", world.mcp_key, 300)), route))
 
-    response = call(auth_stack, authorization)
+    response = call(auth_stack, authorization, route)
 
-    expected = 401 if not authorization else 403
-    assert response.status_code == expected, response.text
-    assert response.json() == {"message": "Unauthorized" if expected == 401 else "Forbidden"}
+    if route == "gateway":
+        expected = 401 if not authorization else 403
+        assert response.status_code == expected, response.text
+        assert response.json() == {"message": "Unauthorized" if expected == 401 else "Forbidden"}
+    else:
+        status, error = MCP_REFUSALS.get(expected_reason, (401, "invalid_token"))
+        assert response.status_code == status, response.text
+        challenge = response.headers["www-authenticate"]
+        assert challenge.startswith("Bearer")
+        assert (f'error="{error}"' in challenge) if error else ("error=" not in challenge)
+        assert response.json()["error"]["code"] == -32600
     assert "Traceback" not in auth_stack.log()
 
 

@@ -7,6 +7,7 @@ it creates are then read back through /mcp's list_tasks, as the ChatKit workflow
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -178,3 +179,43 @@ def test_client_mistakes_through_the_gateway_are_4xx_and_change_nothing(chat: Ch
     assert chat.items(alice_thread) == alice_items and chat.items(bob_thread, "bob") == bob_items
     assert len(chat.fake.requests) == calls
     assert " 500 " not in chat.stack.log()
+
+
+def test_two_chats_stream_at_once_each_in_its_own_sandbox(chat: Chat) -> None:
+    """Lambda gives each concurrent invocation its own sandbox: a second chat is not queued behind
+    the first. Both models' answers are held until both streams have begun; with one sandbox the
+    second stream could not begin before the first ended, and this test would fail."""
+    both_begun = threading.Event()
+
+    def held(request: dict[str, Any]) -> Any:
+        both_begun.wait(timeout=60)
+        return text("Done.", pieces=1, pause=0)
+
+    with chat.fake.lock:
+        chat.fake.steps.clear()  # a step an earlier, abandoned run never asked for
+    chat.fake.script(held, held)
+    begun = {user: threading.Event() for user in ("alice", "bob")}
+    answers: dict[str, str] = {}
+
+    def converse(user: str) -> None:
+        body = json.dumps({"type": "threads.create", "params": {"input": user_message(f"hello from {user}")}})
+        headers = {"authorization": f"Bearer {chat.tokens[user]}", "content-type": "application/json"}
+        with httpx.stream("POST", f"{chat.stack.url}/chatkit", content=body, headers=headers, timeout=90) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    begun[user].set()
+                    event = json.loads(line.removeprefix("data: "))
+                    if event["type"] == "thread.item.done" and event["item"]["type"] == "assistant_message":
+                        answers[user] = event["item"]["content"][0]["text"]
+
+    threads = [threading.Thread(target=converse, args=(user,)) for user in begun]
+    for thread in threads:
+        thread.start()
+    started_together = all(event.wait(timeout=60) for event in begun.values())
+    both_begun.set()
+    for thread in threads:
+        thread.join(timeout=90)
+
+    assert started_together
+    assert answers == {"alice": "Done.", "bob": "Done."}
+    assert chat.stack.wait_for_log("ChatKitFunction: 1 sandboxes busy, starting another")

@@ -90,8 +90,8 @@ def faults() -> Iterator[Faults]:
         ):
             chat = Chat(stack.url, {user: key.sign(claims(user, ttl=3600)) for user in ("alice", "bob")})
             world = Faults(stack, chat, aws, moto, model, jwks, key, 0.0)
-            # The authorizer reads TokenSigningSecret on the first MCP token; the last test comes
-            # back to it once that read is older than the cache's lifetime.
+            # McpFunction reads TokenSigningSecret on the first MCP token (with the authorizer's
+            # code); the last test comes back to it once that read is older than the cache's lifetime.
             chat.tokens["mcp"] = world.mcp_token("alice")
             assert chat.mcp("list_tasks", {}, "mcp").status_code == 200
             world.mcp_keys_read_at = time.monotonic()
@@ -207,8 +207,9 @@ def test_with_the_jwks_host_down_known_keys_keep_working_and_unknown_ones_are_re
 
 
 def test_valid_tokens_keep_working_while_secrets_manager_is_down(faults: Faults) -> None:
-    """Last in the module: by now the authorizer's MCP keys are nearly a minute old, so the
-    request below finds them expired, tries Secrets Manager, fails, and verifies with the copy."""
+    """Last in the module: by now the MCP keys McpFunction's verifier (the authorizer's code) read
+    are nearly a minute old, so the request below finds them expired, tries Secrets Manager,
+    fails, and verifies with the copy."""
     remaining = faults.mcp_keys_read_at + SECRET_CACHE_SECONDS + 1 - time.monotonic()
     if remaining > 0:
         time.sleep(remaining)
@@ -221,8 +222,9 @@ def test_valid_tokens_keep_working_while_secrets_manager_is_down(faults: Faults)
         assert time.monotonic() - started < 5  # one short attempt, not the authorizer's whole timeout
         forged = claims("bob", issuer="chatkit-backend", audience="chatkit-backend:mcp")
         faults.chat.tokens["forged"] = jwt.encode(forged, "not-the-signing-key-" + "x" * 32, algorithm="HS256")
-        assert faults.chat.mcp("list_tasks", {}, "forged").status_code == 403
-    # The authorizer tried Secrets Manager, failed, said so once, and verified with its cached keys.
+        # /mcp refuses it itself: 401 with its challenge (the gateway's authorizer would say 403).
+        assert faults.chat.mcp("list_tasks", {}, "forged").status_code == 401
+    # The verifier tried Secrets Manager, failed, said so once, and verified with its cached keys.
     logged = wait_for(lambda: "Secrets Manager read failed" in faults.stack.log()[log_so_far:] and faults.stack.log()[log_so_far:], timeout=5)
     assert '"serving_cached":true' in logged and logged.count("Secrets Manager read failed") == 1
 

@@ -25,7 +25,7 @@ def test_health_answers_without_a_token(local_stack: RunningStack) -> None:
 @pytest.mark.parametrize(
     ("method", "path"),
     [("POST", "/api/chatkit/session"), ("GET", "/api/chatkit/threads"), ("PUT", "/api/chatkit/threads/cthr_1"),
-     ("DELETE", "/api/chatkit/threads/cthr_1"), ("POST", "/mcp")],
+     ("DELETE", "/api/chatkit/threads/cthr_1")],
 )
 def test_protected_routes_refuse_a_request_without_a_token(local_stack: RunningStack, method: str, path: str) -> None:
     response = httpx.request(method, f"{local_stack.url}{path}", json={})
@@ -34,6 +34,15 @@ def test_protected_routes_refuse_a_request_without_a_token(local_stack: RunningS
     assert local_stack.wait_for_log(f"{method} {path} 401")
     lines = [line for line in local_stack.log().splitlines() if f"{method} {path} 401" in line]
     assert all(line.endswith("ms") and "auth=missing-identity" in line for line in lines), lines
+
+
+def test_mcp_refuses_a_request_without_a_token_itself(local_stack: RunningStack) -> None:
+    """/mcp has no gateway authorizer: McpFunction answers, with the challenge MCP clients read."""
+    response = httpx.post(f"{local_stack.url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.json()["error"]["code"] == -32600
+    assert local_stack.wait_for_log("POST /mcp 401 McpFunction auth=none")
 
 
 def test_preflight_from_an_allowed_origin_is_answered(local_stack: RunningStack) -> None:

@@ -34,3 +34,18 @@ def test_case_names_a_loadable_handler_and_existing_events(case) -> None:
     else:
         path, function = case.handler.rsplit(":", 1)
         assert (ROOT / path).is_file() and function.isidentifier(), case.handler
+
+
+def test_load_rows_compare_throughput_and_latency_with_their_groups_baseline() -> None:
+    from local.bench.__main__ import discover_load
+    from local.bench.load import Row, load_table
+
+    assert {group.group for group in discover_load()} >= {"gateway: kept-alive vs fresh connection"}
+    rows = [
+        Row("throughput", "1 connection", 20.0, 40.0, per_second=50.0, baseline=True),
+        Row("throughput", "64 connections", 600.0, 900.0, per_second=90.0),
+        Row("latency", "fresh", 2.0, 3.0, baseline=True),
+        Row("latency", "kept-alive", 1.0, 2.0),
+    ]
+    ratios = [line.split()[-1] for line in load_table(rows).splitlines() if line.startswith(("1 conn", "64 conn", "fresh", "kept"))]
+    assert ratios == ["1.00", "1.80", "1.00", "0.50"]

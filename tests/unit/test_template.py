@@ -1,4 +1,5 @@
-"""template.yaml declares what DESIGN.md asks for, and SAM turns it into the intended resources."""
+"""template.yaml declares the routes, tables and guards the README describes, and SAM turns it
+into the intended resources."""
 
 from __future__ import annotations
 
@@ -57,10 +58,49 @@ def test_every_route_has_its_own_function_with_the_lambda_runtime() -> None:
     assert {m for (m, p), f in routes.items() if p == "/mcp"} == {"POST", "GET", "DELETE"}
 
 
-def test_only_health_is_public() -> None:
-    public = {r.route_key for r in TEMPLATE.routes() if not r.authorized}
-    # OPTIONS /chatkit: the CORS preflight, which browsers send without a token.
-    assert public == {"GET /health", "OPTIONS /chatkit"}
+def test_public_routes_are_health_the_preflight_and_mcp_which_checks_its_own_tokens() -> None:
+    public = {r.route_key: r.function for r in TEMPLATE.routes() if not r.authorized}
+    # OPTIONS /chatkit: the CORS preflight, which browsers send without a token. /mcp answers its
+    # own 401s (with WWW-Authenticate) and serves its OAuth Protected Resource Metadata.
+    assert public == {
+        "GET /health": "HealthFunction",
+        "OPTIONS /chatkit": "ChatKitFunction",
+        "POST /mcp": "McpFunction",
+        "GET /mcp": "McpFunction",
+        "DELETE /mcp": "McpFunction",
+        "GET /.well-known/oauth-protected-resource/mcp": "McpFunction",
+        "GET /.well-known/oauth-protected-resource": "McpFunction",
+    }
+
+
+def test_mcp_function_reads_the_keys_the_authorizer_reads() -> None:
+    authorizer = TEMPLATE.body["Resources"]["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
+    mcp = TEMPLATE.body["Resources"]["McpFunction"]["Properties"]["Environment"]["Variables"]
+    assert {name: mcp[name] for name in authorizer} == authorizer
+    granted = RESOURCES["McpFunction"]["Properties"]["Policies"][0]["Statement"][1]
+    assert granted["Action"] == "secretsmanager:GetSecretValue"
+    assert {"Ref": "TokenSigningSecret"} in granted["Resource"] and {"Ref": "UserTokenSecret"} in granted["Resource"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [({}, ""), ({"JwtIssuer": "https://app.example/api/auth"}, "https://app.example/api/auth"),
+     ({"JwtIssuer": "https://app.example", "McpAuthorizationServer": "https://auth.example/api/auth"}, "https://auth.example/api/auth")],
+)
+def test_the_mcp_authorization_server_defaults_to_the_jwt_issuer(settings: dict[str, str], expected: str) -> None:
+    assert Template.load(settings).functions()["McpFunction"].environment["MCP_AUTHORIZATION_SERVER"] == expected
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [("McpAuthorizationServer", "http://auth.example/api/auth"), ("McpResourceUrl", "https://api.example/mcp?x=1"),
+     ("McpResourceUrl", "ftp://api.example/mcp"), ("McpReadScope", 'tasks "read"'), ("McpWriteScope", "a\\b")],
+)
+def test_mcp_oauth_parameters_refuse_what_cannot_work(parameter: str, value: str) -> None:
+    from local.template import TemplateError
+
+    with pytest.raises(TemplateError, match=parameter):
+        Template.load({parameter: value})
 
 
 def test_the_authorizer_is_wired_as_design_says(transformed: dict[str, Any]) -> None:
@@ -76,7 +116,9 @@ def test_the_authorizer_is_wired_as_design_says(transformed: dict[str, Any]) -> 
     assert deployed["authorizerResultTtlInSeconds"] == 60
     assert deployed["identitySource"] == ["$request.header.Authorization"]
     assert api["paths"]["/health"]["get"]["security"] == [{"NONE": []}]
-    assert api["paths"]["/mcp"]["post"]["security"] == [{"JwtAuthorizer": []}]
+    assert api["paths"]["/api/chatkit/session"]["post"]["security"] == [{"JwtAuthorizer": []}]
+    assert api["paths"]["/mcp"]["post"]["security"] == [{"NONE": []}]
+    assert api["paths"]["/.well-known/oauth-protected-resource/mcp"]["get"]["security"] == [{"NONE": []}]
     # EnableFunctionDefaultPermissions: API Gateway may invoke the authorizer.
     permissions = [
         p for p in of_type(transformed, "AWS::Lambda::Permission").values()

@@ -7,66 +7,16 @@ Two answer formats, chosen by the event:
   ``context``. The policy covers every method of the stage, because REST caches it per token
   and reuses it on the caller's next route.
 The context is ``{"user_id": <sub>, "token_use": "user" | "mcp"}``, what
-``identity.identity_from_event`` reads.
+``identity.identity_from_event`` reads. The verifier is built in ``chatkit_backend.verifier``,
+the same way McpFunction builds its own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from chatkit_backend.jwks import JwksCache, jwks_url_problem
-from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretCache
-from chatkit_backend.settings import env_str
-from chatkit_backend.tokens import MAX_TOKEN_CHARS, SigningKeys, TokenRejected, TokenVerifier, VerifiedToken
-
-BEARER = "bearer"
-
-
-@dataclass(frozen=True)
-class AuthorizerSettings:
-    token_signing_secret_arn: str
-    user_token_secret_arn: str
-    jwks_url: str
-    issuer: str
-    audience: str
-
-    @classmethod
-    def from_env(cls) -> AuthorizerSettings:
-        return cls(
-            token_signing_secret_arn=env_str("TOKEN_SIGNING_SECRET_ARN"),
-            user_token_secret_arn=env_str("USER_TOKEN_SECRET_ARN"),
-            jwks_url=env_str("JWT_JWKS_URL"),
-            issuer=env_str("JWT_ISSUER"),
-            audience=env_str("JWT_AUDIENCE"),
-        )
-
-    def jwks_problem(self) -> str | None:
-        """Why asymmetric tokens cannot be accepted with these settings, or None when they can."""
-        if not self.jwks_url:
-            return "JWT_JWKS_URL is not set"
-        if not self.issuer or not self.audience:
-            return "JWT_ISSUER and JWT_AUDIENCE are required when JWT_JWKS_URL is set"
-        return jwks_url_problem(self.jwks_url)
-
-
-def build_verifier(settings: AuthorizerSettings, cache: SecretCache | None = None) -> TokenVerifier:
-    """The container's verifier; nothing is fetched until the first token needs it."""
-    cache = cache or SecretCache()
-    return TokenVerifier(
-        # MCP tokens survive one rotation: AWSPREVIOUS is still accepted.
-        mcp_keys=SigningKeys(settings.token_signing_secret_arn, cache, (CURRENT, PREVIOUS))
-        if settings.token_signing_secret_arn
-        else None,
-        # A replaced shared user secret stops working at once: only AWSCURRENT.
-        user_keys=SigningKeys(settings.user_token_secret_arn, cache, (CURRENT,))
-        if settings.user_token_secret_arn
-        else None,
-        jwks=JwksCache(settings.jwks_url) if settings.jwks_url else None,
-        issuer=settings.issuer,
-        audience=settings.audience,
-        jwks_problem=settings.jwks_problem() if settings.jwks_url else None,
-    )
+from chatkit_backend.tokens import TokenRejected, VerifiedToken
+from chatkit_backend.verifier import bearer_token as parse_bearer
 
 
 def bearer_token(event: dict[str, Any]) -> str:
@@ -74,23 +24,8 @@ def bearer_token(event: dict[str, Any]) -> str:
     if not isinstance(event, dict):
         raise TokenRejected("missing_header")
     if event.get("type") == "TOKEN":
-        value = event.get("authorizationToken")
-    else:
-        value = _header(event, "authorization")
-    if value is None or value == "":
-        raise TokenRejected("missing_header")
-    if not isinstance(value, str):
-        raise TokenRejected("malformed_header")
-    if len(value) > MAX_TOKEN_CHARS + len("Bearer "):
-        raise TokenRejected("oversize")
-    parts = value.split()
-    if not parts:
-        raise TokenRejected("missing_header")
-    if parts[0].lower() != BEARER:
-        raise TokenRejected("wrong_scheme")
-    if len(parts) != 2:
-        raise TokenRejected("malformed_header")
-    return parts[1]
+        return parse_bearer(event.get("authorizationToken"))
+    return parse_bearer(_header(event, "authorization"))
 
 
 def _header(event: dict[str, Any], name: str) -> Any:

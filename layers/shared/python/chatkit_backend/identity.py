@@ -1,7 +1,9 @@
 """The caller's identity, as the JWT authorizer put it in the request context.
 
-The authorizer is the only code that reads tokens; every other function takes the user from
-``requestContext.authorizer.lambda`` (HTTP API) or ``requestContext.authorizer`` (REST API).
+Functions behind the authorizer take the user from ``requestContext.authorizer.lambda`` (HTTP
+API) or ``requestContext.authorizer`` (REST API), never from a token. McpFunction is the one
+exception: /mcp has no authorizer, and it checks its token with the same verifier
+(``chatkit_backend.verifier``, ``mcp.auth``).
 """
 
 from __future__ import annotations

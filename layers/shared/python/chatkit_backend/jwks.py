@@ -40,21 +40,26 @@ class KeysUnavailable(Exception):
     """The keys needed to verify a token could not be read (a dependency failed, not the token)."""
 
 
-def jwks_url_problem(url: str) -> str | None:
-    """Why ``url`` may not serve signing keys, or None: https, or plain http on a loopback host only."""
+def url_problem(url: str, setting: str = "JWT_JWKS_URL") -> str | None:
+    """Why ``url`` may not serve keys or metadata, or None: https, or plain http on a loopback host only."""
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return None
     if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
         return None
-    return "JWT_JWKS_URL must be an https URL (plain http is accepted for localhost only)"
+    return f"{setting} must be an https URL (plain http is accepted for localhost only)"
+
+
+def jwks_url_problem(url: str) -> str | None:
+    """Why ``url`` may not serve signing keys, or None."""
+    return url_problem(url)
 
 
 class _SafeRedirects(urllib.request.HTTPRedirectHandler):
     """Follow a redirect only to a URL we would accept as JWT_JWKS_URL (never https -> http)."""
 
     def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-        if jwks_url_problem(newurl) is not None:
+        if url_problem(newurl) is not None:
             raise urllib.error.HTTPError(newurl, code, "redirect to a URL that may not serve keys", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
@@ -62,20 +67,25 @@ class _SafeRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_SafeRedirects)
 
 
-def fetch_jwks(url: str, timeout: float = FETCH_TIMEOUT_SECONDS) -> dict[str, Any]:
-    """One GET of the JWKS document; raises ``KeysUnavailable`` on any network or format failure."""
+def fetch_json(url: str, *, timeout: float = FETCH_TIMEOUT_SECONDS, what: str = "JWKS") -> Any:
+    """One GET of a small JSON document; raises ``KeysUnavailable`` on any network or format failure."""
     request = urllib.request.Request(url, headers={"accept": "application/json", "user-agent": "chatkit-backend"})
     try:
         with _OPENER.open(request, timeout=timeout) as response:
             raw = response.read(MAX_JWKS_BYTES + 1)
     except (OSError, ValueError) as exc:
-        raise KeysUnavailable(f"JWKS fetch failed: {type(exc).__name__}") from None
+        raise KeysUnavailable(f"{what} fetch failed: {type(exc).__name__}") from None
     if len(raw) > MAX_JWKS_BYTES:
-        raise KeysUnavailable("JWKS document is larger than expected")
+        raise KeysUnavailable(f"{what} document is larger than expected")
     try:
-        document = json.loads(raw)
+        return json.loads(raw)
     except ValueError:
-        raise KeysUnavailable("JWKS document is not JSON") from None
+        raise KeysUnavailable(f"{what} document is not JSON") from None
+
+
+def fetch_jwks(url: str, timeout: float = FETCH_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """One GET of the JWKS document; raises ``KeysUnavailable`` on any network or format failure."""
+    document = fetch_json(url, timeout=timeout)
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise KeysUnavailable("JWKS document has no 'keys' list")
     return document

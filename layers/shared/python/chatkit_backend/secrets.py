@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chatkit_backend.aws import client
 from chatkit_backend.errors import DependencyUnavailable
 from chatkit_backend.observability import Throttle, logger
 
@@ -112,6 +111,10 @@ class SecretCache:
 
 def fetch_version(secret_id: str, stage: str = CURRENT, *, fail_fast: bool = False) -> SecretVersion | None:
     """One uncached read of ``stage``; None when the stage is not attached to any version."""
+    # Imported on the first read: McpFunction builds its verifier at init, and a container that
+    # only ever sees OAuth access tokens (checked against a JWKS) never needs the AWS SDK for it.
+    from chatkit_backend.aws import client
+
     secretsmanager = client("secretsmanager", fail_fast=fail_fast)
     try:
         response = secretsmanager.get_secret_value(SecretId=secret_id, VersionStage=stage)

@@ -2,7 +2,8 @@
 
 MCP tokens are HS256 JWTs signed with TokenSigningSecret (AWSCURRENT). Their audience is
 distinct from any user token's, so neither kind is accepted where the other is expected.
-``TokenVerifier`` is what the authorizer, the only code that reads tokens, runs on each request:
+``TokenVerifier`` is the one implementation of token checks. The gateway authorizer runs it for
+every route but ``/mcp``; McpFunction runs it for ``/mcp``, naming itself as the ``resource``:
 
 - asymmetric user tokens (EdDSA, RS256, ES256) verify against the frontend's JWKS, with ``iss``
   and ``aud`` required to equal JWT_ISSUER and JWT_AUDIENCE;
@@ -10,7 +11,12 @@ distinct from any user token's, so neither kind is accepted where the other is e
   and AWSPREVIOUS keys, so a rotation never rejects a token minted just before it;
 - any other HS256 token is a user token and verifies against UserTokenSecret's AWSCURRENT, with
   ``iss`` checked when JWT_ISSUER is set and ``aud`` required to equal JWT_AUDIENCE when set (and
-  to be absent when it is not).
+  to be absent when it is not);
+- only when a ``resource`` is given (McpFunction): OAuth access tokens from the MCP authorization
+  server. A JWT that names the resource verifies against that server's JWKS with ``iss`` equal
+  to its issuer (RFC 9068, RFC 8707); an opaque token is introspected (RFC 7662) when the server
+  offers it and client credentials are configured. Their scopes come with the identity. An
+  access token for another resource is a user token to this verifier, and fails as one.
 
 Which path a token takes is read from its unverified header and audience, but each path verifies
 with its own key, algorithm and audience, so choosing a path never lets a token skip a check.
@@ -33,6 +39,7 @@ from typing import Any, Literal, Protocol
 import jwt
 
 from chatkit_backend.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
+from chatkit_backend.oauth import AuthorizationServer
 from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretVersion
 
 MCP_AUDIENCE = "chatkit-backend:mcp"
@@ -49,7 +56,10 @@ MAX_SUBJECT_CHARS = 256
 # per container; the window in which a flood of them could delay a just-rotated key is one second.
 KEY_REFRESH_INTERVAL_SECONDS = 1.0
 
-TokenUse = Literal["user", "mcp"]
+TokenUse = Literal["user", "mcp", "oauth"]
+# RFC 9068 section 4: a JWT access token's typ is at+jwt; "JWT" (or none) is what many servers
+# still send. Anything else (an ID token's, a logout token's) is another kind of JWT.
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt", "jwt"})
 
 
 def mint_mcp_token(user_id: str, signing_key: str, ttl_seconds: int, *, now: float | None = None) -> str:
@@ -79,6 +89,9 @@ class TokenRejected(Exception):
 class VerifiedToken:
     user_id: str
     token_use: TokenUse
+    # What an OAuth access token grants. None for the project's own tokens (user and session MCP
+    # tokens), which carry no scopes: they act for their user with every tool.
+    scopes: frozenset[str] | None = None
 
 
 class SecretSource(Protocol):
@@ -168,18 +181,28 @@ class TokenVerifier:
         issuer: str = "",
         audience: str = "",
         jwks_problem: str | None = None,
+        authorization_server: AuthorizationServer | None = None,
     ) -> None:
         self.mcp_keys = mcp_keys
         self.user_keys = user_keys
         self.jwks = jwks
         self.jwks_problem = jwks_problem
+        self.authorization_server = authorization_server
         self._mcp = _Path("mcp", MCP_AUDIENCE, MCP_ISSUER)
         self._user = _Path("user", audience or None, issuer or None)
 
-    def verify(self, token: str) -> VerifiedToken:
+    def verify(self, token: str, *, resource: str | None = None) -> VerifiedToken:
+        """The caller's identity. ``resource`` (the canonical URL of ``/mcp``) also admits OAuth
+        access tokens issued for exactly that resource by the configured authorization server."""
         if len(token) > MAX_TOKEN_CHARS:
             raise TokenRejected("oversize")
-        header, claims = _unverified(token)
+        server = self.authorization_server if resource else None
+        try:
+            header, claims = _unverified(token)
+        except TokenRejected:
+            if server is not None and server.introspects():
+                return self._introspect(token, server, resource or "")
+            raise
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in ALLOWED_ALGORITHMS:
             raise TokenRejected("algorithm_not_allowed")
@@ -187,6 +210,11 @@ class TokenVerifier:
             if _names_audience(claims.get("aud"), MCP_AUDIENCE):
                 return self._verify_shared_secret(token, self.mcp_keys, self._mcp)
             return self._verify_shared_secret(token, self.user_keys, self._user)
+        # By audience, as for HS256: a token that names the resource is an access token for it;
+        # any other (a user token, or an access token for another resource) is checked as a user
+        # token, which also keeps a token not meant for /mcp from waking the authorization server.
+        if server is not None and _names_resource(claims, resource or ""):
+            return self._verify_access_token(token, header, algorithm, server, resource or "")
         return self._verify_jwks(token, header, algorithm)
 
     def _verify_shared_secret(self, token: str, source: SigningKeys | None, path: _Path) -> VerifiedToken:
@@ -203,38 +231,118 @@ class TokenVerifier:
     def _verify_jwks(self, token: str, header: dict[str, Any], algorithm: str) -> VerifiedToken:
         if self.jwks is None or self.jwks_problem is not None:
             raise TokenRejected("jwks_not_configured")
-        kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise TokenRejected("malformed")
-        key = self.jwks.key(kid, algorithm)
-        if key is None:
-            raise TokenRejected("unknown_kid")
-        if key.algorithm_name != algorithm:
-            raise TokenRejected("algorithm_mismatch")
+        key = _key_from(self.jwks, header, algorithm)
         verified = self._try_key(token, key, algorithm, self._user)
         if verified is None:
             raise TokenRejected("bad_signature")
         return verified
 
+    def _verify_access_token(
+        self, token: str, header: dict[str, Any], algorithm: str, server: AuthorizationServer, resource: str
+    ) -> VerifiedToken:
+        """An OAuth access token (RFC 9068) for ``resource``, signed by the authorization server."""
+        token_type = header.get("typ")
+        if token_type is not None and (not isinstance(token_type, str) or token_type.lower() not in ACCESS_TOKEN_TYPES):
+            raise TokenRejected("not_an_access_token")
+        key = _key_from(server.keys(), header, algorithm)
+        # The audience is compared below as a resource URL (RFC 8707), not as a plain string.
+        options = {"require": ["exp", "sub", "iss"], "verify_aud": False}
+        claims = _decode(token, key, algorithm, audience=None, issuer=server.issuer, options=options)
+        if claims is None:
+            raise TokenRejected("bad_signature")
+        if not _names_resource(claims, resource):
+            raise TokenRejected("wrong_audience")
+        return _identity(claims, "oauth", _scopes(claims))
+
+    def _introspect(self, token: str, server: AuthorizationServer, resource: str) -> VerifiedToken:
+        """An opaque access token, as the authorization server describes it (RFC 7662)."""
+        answer = server.introspect(token)
+        if answer is None:
+            raise TokenRejected("inactive")
+        if answer.get("iss") is not None and answer["iss"] != server.issuer:
+            raise TokenRejected("wrong_issuer")
+        if not _names_resource(answer, resource):
+            raise TokenRejected("wrong_audience")
+        now = time.time()
+        exp = answer.get("exp")
+        if exp is not None and (not _is_number(exp) or exp + LEEWAY_SECONDS <= now):
+            raise TokenRejected("expired")
+        nbf = answer.get("nbf")
+        if nbf is not None and (not _is_number(nbf) or nbf - LEEWAY_SECONDS > now):
+            raise TokenRejected("not_yet_valid")
+        if "sub" not in answer:
+            raise TokenRejected("missing_sub")
+        return _identity(answer, "oauth", _scopes(answer))
+
     def _try_key(self, token: str, key: Any, algorithm: str, path: _Path) -> VerifiedToken | None:
         """The identity if ``key`` signed the token and its claims hold; None on a signature miss."""
-        try:
-            claims = _PYJWT.decode(
-                token,
-                key,
-                algorithms=[algorithm],
-                audience=path.audience,
-                issuer=path.issuer,
-                leeway=LEEWAY_SECONDS,
-            )
-        except jwt.InvalidSignatureError:
-            return None
-        except jwt.PyJWTError as error:
-            raise TokenRejected(_reason(error)) from None
-        subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_CHARS:
-            raise TokenRejected("invalid_subject")
-        return VerifiedToken(user_id=subject, token_use=path.token_use)
+        claims = _decode(token, key, algorithm, audience=path.audience, issuer=path.issuer)
+        return None if claims is None else _identity(claims, path.token_use)
+
+
+def _decode(
+    token: str, key: Any, algorithm: str, *, audience: str | None, issuer: str | None, options: Any = None
+) -> dict[str, Any] | None:
+    """The token's claims if ``key`` signed it and they hold; None on a signature miss."""
+    try:
+        return _PYJWT.decode(
+            token, key, algorithms=[algorithm], audience=audience, issuer=issuer, leeway=LEEWAY_SECONDS, options=options
+        )
+    except jwt.InvalidSignatureError:
+        return None
+    except jwt.PyJWTError as error:
+        raise TokenRejected(_reason(error)) from None
+
+
+def _key_from(jwks: JwksCache, header: dict[str, Any], algorithm: str) -> Any:
+    """The JWKS key the header names (by ``kid``), which must be a key of ``algorithm``'s type."""
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise TokenRejected("malformed")
+    key = jwks.key(kid, algorithm)
+    if key is None:
+        raise TokenRejected("unknown_kid")
+    if key.algorithm_name != algorithm:
+        raise TokenRejected("algorithm_mismatch")
+    return key
+
+
+def _identity(claims: dict[str, Any], token_use: TokenUse, scopes: frozenset[str] | None = None) -> VerifiedToken:
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_CHARS:
+        raise TokenRejected("invalid_subject")
+    return VerifiedToken(user_id=subject, token_use=token_use, scopes=scopes)
+
+
+def canonical_resource(url: str) -> str:
+    """A resource URL as RFC 8707 compares it: scheme and host lower-cased, no trailing slash."""
+    scheme, _, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{authority.lower()}{slash}{path}".rstrip("/")
+
+
+def _names_resource(claims: dict[str, Any], resource: str) -> bool:
+    """Whether the token was issued for ``resource``: its ``aud`` names it, or, with no ``aud``,
+    its ``resource`` claim does (some servers put the RFC 8707 indicator there)."""
+    named = claims.get("aud") if "aud" in claims else claims.get("resource")
+    values = named if isinstance(named, list) else [named]
+    wanted = canonical_resource(resource)
+    return any(isinstance(value, str) and canonical_resource(value) == wanted for value in values)
+
+
+def _scopes(claims: dict[str, Any]) -> frozenset[str]:
+    """Granted scopes: ``scope`` as a space-separated string (RFC 9068), or ``scp`` as a list."""
+    scope = claims.get("scope")
+    if isinstance(scope, str):
+        return frozenset(scope.split())
+    scp = claims.get("scp")
+    if isinstance(scp, list):
+        return frozenset(item for item in scp if isinstance(item, str))
+    return frozenset()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _hs256_signer(token: str, keys: tuple[str, ...]) -> str | None:

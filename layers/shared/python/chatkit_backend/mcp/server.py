@@ -1,8 +1,10 @@
 """Streamable HTTP transport rules and JSON-RPC dispatch for the task tools, with no state.
 
-``McpServer.handle`` takes one HTTP request (method, lower-cased headers, body bytes, the
-authorizer's user id) and returns one ``HttpReply``. Every request stands alone: no session
-ids, nothing remembered between requests, so any container answers any request.
+``McpServer.handle`` takes one HTTP request (method, lower-cased headers, body bytes, and its
+credentials as a ``Credentials``: see ``mcp.auth``) and returns one ``HttpReply``. Every request
+stands alone: no session ids, nothing remembered between requests, so any container answers any
+request. Checks run in this order: method, Origin, token (401), body size, media types, JSON,
+protocol version, then the token's scopes for what the message asks (403), then the call.
 
 Era routing, as the reference SDK does it: an ``MCP-Protocol-Version`` header naming
 2026-07-28 (or, without the header, a body whose ``params._meta`` carries the protocol
@@ -18,7 +20,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from chatkit_backend import __version__
 from chatkit_backend.errors import DependencyUnavailable, DomainError, RateLimited
@@ -43,6 +45,18 @@ OUTAGE_HINT = (
 )
 
 _SENTINEL = re.compile(r"^=\?base64\?(?P<payload>.*)\?=$")
+
+
+class Credentials(Protocol):
+    """A request's credentials. Both methods raise ``protocol.HttpRefusal`` to refuse the request."""
+
+    def user(self) -> str:
+        """The user the request acts for."""
+        ...
+
+    def allow(self, writes: bool) -> None:
+        """Refuses a message the credentials do not cover; ``writes``: it calls a tool that changes tasks."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,21 @@ def _server_info(version: str) -> dict[str, str]:
 
 def _transport_error(status: int, message: str, code: int = p.INVALID_REQUEST, **headers: str) -> HttpReply:
     return HttpReply(status, p.error_message(None, p.RpcError(code, message)), headers)
+
+
+def _refused(refusal: p.HttpRefusal) -> HttpReply:
+    return _transport_error(refusal.status, refusal.message, **refusal.headers)
+
+
+def _writes(message: Any) -> bool:
+    """Whether the message (or any message of a batch) calls a tool that changes tasks."""
+    for item in message if isinstance(message, list) else [message]:
+        params = item.get("params") if isinstance(item, dict) and item.get("method") == "tools/call" else None
+        name = params.get("name") if isinstance(params, dict) else None
+        tool = TOOLS_BY_NAME.get(name) if isinstance(name, str) else None
+        if tool is not None and not tool.annotations.get("readOnlyHint", False):
+            return True
+    return False
 
 
 def _media_type(value: str) -> str:
@@ -182,7 +211,7 @@ class McpServer:
         self.settings = settings
         self.usage = UsageLimits(settings.usage)
 
-    def handle(self, method: str, headers: dict[str, str], body: bytes, user_id: str | None) -> HttpReply:
+    def handle(self, method: str, headers: dict[str, str], body: bytes, credentials: Credentials) -> HttpReply:
         if method != "POST":
             return _transport_error(
                 405,
@@ -192,10 +221,10 @@ class McpServer:
         origin = headers.get("origin")
         if origin is not None and origin not in self.settings.allowed_origins:
             return _transport_error(403, "Forbidden: this Origin may not call the MCP server.")
-        if user_id is None:
-            return _transport_error(
-                401, "Unauthorized: send Authorization: Bearer <token>.", **{"www-authenticate": "Bearer"}
-            )
+        try:
+            user_id = credentials.user()
+        except p.HttpRefusal as refusal:
+            return _refused(refusal)
         if len(body) > self.settings.max_body_bytes:
             return _transport_error(
                 413, f"Request body is over the {self.settings.max_body_bytes}-byte limit."
@@ -219,6 +248,10 @@ class McpServer:
                     request_id if _valid_id(request_id) else None, p.unsupported_version(header_version)
                 ),
             )
+        try:
+            credentials.allow(writes=_writes(message))
+        except p.HttpRefusal as refusal:
+            return _refused(refusal)
         refused = self._count_tool_calls(message, user_id)
         if refused is not None:
             return refused

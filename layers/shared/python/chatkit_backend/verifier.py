@@ -1,0 +1,112 @@
+"""The container's token verifier, built from the environment the same way wherever tokens are read.
+
+The gateway authorizer (every route but ``/mcp``) and McpFunction (``/mcp``, which answers its
+own 401s) build their verifier here, from the same variables, reading keys through the same
+caches: signing secrets through a ``SecretCache``, the frontend's JWKS through a ``JwksCache``.
+McpFunction adds the MCP authorization server, whose JWKS is shared with the frontend's when both
+are the same document (Better Auth serves one ``/api/auth/jwks``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatkit_backend.jwks import JwksCache, jwks_url_problem
+from chatkit_backend.oauth import AuthorizationServer, secret_credentials
+from chatkit_backend.observability import logger
+from chatkit_backend.secrets import CURRENT, PREVIOUS, SecretCache
+from chatkit_backend.settings import env_str
+from chatkit_backend.tokens import MAX_TOKEN_CHARS, SigningKeys, TokenRejected, TokenVerifier
+
+BEARER = "bearer"
+
+
+@dataclass(frozen=True)
+class VerifierSettings:
+    token_signing_secret_arn: str
+    user_token_secret_arn: str
+    jwks_url: str
+    issuer: str
+    audience: str
+
+    @classmethod
+    def from_env(cls) -> VerifierSettings:
+        return cls(
+            token_signing_secret_arn=env_str("TOKEN_SIGNING_SECRET_ARN"),
+            user_token_secret_arn=env_str("USER_TOKEN_SECRET_ARN"),
+            jwks_url=env_str("JWT_JWKS_URL"),
+            issuer=env_str("JWT_ISSUER"),
+            audience=env_str("JWT_AUDIENCE"),
+        )
+
+    def jwks_problem(self) -> str | None:
+        """Why asymmetric tokens cannot be accepted with these settings, or None when they can."""
+        if not self.jwks_url:
+            return "JWT_JWKS_URL is not set"
+        if not self.issuer or not self.audience:
+            return "JWT_ISSUER and JWT_AUDIENCE are required when JWT_JWKS_URL is set"
+        return jwks_url_problem(self.jwks_url)
+
+
+def build_verifier(
+    settings: VerifierSettings,
+    cache: SecretCache | None = None,
+    *,
+    authorization_server: str = "",
+    introspection_secret_arn: str = "",
+) -> TokenVerifier:
+    """The container's verifier; nothing is fetched until the first token needs it.
+
+    ``authorization_server`` (an issuer URL) admits OAuth access tokens when the caller verifies
+    for a resource; ``introspection_secret_arn`` names the secret with the confidential client
+    credentials that introspection of opaque tokens needs.
+    """
+    cache = cache or SecretCache()
+    jwks_problem = settings.jwks_problem() if settings.jwks_url else None
+    if jwks_problem:
+        logger.error("asymmetric user tokens are refused", extra={"reason": jwks_problem})
+    jwks = JwksCache(settings.jwks_url) if settings.jwks_url else None
+    server = None
+    if authorization_server:
+        server = AuthorizationServer(
+            authorization_server,
+            credentials=secret_credentials(introspection_secret_arn, cache) if introspection_secret_arn else None,
+            jwks=lambda url: jwks if jwks is not None and jwks.url == url else JwksCache(url),
+        )
+    return TokenVerifier(
+        # MCP tokens survive one rotation: AWSPREVIOUS is still accepted.
+        mcp_keys=SigningKeys(settings.token_signing_secret_arn, cache, (CURRENT, PREVIOUS))
+        if settings.token_signing_secret_arn
+        else None,
+        # A replaced shared user secret stops working at once: only AWSCURRENT.
+        user_keys=SigningKeys(settings.user_token_secret_arn, cache, (CURRENT,))
+        if settings.user_token_secret_arn
+        else None,
+        jwks=jwks,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        jwks_problem=jwks_problem,
+        authorization_server=server,
+    )
+
+
+def bearer_token(value: object) -> str:
+    """The token of an ``Authorization: Bearer <token>`` value; ``TokenRejected`` when there is none.
+
+    Reasons: ``missing_header`` (absent or blank), ``wrong_scheme`` (not Bearer),
+    ``malformed_header`` (not exactly a scheme and one token), ``oversize``.
+    """
+    if value is None or value == "":
+        raise TokenRejected("missing_header")
+    if not isinstance(value, str):
+        raise TokenRejected("malformed_header")
+    if len(value) > MAX_TOKEN_CHARS + len("Bearer "):
+        raise TokenRejected("oversize")
+    parts = value.split()
+    if not parts:
+        raise TokenRejected("missing_header")
+    if parts[0].lower() != BEARER:
+        raise TokenRejected("wrong_scheme")
+    if len(parts) != 2:
+        raise TokenRejected("malformed_header")
+    return parts[1]
