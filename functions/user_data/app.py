@@ -12,13 +12,14 @@ from typing import Any
 from chatkit_backend.errors import DependencyUnavailable, DomainError, Forbidden
 from chatkit_backend.http import error_response, json_response
 from chatkit_backend.identity import identity_from_event
-from chatkit_backend.observability import log_dependency_failure, logger
+from chatkit_backend.metrics import count
+from chatkit_backend.observability import REQUEST_ID_PATH, log_dependency_failure, logger
 from chatkit_backend.user_data import Budget, UserData, UserDataSettings
 
 SERVICE = UserData(UserDataSettings.from_env())
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=REQUEST_ID_PATH)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         identity = identity_from_event(event)
@@ -28,6 +29,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if event.get("routeKey") == "DELETE /api/me":
             erasure = SERVICE.erase(identity.user_id, budget)
             logger.info("user data erased", extra={"complete": erasure.complete, "removed": erasure.removed})
+            count("Erasures", complete=str(erasure.complete).lower())
             return json_response(200, erasure.to_dict())
         document = SERVICE.export(identity.user_id, budget)
         logger.info("user data exported", extra={"complete": document["complete"]})

@@ -114,3 +114,41 @@ def test_export_then_erasure_of_one_user_leaves_another_users_data_intact(ops: S
         k: v for k, v in erin_before.items() if k != "exported_at"
     }
     assert [task["title"] for task in ops.list_tasks("erin")] == ["Erin's", "erin by MCP"]
+
+
+def emf_lines(log: str) -> list[dict[str, Any]]:
+    """The Embedded Metric Format lines in the stack's output (what CloudWatch turns into metrics)."""
+    lines = []
+    for line in log.splitlines():
+        start = line.find('{"_aws"')
+        if start >= 0:
+            lines.append(json.loads(line[start:]))
+    return lines
+
+
+def metric(lines: list[dict[str, Any]], name: str, **dimensions: str) -> list[dict[str, Any]]:
+    found = []
+    for line in lines:
+        [directive] = line["_aws"]["CloudWatchMetrics"]
+        names = [m["Name"] for m in directive["Metrics"]]
+        if name in names and all(line.get(k) == v for k, v in dimensions.items()):
+            assert directive["Namespace"] == "ChatKitBackend" and line["service"] == "chatkit-backend"
+            assert sorted(directive["Dimensions"][0]) == sorted([*dimensions, "service"]) or not dimensions
+            found.append(line)
+    return found
+
+
+def test_a_chat_turn_and_a_tool_call_show_as_emf_lines_in_make_devs_output(ops: Stack) -> None:
+    ops.fake.script(call("list_tasks", status="all"), text("Here they are."))
+    assert ops.post(create("What are my tasks?"), "erin").status_code == 200
+    assert ops.mcp("complete_task", {"task_id": "01JUNKJUNKJUNKJUNKJUNKJUNK"}, "erin").status_code == 200
+    assert ops.stack.wait_for_log('"tool":"complete_task"', timeout=10)
+    lines = emf_lines(ops.stack.log())
+    assert metric(lines, "ChatTurns")
+    assert metric(lines, "ToolCalls", tool="list_tasks", outcome="ok", via="chat")
+    assert metric(lines, "ToolCalls", tool="complete_task", outcome="error", via="mcp")
+    tokens = metric(lines, "TokensIn")
+    assert tokens and all(line["TokensIn"] == [20.0] and line["TokensOut"] == [10.0] for line in tokens[-1:])
+    assert metric(lines, "LimitRefusals", limit="messages_per_minute")
+    assert metric(lines, "LimitRefusals", limit="mcp_calls_per_minute")
+    assert metric(lines, "Erasures", complete="true")

@@ -105,10 +105,12 @@ class UsageLimits:
         if old is None:
             return
         if int(old.get("tokens", {}).get("N", "0")) >= budget:
+            _refused("daily_tokens")
             raise RateLimited(
                 f"You have used today's {budget:,} tokens of the assistant. The budget renews at midnight UTC.",
                 retry_after=window.seconds_left_in_day,
             )
+        _refused("messages_per_minute")
         raise RateLimited(
             f"You are sending messages too fast: at most {self.settings.messages_per_minute} a minute. "
             f"Try again in {window.seconds_left_in_minute} seconds.",
@@ -138,6 +140,7 @@ class UsageLimits:
         window = Window.at(self._clock())
         limit = self.settings.mcp_calls_per_minute
         if calls > limit or self._count(user_id, window, "c", "calls", limit, calls) is not None:
+            _refused("mcp_calls_per_minute")
             raise RateLimited(
                 f"Too many tool calls: at most {limit} a minute. Try again in {window.seconds_left_in_minute} seconds.",
                 retry_after=window.seconds_left_in_minute,
@@ -194,6 +197,13 @@ class UsageLimits:
     @staticmethod
     def _dynamodb() -> Any:
         return client("dynamodb")
+
+
+def _refused(limit: str) -> None:
+    # Imported on a refusal only: the metrics module loads Powertools.
+    from chatkit_backend.metrics import count
+
+    count("LimitRefusals", limit=limit)
 
 
 def _key(user_id: str, window: Window) -> dict[str, Any]:

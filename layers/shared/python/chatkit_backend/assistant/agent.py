@@ -18,6 +18,7 @@ from chatkit.agents import AgentContext
 
 from chatkit_backend import limits, tasks
 from chatkit_backend.errors import DomainError
+from chatkit_backend.metrics import count
 
 INSTRUCTIONS = """\
 You are a task assistant inside a todo app. You help the signed-in user manage their own tasks
@@ -48,12 +49,15 @@ def _with_limits(function: Callable[..., str]) -> Callable[..., str]:
     return function
 
 
-def _result(operation: Callable[[], Any]) -> str:
+def _result(tool: str, operation: Callable[[], Any]) -> str:
     """The operation's result as JSON for the model, or the domain error it can act on."""
     try:
-        return json.dumps(operation(), ensure_ascii=False)
+        answer = json.dumps(operation(), ensure_ascii=False)
     except DomainError as error:
+        count("ToolCalls", tool=tool, outcome="error", via="chat")
         return json.dumps({"error": error.detail}, ensure_ascii=False)
+    count("ToolCalls", tool=tool, outcome="ok", via="chat")
+    return answer
 
 
 @function_tool
@@ -65,7 +69,9 @@ def add_task(wrapper: ToolContext, title: str, description: str | None = None) -
         title: Short name of the task, 1 to {title_max} characters.
         description: Optional details, at most {description_max} characters.
     """
-    return _result(lambda: {**tasks.add_task(_user_id(wrapper), title, description).to_dict(), "status": "created"})
+    return _result(
+        "add_task", lambda: {**tasks.add_task(_user_id(wrapper), title, description).to_dict(), "status": "created"}
+    )
 
 
 @function_tool
@@ -88,7 +94,7 @@ def list_tasks(
         page = tasks.list_tasks(_user_id(wrapper), status, limit, cursor)
         return {"tasks": [task.to_dict() for task in page.tasks], "next_cursor": page.next_cursor}
 
-    return _result(run)
+    return _result("list_tasks", run)
 
 
 @function_tool
@@ -98,7 +104,7 @@ def complete_task(wrapper: ToolContext, task_id: str) -> str:
     Args:
         task_id: The task's id, from list_tasks or an earlier result.
     """
-    return _result(lambda: tasks.complete_task(_user_id(wrapper), task_id).to_dict())
+    return _result("complete_task", lambda: tasks.complete_task(_user_id(wrapper), task_id).to_dict())
 
 
 @function_tool
@@ -112,7 +118,8 @@ def update_task(wrapper: ToolContext, task_id: str, title: str | None = None, de
         description: New description, at most {description_max} characters.
     """
     return _result(
-        lambda: {**tasks.update_task(_user_id(wrapper), task_id, title, description).to_dict(), "status": "updated"}
+        "update_task",
+        lambda: {**tasks.update_task(_user_id(wrapper), task_id, title, description).to_dict(), "status": "updated"},
     )
 
 
@@ -123,7 +130,9 @@ def delete_task(wrapper: ToolContext, task_id: str) -> str:
     Args:
         task_id: The task's id, from list_tasks or an earlier result.
     """
-    return _result(lambda: {**tasks.delete_task(_user_id(wrapper), task_id).to_dict(), "status": "deleted"})
+    return _result(
+        "delete_task", lambda: {**tasks.delete_task(_user_id(wrapper), task_id).to_dict(), "status": "deleted"}
+    )
 
 
 TOOLS = [add_task, list_tasks, complete_task, update_task, delete_task]

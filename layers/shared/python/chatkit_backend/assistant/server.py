@@ -45,10 +45,11 @@ from chatkit.types import (
     ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
     InputTranscribeReq,
+    ItemsFeedbackReq,
     UserMessageItem,
     is_streaming_req,
 )
-from openai import AsyncOpenAI
+from openai import APIError, AsyncOpenAI
 from openai.types.responses import ResponseInputContentParam, ResponseInputTextParam
 from pydantic import TypeAdapter, ValidationError
 
@@ -59,6 +60,7 @@ from chatkit_backend.assistant.settings import ChatKitSettings
 from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
 from chatkit_backend.http import error_headers, status_for
 from chatkit_backend.identity import identity_from_event
+from chatkit_backend.metrics import count, emit
 from chatkit_backend.observability import log_dependency_failure, logger
 from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.secrets import SecretCache
@@ -168,6 +170,10 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
         try:
             async for event in stream_agent_response(agent_context, result):
                 yield event
+        except APIError:
+            # ChatKit turns it into an error event for the user; the operators' alarm counts it.
+            count("OpenAIErrors")
+            raise
         finally:
             # What the turn spent, even when it failed part-way: the budget counts every token.
             spent = result.context_wrapper.usage
@@ -235,9 +241,11 @@ class ChatKitService:
             if isinstance(request, TURN_REQUESTS):
                 # Before anything is stored and before OpenAI is called: over a limit, a 429.
                 await asyncio.to_thread(self.server.usage.begin_turn, identity.user_id)
+                count("ChatTurns")
             if is_streaming_req(request):
                 self._ready_agent()
             result = await self.server.process(body, context)
+            _count_request(request)
             if isinstance(result, NonStreamingResult):
                 return Reply(200, {"content-type": "application/json"}, result.json)
             return await self._stream(result, request)
@@ -286,7 +294,16 @@ class ChatKitService:
         return Reply(200, headers, stream=chunks())
 
 
+def _count_request(request: Any) -> None:
+    """The product metrics a handled request adds to: widget actions, feedback votes."""
+    if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
+        count("WidgetActions", action=str(request.params.action.type)[:64])
+    elif isinstance(request, ItemsFeedbackReq):
+        count("Feedback", kind=str(request.params.kind))
+
+
 async def _record_tokens(usage: UsageLimits, user_id: str, tokens_in: int, tokens_out: int) -> None:
+    emit({"TokensIn": tokens_in, "TokensOut": tokens_out})
     try:
         await asyncio.to_thread(usage.record_tokens, user_id, tokens_in, tokens_out)
     except errors.DependencyUnavailable as error:

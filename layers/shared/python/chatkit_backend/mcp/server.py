@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from chatkit_backend import __version__
 from chatkit_backend.errors import DependencyUnavailable, DomainError, RateLimited
 from chatkit_backend.mcp import protocol as p
+from chatkit_backend.metrics import count
 from chatkit_backend.mcp.tools import LISTINGS, TOOLS_BY_NAME, ArgumentError, normalized_arguments
 from chatkit_backend.settings import env_int, env_list
 from chatkit_backend.usage import UsageLimits, UsageSettings
@@ -373,16 +374,21 @@ class McpServer:
         try:
             structured = tool.run(user_id, normalized_arguments(tool, arguments))
         except ArgumentError as error:
+            count("ToolCalls", tool=tool.name, outcome="error", via="mcp")
             return _tool_error(str(error))
         except DependencyUnavailable as error:
             _log_outage(error, tool.name)
+            count("ToolCalls", tool=tool.name, outcome="failed", via="mcp")
             # A write that timed out may still have been applied: say how to find out.
             return _tool_error(f"{error.detail} {OUTAGE_HINT}")
         except DomainError as error:
+            count("ToolCalls", tool=tool.name, outcome="error", via="mcp")
             return _tool_error(error.detail)
         except Exception:
             _log_exception("tool call failed", tool.name)
+            count("ToolCalls", tool=tool.name, outcome="failed", via="mcp")
             return _tool_error(f"The tool failed unexpectedly. {OUTAGE_HINT}")
+        count("ToolCalls", tool=tool.name, outcome="ok", via="mcp")
         result: dict[str, Any] = {
             "content": [
                 {"type": "text", "text": json.dumps(structured, separators=(",", ":"), ensure_ascii=False)}
