@@ -4,12 +4,20 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.ready
+# SAM CLI pins boto3 and click at versions the dev environment does not use: it gets a venv of its own.
+SAM_VENV  ?= .venv-sam
+SAM_READY := $(SAM_VENV)/.ready
 
-.PHONY: dev test lint token invoke bench rotate import-hosted-threads clean
+.PHONY: dev test lint lock build-check token invoke bench rotate import-hosted-threads clean
 
 $(READY): requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt >&2
+	@touch $@
+
+$(SAM_READY): local/requirements-sam.txt
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/requirements-sam.txt >&2
 	@touch $@
 
 dev: $(READY)
@@ -18,7 +26,17 @@ dev: $(READY)
 lint: $(READY)
 	$(BIN)/cfn-lint template.yaml
 
-test: lint
+# Every requirements.txt SAM builds, from the requirements.in files and constraints.txt (pip's
+# resolver for Python 3.13 on Lambda arm64): run it after changing either.
+lock: $(READY)
+	@$(BIN)/python -m local.lock
+
+# sam validate --lint (dev and prod), then sam build and each handler imported from its artifact
+# with only its layers, as Lambda would (needs a python3.13: PATH or pyenv; CI=true insists on it).
+build-check: $(READY) $(SAM_READY)
+	@$(BIN)/python -m local.build_check --sam $(SAM_VENV)/bin/sam
+
+test: lint build-check
 	$(BIN)/python -m pytest
 
 # `make token USER=alice`: USER is also the shell's login name, so insist it comes from the command line.
@@ -43,4 +61,4 @@ bench: $(READY)
 	@$(BIN)/python -m local.bench $(if $(ONLY),--only "$(ONLY)")
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .pytest_cache

@@ -9,7 +9,7 @@ import sys
 import threading
 
 from local.runtime import concurrency_limit
-from local.stack import LocalAws, LocalStack
+from local.stack import LocalAws, LocalStack, store_openai_api_key
 from local.template import ENV_TO_PARAMETER, Template, TemplateError
 
 
@@ -31,6 +31,7 @@ def main() -> int:
     else:
         aws = LocalAws.start(template.region, int(os.environ.get("AWS_PORT", "0")))
     stack = LocalStack.provision(template, aws)
+    store_openai_api_key(template, aws, dict(os.environ))
     try:
         url = stack.serve(host, port)
     except (OSError, TemplateError) as exc:
@@ -41,7 +42,7 @@ def main() -> int:
         stack.stop()
         return 2
     state = stack.write_state()
-    configured = sorted(v for v in ENV_TO_PARAMETER if os.environ.get(v))
+    configured = sorted(v for v in (*ENV_TO_PARAMETER, "OPENAI_API_KEY") if os.environ.get(v))
     log.info("API      %s  (GET %s/health)", url, url)
     log.info(
         "AWS      %s  (%s: tables and secrets from template.yaml)",

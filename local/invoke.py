@@ -22,7 +22,7 @@ from typing import Any
 
 from local.rotate import play_secrets_manager_after, play_secrets_manager_before
 from local.runtime import LambdaContext, error_payload, function_environment, load_handler
-from local.stack import LocalAws, running_stack_state
+from local.stack import LocalAws, running_stack_state, store_openai_api_key
 from local.template import Template, TemplateError
 
 
@@ -36,6 +36,7 @@ def prepare(template: Template) -> tuple[LocalAws, str]:
 
     aws = LocalAws.start(template.region)
     create_resources(template, aws.client)
+    store_openai_api_key(template, aws, dict(os.environ))
     return aws, "an ephemeral AWS (moto) with the template's resources; start `make dev` to share one"
 
 

@@ -25,6 +25,8 @@ from local.runtime import FunctionPool, WebAppPool, concurrency_limit, function_
 from local.template import ROOT, Template
 
 log = logging.getLogger("local.stack")
+# The secret the template creates empty for the OpenAI key (no template parameter carries it).
+OPENAI_KEY_SECRET = "OpenAIApiKeySecret"
 
 
 def state_path() -> Path:
@@ -174,7 +176,7 @@ class LocalStack:
             "aws_endpoint_url": self.aws.endpoint_url,
             "region": self.aws.region,
             "resources": self.template.physical_ids,
-            "parameters": {k: v for k, v in self.template.parameters.items() if k != "OpenAIApiKey"},
+            "parameters": self.template.parameters,
             "pid": os.getpid(),
         }
         path.write_text(json.dumps(state, indent=2))
@@ -189,6 +191,18 @@ class LocalStack:
         path = state_path()
         if path.exists() and json.loads(path.read_text()).get("pid") == os.getpid():
             path.unlink()
+
+
+def store_openai_api_key(template: Template, aws: LocalAws, environ: dict[str, str]) -> bool:
+    """OPENAI_API_KEY, when set, into OpenAIApiKeySecret as {"api_key": ...}: where the operator
+    puts it in AWS with `aws secretsmanager put-secret-value`. True when a key was stored."""
+    api_key = environ.get("OPENAI_API_KEY", "").strip()
+    if not api_key:
+        return False
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=template.physical_ids[OPENAI_KEY_SECRET], SecretString=json.dumps({"api_key": api_key})
+    )
+    return True
 
 
 def running_stack_state() -> dict[str, Any] | None:

@@ -25,7 +25,6 @@ ENV_TO_PARAMETER: dict[str, str] = {
     "JWT_JWKS_URL": "JwtJwksUrl",
     "JWT_ISSUER": "JwtIssuer",
     "JWT_AUDIENCE": "JwtAudience",
-    "OPENAI_API_KEY": "OpenAIApiKey",
     "OPENAI_BASE_URL": "OpenAIBaseUrl",
     "CHATKIT_WORKFLOW_ID": "ChatKitWorkflowId",
     "CHATKIT_WORKFLOW_VERSION": "ChatKitWorkflowVersion",
@@ -70,6 +69,14 @@ class FunctionSpec:
     def folder(self) -> str:
         """The function's folder under functions/, which names its events/ folder too."""
         return self.code_dir.name
+
+    def web_app(self) -> tuple[str, str]:
+        """``(module, attribute)`` of the ASGI app the adapter's start-up script serves (uvicorn)."""
+        script = (self.code_dir / self.handler).read_text()
+        found = re.search(r"uvicorn\s+([\w.]+):(\w+)", script)
+        if not self.web_adapter or found is None:
+            raise TemplateError(f"{self.logical_id}: {self.handler} does not start `uvicorn <module>:<app>`")
+        return found.group(1), found.group(2)
 
 
 @dataclass(frozen=True)
@@ -215,7 +222,7 @@ class Template:
                 **globals_.get("Environment", {}).get("Variables", {}),
                 **own.get("Environment", {}).get("Variables", {}),
             }
-            layers = [*globals_.get("Layers", []), *own.get("Layers", [])]
+            layers = self.function_layers(logical_id)
             web_adapter = environment.get("AWS_LAMBDA_EXEC_WRAPPER") == WEB_ADAPTER_WRAPPER
             if web_adapter:
                 # The adapter's own layer holds only its binary, which the local stack stands in for.
@@ -235,6 +242,12 @@ class Template:
                 web_adapter=web_adapter,
             )
         return specs
+
+    def function_layers(self, logical_id: str) -> list[Any]:
+        """The function's layers as written (Globals' first, as SAM merges them), unresolved."""
+        globals_ = self.body.get("Globals", {}).get("Function", {})
+        own = self.resources[logical_id].get("Properties", {})
+        return [*globals_.get("Layers", []), *own.get("Layers", [])]
 
     def _layer_dir(self, layer: Any) -> Path:
         if not (isinstance(layer, dict) and list(layer) == ["Ref"]):
@@ -387,6 +400,16 @@ class Template:
             return all(self.resolve(a) for a in arg)
         if key == "Fn::Or":
             return any(self.resolve(a) for a in arg)
+        # The functions only Rules use, as CloudFormation evaluates them on parameter values.
+        if key == "Fn::Contains":
+            items, item = (self.resolve(a) for a in arg)
+            return str(item) in [str(i) for i in items]
+        if key == "Fn::EachMemberEquals":
+            items, item = (self.resolve(a) for a in arg)
+            return all(str(i) == str(item) for i in items)
+        if key == "Fn::EachMemberIn":
+            items, allowed = (self.resolve(a) for a in arg)
+            return all(str(i) in [str(a) for a in allowed] for i in items)
         if key == "Fn::Join":
             separator, items = arg
             return str(separator).join(str(i) for i in self.resolve(items))

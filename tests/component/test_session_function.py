@@ -311,6 +311,9 @@ def test_a_slow_openai_answers_504_after_one_attempt(create, openai_api: FakeOpe
     # The answer comes far later than the 1 s timeout, so "returned well before it" proves the
     # function gave up on time without a tight bound that a loaded machine would break.
     openai_api.script(Reply(200, {"late": True}, delay=10))
+    # Load the function first (a 401 asks OpenAI nothing): on a busy machine its imports alone
+    # can take a second or two, which is not what this measures.
+    assert create(user_id=None, OpenAITimeoutSeconds="1")["statusCode"] == 401
 
     started = time.monotonic()
     result = create(OpenAITimeoutSeconds="1")
@@ -338,6 +341,7 @@ def test_an_unreachable_openai_is_502(invoke, api_key: str) -> None:
     ("secret_value", "workflow_id", "setting"),
     [
         pytest.param('{"api_key":""}', WORKFLOW_ID, "the OpenAI API key", id="empty-key"),
+        pytest.param('{"api_key":"sk-..."}', WORKFLOW_ID, "the OpenAI API key", id="docs-example-key"),
         pytest.param("{}", WORKFLOW_ID, "the OpenAI API key", id="no-key-field"),
         pytest.param("sk-not-json", WORKFLOW_ID, "the OpenAI API key", id="not-json"),
         pytest.param('{"api_key":"sk-test-configured"}', "", "the ChatKit workflow id", id="no-workflow"),

@@ -173,6 +173,8 @@ def test_alarms_and_outputs() -> None:
     alarms = of_type(RESOURCES, "AWS::CloudWatch::Alarm")
     metrics = {a["Properties"].get("MetricName") for a in alarms.values()}
     assert "5xx" in metrics
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     stacked = [m["MetricStat"]["Metric"]["MetricName"] for a in alarms.values() for m in a["Properties"].get("Metrics", []) if "MetricStat" in m]
     assert {"Errors", "Throttles"} <= set(stacked)
     assert {"ApiUrl", "McpUrl", "TasksTableName", "ThreadsTableName"} <= set(TEMPLATE.body["Outputs"])
@@ -198,7 +200,7 @@ def test_chatkit_streams_through_a_regional_rest_api_behind_the_same_authorizer(
     assert timeout_ms == RESOURCES["ChatKitFunction"]["Properties"]["Timeout"] * 1000 > 29_000
     assert "/2021-11-15/functions/${ChatKitFunction.Arn}/response-streaming-invocations" in post["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
     assert post["security"] == [{"JwtRestAuthorizer": []}]
-    deployed = api["Body"]["securityDefinitions"]["JwtRestAuthorizer"]["x-amazon-apigateway-authorizer"]
+    deployed = api["Body"]["components"]["securitySchemes"]["JwtRestAuthorizer"]["x-amazon-apigateway-authorizer"]
     assert (deployed["type"], deployed["identitySource"], deployed["authorizerResultTtlInSeconds"]) == (
         "request", "method.request.header.Authorization", 60)
     permissions = [p["Properties"] for p in of_type(transformed, "AWS::Lambda::Permission").values()]
@@ -248,3 +250,81 @@ def test_the_hosted_import_may_write_chatkit_table_and_read_the_openai_key_only(
         "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
         "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
     ])
+
+
+def alarm_on(namespace: str, metric: str, dimension: Any) -> dict[str, Any]:
+    """The one alarm watching ``metric`` of the resource ``dimension`` names."""
+    found = [
+        a["Properties"] for a in of_type(RESOURCES, "AWS::CloudWatch::Alarm").values()
+        if (a["Properties"].get("Namespace"), a["Properties"].get("MetricName")) == (namespace, metric)
+        and dimension in [d["Value"] for d in a["Properties"]["Dimensions"]]
+    ]
+    assert len(found) == 1, f"{len(found)} alarms on {namespace} {metric} of {dimension}"
+    return found[0]
+
+
+def test_both_apis_alarm_on_5xx_and_latency() -> None:
+    assert alarm_on("AWS/ApiGateway", "5xx", {"Ref": "HttpApi"})["Statistic"] == "Sum"
+    assert alarm_on("AWS/ApiGateway", "Latency", {"Ref": "HttpApi"})["ExtendedStatistic"] == "p95"
+    # REST API metrics are keyed by the API's name and stage: the alarm names the same ones.
+    rest_name = RESOURCES["ChatKitApi"]["Properties"]["Name"]
+    rest_5xx = alarm_on("AWS/ApiGateway", "5XXError", rest_name)
+    assert {"Name": "Stage", "Value": {"Ref": "Stage"}} in rest_5xx["Dimensions"]
+    assert RESOURCES["ChatKitApi"]["Properties"]["StageName"] == {"Ref": "Stage"}
+    assert alarm_on("AWS/ApiGateway", "Latency", rest_name)["ExtendedStatistic"] == "p95"
+
+
+def test_chatkit_function_alarms_on_errors_and_on_duration_near_its_timeout() -> None:
+    function = {"Ref": "ChatKitFunction"}
+    assert alarm_on("AWS/Lambda", "Errors", function)["Threshold"] == 1
+    duration = alarm_on("AWS/Lambda", "Duration", function)
+    timeout_ms = RESOURCES["ChatKitFunction"]["Properties"]["Timeout"] * 1000
+    assert timeout_ms / 2 < duration["Threshold"] < timeout_ms
+
+
+def test_the_rest_api_deploys_no_implicit_stage_named_stage(transformed: dict[str, Any]) -> None:
+    stages = of_type(transformed, "AWS::ApiGateway::Stage")
+    assert [s["Properties"]["StageName"] for s in stages.values()] == [{"Ref": "Stage"}]
+    for deployment in of_type(transformed, "AWS::ApiGateway::Deployment").values():
+        assert "StageName" not in deployment["Properties"], "SAM's extra stage 'Stage' is back"
+
+
+@pytest.mark.parametrize("table", sorted(of_type(RESOURCES, "AWS::DynamoDB::Table")))
+def test_every_table_is_deletion_protected_in_prod(table: str) -> None:
+    assert RESOURCES[table]["Properties"]["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
+    assert TEMPLATE.body["Conditions"]["IsProd"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+
+
+def test_chatkit_function_may_reserve_concurrency_so_chats_cannot_starve_the_authorizer() -> None:
+    reserved = RESOURCES["ChatKitFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == {"Fn::If": ["HasChatKitReservedConcurrency", {"Ref": "ChatKitReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    # The authorizer itself reserves nothing: a reservation is also a ceiling, and every request needs it.
+    assert "ReservedConcurrentExecutions" not in RESOURCES["AuthorizerFunction"]["Properties"]
+    assert Template.load({"ChatKitReservedConcurrency": "50"}).properties("ChatKitFunction")["ReservedConcurrentExecutions"] == "50"
+
+
+def test_the_openai_key_is_no_parameter_and_its_secret_starts_empty() -> None:
+    parameters = TEMPLATE.body["Parameters"]
+    assert not [name for name, spec in parameters.items() if spec.get("NoEcho") or "apikey" in name.lower()]
+    assert RESOURCES["OpenAIApiKeySecret"]["Properties"] == {
+        "Description": RESOURCES["OpenAIApiKeySecret"]["Properties"]["Description"],
+        "SecretString": '{"api_key":""}',
+    }
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_every_function_is_watched_for_errors_and_throttles(metric: str) -> None:
+    """A function added later without an alarm would fail silently at 3 a.m.: each one is named."""
+    watched = []
+    for alarm in of_type(RESOURCES, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        stats = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m] + [props]
+        watched += [d["Value"] for s in stats if s.get("MetricName") == metric for d in s.get("Dimensions", [])]
+    for function in of_type(RESOURCES, "AWS::Serverless::Function"):
+        assert {"Ref": function} in watched, f"no {metric} alarm watches {function}"
+    # A summing alarm adds every one of its inputs.
+    for alarm in of_type(RESOURCES, "AWS::CloudWatch::Alarm").values():
+        metrics = alarm["Properties"].get("Metrics", [])
+        if metrics:
+            total = next(m for m in metrics if m.get("ReturnData"))
+            assert set(total["Expression"].replace(" ", "").split("+")) == {m["Id"] for m in metrics if "MetricStat" in m}
