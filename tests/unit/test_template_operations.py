@@ -57,3 +57,36 @@ def test_user_data_routes_sit_behind_the_authorizer_and_reach_only_the_users_par
     tables = ("TasksTable", "ThreadsTable", "ChatKitTable", "UsageTable")
     dynamodb = {g for g in granted("UserDataFunction") if g[0].startswith("dynamodb:")}
     assert dynamodb == {(action, arn(t)) for action in ("dynamodb:Query", "dynamodb:BatchWriteItem") for t in tables}
+
+
+def test_the_dashboard_shows_traffic_errors_latency_per_route_tokens_per_day_and_refusals() -> None:
+    body = RESOURCES["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    import json
+
+    widgets = json.loads(body)["widgets"]
+    titles = [w["properties"]["title"] for w in widgets]
+    for words in ("Traffic", "Errors", "Latency per route", "Tokens per day", "Limit refusals"):
+        assert any(words in title for title in titles), words
+    latency = next(w for w in widgets if "Latency" in w["properties"]["title"])["properties"]
+    assert latency["stat"] == "p95"
+    routed = {m[3] for m in latency["metrics"]}
+    assert {"${%s}" % f for f in ("HealthFunction", "SessionFunction", "ThreadsFunction", "McpFunction", "ChatKitFunction", "UserDataFunction")} <= routed
+    tokens = next(w for w in widgets if "Tokens" in w["properties"]["title"])["properties"]
+    assert tokens["period"] == 86400 and [m[1] for m in tokens["metrics"]] == ["TokensIn", "TokensOut"]
+
+
+def test_alarms_on_the_openai_error_rate_and_on_refusal_spikes_read_the_emitted_metrics() -> None:
+    from chatkit_backend import metrics
+
+    documented = metrics.__doc__ or ""
+    for alarm, names in (("OpenAIErrorRateAlarm", {"OpenAIErrors", "ChatTurns"}), ("LimitRefusalsAlarm", {"LimitRefusals"})):
+        props = RESOURCES[alarm]["Properties"]
+        read = {q["MetricStat"]["Metric"]["MetricName"] for q in props["Metrics"] if "MetricStat" in q}
+        assert read == names and all(name in documented for name in names)
+        assert {q["MetricStat"]["Metric"]["Namespace"] for q in props["Metrics"] if "MetricStat" in q} == {"ChatKitBackend"}
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}] and props["TreatMissingData"] == "notBreaching"
+    limits = {
+        d["Value"] for q in RESOURCES["LimitRefusalsAlarm"]["Properties"]["Metrics"] if "MetricStat" in q
+        for d in q["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "limit"
+    }
+    assert limits == {"messages_per_minute", "daily_tokens", "mcp_calls_per_minute"}
