@@ -105,12 +105,12 @@ class UsageLimits:
         if old is None:
             return
         if int(old.get("tokens", {}).get("N", "0")) >= budget:
-            _refused("daily_tokens")
+            _refused("daily_tokens", user_id)
             raise RateLimited(
                 f"You have used today's {budget:,} tokens of the assistant. The budget renews at midnight UTC.",
                 retry_after=window.seconds_left_in_day,
             )
-        _refused("messages_per_minute")
+        _refused("messages_per_minute", user_id)
         raise RateLimited(
             f"You are sending messages too fast: at most {self.settings.messages_per_minute} a minute. "
             f"Try again in {window.seconds_left_in_minute} seconds.",
@@ -140,7 +140,7 @@ class UsageLimits:
         window = Window.at(self._clock())
         limit = self.settings.mcp_calls_per_minute
         if calls > limit or self._count(user_id, window, "c", "calls", limit, calls) is not None:
-            _refused("mcp_calls_per_minute")
+            _refused("mcp_calls_per_minute", user_id)
             raise RateLimited(
                 f"Too many tool calls: at most {limit} a minute. Try again in {window.seconds_left_in_minute} seconds.",
                 retry_after=window.seconds_left_in_minute,
@@ -199,10 +199,12 @@ class UsageLimits:
         return client("dynamodb")
 
 
-def _refused(limit: str) -> None:
+def _refused(limit: str, user_id: str) -> None:
     # Imported on a refusal only: the metrics module loads Powertools.
     from chatkit_backend.metrics import count
+    from chatkit_backend.observability import logger
 
+    logger.info("request refused by a per-user limit", extra={"limit": limit, "user_id": user_id})
     count("LimitRefusals", limit=limit)
 
 
