@@ -64,6 +64,7 @@ from chatkit_backend.metrics import count, emit
 from chatkit_backend.observability import log_dependency_failure, logger
 from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.secrets import SecretCache
+from chatkit_backend.tracing import tracer
 from chatkit_backend.usage import UsageLimits
 
 # How many earlier items of the thread the agent sees each turn.
@@ -225,6 +226,7 @@ class ChatKitService:
     def _openai_api_key(self) -> str:
         return openai_api_key(self.secrets, self.settings.openai_api_key_secret_arn)
 
+    @tracer.capture_method(capture_response=False)
     async def handle(
         self, body: bytes, request_context: dict[str, Any] | None, content_type: str | None = JSON_MEDIA_TYPE
     ) -> Reply:
