@@ -193,6 +193,8 @@ def _serve(connection: Connection, spec: FunctionSpec, environment: dict[str, st
     os.environ.update(environment)
     try:
         handler = load_handler(spec)
+        if spec.snap_start and not spec.web_adapter:
+            run_snapshot_hooks()
         connection.send(("ready", None))
     except BaseException as exc:  # an import failure is Lambda's Runtime.ImportModuleError
         connection.send(("import-error", error_payload(exc)))
@@ -208,6 +210,18 @@ def _serve(connection: Connection, spec: FunctionSpec, environment: dict[str, st
             connection.send(("ok", (result, (time.perf_counter() - started) * 1000)))
         except BaseException as exc:
             connection.send(("error", (error_payload(exc), (time.perf_counter() - started) * 1000)))
+
+
+def run_snapshot_hooks() -> None:
+    """What Lambda's Python runtime does for a SnapStart version: the before-snapshot hooks at
+    publish time, the after-restore hooks in every sandbox resumed from the snapshot. Locally a
+    sandbox is its own snapshot: it runs both, in the runtime's order, right after its init."""
+    import snapshot_restore_py
+
+    for hook, args, kwargs in reversed(snapshot_restore_py.get_before_snapshot()):
+        hook(*args, **kwargs)
+    for hook, args, kwargs in snapshot_restore_py.get_after_restore():
+        hook(*args, **kwargs)
 
 
 class FunctionWorker:
@@ -391,6 +405,29 @@ class WebAppWorker:
         # The app's log goes where the stack's goes; drained so a chatty app never blocks on it.
         threading.Thread(target=_drain, args=(self._process.stderr,), daemon=True).start()
         self._port = port
+        if self.spec.snap_start:
+            self._snapshot_hooks()
+
+    def _snapshot_hooks(self) -> None:
+        """As the adapter does for a SnapStart version: POST the before-checkpoint path, then (the
+        sandbox resumed) the after-restore path; a non-2xx answer fails the sandbox's start."""
+        for variable in ("AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH", "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"):
+            path = self._environment.get(variable)
+            if not path:
+                continue
+            connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=60)
+            try:
+                connection.request("POST", path, body=b"", headers={"content-length": "0"})
+                response = connection.getresponse()
+                detail = response.read()[:300].decode(errors="replace")
+            finally:
+                connection.close()
+            if not 200 <= response.status < 300:
+                self.stop()
+                raise FunctionImportError(self.spec.logical_id, {
+                    "errorType": "Runtime.SnapStartHookError",
+                    "errorMessage": f"{variable} {path} answered {response.status}: {detail}",
+                })
 
     def request(
         self, method: str, target: str, headers: dict[str, str], body: bytes, request_context: dict[str, Any],

@@ -64,6 +64,9 @@ class FunctionSpec:
     # Set when the function runs a web app behind the Lambda Web Adapter (AWS_LAMBDA_EXEC_WRAPPER):
     # the handler is then the app's start-up script, and the local stack plays the adapter.
     web_adapter: bool = False
+    # SnapStart: ApplyOn PublishedVersions. Locally each new sandbox runs its snapshot hooks
+    # (before-snapshot, then after-restore) right after its init, as a published version's do.
+    snap_start: bool = False
 
     @property
     def folder(self) -> str:
@@ -240,6 +243,7 @@ class Template:
                 timeout=int(self.resolve(own.get("Timeout", globals_.get("Timeout", 3)))),
                 memory_mb=int(self.resolve(own.get("MemorySize", globals_.get("MemorySize", 128)))),
                 web_adapter=web_adapter,
+                snap_start=(own.get("SnapStart") or {}).get("ApplyOn") == "PublishedVersions",
             )
         return specs
 

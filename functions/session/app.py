@@ -6,17 +6,18 @@ from fastapi import Body, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatkit_backend import aws
+from chatkit_backend import aws, snapstart
 from chatkit_backend.identity import Identity
 from chatkit_backend.rest import create_app, lambda_handler, user_identity
 from chatkit_backend.sessions import SessionService, SessionSettings
 from chatkit_backend.threads import MAX_THREAD_ID_CHARS
 
-# Built once per container, at start-up (where SnapStart or provisioned concurrency pay for
-# it): settings, the secret cache, the AWS clients; the OpenAI client once the key is read.
+# Built once per container, at start-up (where SnapStart's snapshot holds it): settings, the
+# secret cache, the AWS clients and the OpenAI HTTP pool; the OpenAI client once the key is
+# read. A sandbox restored from the snapshot renews clients and secrets (chatkit_backend.snapstart).
 service = SessionService(SessionSettings.from_env())
-aws.client("secretsmanager")
-aws.client("dynamodb")
+aws.prepare("secretsmanager", "dynamodb")
+snapstart.register_after_restore(service.restored)
 app = create_app("ChatKit sessions")
 
 

@@ -10,6 +10,7 @@ time is made of: docs/migration.md turns its rows into time per 1,000 threads.
 
 from __future__ import annotations
 
+import atexit
 import json
 import secrets
 from contextlib import ExitStack
@@ -23,8 +24,11 @@ ROUND_TRIP_SECONDS = 0.15
 API_KEY = f"sk-bench-{secrets.token_hex(12)}"  # generated per run, known only to the stand-ins' callers
 
 
-# The bench process holds the stand-ins open until it exits.
+# The bench process holds the stand-ins open until it exits. They are closed at exit, while
+# their server threads still run: left to the interpreter's shutdown, closing one waits for a
+# thread that is already gone and the bench never exits.
 SERVING = ExitStack()
+atexit.register(SERVING.close)
 
 
 def seeded(latency: float) -> HostedChatKit:

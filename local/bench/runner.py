@@ -42,6 +42,9 @@ class Case:
     prepare: Callable[[Bench], None] | None = None
     # Work one call does, e.g. (500, "items"): the table adds that row's rate per second.
     work: tuple[int, str] | None = None
+    # A peer that runs a template function's code gets that function's environment (tables,
+    # secret ARNs as the bench created them), not the first function's.
+    function_env: str = ""
 
 
 @dataclass
@@ -84,7 +87,8 @@ class Bench:
             file, name = case.handler.rsplit(":", 1)
             path = str(ROOT / file)
             sys_path = [str(Path(path).parent), *(str(ROOT / p) for p in case.sys_path)]
-            env = {**function_environment(next(iter(self.functions.values())), self.aws.environment(), self.aws.region)}
+            function = self.functions[case.function_env] if case.function_env else next(iter(self.functions.values()))
+            env = {**function_environment(function, self.aws.environment(), self.aws.region)}
             remaining_ms = 10_000
         return {
             "path": path,

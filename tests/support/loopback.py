@@ -11,7 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 @contextmanager
 def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """``http://127.0.0.1:<port>`` while the block runs; each request on its own daemon thread."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    # TCP_NODELAY: a stand-in answers at once, without Nagle's wait for the client's delayed ACK
+    # between the small writes of a streamed answer.
+    nodelay = type(handler.__name__, (handler,), {"disable_nagle_algorithm": True})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), nodelay)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

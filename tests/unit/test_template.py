@@ -3,6 +3,7 @@ into the intended resources."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -198,21 +199,26 @@ def test_chatkit_streams_through_a_regional_rest_api_behind_the_same_authorizer(
     assert post["x-amazon-apigateway-integration"]["responseTransferMode"] == "STREAM"
     timeout_ms = post["x-amazon-apigateway-integration"]["timeoutInMillis"]
     assert timeout_ms == RESOURCES["ChatKitFunction"]["Properties"]["Timeout"] * 1000 > 29_000
-    assert "/2021-11-15/functions/${ChatKitFunction.Arn}/response-streaming-invocations" in post["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+    assert "/2021-11-15/functions/${ChatKitFunctionAliaslive}/response-streaming-invocations" in post["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
     assert post["security"] == [{"JwtRestAuthorizer": []}]
     deployed = api["Body"]["components"]["securitySchemes"]["JwtRestAuthorizer"]["x-amazon-apigateway-authorizer"]
     assert (deployed["type"], deployed["identitySource"], deployed["authorizerResultTtlInSeconds"]) == (
         "request", "method.request.header.Authorization", 60)
     permissions = [p["Properties"] for p in of_type(transformed, "AWS::Lambda::Permission").values()]
-    assert any(p["FunctionName"] == {"Ref": "ChatKitFunction"} and p["Principal"] == "apigateway.amazonaws.com" for p in permissions)
+    assert any(p["FunctionName"] == {"Ref": "ChatKitFunctionAliaslive"} and p["Principal"] == "apigateway.amazonaws.com" for p in permissions)
 
 
 def test_chatkit_function_runs_behind_the_lambda_web_adapter_in_streaming_mode(transformed: dict[str, Any]) -> None:
     props = transformed["ChatKitFunction"]["Properties"]
     assert props["Handler"] == "run.sh"
-    assert {"Fn::Sub": "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerArm64:26"} in props["Layers"]
+    # Layer 30 is Lambda Web Adapter 1.1.0, the first published layer that relays SnapStart's hooks.
+    assert {"Fn::Sub": "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerArm64:30"} in props["Layers"]
     env = props["Environment"]["Variables"]
     assert (env["AWS_LAMBDA_EXEC_WRAPPER"], env["AWS_LWA_INVOKE_MODE"]) == ("/opt/bootstrap", "response_stream")
+    from chatkit_backend.assistant.app import SNAPSTART_HOOKS
+
+    hooks = (env["AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"], env["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"])
+    assert hooks == ("/snapstart/before-checkpoint", "/snapstart/after-restore") and set(hooks) == set(SNAPSTART_HOOKS)
     script = TEMPLATE.functions()["ChatKitFunction"].code_dir / "run.sh"
     assert script.stat().st_mode & 0o111, "the adapter executes run.sh: it must be executable"
     assert "AWS_LWA_PORT" in script.read_text() and "uvicorn app:app" in script.read_text()
@@ -328,3 +334,41 @@ def test_every_function_is_watched_for_errors_and_throttles(metric: str) -> None
         total = next((m for m in metrics if m.get("ReturnData")), None)
         if total is not None and "(" not in total["Expression"]:  # a sum, not a rate
             assert set(total["Expression"].replace(" ", "").split("+")) == {m["Id"] for m in metrics if "MetricStat" in m}
+
+
+SNAPSTARTED = ["ChatKitFunction", "SessionFunction"]
+
+
+@pytest.mark.parametrize("function", SNAPSTARTED)
+def test_snapstarted_functions_are_invoked_through_their_published_alias(transformed: dict[str, Any], function: str) -> None:
+    props = transformed[function]["Properties"]
+    assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    # SnapStart's limits (docs/latency.md): no EFS, no ephemeral storage over 512 MB, no provisioned concurrency.
+    assert "FileSystemConfigs" not in props and props.get("EphemeralStorage", {"Size": 512})["Size"] <= 512
+    alias = transformed[f"{function}Aliaslive"]
+    assert alias["Type"] == "AWS::Lambda::Alias" and "ProvisionedConcurrencyConfig" not in alias["Properties"]
+    version = alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+    assert transformed[version]["Type"] == "AWS::Lambda::Version"
+    # Every route of the function invokes the alias, and API Gateway may invoke exactly that.
+    uris = [
+        json.dumps(operation["x-amazon-apigateway-integration"]["uri"])
+        for api in (transformed["HttpApi"], transformed["ChatKitApi"])
+        for path in api["Properties"]["Body"]["paths"].values()
+        for operation in path.values()
+        if isinstance(operation, dict) and function in json.dumps(operation.get("x-amazon-apigateway-integration", {}).get("uri", ""))
+    ]
+    assert uris and all(f"${{{function}Aliaslive}}" in uri for uri in uris)
+    permissions = [p["Properties"] for p in of_type(transformed, "AWS::Lambda::Permission").values()]
+    targets = [p["FunctionName"] for p in permissions if function in json.dumps(p["FunctionName"])]
+    assert targets and all(target == {"Ref": f"{function}Aliaslive"} for target in targets)
+
+
+def test_the_authorizer_and_the_other_functions_keep_their_unqualified_arns(transformed: dict[str, Any]) -> None:
+    # The authorizer is not snapshotted: both APIs still call the function itself.
+    http = transformed["HttpApi"]["Properties"]["Body"]["components"]["securitySchemes"]["JwtAuthorizer"]
+    rest = transformed["ChatKitApi"]["Properties"]["Body"]["components"]["securitySchemes"]["JwtRestAuthorizer"]
+    for scheme in (http, rest):
+        assert "AuthorizerFunction" in json.dumps(scheme["x-amazon-apigateway-authorizer"]["authorizerUri"])
+        assert "Alias" not in json.dumps(scheme["x-amazon-apigateway-authorizer"]["authorizerUri"])
+    for function in set(FUNCTIONS) - set(SNAPSTARTED):
+        assert "SnapStart" not in transformed[function]["Properties"] and f"{function}Aliaslive" not in transformed

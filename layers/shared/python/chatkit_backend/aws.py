@@ -16,7 +16,6 @@ caller to handle or to surface as the bug it is.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import botocore.session
@@ -60,17 +59,68 @@ def client(service: str, *, fail_fast: bool = False) -> Any:
     Built with botocore directly: a boto3 client is this same botocore client, and skipping
     boto3's import (resources, S3 transfer hooks) takes a fifth off a cold start's SDK cost.
     """
-    return _client(service, fail_fast)
+    key = (service, fail_fast)
+    built = _clients.get(key)
+    if built is None:
+        config = FAIL_FAST_CONFIG if fail_fast else CLIENT_CONFIG
+        built = _clients[key] = OutageAwareClient(service, _botocore_session().create_client(service, config=config))
+    return built
 
 
-@cache
-def _client(service: str, fail_fast: bool) -> Any:
-    config = FAIL_FAST_CONFIG if fail_fast else CLIENT_CONFIG
-    return OutageAwareClient(service, botocore.session.get_session().create_client(service, config=config))
+_clients: dict[tuple[str, bool], OutageAwareClient] = {}
+_session: botocore.session.Session | None = None
+_hooks_registered = False
+
+
+def _botocore_session() -> botocore.session.Session:
+    global _session
+    if _session is None:
+        _session = botocore.session.get_session()
+    return _session
+
+
+def _cache_clear() -> None:
+    global _session
+    _clients.clear()
+    _session = None
 
 
 # Tests (and a new container) start from no clients at all.
-client.cache_clear = _client.cache_clear  # type: ignore[attr-defined]
+client.cache_clear = _cache_clear  # type: ignore[attr-defined]
+
+
+def prepare(*services: str) -> None:
+    """Build the function's clients now, at init, so that a cold start (or the SnapStart
+    snapshot) holds them, and have them renewed whenever a sandbox resumes from a snapshot."""
+    global _hooks_registered
+    for service in services:
+        client(service)
+    if not _hooks_registered:
+        from chatkit_backend import snapstart
+
+        snapstart.register_before_snapshot(close_connections)
+        snapstart.register_after_restore(renew)
+        _hooks_registered = True
+
+
+def close_connections() -> None:
+    """Close every client's pooled connections: none opened at init may outlive the snapshot."""
+    for built in _clients.values():
+        built._inner._endpoint.http_session.close()
+
+
+def renew() -> None:
+    """New clients in place of every client built so far: new connection pools, and credentials
+    resolved afresh by a new botocore session. The new session shares the old one's loader (the
+    parsed service models, the slow part of building a client), so this costs milliseconds."""
+    global _session
+    keys = list(_clients)
+    loader = _botocore_session().get_component("data_loader")
+    _clients.clear()
+    _session = botocore.session.get_session()
+    _session.register_component("data_loader", loader)
+    for service, fail_fast in keys:
+        client(service, fail_fast=fail_fast)
 
 
 def outage(service: str, error: Exception) -> DependencyUnavailable | None:

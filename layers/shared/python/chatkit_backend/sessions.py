@@ -34,6 +34,7 @@ from chatkit_backend.errors import (
 from chatkit_backend.metrics import count
 from chatkit_backend.observability import logger
 from chatkit_backend.openai_key import openai_api_key
+from chatkit_backend.openai_pools import sync_pool
 from chatkit_backend.secrets import SecretCache
 from chatkit_backend.settings import env_bool, env_int, env_str
 from chatkit_backend.threads import upsert_thread, validate_thread_id
@@ -131,13 +132,23 @@ class CreatedSession:
 
 
 class OpenAIClients:
-    """The container's OpenAI client, rebuilt only when the key in the secret changes."""
+    """The container's OpenAI client, rebuilt only when the key in the secret changes.
+
+    Every client shares one HTTP pool, built at init; ``renew`` replaces it after a SnapStart
+    restore (``chatkit_backend.openai_pools``).
+    """
 
     def __init__(self, timeout_seconds: float) -> None:
         self.timeout_seconds = timeout_seconds
         self._lock = threading.Lock()
         self._key: str | None = None
         self._client: openai.OpenAI | None = None
+        self._http = sync_pool()
+
+    def renew(self) -> None:
+        with self._lock:
+            self._http = sync_pool()
+            self._client, self._key = None, None
 
     def get(self, api_key: str) -> openai.OpenAI:
         with self._lock:
@@ -149,6 +160,7 @@ class OpenAIClients:
                     api_key=api_key,
                     timeout=openai.Timeout(self.timeout_seconds, connect=min(3.0, self.timeout_seconds)),
                     max_retries=0,
+                    http_client=self._http,
                 )
                 self._key = api_key
             return self._client
@@ -159,6 +171,11 @@ class SessionService:
         self.settings = settings
         self.secrets = secrets or SecretCache()
         self.clients = OpenAIClients(settings.openai_timeout_seconds)
+
+    def restored(self) -> None:
+        """After a SnapStart restore: a pool of this sandbox's own, the secrets read afresh."""
+        self.clients.renew()
+        self.secrets.clear()
 
     def create_session(self, user_id: str, thread_id: str | None = None) -> CreatedSession:
         """A new ChatKit session for ``user_id``; records ``thread_id`` as theirs when given.

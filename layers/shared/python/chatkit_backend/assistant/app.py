@@ -1,7 +1,12 @@
 """The ASGI app ChatKitFunction runs behind the Lambda Web Adapter (uvicorn in the sandbox).
 
 Routes: ``POST /chatkit`` (ChatKit protocol), ``OPTIONS /chatkit`` (CORS preflight from
-ALLOWED_ORIGINS) and ``GET /ready`` (the adapter's readiness check). The adapter turns API
+ALLOWED_ORIGINS), ``GET /ready`` (the adapter's readiness check), and the adapter's two SnapStart
+hooks, ``POST /snapstart/before-checkpoint`` and ``POST /snapstart/after-restore``
+(``chatkit_backend.snapstart``; a 500 makes the adapter fail that phase). The hooks answer only
+the adapter: a request that came through API Gateway carries its request context and gets a
+404 there (API Gateway routes only /chatkit here anyway, and the adapter itself refuses hook
+paths to outside callers). The adapter turns API
 Gateway's event into an HTTP request and puts the event's ``requestContext``, with the
 authorizer's context, in the ``x-amzn-request-context`` header (it replaces any such header a
 client sent); that header is the only source of the caller's identity.
@@ -18,7 +23,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from chatkit_backend.assistant.server import ChatKitService, Reply, json_reply
+from chatkit_backend import snapstart
+from chatkit_backend.assistant.server import ChatKitService, Reply, json_reply, unexpected_reply
 from chatkit_backend.limits import REQUEST_BODY_MAX_BYTES
 from chatkit_backend.observability import bind_web_request
 
@@ -31,6 +37,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 REQUEST_CONTEXT_HEADER = "x-amzn-request-context"
 LAMBDA_CONTEXT_HEADER = "x-amzn-lambda-context"
 PATH = "/chatkit"
+# AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH and AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH (template.yaml).
+SNAPSTART_HOOKS = {
+    "/snapstart/before-checkpoint": snapstart.before_snapshot,
+    "/snapstart/after-restore": snapstart.after_restore,
+}
 ALLOW_HEADERS = "authorization, content-type"
 # Read one byte past the limit, so the service can say "too large" instead of guessing.
 MAX_READ_BYTES = REQUEST_BODY_MAX_BYTES + 1
@@ -49,6 +60,8 @@ def create_app(service: ChatKitService) -> ASGIApp:
         method, path = scope["method"], scope["path"]
         if method == "GET" and path == "/ready":
             reply = json_reply(200, {"status": "ok"})
+        elif method == "POST" and path in SNAPSTART_HOOKS and REQUEST_CONTEXT_HEADER not in headers:
+            reply = _run_hook(path)
         elif path != PATH:
             reply = json_reply(404, {"detail": f"No route {path}: POST {PATH} serves ChatKit."})
         elif method == "OPTIONS":
@@ -67,6 +80,14 @@ def create_app(service: ChatKitService) -> ASGIApp:
         await _send(send, reply)
 
     return app
+
+
+def _run_hook(path: str) -> Reply:
+    try:
+        SNAPSTART_HOOKS[path]()
+    except Exception:
+        return unexpected_reply(path)
+    return json_reply(200, {"status": "ok"})
 
 
 def _request_context(headers: dict[str, str]) -> dict[str, Any] | None:

@@ -63,6 +63,7 @@ from chatkit_backend.identity import identity_from_event
 from chatkit_backend.metrics import count, emit
 from chatkit_backend.observability import log_dependency_failure, logger
 from chatkit_backend.openai_key import openai_api_key
+from chatkit_backend.openai_pools import async_pool
 from chatkit_backend.secrets import SecretCache
 from chatkit_backend.tracing import tracer
 from chatkit_backend.usage import UsageLimits
@@ -125,6 +126,17 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
         self.usage = usage
         # Set by ChatKitService before any request that runs the agent (it needs the OpenAI key).
         self.agent: Agent[AgentContext[Any]] | None = None
+
+    async def process_request(self, request: Any, context: RequestContext) -> StreamingResult | NonStreamingResult:
+        """ChatKit's ``process`` for a request the service has parsed already.
+
+        ``process`` parses the body again with a ``TypeAdapter`` it builds on every call (about
+        10 ms of a turn, more on a busy sandbox); the service's parse, with an adapter built
+        once, is the same validation. The routing below is ``process``'s own (openai-chatkit 1.6.5).
+        """
+        if is_streaming_req(request):
+            return StreamingResult(self._process_streaming(request, context))
+        return NonStreamingResult(await self._process_non_streaming(request, context))
 
     def get_stream_options(self, thread: ThreadMetadata, context: RequestContext) -> StreamOptions:
         # No stop button: behind API Gateway and the Lambda Web Adapter the function is never told
@@ -208,6 +220,15 @@ class ChatKitService:
 
     def __post_init__(self) -> None:
         self.server = TaskAssistantServer(DynamoDBStore(self.settings.chatkit_table), UsageLimits(self.settings.usage))
+        # The OpenAI client's HTTP pool is built at init; each key gets a light client over it.
+        self._http = async_pool()
+
+    def restored(self) -> None:
+        """After a SnapStart restore: a pool of this sandbox's own, the key read afresh."""
+        self._http = async_pool()
+        self.server.agent = None
+        self._api_key = None
+        self.secrets.clear()
 
     def _ready_agent(self) -> None:
         """Give the server an agent with the current OpenAI key (re-read at most once a minute)."""
@@ -219,6 +240,7 @@ class ChatKitService:
                 base_url=self.settings.openai_base_url or None,
                 max_retries=1,
                 timeout=self.settings.openai_timeout_seconds,
+                http_client=self._http,
             )
             self.server.agent = build_agent(OpenAIResponsesModel(model=self.settings.model, openai_client=client))
             self._api_key = api_key
@@ -239,6 +261,9 @@ class ChatKitService:
             request = parse_request(body, content_type)
             kind = request.type
             context = RequestContext(user_id=identity.user_id)
+            if is_streaming_req(request):
+                # The model sees the newest items: read them with the thread, once.
+                context.turn.history = HISTORY_ITEMS
             await check_request(request, self.server.store, context)  # type: ignore[arg-type]
             if isinstance(request, TURN_REQUESTS):
                 # Before anything is stored and before OpenAI is called: over a limit, a 429.
@@ -246,11 +271,11 @@ class ChatKitService:
                 count("ChatTurns")
             if is_streaming_req(request):
                 self._ready_agent()
-            result = await self.server.process(body, context)
+            result = await self.server.process_request(request, context)
             _count_request(request)
             if isinstance(result, NonStreamingResult):
                 return Reply(200, {"content-type": "application/json"}, result.json)
-            return await self._stream(result, request)
+            return await self._stream(result, request, context)
         except errors.DomainError as error:
             return error_reply(error)
         except NotFoundError as error:
@@ -258,12 +283,16 @@ class ChatKitService:
         except Exception:
             return unexpected_reply(kind)
 
-    async def _stream(self, result: StreamingResult, request: Any) -> Reply:
+    async def _stream(self, result: StreamingResult, request: Any, context: RequestContext) -> Reply:
         """Wait for the events that commit the request, then stream the rest.
 
         The first event for every streaming request; for ``threads.create`` also the second (its
         user message, stored with the new thread), so a create that fails before the model
         starts is a plain HTTP error and leaves no thread behind.
+
+        From then on the store holds the answer's writes; they are sent together at the end,
+        before the stream's last chunk, and a failure to save them ends the stream with an error
+        event, so the client never sees a finished answer that is not stored.
         """
         events = result.__aiter__()
         committing = 2 if isinstance(request, ThreadsCreateReq) else 1
@@ -278,22 +307,37 @@ class ChatKitService:
         except NotFoundError as error:
             return json_reply(404, {"detail": str(error) or "Not found."})
 
+        context.turn.hold_writes = True
+
         async def chunks() -> AsyncIterator[bytes]:
             for chunk in held:
                 yield chunk
+            failed = False
             try:
                 async for chunk in events:
                     yield chunk
             except Exception as error:
                 # Headers are out: end the stream with ChatKit's own error event, not a cut.
-                if isinstance(error, errors.DependencyUnavailable):
-                    log_dependency_failure(error, request_type=request.type)
-                else:
-                    logger.exception("the ChatKit stream failed", extra={"request_type": request.type})
+                self._log_stream_failure(error, request.type)
+                failed = True
+            finally:
+                try:
+                    await self.server.store.flush(context)
+                except Exception as error:
+                    self._log_stream_failure(error, request.type)
+                    failed = True
+            if failed:
                 yield _SSE_ERROR
 
         headers = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
         return Reply(200, headers, stream=chunks())
+
+    @staticmethod
+    def _log_stream_failure(error: Exception, request_type: str) -> None:
+        if isinstance(error, errors.DependencyUnavailable):
+            log_dependency_failure(error, request_type=request_type)
+        else:
+            logger.exception("the ChatKit stream failed", extra={"request_type": request_type})
 
 
 def _count_request(request: Any) -> None:

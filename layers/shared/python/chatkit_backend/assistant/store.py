@@ -21,6 +21,14 @@ store supports them.
 
 A thread created by a request is written together with its first item, in one transaction: a
 ``threads.create`` that fails before its message is stored leaves no empty thread behind.
+
+One chat turn reads and writes as little as it can (``Turn``, docs/latency.md):
+- the thread and (when the request runs the model) its newest items are read once, in two
+  requests sent together; every later read of them in the request is answered from that copy
+  and from what the request wrote since, so the turn never reads back what it just wrote;
+- once the answer streams, its writes (items, the thread's new title) are held and sent at
+  the end of the turn with BatchWriteItem, 25 a request, before the stream ends. A read the copy
+  cannot answer sends the held writes first, so no read ever misses one.
 """
 
 from __future__ import annotations
@@ -57,6 +65,24 @@ for _model in get_args(get_args(ThreadItem)[0]):
     _model.model_rebuild()
 
 
+@dataclass
+class Turn:
+    """What one request knows of the thread it works on, and the writes it holds back."""
+
+    # How many of the thread's newest items to read with the thread (0: the thread only).
+    history: int = 0
+    # The thread's record and the records of its newest items (ascending), as DynamoDB holds
+    # them once this request's writes are in; ``items`` None: not read.
+    thread_id: str | None = None
+    thread: dict[str, Any] | None = None
+    items: list[dict[str, Any]] | None = None
+    # Whether ``items`` are all of the thread's items (no older ones left unread).
+    all_items: bool = False
+    # Set once the answer streams: writes wait in ``held`` (by sort key) for ``flush``.
+    hold_writes: bool = False
+    held: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class RequestContext:
     """Who is asking: ChatKit hands this to every store call and to the agent's tools."""
@@ -65,6 +91,7 @@ class RequestContext:
     # Threads this request created and has not stored yet (id -> metadata, None until ChatKit
     # saves it): each is written with its first item.
     new_threads: dict[str, ThreadMetadata | None] = field(default_factory=dict, compare=False, repr=False)
+    turn: Turn = field(default_factory=Turn, compare=False, repr=False)
 
 
 class AttachmentsNotSupported(InvalidInput):
@@ -93,10 +120,28 @@ class DynamoDBStore(Store[RequestContext]):
         pending = context.new_threads.get(thread_id)
         if pending is not None:
             return pending.model_copy(deep=True)
-        item = await self._get(context.user_id, _thread_sk(thread_id))
-        if item is None:
+        turn = context.turn
+        if turn.thread_id != thread_id or turn.thread is None:
+            await self._read_thread(thread_id, context)
+        if turn.thread is None:
             raise NotFoundError(f"No thread with id '{thread_id[:128]}'.")
-        return ThreadMetadata.model_validate_json(item["data"]["S"])
+        return ThreadMetadata.model_validate_json(turn.thread["data"]["S"])
+
+    async def _read_thread(self, thread_id: str, context: RequestContext) -> None:
+        """The thread's record and, if the turn wants history, its newest items: two requests at once."""
+        turn = context.turn
+        sk = _thread_sk(thread_id)
+        await self.flush(context)
+        if turn.history:
+            thread, (records, more) = await asyncio.gather(
+                self._get(context.user_id, sk),
+                self._query_page(context.user_id, f"item#{thread_id}#", turn.history, None, "desc"),
+            )
+            turn.items, turn.all_items = list(reversed(records)), not more
+        else:
+            thread = await self._get(context.user_id, sk)
+            turn.items, turn.all_items = None, False
+        turn.thread_id, turn.thread = thread_id, thread
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         # A Thread (metadata plus a page of items) is saved as its metadata only.
@@ -104,7 +149,10 @@ class DynamoDBStore(Store[RequestContext]):
         if metadata.id in context.new_threads:
             context.new_threads[metadata.id] = metadata  # stored with its first item
             return
-        await _call("put_item", TableName=self.table, Item=self._thread_record(metadata, context))
+        record = self._thread_record(metadata, context)
+        if context.turn.thread_id == metadata.id:
+            context.turn.thread = record
+        await self._put(record, context)
 
     def _thread_record(self, metadata: ThreadMetadata, context: RequestContext) -> dict[str, Any]:
         return {
@@ -118,7 +166,7 @@ class DynamoDBStore(Store[RequestContext]):
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
-        records, next_after = await self._page(context.user_id, "thread#", limit, after, order)
+        records, next_after = await self._page(context, "thread#", limit, after, order)
         return Page(
             data=[ThreadMetadata.model_validate_json(r["data"]["S"]) for r in records],
             has_more=next_after is not None,
@@ -138,6 +186,8 @@ class DynamoDBStore(Store[RequestContext]):
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise NotFoundError(f"No thread with id '{thread_id[:128]}'.") from None
             raise
+        if context.turn.thread_id == thread_id:
+            context.turn.thread_id, context.turn.thread, context.turn.items = None, None, None
         # The thread is gone, so its items are unreachable from here on; remove them for good.
         start_key: dict[str, Any] | None = None
         while True:
@@ -160,7 +210,13 @@ class DynamoDBStore(Store[RequestContext]):
         self, thread_id: str, after: str | None, limit: int, order: str, context: RequestContext
     ) -> Page[ThreadItem]:
         _check_id(thread_id)
-        records, next_after = await self._page(context.user_id, f"item#{thread_id}#", limit, after, order)
+        known = _known_page(context.turn, thread_id, limit, after, order)
+        if known is not None:
+            records, next_after = known
+            return Page(
+                data=[_ITEM.validate_json(r["data"]["S"]) for r in records], has_more=next_after is not None, after=next_after
+            )
+        records, next_after = await self._page(context, f"item#{thread_id}#", limit, after, order)
         if not records and after is None and await self._get(context.user_id, _thread_sk(thread_id)) is None:
             # An empty first page: tell "no such thread" (or another user's) from an empty one.
             raise NotFoundError(f"No thread with id '{thread_id[:128]}'.")
@@ -178,17 +234,22 @@ class DynamoDBStore(Store[RequestContext]):
         record = self._item_record(thread_id, item, context)
         thread = context.new_threads.get(thread_id)
         if thread is None:
-            await _call("put_item", TableName=self.table, Item=record)
+            _remember(context.turn, thread_id, record)
+            await self._put(record, context)
             return
         # The new thread's first item: both or neither.
+        thread_record = self._thread_record(thread, context)
         await _call(
             "transact_write_items",
             TransactItems=[
-                {"Put": {"TableName": self.table, "Item": self._thread_record(thread, context)}},
+                {"Put": {"TableName": self.table, "Item": thread_record}},
                 {"Put": {"TableName": self.table, "Item": record}},
             ],
         )
         del context.new_threads[thread_id]
+        # This request made the thread: it knows all of it without reading.
+        turn = context.turn
+        turn.thread_id, turn.thread, turn.items, turn.all_items = thread_id, thread_record, [record], True
 
     def _item_record(self, thread_id: str, item: ThreadItem, context: RequestContext) -> dict[str, Any]:
         return {
@@ -200,17 +261,25 @@ class DynamoDBStore(Store[RequestContext]):
         }
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
-        record = await self._get(context.user_id, _item_sk(thread_id, item_id))
-        if record is None:
+        sk = _item_sk(thread_id, item_id)
+        turn = context.turn
+        known = next((r for r in turn.items or () if r["sk"]["S"] == sk), None) if turn.thread_id == thread_id else None
+        if known is None and not (turn.thread_id == thread_id and turn.all_items):
+            await self.flush(context)
+            known = await self._get(context.user_id, sk)
+        if known is None:
             raise NotFoundError(f"No item with id '{item_id[:128]}' in thread '{thread_id[:128]}'.")
-        return _ITEM.validate_json(record["data"]["S"])
+        return _ITEM.validate_json(known["data"]["S"])
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
-        await _call(
-            "delete_item",
-            TableName=self.table,
-            Key={"user_id": {"S": context.user_id}, "sk": {"S": _item_sk(thread_id, item_id)}},
-        )
+        key = {"user_id": {"S": context.user_id}, "sk": {"S": _item_sk(thread_id, item_id)}}
+        turn = context.turn
+        if turn.thread_id == thread_id and turn.items is not None:
+            turn.items = [r for r in turn.items if r["sk"] != key["sk"]]
+        if turn.hold_writes:
+            turn.held[key["sk"]["S"]] = {"DeleteRequest": {"Key": key}}
+            return
+        await _call("delete_item", TableName=self.table, Key=key)
 
     # ---- threads imported from hosted ChatKit ----------------------------------------------
     async def load_import_mark(self, thread_id: str, context: RequestContext) -> dict[str, Any] | None:
@@ -235,7 +304,10 @@ class DynamoDBStore(Store[RequestContext]):
         """
         requests = [{"PutRequest": {"Item": self._item_record(thread_id, item, context)}} for item in items]
         if thread is not None:
-            requests.append({"PutRequest": {"Item": self._thread_record(thread, context)}})
+            record = self._thread_record(thread, context)
+            if context.turn.thread_id == thread_id:
+                context.turn.thread = record
+            requests.append({"PutRequest": {"Item": record}})
         if mark is not None:
             record = {
                 "user_id": {"S": context.user_id},
@@ -245,6 +317,21 @@ class DynamoDBStore(Store[RequestContext]):
             }
             requests.append({"PutRequest": {"Item": record}})
         await self._write_batch(requests)
+
+    async def flush(self, context: RequestContext) -> None:
+        """Send the writes the turn holds (BatchWriteItem, 25 a request); the service calls this
+        at the end of every streamed answer, before the stream ends."""
+        held = context.turn.held
+        if held:
+            requests = list(held.values())
+            held.clear()
+            await self._write_batch(requests)
+
+    async def _put(self, record: dict[str, Any], context: RequestContext) -> None:
+        if context.turn.hold_writes:
+            context.turn.held[record["sk"]["S"]] = {"PutRequest": {"Item": record}}
+            return
+        await _call("put_item", TableName=self.table, Item=record)
 
     async def _write_batch(self, requests: list[dict[str, Any]]) -> None:
         """BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed."""
@@ -280,17 +367,22 @@ class DynamoDBStore(Store[RequestContext]):
         return response.get("Item")
 
     async def _page(
-        self, user_id: str, prefix: str, limit: int, after: str | None, order: str
+        self, context: RequestContext, prefix: str, limit: int, after: str | None, order: str
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Up to ``limit`` records under ``prefix`` in ``order``, and the cursor of the next page.
 
         One Query for ``limit + 1`` records: the extra one only says whether more exist, so
         ``has_more`` is exact (a bare LastEvaluatedKey can point at an empty next page).
         """
-        if order not in ("asc", "desc"):
-            raise InvalidInput("order must be 'asc' or 'desc'.")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_LIMIT_MAX:
-            raise InvalidInput(f"limit must be a whole number from 1 to {PAGE_LIMIT_MAX}.")
+        _check_page(limit, order)
+        await self.flush(context)
+        records, more = await self._query_page(context.user_id, prefix, limit, after, order)
+        return records, _cursor(records[-1]) if more else None
+
+    async def _query_page(
+        self, user_id: str, prefix: str, limit: int, after: str | None, order: str
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to ``limit`` records under ``prefix`` in ``order``, and whether more follow."""
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": ORDER_INDEX,
@@ -308,10 +400,47 @@ class DynamoDBStore(Store[RequestContext]):
             request["ExclusiveStartKey"] = start_key
         response = await _call("query", **request)
         records = response.get("Items", [])
-        if len(records) <= limit:
-            return records, None
-        last = records[limit - 1]
-        return records[:limit], encode_cursor({"sk": last["sk"], "order_key": last["order_key"]})
+        return records[:limit], len(records) > limit
+
+
+def _check_page(limit: int, order: str) -> None:
+    if order not in ("asc", "desc"):
+        raise InvalidInput("order must be 'asc' or 'desc'.")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_LIMIT_MAX:
+        raise InvalidInput(f"limit must be a whole number from 1 to {PAGE_LIMIT_MAX}.")
+
+
+def _cursor(record: dict[str, Any]) -> str | None:
+    return encode_cursor({"sk": record["sk"], "order_key": record["order_key"]})
+
+
+def _remember(turn: Turn, thread_id: str, record: dict[str, Any]) -> None:
+    """Put an item this request writes into the turn's copy of the thread (replacing its old self)."""
+    if turn.thread_id != thread_id or turn.items is None:
+        return
+    items = [r for r in turn.items if r["sk"] != record["sk"]]
+    items.append(record)
+    items.sort(key=lambda r: r["order_key"]["S"])
+    turn.items = items
+
+
+def _known_page(
+    turn: Turn, thread_id: str, limit: int, after: str | None, order: str
+) -> tuple[list[dict[str, Any]], str | None] | None:
+    """The first page of the thread's newest items from the turn's copy, or None if it cannot tell.
+
+    The copy holds the newest items (and all of them when ``all_items``), so a first page in
+    descending order is in it when it holds ``limit`` items or the whole thread.
+    """
+    if turn.thread_id != thread_id or turn.thread is None or turn.items is None or after is not None or order != "desc":
+        return None
+    _check_page(limit, order)
+    newest = turn.items[::-1]
+    if len(newest) < limit and not turn.all_items:
+        return None
+    page = newest[:limit]
+    more = len(newest) > limit or not turn.all_items
+    return page, _cursor(page[-1]) if more else None
 
 
 async def _call(operation: str, **request: Any) -> dict[str, Any]:

@@ -1,0 +1,163 @@
+"""SnapStart: a sandbox resumed from the snapshot renews what it must not share with its siblings.
+
+The hooks are called the way Lambda calls them: for ChatKitFunction, the Lambda Web Adapter's
+POST to the after-restore path of the app (AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH); for a plain
+function, the runtime running every hook in ``snapshot_restore_py``'s registry. Each test then
+checks that the clients are new objects with new connection pools and credentials, and that
+they still work (moto, the model stand-ins).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import snapshot_restore_py
+
+from chatkit_backend import aws as aws_clients
+from chatkit_backend import snapstart
+from local.events import http_event
+from local.fake_openai import FakeOpenAI, fake_openai
+from tests.component.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, sse_events, user_message
+from tests.support.responses import FakeResponses, fake_responses, text
+
+AFTER_RESTORE = "/snapstart/after-restore"
+BEFORE_CHECKPOINT = "/snapstart/before-checkpoint"
+
+
+def botocore_parts(service: str) -> tuple[Any, Any, Any]:
+    """The container's client for ``service``, its connection pool and its credentials."""
+    client = aws_clients.client(service)
+    return client._inner, client._inner._endpoint.http_session, client._inner._request_signer._credentials
+
+
+def assert_renewed(before: tuple[Any, Any, Any], after: tuple[Any, Any, Any]) -> None:
+    for old, new in zip(before, after, strict=True):
+        assert new is not old
+
+
+@pytest.fixture
+def responses() -> Iterator[FakeResponses]:
+    with fake_responses() as running:
+        yield running
+
+
+async def hook(app: Any, path: str, **headers: str) -> httpx.Response:
+    """The adapter's call: a POST from inside the sandbox, with no API Gateway request context."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8080") as client:
+        return await client.post(path, headers=headers)
+
+
+def test_the_adapters_after_restore_call_renews_chatkits_clients(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, responses: FakeResponses
+) -> None:
+    set_openai_key(aws)
+    app = load_chatkit_app(aws, monkeypatch, {"OPENAI_BASE_URL": responses.url})
+    service = sys.modules["chatkit_function_app"].service
+    responses.script(text("Before.", pieces=1, pause=0), text("After.", pieces=1, pause=0))
+
+    async def restore_between_two_turns() -> tuple[list[Any], list[Any], httpx.Response, httpx.Response]:
+        first = await post(app, {"type": "threads.create", "params": {"input": user_message("hi")}}, "alice")
+        before = [*botocore_parts("dynamodb"), *botocore_parts("secretsmanager"), service._http, service.server.agent]
+        checkpoint = await hook(app, BEFORE_CHECKPOINT)
+        restored = await hook(app, AFTER_RESTORE)
+        after = [*botocore_parts("dynamodb"), *botocore_parts("secretsmanager"), service._http, service.server.agent]
+        thread_id = sse_events(first)[0]["thread"]["id"]
+        body = {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_message("again")}}
+        second = await post(app, body, "alice")
+        return before, after, checkpoint.status_code == restored.status_code == 200, second
+
+    before, after, hooks_ok, second = asyncio.run(restore_between_two_turns())
+    assert hooks_ok
+    assert_renewed(before[:6], after[:6])
+    assert after[6] is not before[6] and after[7] is None  # the OpenAI pool is new; the agent is rebuilt on use
+    # The renewed clients work: the turn after the restore reads the thread and answers.
+    events = sse_events(second)
+    assert events[-1]["type"] == "thread.item.done" and events[-1]["item"]["content"][0]["text"] == "After."
+    assert "Before." in json.dumps(responses.requests[-1]["input"])
+    assert service.server.agent is not None and service._http is after[6]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        pytest.param("POST", AFTER_RESTORE, {"x-amzn-request-context": request_context("alice")}, 404, id="through API Gateway"),
+        pytest.param("POST", BEFORE_CHECKPOINT, {"x-amzn-request-context": request_context(None)}, 404, id="checkpoint through API Gateway"),
+        pytest.param("GET", AFTER_RESTORE, {}, 404, id="GET"),
+        pytest.param("POST", "/snapstart/other", {}, 404, id="unknown hook"),
+    ],
+)
+def test_only_the_adapter_reaches_the_hooks(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, method: str, path: str, headers: dict[str, str], status: int
+) -> None:
+    app = load_chatkit_app(aws, monkeypatch)
+    before = botocore_parts("dynamodb")
+
+    async def call() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chatkit.local") as client:
+            return await client.request(method, path, headers=headers)
+
+    response = asyncio.run(call())
+    assert response.status_code == status and "detail" in response.json()
+    assert botocore_parts("dynamodb")[0] is before[0]  # nothing was renewed
+
+
+def test_a_failing_hook_fails_the_restore(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = load_chatkit_app(aws, monkeypatch)
+
+    def broken() -> None:
+        raise RuntimeError("cannot renew")
+
+    snapstart.register_after_restore(broken)
+    try:
+        response = asyncio.run(hook(app, AFTER_RESTORE))
+    finally:
+        snapshot_restore_py.get_after_restore().remove((broken, (), {}))
+    # Non-2xx: the adapter fails the restore instead of serving from a half-renewed sandbox.
+    assert response.status_code == 500 and response.json() == {"detail": "Internal server error."}
+
+
+@pytest.fixture
+def openai_api() -> Iterator[FakeOpenAI]:
+    with fake_openai() as server:
+        yield server
+
+
+def test_the_runtimes_after_restore_hooks_renew_session_functions_clients(
+    invoke: Any, aws: Any, openai_api: FakeOpenAI
+) -> None:
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=aws.physical_id("OpenAIApiKeySecret"), SecretString=json.dumps({"api_key": "sk-test-restore"})
+    )
+    env = {"OPENAI_BASE_URL": openai_api.url, "CHATKIT_WORKFLOW_ID": "wf_restore"}
+    event = http_event("POST", "/api/chatkit/session", user_id="alice")
+    assert invoke("SessionFunction", event, env)["statusCode"] == 201
+    service = sys.modules["lambda_SessionFunction_app"].service
+    before = [*botocore_parts("secretsmanager"), service.clients._http, service.clients._client]
+    assert service.secrets._entries  # the key and the signing secret are cached
+
+    # What Lambda's Python runtime does after a restore: every registered hook, in order.
+    for function, args, kwargs in snapshot_restore_py.get_after_restore():
+        function(*args, **kwargs)
+
+    after = [*botocore_parts("secretsmanager"), service.clients._http, service.clients._client]
+    assert_renewed(before[:4], after[:4])
+    assert after[4] is None and not service.secrets._entries  # rebuilt and re-read on the next request
+    assert invoke("SessionFunction", event, env)["statusCode"] == 201
+    assert len(openai_api.requests) == 2 and service.clients._http is after[3]
+
+
+def test_restored_sandboxes_do_not_share_a_random_sequence(aws: Any) -> None:
+    snapshot = random.getstate()  # what every sandbox resumes with
+    draws = []
+    for _ in range(2):
+        random.setstate(snapshot)
+        snapstart.after_restore()
+        draws.append(random.getrandbits(64))
+    assert draws[0] != draws[1]
