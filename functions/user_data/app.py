@@ -14,14 +14,12 @@ from chatkit_backend.http import error_response, json_response
 from chatkit_backend.identity import identity_from_event
 from chatkit_backend.metrics import count
 from chatkit_backend.observability import REQUEST_ID_PATH, log_dependency_failure, logger
-from chatkit_backend.tracing import tracer
 from chatkit_backend.user_data import Budget, UserData, UserDataSettings
 
 SERVICE = UserData(UserDataSettings.from_env())
 
 
 @logger.inject_lambda_context(correlation_id_path=REQUEST_ID_PATH)
-@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         identity = identity_from_event(event)
