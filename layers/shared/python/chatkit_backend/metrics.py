@@ -23,17 +23,27 @@ The metrics (the dashboard and the alarms in template.yaml read them by these na
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+# The template's POWERTOOLS_METRICS_NAMESPACE; the same name where it is not set.
+NAMESPACE = "ChatKitBackend"
 
 
 def emit(metrics: dict[str, float], **dimensions: str) -> None:
-    """One EMF line with ``metrics`` (counts), under ``dimensions``."""
-    line = EphemeralMetrics()
-    for name, value in dimensions.items():
-        line.add_dimension(name=name, value=value)
-    for name, value in metrics.items():
-        line.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    line.flush_metrics()
+    """One EMF line with ``metrics`` (counts), under ``dimensions``; a metric never fails a request."""
+    try:
+        line = EphemeralMetrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or NAMESPACE)
+        for name, value in dimensions.items():
+            line.add_dimension(name=name, value=value)
+        for name, value in metrics.items():
+            line.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        line.flush_metrics()
+    except Exception:
+        from chatkit_backend.observability import logger
+
+        logger.warning("a metric could not be written", extra={"metrics": sorted(metrics)}, exc_info=True)
 
 
 def count(metric: str, **dimensions: str) -> None:

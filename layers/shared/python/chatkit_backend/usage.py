@@ -196,7 +196,9 @@ class UsageLimits:
 
     @staticmethod
     def _dynamodb() -> Any:
-        return client("dynamodb")
+        # One attempt, 1 s to read: a counter that does not answer fails the turn fast (503), or
+        # lets the tool call go on, well inside the function's time.
+        return client("dynamodb", fail_fast=True)
 
 
 def _refused(limit: str, user_id: str) -> None:
