@@ -38,7 +38,9 @@ class Requests:
     def __init__(self, tables: dict[str, str]) -> None:
         self.kinds = tables
         self.seen: Counter[tuple[str, str]] = Counter()
-        aws_clients.client("dynamodb").meta.events.register("before-parameter-build.dynamodb", self._count)
+        # The usage counter fails fast, so it has a client of its own: count on both.
+        for fail_fast in (False, True):
+            aws_clients.client("dynamodb", fail_fast=fail_fast).meta.events.register("before-parameter-build.dynamodb", self._count)
 
     def _count(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         table = params.get("TableName") or next(iter(params.get("RequestItems") or {}), None)

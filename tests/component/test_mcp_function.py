@@ -138,9 +138,11 @@ def test_every_tool_runs_and_answers_structured_content_and_text(invoke: Any, ve
 def test_each_tool_call_is_one_task_request_and_one_count(invoke: Any, aws: Any) -> None:
     call(invoke, "list_tasks", {})  # the first call builds the container's client
     seen: list[tuple[str, str]] = []
-    client("dynamodb").meta.events.register(
-        "before-parameter-build.dynamodb.*", lambda model, params, **_: seen.append((model.name, params["TableName"]))
-    )
+    # The usage counter fails fast, so it has a client of its own: count on both.
+    for fail_fast in (False, True):
+        client("dynamodb", fail_fast=fail_fast).meta.events.register(
+            "before-parameter-build.dynamodb.*", lambda model, params, **_: seen.append((model.name, params["TableName"]))
+        )
     tasks_table, usage_table = aws.physical_id("TasksTable"), aws.physical_id("UsageTable")
 
     def one(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
