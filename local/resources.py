@@ -1,4 +1,4 @@
-"""Creates the template's tables and secrets in moto, and turns on the secrets' rotation
+"""Creates the template's tables, secrets and buckets in moto, and turns on the secrets' rotation
 schedules, so local AWS matches the template.
 
 Used by `make dev` (moto server), `make invoke` and `make bench` (an ephemeral one) and the
@@ -23,7 +23,7 @@ FAKE_CREDENTIALS = {
 
 
 def create_resources(template: Template, clients: Any) -> dict[str, str]:
-    """Create every table and secret of ``template``; returns and records their physical ids.
+    """Create every table, secret and bucket of ``template``; returns and records their physical ids.
 
     ``clients(service)`` returns a boto3 client for the target AWS (moto).
     """
@@ -32,10 +32,77 @@ def create_resources(template: Template, clients: Any) -> dict[str, str]:
         physical_ids[logical_id] = _create_table(template, logical_id, clients("dynamodb"))
     for logical_id in template.resources_of_type("AWS::SecretsManager::Secret"):
         physical_ids[logical_id] = _create_secret(template, logical_id, clients("secretsmanager"))
+    for logical_id in template.resources_of_type("AWS::S3::Bucket"):
+        physical_ids[logical_id] = _create_bucket(template, logical_id, clients("s3"))
     template.physical_ids.update(physical_ids)
     for logical_id in template.resources_of_type("AWS::SecretsManager::RotationSchedule"):
         _schedule_rotation(template, logical_id, clients("secretsmanager"))
     return physical_ids
+
+
+def _create_bucket(template: Template, logical_id: str, s3: Any) -> str:
+    """The bucket with the template's encryption, public access block, CORS and lifecycle rules.
+
+    moto keeps them all and applies CORS (its server answers a browser's preflight and sets
+    Access-Control-Allow-Origin from the bucket's rules once its global CORS is off, see
+    ``local.stack``); it does not run lifecycle expiry or check presigned signatures.
+    The bucket policy (TLS only) is not created: the local endpoint is plain http.
+    """
+    props = template.properties(logical_id)
+    # Lower case and short, as S3 wants; stable, so `make dev` always has the same bucket name.
+    name = props.get("BucketName") or f"{STACK_NAME}-{logical_id}".lower()[:63]
+    request: dict[str, Any] = {"Bucket": name}
+    if template.region != "us-east-1":
+        request["CreateBucketConfiguration"] = {"LocationConstraint": template.region}
+    s3.create_bucket(**request)
+    if "BucketEncryption" in props:
+        # CloudFormation says ServerSideEncryptionByDefault where the S3 API says ApplyServerSideEncryptionByDefault.
+        rules = [
+            {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+            for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        ]
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+    if "CorsConfiguration" in props:
+        cors_rules = [
+            {
+                key: rule[source]
+                for key, source in (
+                    ("AllowedOrigins", "AllowedOrigins"),
+                    ("AllowedMethods", "AllowedMethods"),
+                    ("AllowedHeaders", "AllowedHeaders"),
+                    ("ExposeHeaders", "ExposedHeaders"),
+                    ("MaxAgeSeconds", "MaxAge"),
+                )
+                if source in rule
+            }
+            for rule in props["CorsConfiguration"]["CorsRules"]
+        ]
+        s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": cors_rules})
+    if "LifecycleConfiguration" in props:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in props["LifecycleConfiguration"]["Rules"]]}
+        )
+    return name
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's lifecycle rule shape in the S3 API's."""
+    tags = [{"Key": t["Key"], "Value": t["Value"]} for t in rule.get("TagFilters", [])]
+    if len(tags) == 1:
+        rule_filter: dict[str, Any] = {"Tag": tags[0]}
+    elif tags:
+        rule_filter = {"And": {"Prefix": rule.get("Prefix", ""), "Tags": tags}}
+    else:
+        rule_filter = {"Prefix": rule.get("Prefix", "")}
+    converted: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"], "Filter": rule_filter}
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "AbortIncompleteMultipartUpload" in rule:
+        days = int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+        converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
+    return converted
 
 
 def _create_table(template: Template, logical_id: str, dynamodb: Any) -> str:

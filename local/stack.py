@@ -84,6 +84,9 @@ class LocalAws:
 def serve_moto() -> None:
     """The local AWS process: moto's server on the port in argv, its address on stdout, until
     stdin closes (the stack stopped it, or the stack's process is gone)."""
+    # moto's server otherwise allows every origin on every request (flask-cors): off, so S3
+    # answers browsers from the bucket's CORS rules as AWS does. moto reads it on import.
+    os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = _moto_server(int(sys.argv[1]))
     server.start()
@@ -144,6 +147,7 @@ class LocalStack:
     aws: LocalAws
     workers: dict[str, FunctionPool | WebAppPool] = field(default_factory=dict)
     url: str = ""
+    demo_url: str = ""
     _server: Any = None
 
     @classmethod
@@ -173,6 +177,7 @@ class LocalStack:
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "url": self.url,
+            "demo_url": self.demo_url,
             "aws_endpoint_url": self.aws.endpoint_url,
             "region": self.aws.region,
             "resources": self.template.physical_ids,

@@ -38,6 +38,8 @@ ENV_TO_PARAMETER: dict[str, str] = {
     "CHATKIT_MESSAGES_PER_MINUTE": "ChatKitMessagesPerMinute",
     "CHATKIT_DAILY_TOKEN_BUDGET": "ChatKitDailyTokenBudget",
     "MCP_CALLS_PER_MINUTE": "McpCallsPerMinute",
+    "ATTACHMENT_MAX_BYTES": "AttachmentMaxBytes",
+    "TRANSCRIPTION_MODEL": "TranscriptionModel",
 }
 
 
@@ -471,6 +473,8 @@ class Template:
         name = self.ref(logical_id)
         if str(name).startswith("arn:"):
             return str(name)
+        if kind == "AWS::S3::Bucket":
+            return f"arn:aws:s3:::{name}"
         service, resource = {
             "AWS::DynamoDB::Table": ("dynamodb", "table/"),
             "AWS::Serverless::Function": ("lambda", "function:"),

@@ -15,6 +15,6 @@ from chatkit_backend.assistant.server import ChatKitService
 from chatkit_backend.assistant.settings import ChatKitSettings
 
 service = ChatKitService(ChatKitSettings.from_env())
-aws.prepare("dynamodb", "secretsmanager")
+aws.prepare("dynamodb", "secretsmanager", "s3")
 snapstart.register_after_restore(service.restored)
 app = create_app(service)

@@ -84,6 +84,8 @@ def main() -> None:
         "rss_mb": peak_rss_mb(),
         "heavy_modules": sorted(name for name in HEAVY if name in loaded),
         "first_status": first.get("statusCode") if isinstance(first, dict) else None,
+        # A handler that counts its DynamoDB requests (local/bench/peers/chatkit_counted.py) says so.
+        "dynamodb_requests": getattr(sys.modules["bench_handler"], "FIRST_CALL_DYNAMODB_REQUESTS", None),
         "probe_overhead_ms": (before_import - STARTED) * 1000,
     }
     sys.__stdout__.write(json.dumps(report))

@@ -57,6 +57,8 @@ class Result:
     rss_mb: float
     heavy_modules: list[str]
     first_status: Any
+    # DynamoDB requests of the first call, by operation, when the handler counts them.
+    dynamodb_requests: dict[str, int] | None = None
 
 
 class Bench:
@@ -125,6 +127,7 @@ class Bench:
             rss_mb=median("rss_mb"),
             heavy_modules=runs[0]["heavy_modules"],
             first_status=runs[0]["first_status"],
+            dynamodb_requests=runs[0].get("dynamodb_requests"),
         )
 
 
@@ -153,6 +156,9 @@ def table(results: list[Result]) -> str:
                     f"    {amount / (r.warm_us / 1e6):,.0f} {unit}/s warm ({amount} {unit} a call), "
                     f"{amount / (r.first_ms / 1e3):,.0f} {unit}/s on the first call"
                 )
+            if r.dynamodb_requests is not None:
+                counts = ", ".join(f"{name} ×{count}" for name, count in sorted(r.dynamodb_requests.items()))
+                lines.append(f"    DynamoDB requests per call: {sum(r.dynamodb_requests.values())} ({counts})")
     lines += ["", "cold = fresh process: import + first call (median); warm = mean per call after the first;",
               "× = row / the group's first-listed ours row (below 1: faster than ours, above 1: slower)."]
     return "\n".join(lines)

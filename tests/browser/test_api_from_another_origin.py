@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from local.token import mint_user_token
 from tests.integration.stack import RunningStack, start_stack
 from tests.support.browser import PageServer, serve_pages
 from tests.support.responses import FakeResponses, fake_responses, text
@@ -85,10 +84,7 @@ def site() -> Iterator[Site]:
     with serve_pages({"client.html": CLIENT_PAGE}) as pages, fake_responses() as model:
         env = {"ALLOWED_ORIGINS": pages.origin, "OPENAI_BASE_URL": model.url, "OPENAI_API_KEY": "sk-test-browser"}
         with start_stack(env) as stack:
-            secret = stack.client("secretsmanager").get_secret_value(
-                SecretId=stack.physical_id("UserTokenSecret"), VersionStage="AWSCURRENT"
-            )["SecretString"]
-            yield Site(stack, pages, model, {user: mint_user_token(secret, user) for user in ("alice", "bob")})
+            yield Site(stack, pages, model, {user: stack.user_token(user) for user in ("alice", "bob")})
 
 
 def chatkit(kind: str, **params: Any) -> dict[str, Any]:

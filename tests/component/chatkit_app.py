@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import sys
@@ -59,3 +60,23 @@ def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
 
 def user_message(text: str) -> dict[str, Any]:
     return {"content": [{"type": "input_text", "text": text}], "attachments": [], "inference_options": {}}
+
+
+# One event loop for every request, as uvicorn has: the app's OpenAI client keeps its connections
+# to the stand-in, and a connection cannot outlive the loop that opened it.
+_LOOP = asyncio.new_event_loop()
+
+
+def send(app: Any, body: Any, user_id: str | None = "alice", **headers: str) -> httpx.Response:
+    return _LOOP.run_until_complete(post(app, body, user_id, **headers))
+
+
+def create_thread(app: Any, message: str, user_id: str = "alice") -> tuple[str, list[dict[str, Any]]]:
+    response = send(app, {"type": "threads.create", "params": {"input": user_message(message)}}, user_id)
+    assert response.status_code == 200 and response.headers["content-type"] == "text/event-stream"
+    events = sse_events(response)
+    return events[0]["thread"]["id"], events
+
+
+def table_items(aws: Any, logical_id: str) -> list[dict[str, Any]]:
+    return aws.client("dynamodb").scan(TableName=aws.physical_id(logical_id))["Items"]  # the test's view only

@@ -4,41 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from chatkit_backend import tasks
-from tests.component.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, sse_events, user_message
-from tests.support.responses import FakeResponses, call, fake_responses, last_tool_output, text
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeResponses]:
-    with fake_responses() as running:
-        yield running
-
-
-@pytest.fixture
-def app(aws: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeResponses) -> Any:
-    set_openai_key(aws)
-    return load_chatkit_app(aws, monkeypatch, {"OPENAI_BASE_URL": fake.url, "CHATKIT_MODEL": "gpt-test"})
-
-
-def send(app: Any, body: Any, user_id: str | None = "alice", **headers: str) -> Any:
-    return asyncio.run(post(app, body, user_id, **headers))
-
-
-def create_thread(app: Any, message: str, user_id: str = "alice") -> tuple[str, list[dict[str, Any]]]:
-    response = send(app, {"type": "threads.create", "params": {"input": user_message(message)}}, user_id)
-    assert response.status_code == 200 and response.headers["content-type"] == "text/event-stream"
-    events = sse_events(response)
-    return events[0]["thread"]["id"], events
-
-
-def table_items(aws: Any, logical_id: str) -> list[dict[str, Any]]:
-    return aws.client("dynamodb").scan(TableName=aws.physical_id(logical_id))["Items"]  # the test's view only
+from tests.component.chatkit_app import (
+    create_thread,
+    load_chatkit_app,
+    request_context,
+    send,
+    sse_events,
+    table_items,
+    user_message,
+)
+from tests.support.responses import FakeResponses, call, last_tool_output, text
 
 
 def test_the_agent_adds_a_task_through_its_tool_and_says_so(app: Any, fake: FakeResponses, aws: Any) -> None:
@@ -46,6 +26,11 @@ def test_the_agent_adds_a_task_through_its_tool_and_says_so(app: Any, fake: Fake
     thread_id, events = create_thread(app, "Please add buy milk")
     kinds = [e["type"] for e in events]
     assert kinds[:3] == ["thread.created", "thread.item.done", "stream_options"]
+    # While the tool runs the user sees progress, then a card for the task it added.
+    progress = kinds.index("progress_update")
+    [card] = [e["item"] for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "widget"]
+    assert events[progress]["text"] == "Adding the task…" and progress < kinds.index("thread.item.done", 3)
+    assert card["widget"]["type"] == "Card" and card["copy_text"] == "☐ Buy milk"
     deltas = [e["update"]["delta"] for e in events if e["type"] == "thread.item.updated" and e["update"]["type"].endswith("text_delta")]
     assert "".join(deltas) == "Added Buy milk." and len(deltas) > 1
     assert events[-1]["type"] == "thread.item.done" and events[-1]["item"]["content"][0]["text"] == "Added Buy milk."
@@ -57,9 +42,9 @@ def test_the_agent_adds_a_task_through_its_tool_and_says_so(app: Any, fake: Fake
     assert sorted(tool["name"] for tool in first["tools"]) == ["add_task", "complete_task", "delete_task", "list_tasks", "update_task"]
     assert all("user_id" not in json.dumps(tool["parameters"]) for tool in first["tools"])
     assert fake.authorizations == ["Bearer sk-test-component"] * 2
-    # The thread keeps the user's message and the answer, in order.
+    # The thread keeps the user's message, the card and the answer, in order.
     items = json.loads(send(app, {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}).text)
-    assert [i["type"] for i in items["data"]] == ["user_message", "assistant_message"]
+    assert [i["type"] for i in items["data"]] == ["user_message", "widget", "assistant_message"]
 
 
 def test_the_agent_completes_a_task_it_looked_up(app: Any, fake: FakeResponses) -> None:
@@ -116,10 +101,25 @@ BAD_REQUESTS = [
     pytest.param({"type": "threads.create"}, 422, "params", id="missing params"),
     pytest.param({"type": "threads.create", "params": {"input": {"content": "hi"}}}, 422, "Not a valid", id="wrong input shape"),
     pytest.param({"type": "threads.list", "params": {"limit": 1000}}, 422, "limit", id="limit too large"),
-    pytest.param({"type": "threads.create", "params": {"input": {**user_message("see file"), "attachments": ["atc_1"]}}}, 422, "Attachments", id="attachment"),
-    pytest.param({"type": "attachments.create", "params": {"name": "a.png", "size": 1, "mime_type": "image/png"}}, 422, "Attachments", id="upload"),
-    pytest.param({"type": "input.transcribe", "params": {"audio_base64": "AAAA", "mime_type": "audio/webm"}}, 422, "Dictation", id="dictation"),
-    pytest.param({"type": "threads.custom_action", "params": {"thread_id": "thr_1", "action": {"type": "x", "payload": {}}}}, 404, "No thread", id="widget action, unknown thread"),
+    pytest.param({"type": "threads.create", "params": {"input": {**user_message("see file"), "attachments": ["atc_1"]}}}, 404, "No attachment", id="unknown attachment"),
+    pytest.param({"type": "attachments.create", "params": {"name": "a.html", "size": 10, "mime_type": "text/html"}}, 422, "Allowed: PNG, JPEG, WebP or GIF images and PDF", id="upload type"),
+    pytest.param({"type": "attachments.create", "params": {"name": "a.png", "size": 30 * 1024 * 1024, "mime_type": "image/png"}}, 422, "at most 10485760 bytes", id="upload too large"),
+    pytest.param({"type": "attachments.create", "params": {"name": "a.png", "size": 0, "mime_type": "image/png"}}, 422, "empty", id="upload empty"),
+    pytest.param({"type": "attachments.create", "params": {"name": "\u0000", "size": 5, "mime_type": "image/png"}}, 422, "name", id="upload without a name"),
+    pytest.param({"type": "attachments.delete", "params": {"attachment_id": "atc_nope"}}, 404, "No attachment", id="delete unknown attachment"),
+    pytest.param({"type": "input.transcribe", "params": {"audio_base64": "AAAA", "mime_type": "audio/flac"}}, 422, "Accepted: audio/webm", id="dictation type"),
+    pytest.param({"type": "input.transcribe", "params": {"audio_base64": "not base64!", "mime_type": "audio/webm"}}, 422, "base64", id="dictation not base64"),
+    pytest.param({"type": "input.transcribe", "params": {"audio_base64": "", "mime_type": "audio/webm"}}, 422, "empty", id="dictation empty"),
+    pytest.param({"type": "input.transcribe", "params": {"audio_base64": "A" * (4 * 1024 * 1024 + 4), "mime_type": "audio/webm"}}, 422, "at most 3145728 bytes", id="dictation too long"),
+    pytest.param({"type": "input.transcribe", "params": {"audio_base64": "A" * (5 * 1024 * 1024), "mime_type": "audio/webm"}}, 413, "KiB", id="dictation body too large"),
+    pytest.param({"type": "threads.list", "params": {}, "metadata": {"pad": "x" * (1024 * 1024)}}, 413, "KiB", id="body too large"),
+    pytest.param({"type": "threads.custom_action", "params": {"thread_id": "thr_1", "action": {"type": "x", "payload": {}}}}, 422, "Unknown action 'x'", id="unknown action"),
+    pytest.param({"type": "threads.custom_action", "params": {"thread_id": "thr_1", "action": {"type": "task.complete", "payload": {"task_id": "01JQ7Z8X9Y0ABCDEFGHJKMNPQR", "user_id": "bob"}}}}, 422, "payload", id="action payload beyond an id"),
+    pytest.param({"type": "threads.sync_custom_action", "params": {"thread_id": "thr_1", "action": {"type": "task.complete", "payload": {"task_id": 7}}}}, 422, "payload", id="sync action bad payload"),
+    pytest.param({"type": "threads.custom_action", "params": {"thread_id": "thr_nope", "action": {"type": "task.complete", "payload": {"task_id": "01JQ7Z8X9Y0ABCDEFGHJKMNPQR"}}}}, 404, "No thread", id="action unknown thread"),
+    pytest.param({"type": "items.feedback", "params": {"thread_id": "thr_nope", "item_ids": ["msg_1"], "kind": "positive"}}, 404, "No item", id="feedback unknown item"),
+    pytest.param({"type": "items.feedback", "params": {"thread_id": "thr_nope", "item_ids": ["msg_1"], "kind": "meh"}}, 422, "Not a valid", id="feedback unknown kind"),
+    pytest.param({"type": "threads.retry_after_item", "params": {"thread_id": "thr_nope", "item_id": "msg_1"}}, 404, "No thread", id="retry unknown thread"),
     pytest.param({"type": "threads.add_user_message", "params": {"thread_id": "thr_nope", "input": user_message("hi")}}, 404, "No thread", id="unknown thread"),
     pytest.param({"type": "items.list", "params": {"thread_id": "thr#x"}}, 404, "No thread", id="malformed thread id"),
     pytest.param({"type": "threads.delete", "params": {"thread_id": "thr_nope"}}, 404, "No thread", id="delete unknown"),
@@ -135,7 +135,8 @@ def test_bad_requests_get_a_clear_error_and_change_nothing(
     assert response.headers["content-type"] == "application/json"
     assert detail in response.json()["detail"]
     assert table_items(aws, "ChatKitTable") == [] and table_items(aws, "TasksTable") == []
-    assert fake.requests == []
+    assert aws.client("s3").list_objects_v2(Bucket=aws.physical_id("AttachmentsBucket")).get("KeyCount") == 0
+    assert fake.requests == [] and fake.transcriptions == []
 
 
 @pytest.mark.parametrize(
@@ -188,7 +189,11 @@ FIXTURE_STATUS = {
     "threads_create": 503,  # the fixture environment has no OpenAI key
     "error_unknown_thread": 404,
     "error_not_chatkit": 422,
-    "error_attachment": 422,
+    "error_unknown_attachment": 404,
+    "attachments_create": 200,
+    "error_attachment_type": 422,
+    "error_custom_action_unknown_thread": 404,
+    "error_transcribe_type": 422,
     "error_no_identity": 401,
     "error_mcp_token": 403,
     "error_wrong_content_type": 415,

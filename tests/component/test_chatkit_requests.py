@@ -3,15 +3,17 @@
 The request types are those of the installed openai-chatkit (``chatkit.types.ChatKitReq``; a
 test below fails when a new one appears without a row here). The states are the mistakes a
 client (or an attacker) can make: wrong media type, malformed params, ids that are unknown,
-malformed or another user's, items of the wrong kind or in the wrong state, sizes over the
-limits, features this server does not offer. Each case runs against one world of two users'
-threads and items in moto, and checks that ChatKitTable and TasksTable are byte-for-byte what
-they were, and that the model was never called.
+malformed or another user's (threads, items, attachments, tasks), items of the wrong kind or in
+the wrong state, sizes over the limits, files, recordings and widget actions the server does not
+take. Each case runs against one world of two users' threads, items, attachments and tasks in
+moto, and checks that ChatKitTable, TasksTable and the attachments bucket are byte-for-byte what
+they were, and that neither the model nor the transcription endpoint was called.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import typing
 from collections.abc import Callable, Iterator
@@ -26,6 +28,7 @@ from chatkit.types import (
     AssistantMessageItem,
     ChatKitReq,
     ClientToolCallItem,
+    FileAttachment,
     InferenceOptions,
     StructuredInputFreeform,
     StructuredInputItem,
@@ -38,6 +41,7 @@ from chatkit.widgets import Card, Text
 from moto import mock_aws
 
 from chatkit_backend import limits
+from chatkit_backend.assistant.attachments import object_key
 from local.resources import FAKE_CREDENTIALS, create_resources
 from local.template import REGION, Template
 from tests.component.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, user_message
@@ -55,6 +59,17 @@ ID = {
     "a_answered_input": "si_a_answered", "a_tool_call": "tc_a_done", "a2_user": "msg_a2_user",
     "b_user": "msg_b_user", "b_widget": "wdg_b", "b_pending_input": "si_b_pending", "b_tool_call": "tc_b_pending",
 }
+# Attachments: (owner, the thread its message is in, bytes uploaded or None when never uploaded).
+MAX_BYTES = 4096  # AttachmentMaxBytes for this world, so an oversized file stays small
+ATTACHMENTS: dict[str, tuple[str, str | None, bytes | None]] = {
+    "atc_alice_pending": (ALICE, None, None),
+    "atc_alice_ready": (ALICE, None, b"%PDF-1.7 ready"),
+    "atc_alice_in_a2": (ALICE, A2, b"%PDF-1.7 sent"),
+    "atc_alice_big": (ALICE, None, b"%" * (MAX_BYTES + 1)),
+    "atc_bob": (BOB, None, b"%PDF-1.7 Bob's"),
+}
+# The users' tasks get ids only when the world is made: requests name them by these stand-ins.
+ALICES_TASK, BOBS_TASK = "<alice's task>", "<bob's task>"
 
 
 def _items(thread_id: str, start: datetime) -> list[Any]:
@@ -86,7 +101,9 @@ def _items(thread_id: str, start: datetime) -> list[Any]:
     return [user(ID["b_user"]), widget(ID["b_widget"]), question(ID["b_pending_input"], "pending"), tool_call(ID["b_tool_call"], "pending")]
 
 
-async def _seed(table: str) -> None:
+async def _seed(table: str, bucket: str) -> dict[str, str]:
+    """The threads, items and attachments above; a pending task per user (their ids by stand-in)."""
+    from chatkit_backend import tasks
     from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
 
     store = DynamoDBStore(table)
@@ -96,6 +113,13 @@ async def _seed(table: str) -> None:
         await store.save_thread(ThreadMetadata(id=thread_id, title="Groceries", created_at=start), context)
         for item in _items(thread_id, start):
             await store.add_thread_item(thread_id, item, context)
+    s3 = boto3.client("s3", region_name=REGION)
+    for attachment_id, (owner, thread_id, content) in ATTACHMENTS.items():
+        attachment = FileAttachment(id=attachment_id, name="plan.pdf", mime_type="application/pdf", thread_id=thread_id)
+        await store.save_attachment(attachment, RequestContext(user_id=owner))
+        if content is not None:
+            s3.put_object(Bucket=bucket, Key=object_key(owner, attachment_id), Body=content, ContentType="application/pdf")
+    return {ALICES_TASK: tasks.add_task(ALICE, "Buy milk").task_id, BOBS_TASK: tasks.add_task(BOB, "Bob's secret").task_id}
 
 
 @dataclass
@@ -103,14 +127,24 @@ class World:
     app: Any
     aws: AwsResources
     fake: FakeResponses
+    tasks: dict[str, str]
 
-    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+    def snapshot(self) -> dict[str, list[Any]]:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        tables = {}
+        state: dict[str, list[Any]] = {}
         for logical_id in ("ChatKitTable", "TasksTable"):
             items = dynamodb.scan(TableName=self.aws.physical_id(logical_id), ConsistentRead=True)["Items"]  # the test's view only
-            tables[logical_id] = sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
-        return tables
+            state[logical_id] = sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+        s3, bucket = boto3.client("s3", region_name=REGION), self.aws.physical_id("AttachmentsBucket")
+        keys = sorted(entry["Key"] for entry in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+        state["AttachmentsBucket"] = [
+            (key, s3.get_object(Bucket=bucket, Key=key)["Body"].read(), s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"])
+            for key in keys
+        ]
+        return state
+
+    def calls_to_openai(self) -> int:
+        return len(self.fake.requests) + len(self.fake.transcriptions)
 
 
 @pytest.fixture(scope="module")
@@ -126,9 +160,9 @@ def world() -> Iterator[World]:
             create_resources(template, lambda service: boto3.client(service, region_name=REGION))
             aws = AwsResources(template)
             set_openai_key(aws)
-            app = load_chatkit_app(aws, patch, {"OPENAI_BASE_URL": fake.url})
-            asyncio.run(_seed(aws.physical_id("ChatKitTable")))
-            yield World(app, aws, fake)
+            app = load_chatkit_app(aws, patch, {"OPENAI_BASE_URL": fake.url, "ATTACHMENT_MAX_BYTES": str(MAX_BYTES)})
+            task_ids = asyncio.run(_seed(aws.physical_id("ChatKitTable"), aws.physical_id("AttachmentsBucket")))
+            yield World(app, aws, fake, task_ids)
     finally:
         patch.undo()
 
@@ -142,6 +176,14 @@ def message(text: str = "hello", **extra: Any) -> dict[str, Any]:
     return {**user_message(text), **extra}
 
 
+def complete(task_id: str) -> dict[str, Any]:
+    """A task widget's Complete button."""
+    return {"type": "task.complete", "payload": {"task_id": task_id}}
+
+
+ACTIONS = ["threads.custom_action", "threads.sync_custom_action"]
+MESSAGES = ["threads.create", "threads.add_user_message"]
+
 # A well-formed request of each type, aimed at Alice's own thread A: each state below breaks one thing.
 VALID: dict[str, Params] = {
     "threads.create": {"input": message()},
@@ -149,17 +191,17 @@ VALID: dict[str, Params] = {
     "threads.add_client_tool_output": {"thread_id": A, "result": {"ok": True}},
     "threads.add_structured_input": {"thread_id": A, "item_id": ID["a_pending_input"], "input": {"answers": {"q1": {"values": ["Home"]}}}},
     "threads.retry_after_item": {"thread_id": A, "item_id": ID["a_user"]},
-    "threads.custom_action": {"thread_id": A, "item_id": ID["a_widget"], "action": {"type": "complete", "payload": {}}},
+    "threads.custom_action": {"thread_id": A, "item_id": ID["a_widget"], "action": complete(ALICES_TASK)},
     "threads.get_by_id": {"thread_id": A},
     "threads.list": {"limit": 10},
     "items.list": {"thread_id": A, "limit": 10},
     "items.feedback": {"thread_id": A, "item_ids": [ID["a_assistant"]], "kind": "positive"},
     "attachments.create": {"name": "list.png", "size": 1000, "mime_type": "image/png"},
-    "attachments.delete": {"attachment_id": "atc_1"},
+    "attachments.delete": {"attachment_id": "atc_alice_pending"},
     "threads.update": {"thread_id": A, "title": "Weekly shop"},
     "threads.delete": {"thread_id": A},
     "input.transcribe": {"audio_base64": "AAAA", "mime_type": "audio/webm"},
-    "threads.sync_custom_action": {"thread_id": A, "item_id": ID["a_widget"], "action": {"type": "complete", "payload": {}}},
+    "threads.sync_custom_action": {"thread_id": A, "item_id": ID["a_widget"], "action": complete(ALICES_TASK)},
 }
 NAMES_THREAD = [kind for kind, params in VALID.items() if "thread_id" in params]
 NAMES_ITEM = [kind for kind, params in VALID.items() if "item_id" in params or "item_ids" in params]
@@ -171,6 +213,13 @@ def _with(params: Params, **changes: Any) -> Params:
 
 def _item_ref(kind: str, item_id: str) -> Params:
     return {"item_ids": [item_id]} if kind == "items.feedback" else {"item_id": item_id}
+
+
+def _attaching(kind: str, params: Params, *attachment_ids: str) -> Params:
+    """``params`` naming ``attachment_ids``: in the message sent, or as the attachment to delete."""
+    if kind == "attachments.delete":
+        return _with(params, attachment_id=attachment_ids[0])
+    return _with(params, input=message(attachments=list(attachment_ids)))
 
 
 # state -> (the request types it applies to, how it breaks the valid params, the status expected).
@@ -221,11 +270,34 @@ STATES: dict[str, tuple[list[str], Callable[[str, Params], Any], int | dict[str,
     "empty value": (["threads.update", "items.feedback"], lambda k, p: _with(p, title="   ") if k == "threads.update" else _with(p, item_ids=[]), 422),
     "bad page": (["threads.list", "items.list"], lambda k, p: _with(p, order="sideways"), 422),
     "forged cursor": (["threads.list", "items.list"], lambda k, p: _with(p, after="eyJzayI6eyJTIjoiaXRlbSN0aHJfYm9iX2EjeCJ9fQ"), 422),
-    "attachment in the message": (["threads.create", "threads.add_user_message"], lambda k, p: _with(p, input=message(attachments=["atc_1"])), 422),
-    "not offered by this server": (["attachments.create", "attachments.delete", "input.transcribe", "threads.custom_action", "threads.sync_custom_action"], lambda k, p: p, 422),
+    "unknown attachment": (MESSAGES + ["attachments.delete"], lambda k, p: _attaching(k, p, "atc_never_created"), 404),
+    "another user's attachment": (MESSAGES + ["attachments.delete"], lambda k, p: _attaching(k, p, "atc_bob"), 404),
+    "malformed attachment id": (MESSAGES + ["attachments.delete"], lambda k, p: _attaching(k, p, "../atc#x" + "y" * 300), 404),
+    "an attachment never uploaded": (MESSAGES, lambda k, p: _attaching(k, p, "atc_alice_pending"), 422),
+    "an attachment over the size limit": (MESSAGES, lambda k, p: _attaching(k, p, "atc_alice_big"), 422),
+    "an attachment of another thread": (MESSAGES, lambda k, p: _attaching(k, p, "atc_alice_in_a2"), 422),
+    "too many attachments": (MESSAGES, lambda k, p: _attaching(k, p, *["atc_alice_ready"] * (limits.ATTACHMENTS_PER_MESSAGE_MAX + 1)), 422),
+    "a file type the server does not read": (["attachments.create"], lambda k, p: _with(p, mime_type="text/html"), 422),
+    "a file over the size limit": (["attachments.create"], lambda k, p: _with(p, size=MAX_BYTES + 1), 422),
+    "an empty file": (["attachments.create"], lambda k, p: _with(p, size=0), 422),
+    "a file without a name": (["attachments.create"], lambda k, p: _with(p, name=" \x00\u200b\n"), 422),
+    "an audio type the server does not read": (["input.transcribe"], lambda k, p: _with(p, mime_type="audio/flac"), 422),
+    "audio that is not base64": (["input.transcribe"], lambda k, p: _with(p, audio_base64="not base64!"), 422),
+    "an empty recording": (["input.transcribe"], lambda k, p: _with(p, audio_base64=""), 422),
+    "a recording over its limit": (
+        ["input.transcribe"], lambda k, p: _with(p, audio_base64=base64.b64encode(bytes(limits.DICTATION_AUDIO_MAX_BYTES + 1)).decode()), 422,
+    ),
+    "an action the server does not know": (ACTIONS, lambda k, p: _with(p, action={"type": "complete", "payload": {}}), 422),
+    "an action payload beyond a task id": (ACTIONS, lambda k, p: _with(p, action={**complete(ALICES_TASK), "payload": {"task_id": ALICES_TASK, "user_id": BOB}}), 422),
+    "an unknown task": (ACTIONS, lambda k, p: _with(p, action=complete("01JQ7Z8X9Y0ABCDEFGHJKMNPQR")), 404),
+    "another user's task": (ACTIONS, lambda k, p: _with(p, action=complete(BOBS_TASK)), 404),
     "wrong field types": (list(VALID), lambda k, p: {name: 5 if not isinstance(v, int) else "five" for name, v in p.items()} if p else {"limit": "ten"}, 422),
     "missing params": (list(VALID), lambda k, p: None, 422),
-    "body over 1 MiB": (list(VALID), lambda k, p: _with(p, padding="x" * (limits.REQUEST_BODY_MAX_BYTES + 1)), 413),
+    "body over its limit": (
+        list(VALID),
+        lambda k, p: _with(p, padding="x" * ((limits.TRANSCRIBE_BODY_MAX_BYTES if k == "input.transcribe" else limits.REQUEST_BODY_MAX_BYTES) + 1)),
+        413,
+    ),
     "wrong content type": (list(VALID), lambda k, p: p, 415),
     "no user identity": (list(VALID), lambda k, p: p, 401),
     "an MCP token": (list(VALID), lambda k, p: p, 403),
@@ -263,13 +335,16 @@ def _send(world: World, case: Case) -> Any:
         headers["x-amzn-request-context"] = request_context(None)
     elif case.state == "an MCP token":
         headers["x-amzn-request-context"] = request_context(ALICE, "mcp")
-    return asyncio.run(post(world.app, case.body, user, **headers))
+    body = json.dumps(case.body)
+    for stand_in, task_id in world.tasks.items():
+        body = body.replace(json.dumps(stand_in)[1:-1], task_id)
+    return asyncio.run(post(world.app, body, user, **headers))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.kind} | {c.state}" for c in CASES])
 def test_a_wrong_request_is_refused_with_a_4xx_and_changes_nothing(world: World, case: Case) -> None:
     before = world.snapshot()
-    calls = len(world.fake.requests)
+    calls = world.calls_to_openai()
 
     response = _send(world, case)
 
@@ -279,7 +354,7 @@ def test_a_wrong_request_is_refused_with_a_4xx_and_changes_nothing(world: World,
     assert isinstance(detail, str) and detail
     assert "Traceback" not in detail and "x" * 100 not in detail  # says what is wrong, echoes nothing
     assert world.snapshot() == before
-    assert len(world.fake.requests) == calls == 0
+    assert world.calls_to_openai() == calls == 0
 
 
 def test_the_table_covers_every_request_type_of_the_installed_chatkit() -> None:
@@ -295,3 +370,25 @@ def test_the_same_requests_succeed_on_the_caller_s_own_items(world: World) -> No
         assert response.status_code == 200, (kind, response.text)
     items = asyncio.run(post(world.app, {"type": "items.list", "params": {"thread_id": A, "order": "asc"}}, ALICE)).json()
     assert [item["id"] for item in items["data"]] == [ID[k] for k in ("a_user", "a_assistant", "a_widget", "a_pending_input", "a_answered_input", "a_tool_call")]
+
+
+def test_the_valid_writes_succeed_and_change_only_the_caller_s_own(world: World) -> None:
+    """The control for the write states: Alice's own task is completed by the action, her own
+    attachment is deleted, and Bob's task and file stay as they were. It changes the world, so it
+    runs after the table (pytest keeps the file's order)."""
+    tasks = boto3.client("dynamodb", region_name=REGION)
+    table = world.aws.physical_id("TasksTable")
+
+    def status(user: str, stand_in: str) -> str:
+        key = {"user_id": {"S": user}, "task_id": {"S": world.tasks[stand_in]}}
+        return tasks.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]["status"]["S"]
+
+    sync = _send(world, Case("threads.sync_custom_action", "valid", {"type": "threads.sync_custom_action", "params": VALID["threads.sync_custom_action"]}, 200))
+    assert sync.status_code == 200, sync.text
+    assert (status(ALICE, ALICES_TASK), status(BOB, BOBS_TASK)) == ("completed", "pending")
+
+    bucket = world.aws.physical_id("AttachmentsBucket")
+    deleted = asyncio.run(post(world.app, {"type": "attachments.delete", "params": {"attachment_id": "atc_alice_ready"}}, ALICE))
+    assert deleted.status_code == 200, deleted.text
+    keys = [entry["Key"] for entry in boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=bucket)["Contents"]]
+    assert object_key(ALICE, "atc_alice_ready") not in keys and object_key(BOB, "atc_bob") in keys

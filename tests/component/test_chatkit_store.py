@@ -1,4 +1,5 @@
-"""The DynamoDB ChatKit store against moto: threads per user, items in order, pages by Query."""
+"""The DynamoDB ChatKit store against moto: threads per user, items in order, pages by Query,
+attachment records beside their S3 files, feedback per item and user."""
 
 from __future__ import annotations
 
@@ -9,11 +10,22 @@ from typing import Any
 
 import pytest
 from chatkit.store import NotFoundError
-from chatkit.types import AssistantMessageContent, AssistantMessageItem, InferenceOptions, ThreadMetadata, UserMessageItem, UserMessageTextContent
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageItem,
+    FileAttachment,
+    ImageAttachment,
+    InferenceOptions,
+    ThreadMetadata,
+    UserMessageItem,
+    UserMessageTextContent,
+)
 
 from chatkit_backend import aws as aws_clients
-from chatkit_backend.assistant.store import AttachmentsNotSupported, DynamoDBStore, RequestContext
+from chatkit_backend.assistant.attachments import S3Files, object_key
+from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
 from chatkit_backend.errors import InvalidInput
+from chatkit_backend.limits import FEEDBACK_ITEMS_MAX
 
 ALICE, BOB = RequestContext("alice"), RequestContext("bob")
 START = datetime(2026, 11, 24, 8, 0, 0)
@@ -22,7 +34,7 @@ START = datetime(2026, 11, 24, 8, 0, 0)
 @pytest.fixture
 def store(aws: Any) -> DynamoDBStore:
     aws_clients.client.cache_clear()
-    return DynamoDBStore(aws.physical_id("ChatKitTable"))
+    return DynamoDBStore(aws.physical_id("ChatKitTable"), S3Files(aws.physical_id("AttachmentsBucket"), 1024 * 1024))
 
 
 @pytest.fixture
@@ -164,8 +176,112 @@ def test_malformed_thread_ids_are_not_found(store: DynamoDBStore, thread_id: str
         run(store.load_thread(thread_id, ALICE))
 
 
-def test_attachments_are_refused_clearly(store: DynamoDBStore) -> None:
-    with pytest.raises(AttachmentsNotSupported, match="Attachments are not supported"):
-        run(store.load_attachment("atc_1", ALICE))
-    with pytest.raises(AttachmentsNotSupported):
-        run(store.delete_attachment("atc_1", ALICE))
+def partition(aws: Any, user_id: str) -> dict[str, dict[str, Any]]:
+    """Every record of the user's partition, by sort key (the test's view of the table)."""
+    items = aws.client("dynamodb").query(
+        TableName=aws.physical_id("ChatKitTable"), KeyConditionExpression="user_id = :u",
+        ExpressionAttributeValues={":u": {"S": user_id}},
+    )["Items"]
+    return {item["sk"]["S"]: item for item in items}
+
+
+def upload(aws: Any, user_id: str, attachment_id: str, body: bytes = b"%PDF-1.4") -> None:
+    aws.client("s3").put_object(
+        Bucket=aws.physical_id("AttachmentsBucket"), Key=object_key(user_id, attachment_id), Body=body,
+        Tagging="chatkit-attachment=pending",
+    )
+
+
+def tags(aws: Any, user_id: str, attachment_id: str) -> dict[str, str]:
+    tag_set = aws.client("s3").get_object_tagging(
+        Bucket=aws.physical_id("AttachmentsBucket"), Key=object_key(user_id, attachment_id)
+    )["TagSet"]
+    return {tag["Key"]: tag["Value"] for tag in tag_set}
+
+
+def objects(aws: Any) -> list[str]:
+    listed = aws.client("s3").list_objects_v2(Bucket=aws.physical_id("AttachmentsBucket"))
+    return sorted(entry["Key"] for entry in listed.get("Contents", []))
+
+
+def test_an_attachment_record_is_its_uploaders_and_expires_unless_sent(store: DynamoDBStore, aws: Any) -> None:
+    upload(aws, "alice", "atc_plan")
+    pending = FileAttachment(id="atc_plan", name="plan.pdf", mime_type="application/pdf")
+    run(store.save_attachment(pending, ALICE))
+    record = partition(aws, "alice")["attachment#atc_plan"]
+    assert "expires_at" in record and "order_key" not in record  # TTL'd until a message carries it
+    assert run(store.load_attachment("atc_plan", ALICE)).name == "plan.pdf"
+    with pytest.raises(NotFoundError):
+        run(store.load_attachment("atc_plan", BOB))
+    run(store.save_attachment(pending.model_copy(update={"thread_id": "thr_a"}), ALICE))
+    record = partition(aws, "alice")["attachment#atc_plan"]
+    assert "expires_at" not in record and record["order_key"]["S"] == "attachment#thr_a#atc_plan"
+    assert tags(aws, "alice", "atc_plan") == {"chatkit-attachment": "attached"}  # the lifecycle rule spares it now
+    run(store.delete_attachment("atc_plan", BOB))  # Bob's delete names his own partition: nothing
+    assert "attachment#atc_plan" in partition(aws, "alice")
+
+
+def test_image_previews_are_signed_anew_for_the_private_bucket(store: DynamoDBStore, aws: Any) -> None:
+    stale = ImageAttachment(
+        id="atc_photo", name="list.png", mime_type="image/png", preview_url="https://expired.example/list.png",
+        thread_id="thr_a",
+    )
+    upload(aws, "alice", "atc_photo", b"\x89PNG")
+    run(store.save_thread(thread("thr_a"), ALICE))
+    run(store.save_attachment(stale, ALICE))
+    item = message("thr_a", "msg_1", 1).model_copy(update={"attachments": [stale]})
+    run(store.add_thread_item("thr_a", item, ALICE))
+    loaded = run(store.load_attachment("atc_photo", ALICE))
+    [in_message] = run(store.load_thread_items("thr_a", None, 20, "asc", ALICE)).data[0].attachments
+    for url in (str(loaded.preview_url), str(in_message.preview_url)):
+        assert "users/alice/atc_photo" in url and "X-Amz-Signature=" in url and "expired.example" not in url
+
+
+def test_deleting_a_thread_deletes_its_files_and_no_others(store: DynamoDBStore, aws: Any) -> None:
+    for user, context, thread_id, attachment_id in [
+        ("alice", ALICE, "thr_a", "atc_1"), ("alice", ALICE, "thr_a", "atc_2"),
+        ("alice", ALICE, "thr_b", "atc_3"), ("bob", BOB, "thr_a", "atc_1"),
+    ]:
+        run(store.save_thread(thread(thread_id), context))
+        upload(aws, user, attachment_id)
+        attachment = FileAttachment(id=attachment_id, name="f.pdf", mime_type="application/pdf", thread_id=thread_id)
+        run(store.save_attachment(attachment, context))
+    upload(aws, "alice", "atc_unsent")
+    run(store.save_attachment(FileAttachment(id="atc_unsent", name="u.pdf", mime_type="application/pdf"), ALICE))
+    run(store.delete_thread("thr_a", ALICE))
+    assert objects(aws) == ["users/alice/atc_3", "users/alice/atc_unsent", "users/bob/atc_1"]
+    assert sorted(sk for sk in partition(aws, "alice") if sk.startswith("attachment#")) == ["attachment#atc_3", "attachment#atc_unsent"]
+    assert "attachment#atc_1" in partition(aws, "bob")
+
+
+def test_feedback_is_one_vote_per_item_and_user(store: DynamoDBStore, aws: Any, operations: list[str]) -> None:
+    run(store.save_thread(thread("thr_a"), ALICE))
+    run(store.add_thread_item("thr_a", reply("thr_a", "msg_1", 1, "Done."), ALICE))
+    run(store.add_thread_item("thr_a", reply("thr_a", "msg_2", 2, "Added."), ALICE))
+    operations.clear()
+    run(store.save_feedback("thr_a", ["msg_1", "msg_2"], "negative", ALICE))
+    assert operations == ["BatchGetItem", "BatchWriteItem"]
+    run(store.save_feedback("thr_a", ["msg_1"], "positive", ALICE))  # a second vote replaces the first
+    votes = {sk: record["kind"]["S"] for sk, record in partition(aws, "alice").items() if sk.startswith("feedback#")}
+    assert votes == {"feedback#thr_a#msg_1": "positive", "feedback#thr_a#msg_2": "negative"}
+
+
+@pytest.mark.parametrize(
+    ("context", "item_ids", "error"),
+    [
+        pytest.param(BOB, ["msg_1"], NotFoundError, id="another user's item"),
+        pytest.param(ALICE, ["msg_1", "msg_nope"], NotFoundError, id="one unknown item"),
+        pytest.param(ALICE, ["msg#1"], NotFoundError, id="malformed item id"),
+        pytest.param(ALICE, [], InvalidInput, id="no item"),
+        pytest.param(ALICE, [f"msg_{n}" for n in range(FEEDBACK_ITEMS_MAX + 1)], InvalidInput, id="too many items"),
+    ],
+)
+def test_feedback_on_items_that_are_not_the_callers_stores_nothing(
+    store: DynamoDBStore, aws: Any, context: RequestContext, item_ids: list[str], error: type[Exception]
+) -> None:
+    run(store.save_thread(thread("thr_a"), ALICE))
+    run(store.add_thread_item("thr_a", reply("thr_a", "msg_1", 1, "Done."), ALICE))
+    with pytest.raises(error):
+        run(store.save_feedback("thr_a", item_ids, "positive", context))
+    for user in ("alice", "bob"):
+        assert not [sk for sk in partition(aws, user) if sk.startswith("feedback#")]

@@ -97,7 +97,8 @@ def test_a_turn_with_a_tool_call_stays_within_the_budget(counted: tuple[Any, Req
         tool_calls = turn[("tasks", "Query")]
         assert sum(turn.values()) + 2 - tool_calls <= TURN_BUDGET  # the two usage updates count too
     # What the held writes stored is all there, in order, and the model saw it on the next turn.
-    assert [i["type"] for i in items] == ["user_message", "assistant_message"] * 3
+    # Each list_tasks call also shows its result as a widget (the task list), stored in the same batch.
+    assert [i["type"] for i in items] == ["user_message", "widget", "assistant_message"] * 2 + ["user_message", "assistant_message"]
     assert [i["content"][0]["text"] for i in items if i["type"] == "assistant_message"] == ["You have 0 tasks."] * 2 + ["Bye."]
     assert listing == Counter({("chatkit", "Query"): 1})
     last_input = json.dumps(fake.requests[-1]["input"])

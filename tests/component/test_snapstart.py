@@ -84,6 +84,20 @@ def test_the_adapters_after_restore_call_renews_chatkits_clients(
     assert service.server.agent is not None and service._http is after[6]
 
 
+def test_the_after_restore_call_renews_the_s3_client_and_it_still_signs_sigv4(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = load_chatkit_app(aws, monkeypatch)
+    # Built at init (so the snapshot holds it), and renewed on restore like the others.
+    assert ("s3", False) in aws_clients._clients
+    before = botocore_parts("s3")
+    assert asyncio.run(hook(app, AFTER_RESTORE)).status_code == 200
+    assert_renewed(before, botocore_parts("s3"))
+    # The renewed client keeps S3's own config: presigned URLs are SigV4 (attachments rely on it).
+    url = aws_clients.client("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": "b", "Key": "k"}, ExpiresIn=60
+    )
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url and "AWSAccessKeyId=" not in url
+
+
 @pytest.mark.parametrize(
     ("method", "path", "headers", "status"),
     [

@@ -19,6 +19,7 @@ import httpx
 
 from local.stack import LocalAws
 from local.template import ROOT
+from local.token import mint_user_token
 from tests.support.processes import stop
 
 
@@ -31,6 +32,7 @@ def free_port() -> int:
 @dataclass
 class RunningStack:
     url: str
+    demo_url: str
     aws_endpoint_url: str
     region: str
     resources: dict[str, str]
@@ -47,6 +49,13 @@ class RunningStack:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def user_token(self, user_id: str) -> str:
+        """A user token this stack accepts for ``user_id``, as `make token USER=<id>` prints it."""
+        secret = self.client("secretsmanager").get_secret_value(
+            SecretId=self.physical_id("UserTokenSecret"), VersionStage="AWSCURRENT"
+        )["SecretString"]
+        return mint_user_token(secret, user_id)
 
     def wait_for_log(self, text: str, timeout: float = 5.0) -> bool:
         """Whether ``text`` shows up in the stack's log within ``timeout`` seconds (the gateway
@@ -73,6 +82,7 @@ def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0, port: 
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         **(env or {}),
         "PORT": str(port),
+        "DEMO_PORT": str(free_port()),
         "LOCAL_STATE_DIR": str(state_dir),
     }
     with open(log_path, "wb") as log:
@@ -98,6 +108,7 @@ def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0, port: 
         state = json.loads(state_file.read_text())
         yield RunningStack(
             url=url,
+            demo_url=state["demo_url"],
             aws_endpoint_url=state["aws_endpoint_url"],
             region=state["region"],
             resources=state["resources"],

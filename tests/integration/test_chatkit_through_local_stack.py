@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 
-from local.token import mint_user_token
 from tests.integration.stack import RunningStack, start_stack
 from tests.support.chat import Chat as ChatClient
 from tests.support.chat import user_message, wait_for
@@ -33,10 +32,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def chat() -> Iterator[Chat]:
     with fake_responses() as fake, start_stack({"OPENAI_BASE_URL": fake.url, "OPENAI_API_KEY": "sk-test-local"}) as stack:
-        secret = stack.client("secretsmanager").get_secret_value(
-            SecretId=stack.physical_id("UserTokenSecret"), VersionStage="AWSCURRENT"
-        )["SecretString"]
-        yield Chat(stack.url, {user: mint_user_token(secret, user) for user in ("alice", "bob")}, stack, fake)
+        yield Chat(stack.url, {user: stack.user_token(user) for user in ("alice", "bob")}, stack, fake)
 
 
 def test_the_answer_streams_while_the_agent_creates_and_completes_tasks(chat: Chat) -> None:
@@ -101,7 +97,10 @@ def test_threads_are_stored_per_user_and_isolated(chat: Chat) -> None:
         pytest.param("{oops", {}, 422, "Not a valid ChatKit request", id="not json"),
         pytest.param({"type": "threads.list", "params": {}}, {"content-type": "application/x-www-form-urlencoded"}, 415, "Content-Type", id="form post"),
         pytest.param({"type": "threads.nope", "params": {}}, {}, 422, "Not a valid ChatKit request", id="unknown type"),
-        pytest.param({"type": "threads.create", "params": {"input": {**user_message("x"), "attachments": ["atc_1"]}}}, {}, 422, "Attachments", id="attachment"),
+        pytest.param({"type": "threads.create", "params": {"input": {**user_message("x"), "attachments": ["atc_1"]}}}, {}, 404, "No attachment", id="unknown attachment"),
+        pytest.param({"type": "attachments.create", "params": {"name": "x.exe", "size": 9, "mime_type": "application/x-msdownload"}}, {}, 422, "Allowed: PNG", id="file type"),
+        pytest.param({"type": "input.transcribe", "params": {"audio_base64": "AAAA", "mime_type": "audio/flac"}}, {}, 422, "Accepted", id="audio type"),
+        pytest.param({"type": "threads.custom_action", "params": {"thread_id": "thr_nope", "action": {"type": "task.complete", "payload": {"task_id": "01JQ7Z8X9Y0ABCDEFGHJKMNPQR"}}}}, {}, 404, "No thread", id="action, unknown thread"),
         pytest.param({"type": "threads.add_user_message", "params": {"thread_id": "thr_nope", "input": user_message("x")}}, {}, 404, "No thread", id="unknown thread"),
     ],
 )

@@ -9,6 +9,7 @@ import sys
 import httpx
 import pytest
 
+from local.demo import demo_origins
 from local.template import ROOT
 from tests.integration.stack import RunningStack, start_stack
 
@@ -81,7 +82,9 @@ def test_design_variables_reach_the_template_parameters() -> None:
     env = {"ALLOWED_ORIGINS": "https://app.example", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "CHATKIT_WORKFLOW_ID": "wf_local"}
     with start_stack(env) as stack:
         state = json.loads((stack.state_dir / "stack.json").read_text())
-        assert state["parameters"]["AllowedOrigins"] == ["https://app.example"]
+        # The demo page's origins come after the configured ones (make dev serves that page).
+        demo_port = int(stack.demo_url.rsplit(":", 1)[1])
+        assert state["parameters"]["AllowedOrigins"] == ["https://app.example", *demo_origins(demo_port)]
         assert state["parameters"]["OpenAIBaseUrl"] == "http://127.0.0.1:9/v1"
         assert state["parameters"]["ChatKitWorkflowId"] == "wf_local"
         preflight = httpx.options(

@@ -12,11 +12,19 @@ The OpenAI SDK retries a failed request once here (as the ChatKit server configu
 ``fail`` and ``hang`` queue one step per attempt (``times``).
 
 Every event is validated against the OpenAI SDK's own ``ResponseStreamEvent`` model before it
-is sent, so the wire format is the SDK's, not a guess. Requests are recorded for assertions.
+is sent, so the wire format is the SDK's, not a guess. Requests are recorded for assertions, as
+the SDK sent them: a Responses request is its JSON body (attachments included, inline as data:
+URLs).
+
+It stands in for the transcription endpoint too (POST /v1/audio/transcriptions): each call is
+recorded with its model, file name, type and bytes, and answers the next of ``transcripts``
+(a text, or an HTTP status for OpenAI refusing).
 """
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import itertools
 import json
 import threading
@@ -69,6 +77,16 @@ class Hang:
 
 
 Fault = Fail | Cut | Hang
+
+
+@dataclass(frozen=True)
+class Transcription:
+    """One POST /v1/audio/transcriptions, as the stand-in received it."""
+
+    model: str
+    filename: str
+    content_type: str
+    audio: bytes
 Step = Call | Text | Fault | Callable[[dict[str, Any]], "Call | Text"]
 
 
@@ -107,6 +125,10 @@ class FakeResponses:
     steps: deque[Step] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    transcriptions: list[Transcription] = field(default_factory=list)
+    transcripts: deque[str | int] = field(default_factory=deque)
+    # The step when the script is used up (a benchmark's endless turns); None: a fixed sentence.
+    fallback: Callable[[dict[str, Any]], Call | Text] | None = None
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopped: threading.Event = field(default_factory=threading.Event)
@@ -117,10 +139,20 @@ class FakeResponses:
             for step in steps:
                 self.steps.extend(step if isinstance(step, list) else [step])
 
+    def transcribe(self, transcription: Transcription) -> str | int:
+        with self.lock:
+            self.transcriptions.append(transcription)
+            return self.transcripts.popleft() if self.transcripts else "(the fake model has no transcript left)"
+
     def next_step(self, request: dict[str, Any]) -> Call | Text | Fault:
         with self.lock:
             self.requests.append(request)
-            step = self.steps.popleft() if self.steps else Text("(the fake model has no script left)", pieces=1, pause=0)
+            if self.steps:
+                step = self.steps.popleft()
+            elif self.fallback is not None:
+                step = self.fallback
+            else:
+                step = Text("(the fake model has no script left)", pieces=1, pause=0)
         return step(request) if callable(step) else step
 
     def events(self, request: dict[str, Any], step: Call | Text) -> Iterator[tuple[dict[str, Any], float]]:
@@ -182,8 +214,12 @@ def fake_responses() -> Iterator[FakeResponses]:
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
             fake.authorizations.append(self.headers.get("authorization", ""))
+            if self.path.rstrip("/") == "/v1/audio/transcriptions":
+                self._transcribe(raw)
+                return
+            body = json.loads(raw or b"{}")
             if self.path.rstrip("/") != "/v1/responses" or not body.get("stream"):
                 self.send_response(404)
                 self.send_header("content-length", "0")
@@ -234,6 +270,20 @@ def fake_responses() -> Iterator[FakeResponses]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _transcribe(self, raw: bytes) -> None:
+            form = _multipart(self.headers.get("content-type", ""), raw)
+            name, content_type, audio = form["file"]
+            answer = fake.transcribe(Transcription(form["model"][2].decode(), name, content_type, audio))
+            if isinstance(answer, int):
+                self._fail(Fail(answer))
+                return
+            payload = json.dumps({"text": answer}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
         def log_message(self, format: str, *args: Any) -> None:
             return
 
@@ -243,3 +293,15 @@ def fake_responses() -> Iterator[FakeResponses]:
             yield fake
         finally:
             fake.stopped.set()
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str, str, bytes]]:
+    """A multipart/form-data body: field name -> (file name, content type, bytes)."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"content-type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        fields[name] = (part.get_filename() or "", part.get_content_type(), part.get_payload(decode=True) or b"")
+    return fields

@@ -239,6 +239,40 @@ def test_a_jwks_without_issuer_or_audience_is_refused_before_deploying(settings:
     assert Template.load(complete).parameters["JwtAudience"] == "https://app.example"
 
 
+def test_the_attachments_bucket_is_private_encrypted_and_forgets_unsent_files() -> None:
+    bucket = RESOURCES["AttachmentsBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    props = bucket["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
+    )
+    [encryption] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    [cors] = props["CorsConfiguration"]["CorsRules"]
+    assert cors["AllowedOrigins"] == {"Ref": "AllowedOrigins"} and "PUT" in cors["AllowedMethods"]
+    assert {"content-type", "x-amz-tagging"} <= set(cors["AllowedHeaders"])
+    expiring = [r for r in props["LifecycleConfiguration"]["Rules"] if "TagFilters" in r]
+    assert expiring == [{"Id": "expire-files-never-sent", "Status": "Enabled", "ExpirationInDays": 1,
+                         "TagFilters": [{"Key": "chatkit-attachment", "Value": "pending"}]}]
+    [tls_only] = RESOURCES["AttachmentsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert tls_only["Effect"] == "Deny" and tls_only["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert RESOURCES["ChatKitTable"]["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert "AttachmentsBucketName" in TEMPLATE.body["Outputs"]
+
+
+def test_chatkit_function_reaches_only_the_users_prefix_of_the_bucket() -> None:
+    props = RESOURCES["ChatKitFunction"]["Properties"]
+    env = props["Environment"]["Variables"]
+    assert env["ATTACHMENTS_BUCKET"] == {"Ref": "AttachmentsBucket"}
+    assert (env["ATTACHMENT_MAX_BYTES"], env["TRANSCRIPTION_MODEL"]) == ({"Ref": "AttachmentMaxBytes"}, {"Ref": "TranscriptionModel"})
+    [s3] = [s for s in props["Policies"][0]["Statement"] if any(a.startswith("s3:") for a in s["Action"])]
+    assert sorted(s3["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"]
+    assert s3["Resource"] == {"Fn::Sub": "${AttachmentsBucket.Arn}/users/*"}
+    parameters = TEMPLATE.body["Parameters"]
+    assert parameters["TranscriptionModel"]["Default"] == "gpt-4o-mini-transcribe"
+    assert parameters["AttachmentMaxBytes"]["MaxValue"] == 20 * 1024 * 1024
+
+
 def test_the_hosted_import_may_write_chatkit_table_and_read_the_openai_key_only(transformed: dict[str, Any]) -> None:
     function = RESOURCES["ImportHostedThreadsFunction"]["Properties"]
     assert "Events" not in function  # invoked by hand (sam remote invoke), never by a route

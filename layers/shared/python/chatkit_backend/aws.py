@@ -35,6 +35,10 @@ FAIL_FAST_CONFIG = Config(
     read_timeout=1,
     retries={"mode": "standard", "total_max_attempts": 1},
 )
+# Presigned S3 URLs must be SigV4 (botocore still presigns SigV2 by default in us-east-1), and
+# SigV4 signs content-type, content-length and x-amz-tagging, so a client cannot upload something
+# else than what the server agreed to.
+SERVICE_CONFIG = {"s3": Config(signature_version="s3v4")}
 
 # Error codes that mean "busy or broken, try later" whatever their HTTP status (throttling is a 400).
 OUTAGE_CODES = frozenset({
@@ -63,6 +67,8 @@ def client(service: str, *, fail_fast: bool = False) -> Any:
     built = _clients.get(key)
     if built is None:
         config = FAIL_FAST_CONFIG if fail_fast else CLIENT_CONFIG
+        if service in SERVICE_CONFIG:
+            config = config.merge(SERVICE_CONFIG[service])
         built = _clients[key] = OutageAwareClient(service, _botocore_session().create_client(service, config=config))
     return built
 

@@ -35,6 +35,12 @@ TOOL_OUTPUT_MAX_BYTES = 64 * 1024
 STRUCTURED_INPUT_MAX_BYTES = 16 * 1024
 # Items named by one items.feedback request.
 FEEDBACK_ITEMS_MAX = 50
+# Files one message may carry; their size is the AttachmentMaxBytes template parameter.
+ATTACHMENTS_PER_MESSAGE_MAX = 10
+# Dictation (input.transcribe): the audio, about 12 minutes of ChatKit's opus recording, and the
+# request that carries it as base64; under Lambda's 6 MB request payload.
+DICTATION_AUDIO_MAX_BYTES = 3 * 1024 * 1024
+TRANSCRIBE_BODY_MAX_BYTES = DICTATION_AUDIO_MAX_BYTES * 4 // 3 + 64 * 1024
 # One ChatKit item imported from hosted ChatKit, as stored JSON: under DynamoDB's 400 KB item
 # size with the record's keys. A larger one is counted as not convertible, never half-written.
 IMPORTED_ITEM_MAX_BYTES = 384 * 1024

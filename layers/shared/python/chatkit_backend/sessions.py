@@ -12,7 +12,6 @@ some of them quote part of the API key.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass
@@ -39,13 +38,13 @@ from chatkit_backend.secrets import SecretCache
 from chatkit_backend.settings import env_bool, env_int, env_str
 from chatkit_backend.threads import upsert_thread, validate_thread_id
 from chatkit_backend.tokens import mint_mcp_token
+from chatkit_backend.upstream import retry_after_seconds
 
 MAX_SESSION_SECONDS = 600  # OpenAI's ceiling for expires_after.seconds
 MAX_FILE_SIZE_MB = 512
 # Only connection failures and 5xx are retried, once, after this pause. Timeouts are not: a
 # second full wait would push the answer past API Gateway's 30 s.
 RETRY_PAUSE_SECONDS = 0.5
-DEFAULT_RETRY_AFTER_SECONDS = 10
 WORKFLOW_SETTING = "the ChatKit workflow id"
 WORKFLOW_HINT = "Set the ChatKitWorkflowId parameter (CHATKIT_WORKFLOW_ID for make dev) to your wf_... id."
 
@@ -276,17 +275,7 @@ def _rate_limit_error(error: openai.RateLimitError) -> RateLimited | UpstreamRej
 
 
 def _retry_after(error: openai.APIStatusError) -> int:
-    """Whole seconds from OpenAI's retry-after-ms / retry-after headers; a default when absent."""
-    headers = error.response.headers
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        raw = headers.get(name)
-        try:
-            seconds = float(raw) / divisor if raw is not None else math.nan
-        except ValueError:
-            continue
-        if math.isfinite(seconds) and seconds >= 0:
-            return max(1, math.ceil(seconds))
-    return DEFAULT_RETRY_AFTER_SECONDS
+    return retry_after_seconds(error.response.headers)
 
 
 def _log_refusal(error: openai.APIStatusError) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from chatkit_backend import snapstart
 from chatkit_backend.assistant.server import ChatKitService, Reply, json_reply, unexpected_reply
-from chatkit_backend.limits import REQUEST_BODY_MAX_BYTES
+from chatkit_backend.limits import TRANSCRIBE_BODY_MAX_BYTES
 from chatkit_backend.observability import bind_web_request
 
 Scope = MutableMapping[str, Any]
@@ -43,8 +43,8 @@ SNAPSTART_HOOKS = {
     "/snapstart/after-restore": snapstart.after_restore,
 }
 ALLOW_HEADERS = "authorization, content-type"
-# Read one byte past the limit, so the service can say "too large" instead of guessing.
-MAX_READ_BYTES = REQUEST_BODY_MAX_BYTES + 1
+# Read one byte past the largest limit (dictation's), so the service can say "too large" instead of guessing.
+MAX_READ_BYTES = TRANSCRIBE_BODY_MAX_BYTES + 1
 
 
 def create_app(service: ChatKitService) -> ASGIApp:

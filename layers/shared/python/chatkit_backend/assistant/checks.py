@@ -12,7 +12,12 @@
 - state: an item of the wrong kind for the request is 422 (``InvalidInput``), an item in the
   wrong state (no pending client tool call, a structured input already answered) is 409
   (``Conflict``);
-- features this server does not offer (yet) are 422.
+- what attachments, dictation and widget actions take: a file or recording of a type or size the
+  server does not read, empty, or a file without a name, is 422 naming what it does take; a
+  message's attachments must be the caller's (else 404), uploaded, within the size limit and not
+  part of another thread (422); only the caller's own attachment can be deleted (else 404); an
+  action is ``task.complete`` with a payload of only a task id (422), and the task must be the
+  caller's (404, from the action's own conditional write).
 
 ``CHECKS`` is the table: request type -> the checks it runs, in order. A new request handler adds
 or replaces its row; the table-driven test (tests/component/test_chatkit_requests.py) covers
@@ -21,6 +26,8 @@ every request type of the installed ``openai-chatkit``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,6 +35,7 @@ from chatkit.store import NotFoundError
 from chatkit.types import (
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
+    AudioInput,
     ClientToolCallItem,
     InputTranscribeReq,
     ItemsFeedbackReq,
@@ -48,7 +56,10 @@ from chatkit.types import (
 from pydantic import BaseModel, TypeAdapter
 
 from chatkit_backend import errors, limits
-from chatkit_backend.assistant.store import AttachmentsNotSupported, DynamoDBStore, RequestContext
+from chatkit_backend.assistant import transcription
+from chatkit_backend.assistant.actions import task_id_of
+from chatkit_backend.assistant.attachments import check_upload
+from chatkit_backend.assistant.store import AttachmentFiles, DynamoDBStore, RequestContext
 from chatkit_backend.threads import validate_title
 
 Check = Callable[[Any, DynamoDBStore, RequestContext], Awaitable[None]]
@@ -113,11 +124,6 @@ async def thread_exists(request: Any, store: DynamoDBStore, context: RequestCont
     await _found(store.load_thread(request.params.thread_id, context))
 
 
-async def items_exist(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
-    for item_id in dict.fromkeys(request.params.item_ids):
-        await _item(store, request.params.thread_id, item_id, context)
-
-
 # ---- state -------------------------------------------------------------------------------------
 
 
@@ -153,39 +159,68 @@ async def sender_is_widget(request: Any, store: DynamoDBStore, context: RequestC
         raise errors.InvalidInput(f"Item '{item.id}' is a {item.type}; only a widget can send an action.")
 
 
-# ---- what this server does not offer yet -------------------------------------------------------
+# ---- attachments, dictation, widget actions ------------------------------------------------
 
 
-async def no_attachments(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
-    if request.params.input.attachments:
-        raise AttachmentsNotSupported()
+async def attachments_sendable(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
+    """Every attachment of the message is the caller's, uploaded, within the limit, and not part
+    of another thread (ChatKit would move it, and deleting either thread would take the file)."""
+    attachment_ids = request.params.input.attachments
+    if len(attachment_ids) > limits.ATTACHMENTS_PER_MESSAGE_MAX:
+        raise errors.InvalidInput(f"A message can carry at most {limits.ATTACHMENTS_PER_MESSAGE_MAX} attachments.")
+    thread_id = getattr(request.params, "thread_id", None)
+    for attachment_id in dict.fromkeys(attachment_ids):
+        attachment = await _found(store.load_attachment(attachment_id, context))
+        if attachment.thread_id and attachment.thread_id != thread_id:
+            raise errors.InvalidInput(
+                f"Attachment '{attachment_id}' already belongs to another conversation: attach the file again."
+            )
+        files = _files(store)
+        size = await files.uploaded_size(context.user_id, attachment_id)
+        if size is None:
+            raise errors.InvalidInput(f"Attachment '{attachment_id}' has not been uploaded yet: upload it, then send.")
+        if size > files.max_bytes:
+            raise errors.InvalidInput(f"Attachment '{attachment_id}' is over the {files.max_bytes}-byte limit.")
 
 
-async def attachments_refused(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
-    raise AttachmentsNotSupported()
+async def attachment_is_callers(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
+    """Only the uploader's own record names a file: another user's id is 404 and deletes nothing."""
+    await _found(store.load_attachment(request.params.attachment_id, context))
 
 
-async def dictation_refused(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
-    raise errors.InvalidInput("Dictation (input.transcribe) is not supported by this ChatKit server.")
+async def upload_is_readable(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
+    check_upload(request.params, _files(store).max_bytes)
 
 
-async def actions_refused(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
-    raise errors.InvalidInput("Widget actions are not supported by this ChatKit server.")
+async def audio_is_readable(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
+    try:
+        audio = base64.b64decode(request.params.audio_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise errors.InvalidInput("audio_base64 is not valid base64.") from None
+    transcription.check_audio(AudioInput(data=audio, mime_type=request.params.mime_type))
+
+
+async def action_is_known(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
+    task_id_of(request.params.action)
 
 
 CHECKS: dict[type, tuple[Check, ...]] = {
-    ThreadsCreateReq: (message_within_limits, no_attachments),
-    ThreadsAddUserMessageReq: (message_within_limits, no_attachments),
+    ThreadsCreateReq: (message_within_limits, attachments_sendable),
+    ThreadsAddUserMessageReq: (message_within_limits, attachments_sendable),
     ThreadsAddClientToolOutputReq: (tool_output_within_limits, thread_exists, tool_call_is_pending),
     ThreadsAddStructuredInputReq: (structured_input_within_limits, thread_exists, item_is_pending_structured_input),
     ThreadsRetryAfterItemReq: (thread_exists, item_is_user_message),
-    ThreadsCustomActionReq: (thread_exists, sender_is_widget, actions_refused),
-    ThreadsSyncCustomActionReq: (thread_exists, sender_is_widget, actions_refused),
+    # ChatKit loads the thread itself (404); a sender must be a widget of the caller's thread.
+    # The task must be the caller's too: the action's one conditional UpdateItem is that check
+    # (404, nothing changed), so it costs no read here.
+    ThreadsCustomActionReq: (action_is_known, sender_is_widget),
+    ThreadsSyncCustomActionReq: (action_is_known, sender_is_widget),
     ThreadsUpdateReq: (title_is_valid,),
-    ItemsFeedbackReq: (feedback_names_items, thread_exists, items_exist),
-    AttachmentsCreateReq: (attachments_refused,),
-    AttachmentsDeleteReq: (attachments_refused,),
-    InputTranscribeReq: (dictation_refused,),
+    # The store checks every named item with one BatchGetItem before it writes a vote (404).
+    ItemsFeedbackReq: (feedback_names_items,),
+    AttachmentsCreateReq: (upload_is_readable,),
+    AttachmentsDeleteReq: (attachment_is_callers,),
+    InputTranscribeReq: (audio_is_readable,),
     # threads.get_by_id, threads.list, items.list and threads.delete need nothing more: ChatKit
     # and the store answer their unknown ids (404) and bad pages (422) before anything changes.
 }
@@ -200,6 +235,12 @@ async def _found(awaitable: Awaitable[Any]) -> Any:
 
 async def _item(store: DynamoDBStore, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
     return await _found(store.load_item(thread_id, item_id, context))
+
+
+def _files(store: DynamoDBStore) -> AttachmentFiles:
+    if store.files is None:
+        raise errors.NotConfigured("ATTACHMENTS_BUCKET", "Deploy with template.yaml, which creates the attachments bucket.")
+    return store.files
 
 
 def _json_size(model: BaseModel) -> int:

@@ -75,13 +75,14 @@ from openai.types.beta.chatkit.chatkit_widget_item import ChatKitWidgetItem
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from chatkit_backend.assistant.store import DynamoDBStore, RequestContext, accepts_id
 from chatkit_backend import limits
+from chatkit_backend.assistant.store import IMPORTED_METADATA, DynamoDBStore, RequestContext, accepts_id
 from chatkit_backend.errors import InvalidInput
 from chatkit_backend.observability import logger
 from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.secrets import SecretCache
 from chatkit_backend.settings import env_int, env_str
+from chatkit_backend.upstream import retry_after
 
 # The API's page ceiling, for threads and for items alike.
 PAGE_SIZE = 100
@@ -130,7 +131,7 @@ def convert_thread(hosted: ChatKitThread) -> ThreadMetadata:
             if status.type == "closed"
             else ActiveStatus()
         ),
-        metadata={"imported_from": "hosted_chatkit"},
+        metadata=dict(IMPORTED_METADATA),
     )
 
 
@@ -219,7 +220,7 @@ def _user_message(hosted: ChatKitThreadUserMessageItem, base: dict[str, Any]) ->
                 name=attachment.name,
                 mime_type=attachment.mime_type,
                 thread_id=base["thread_id"],
-                metadata={"imported_from": "hosted_chatkit", "hosted_type": attachment.type},
+                metadata={**IMPORTED_METADATA, "hosted_type": attachment.type},
             )
             for attachment in hosted.attachments
         ],
@@ -535,15 +536,9 @@ def _retryable(error: openai.APIError) -> bool:
 def _retry_delay(error: openai.APIError, attempt: int) -> tuple[float, bool]:
     """Seconds to wait before the next attempt, and whether OpenAI said so (Retry-After)."""
     response = getattr(error, "response", None)
-    headers = response.headers if response is not None else {}
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        raw = headers.get(name)
-        try:
-            seconds = float(raw) * scale if raw is not None else math.nan
-        except ValueError:
-            continue
-        if math.isfinite(seconds) and seconds >= 0:
-            return min(seconds, MAX_RETRY_AFTER_SECONDS), True
+    told = retry_after(response.headers) if response is not None else None
+    if told is not None:
+        return min(told, MAX_RETRY_AFTER_SECONDS), True
     backoff = min(BACKOFF_SECONDS * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
     return backoff * (0.75 + random.random() / 4), False
 

@@ -6,9 +6,10 @@ before anything is stored, and turns every failure into a REST answer: a client'
 4xx ``{"detail"}``, an AWS outage a 503 with ``Retry-After``, never a bare 500.
 
 A streaming request only commits to ``200 text/event-stream`` once it is safely under way: its
-first event exists, and for ``threads.create`` the new thread and its first message are stored
-(together, in one transaction). Until then a failure is a plain HTTP error and nothing is left
-behind. After that, failures arrive as ChatKit ``error`` events.
+first event exists, for ``threads.create`` the new thread and its first message are stored
+(together, in one transaction), and for a widget action the action has run. Until then a failure
+is a plain HTTP error and nothing is left behind. After that, failures arrive as ChatKit
+``error`` events.
 
 An answer is always generated to the end and saved in full, even when the client has gone
 (docs/chatkit-errors.md says why: on AWS the function is never told that the client left).
@@ -25,15 +26,19 @@ from typing import Any
 
 from agents import Agent, RunConfig, Runner
 from agents.models.openai_responses import OpenAIResponsesModel
-from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
+from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import (
+    Action,
     AssistantMessageItem,
-    Attachment,
+    AudioInput,
     ChatKitReq,
+    FeedbackKind,
+    InputTranscribeReq,
     SDKHiddenContextItem,
     StreamOptions,
+    SyncCustomActionResponse,
     ThreadItem,
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
@@ -44,18 +49,22 @@ from chatkit.types import (
     ThreadsRetryAfterItemReq,
     ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
-    InputTranscribeReq,
     ItemsFeedbackReq,
+    TranscriptionResult,
     UserMessageItem,
+    WidgetItem,
     is_streaming_req,
 )
 from openai import APIError, AsyncOpenAI
-from openai.types.responses import ResponseInputContentParam, ResponseInputTextParam
 from pydantic import TypeAdapter, ValidationError
 
 from chatkit_backend import errors, limits
+from chatkit_backend.assistant import transcription
+from chatkit_backend.assistant.actions import complete_from_widget
 from chatkit_backend.assistant.agent import build_agent
+from chatkit_backend.assistant.attachments import S3AttachmentStore, S3Files
 from chatkit_backend.assistant.checks import check_request
+from chatkit_backend.assistant.model_input import ModelInputConverter
 from chatkit_backend.assistant.settings import ChatKitSettings
 from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
 from chatkit_backend.http import error_headers, status_for
@@ -88,6 +97,7 @@ TURN_REQUESTS = (
     ThreadsAddClientToolOutputReq,
     ThreadsAddStructuredInputReq,
 )
+_STREAM_OPTIONS = b'data: {"type":"stream_options"'
 
 
 @dataclass
@@ -119,13 +129,19 @@ def unexpected_reply(kind: str) -> Reply:
 
 
 class TaskAssistantServer(ChatKitServer[RequestContext]):
-    """ChatKit's server with the task agent answering every user message."""
+    """ChatKit's server with the task agent answering every user message, the task widgets'
+    actions, attachments in S3, dictation and feedback."""
 
-    def __init__(self, store: DynamoDBStore, usage: UsageLimits) -> None:
-        super().__init__(store)
+    def __init__(self, store: DynamoDBStore, files: S3Files, transcription_model: str, usage: UsageLimits) -> None:
+        self.attachments = S3AttachmentStore(files)
+        super().__init__(store, self.attachments)
+        self.store: DynamoDBStore = store
+        self.files = files
+        self.transcription_model = transcription_model
         self.usage = usage
-        # Set by ChatKitService before any request that runs the agent (it needs the OpenAI key).
+        # Set by ChatKitService before any request that calls OpenAI (it needs the OpenAI key).
         self.agent: Agent[AgentContext[Any]] | None = None
+        self.openai: AsyncOpenAI | None = None
 
     async def process_request(self, request: Any, context: RequestContext) -> StreamingResult | NonStreamingResult:
         """ChatKit's ``process`` for a request the service has parsed already.
@@ -171,7 +187,7 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
             # thread and tells the client (thread.updated).
             thread.title = _title(input_user_message)
         page = await self.store.load_thread_items(thread.id, None, HISTORY_ITEMS, "desc", context)
-        history = await _HISTORY.to_agent_input(list(reversed(page.data)))
+        history = await ModelInputConverter(self.files, context).to_agent_input(list(reversed(page.data)))
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
         result = Runner.run_streamed(
             self.agent,
@@ -192,23 +208,40 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
             spent = result.context_wrapper.usage
             await _record_tokens(self.usage, context.user_id, spent.input_tokens, spent.output_tokens)
 
+    async def action(
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        try:
+            outcome = await complete_from_widget(self.store, thread, action, sender, context)
+        except errors.DomainError as error:
+            # ChatKit turns any exception here into an error event; the service answers this one.
+            context.turn.error = error
+            raise
+        for event in outcome.events():
+            yield event
 
-class HistoryConverter(ThreadItemConverter):
-    """ChatKit's conversion of a thread for the model, but for attachments.
+    async def sync_action(
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
+    ) -> SyncCustomActionResponse:
+        outcome = await complete_from_widget(self.store, thread, action, sender, context)
+        # A sync action's answer is not saved by ChatKit: store what the stream would have.
+        await self.store.add_thread_item(thread.id, outcome.note, context)
+        if outcome.replaced is None:
+            return SyncCustomActionResponse()
+        await self.store.save_item(thread.id, outcome.replaced, context)
+        return SyncCustomActionResponse(updated_item=outcome.replaced)
 
-    This server takes no uploads yet, so the attachments in a thread are those of threads
-    imported from hosted ChatKit: names and types whose files stayed with OpenAI. The model
-    reads a note naming each one (ChatKit's default converter raises on any attachment).
-    """
+    async def add_feedback(
+        self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
+    ) -> None:
+        await self.store.save_feedback(thread_id, item_ids, feedback, context)
+        # The operators' first signal of answer quality: one line per vote, easy to count.
+        logger.info("feedback", extra={"feedback": feedback, "thread_id": thread_id, "item_ids": item_ids})
 
-    async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
-        return ResponseInputTextParam(
-            type="input_text",
-            text=f"(The user attached '{attachment.name}' ({attachment.mime_type}); the file is not available here.)",
-        )
-
-
-_HISTORY = HistoryConverter()
+    async def transcribe(self, audio_input: AudioInput, context: RequestContext) -> TranscriptionResult:
+        if self.openai is None:
+            raise errors.NotConfigured("the OpenAI API key")
+        return await transcription.transcribe(self.openai, self.transcription_model, audio_input)
 
 
 @dataclass
@@ -219,7 +252,10 @@ class ChatKitService:
     _api_key: str | None = None
 
     def __post_init__(self) -> None:
-        self.server = TaskAssistantServer(DynamoDBStore(self.settings.chatkit_table), UsageLimits(self.settings.usage))
+        files = S3Files(self.settings.attachments_bucket, self.settings.attachment_max_bytes)
+        store = DynamoDBStore(self.settings.chatkit_table, files)
+        usage = UsageLimits(self.settings.usage)
+        self.server = TaskAssistantServer(store, files, self.settings.transcription_model, usage)
         # The OpenAI client's HTTP pool is built at init; each key gets a light client over it.
         self._http = async_pool()
 
@@ -227,11 +263,12 @@ class ChatKitService:
         """After a SnapStart restore: a pool of this sandbox's own, the key read afresh."""
         self._http = async_pool()
         self.server.agent = None
+        self.server.openai = None
         self._api_key = None
         self.secrets.clear()
 
     def _ready_agent(self) -> None:
-        """Give the server an agent with the current OpenAI key (re-read at most once a minute)."""
+        """Give the server an agent and a client with the current OpenAI key (re-read at most once a minute)."""
         api_key = self._openai_api_key()
         if self.server.agent is None or api_key != self._api_key:
             # One retry of a bounded wait (ChatKitOpenAITimeoutSeconds), inside the function's 120 s.
@@ -243,6 +280,7 @@ class ChatKitService:
                 http_client=self._http,
             )
             self.server.agent = build_agent(OpenAIResponsesModel(model=self.settings.model, openai_client=client))
+            self.server.openai = client
             self._api_key = api_key
 
     def _openai_api_key(self) -> str:
@@ -261,15 +299,15 @@ class ChatKitService:
             request = parse_request(body, content_type)
             kind = request.type
             context = RequestContext(user_id=identity.user_id)
-            if is_streaming_req(request):
+            if _runs_model(request):
                 # The model sees the newest items: read them with the thread, once.
                 context.turn.history = HISTORY_ITEMS
-            await check_request(request, self.server.store, context)  # type: ignore[arg-type]
+            await check_request(request, self.server.store, context)
             if isinstance(request, TURN_REQUESTS):
                 # Before anything is stored and before OpenAI is called: over a limit, a 429.
                 await asyncio.to_thread(self.server.usage.begin_turn, identity.user_id)
                 count("ChatTurns")
-            if is_streaming_req(request):
+            if _runs_model(request) or isinstance(request, InputTranscribeReq):
                 self._ready_agent()
             result = await self.server.process_request(request, context)
             _count_request(request)
@@ -288,11 +326,14 @@ class ChatKitService:
 
         The first event for every streaming request; for ``threads.create`` also the second (its
         user message, stored with the new thread), so a create that fails before the model
-        starts is a plain HTTP error and leaves no thread behind.
+        starts is a plain HTTP error and leaves no thread behind. ChatKit opens a widget action's
+        stream (stream_options) before the action runs: wait for the action's first event too,
+        so that its failure (another user's task) is still an HTTP answer.
 
-        From then on the store holds the answer's writes; they are sent together at the end,
-        before the stream's last chunk, and a failure to save them ends the stream with an error
-        event, so the client never sees a finished answer that is not stored.
+        From then on the store holds the answer's writes (a model's answer; a widget action writes
+        its two items as it goes); they are sent together at the end, before the stream's last
+        chunk, and a failure to save them ends the stream with an error event, so the client never
+        sees a finished answer that is not stored.
         """
         events = result.__aiter__()
         committing = 2 if isinstance(request, ThreadsCreateReq) else 1
@@ -300,14 +341,20 @@ class ChatKitService:
         try:
             while len(held) < committing:
                 held.append(await anext(events))
+                if isinstance(request, ThreadsCustomActionReq) and held[-1].startswith(_STREAM_OPTIONS):
+                    committing += 1
         except StopAsyncIteration:
             pass
         except errors.DomainError as error:
             return error_reply(error)
         except NotFoundError as error:
             return json_reply(404, {"detail": str(error) or "Not found."})
+        if context.turn.error is not None:
+            await events.aclose()  # type: ignore[attr-defined]
+            return error_reply(context.turn.error)
 
-        context.turn.hold_writes = True
+        # A widget action writes two items and is done: only an answer's writes wait for one batch.
+        context.turn.hold_writes = _runs_model(request)
 
         async def chunks() -> AsyncIterator[bytes]:
             for chunk in held:
@@ -357,6 +404,11 @@ async def _record_tokens(usage: UsageLimits, user_id: str, tokens_in: int, token
         log_dependency_failure(error, purpose="token usage")
 
 
+def _runs_model(request: Any) -> bool:
+    """Whether the request runs the agent: a widget action streams, but does not."""
+    return is_streaming_req(request) and not isinstance(request, ThreadsCustomActionReq)
+
+
 def _title(message: UserMessageItem) -> str | None:
     """The first words of the message, on one line, without control characters."""
     text = " ".join(part.text for part in message.content if getattr(part, "type", "") == "input_text")
@@ -375,12 +427,16 @@ def parse_request(body: bytes, content_type: str | None = JSON_MEDIA_TYPE) -> An
         )
     if not body.strip():
         raise errors.InvalidInput("The body must be a ChatKit request (JSON with 'type' and 'params').")
-    if len(body) > limits.REQUEST_BODY_MAX_BYTES:
-        raise errors.PayloadTooLarge(f"The request is over {limits.REQUEST_BODY_MAX_BYTES // 1024} KiB.")
+    if len(body) > limits.TRANSCRIBE_BODY_MAX_BYTES:
+        raise errors.PayloadTooLarge(f"The request is over {limits.TRANSCRIBE_BODY_MAX_BYTES // 1024} KiB.")
     try:
-        return _REQUEST.validate_json(body)
+        request = _REQUEST.validate_json(body)
     except ValidationError as error:
         raise errors.InvalidInput(f"Not a valid ChatKit request: {_describe(error)}") from None
+    # Dictation carries its audio inline (base64): only it may use the larger body.
+    if len(body) > limits.REQUEST_BODY_MAX_BYTES and not isinstance(request, InputTranscribeReq):
+        raise errors.PayloadTooLarge(f"The request is over {limits.REQUEST_BODY_MAX_BYTES // 1024} KiB.")
+    return request
 
 
 def _describe(error: ValidationError) -> str:

@@ -11,6 +11,8 @@ DEFAULT_MODEL = "gpt-4.1-mini"
 # Per OpenAI attempt (one retry), well inside the function's 120 s: a stuck upstream ends as a
 # ChatKit error event, not as a cut stream.
 DEFAULT_OPENAI_TIMEOUT_SECONDS = 45
+DEFAULT_TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe"
+DEFAULT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,10 @@ class ChatKitSettings:
     openai_timeout_seconds: float
     # Per-user limits: turns per minute, tokens per day (UsageTable).
     usage: UsageSettings
+    # Where attachments live (private S3 bucket); empty answers attachment requests with a 503.
+    attachments_bucket: str = ""
+    attachment_max_bytes: int = DEFAULT_ATTACHMENT_MAX_BYTES
+    transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL
 
     @classmethod
     def from_env(cls) -> ChatKitSettings:
@@ -35,4 +41,7 @@ class ChatKitSettings:
             allowed_origins=env_list("ALLOWED_ORIGINS"),
             openai_timeout_seconds=float(env_int("CHATKIT_OPENAI_TIMEOUT_SECONDS", DEFAULT_OPENAI_TIMEOUT_SECONDS)),
             usage=UsageSettings.from_env(),
+            attachments_bucket=env_str("ATTACHMENTS_BUCKET"),
+            attachment_max_bytes=env_int("ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_MAX_BYTES),
+            transcription_model=env_str("TRANSCRIPTION_MODEL", DEFAULT_TRANSCRIPTION_MODEL),
         )

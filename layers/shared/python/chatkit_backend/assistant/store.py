@@ -15,9 +15,17 @@ record, its import mark: ``sk = hosted#<thread_id>``, ``data`` = where the last 
 it, and deleting the thread leaves it: a later import then knows the user deleted the thread
 and does not bring it back.
 
-Everything is keyed by the caller's ``user_id``, so another user's thread is simply not there
-(``NotFoundError``, as ChatKit expects). Attachments are refused with a clear error until this
-store supports them.
+Attachments and feedback live in the same partition:
+- an attachment: ``sk = attachment#<attachment_id>``. Once a message carries it, it also has
+  ``thread_id`` and ``order_key = attachment#<thread_id>#<attachment_id>`` (so deleting the
+  thread finds its files with one Query); until then ``expires_at`` lets DynamoDB's TTL drop
+  the record of a file never sent, as the bucket's lifecycle rule drops the file;
+- feedback: ``sk = feedback#<thread_id>#<item_id>``, ``kind`` positive or negative, one per item
+  and user (a second vote replaces the first).
+The files themselves are in S3, behind ``AttachmentFiles``.
+
+Everything is keyed by the caller's ``user_id``, so another user's thread, item or attachment is
+simply not there (``NotFoundError``, as ChatKit expects).
 
 A thread created by a request is written together with its first item, in one transaction: a
 ``threads.create`` that fails before its message is stored leaves no empty thread behind.
@@ -36,20 +44,22 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import Any, Protocol, get_args
 
 from botocore.exceptions import ClientError
 from chatkit.store import NotFoundError, Store, StoreItemType
-from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
-from pydantic import TypeAdapter
+from chatkit.types import Attachment, FeedbackKind, ImageAttachment, Page, ThreadItem, ThreadMetadata, UserMessageItem
+from pydantic import AnyUrl, TypeAdapter
 
 from chatkit_backend.aws import client
 from chatkit_backend.cursor import decode_cursor, encode_cursor
-from chatkit_backend.errors import InvalidInput
-from chatkit_backend.limits import PAGE_LIMIT_MAX
+from chatkit_backend.errors import DomainError, InvalidInput
+from chatkit_backend.limits import FEEDBACK_ITEMS_MAX, PAGE_LIMIT_MAX
 
 ORDER_INDEX = "by_order"
 # BatchWriteItem takes at most 25 requests.
@@ -63,6 +73,18 @@ _ITEM = TypeAdapter(ThreadItem)
 # first request is items.list (a cold start on opening a thread) answered 500. Build them now.
 for _model in get_args(get_args(ThreadItem)[0]):
     _model.model_rebuild()
+_ATTACHMENT = TypeAdapter(Attachment)
+# How long the record of an attachment never sent in a message is kept (the bucket's lifecycle
+# rule removes the file after a day too).
+PENDING_ATTACHMENT_SECONDS = 2 * 24 * 3600
+# The metadata of threads and attachments imported from hosted ChatKit (hosted_import writes it;
+# an imported attachment is a name and a type, its file stayed with OpenAI).
+IMPORTED_METADATA: dict[str, str] = {"imported_from": "hosted_chatkit"}
+
+
+def is_imported(metadata: dict[str, Any] | None) -> bool:
+    """Whether a thread's or attachment's ``metadata`` marks it as imported from hosted ChatKit."""
+    return (metadata or {}).get("imported_from") == IMPORTED_METADATA["imported_from"]
 
 
 @dataclass
@@ -81,6 +103,9 @@ class Turn:
     # Set once the answer streams: writes wait in ``held`` (by sort key) for ``flush``.
     hold_writes: bool = False
     held: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Where a handler that runs inside ChatKit's stream (a widget action) leaves the domain error
+    # it hit, so the service can still answer it as an HTTP status.
+    error: DomainError | None = None
 
 
 @dataclass(frozen=True)
@@ -94,16 +119,26 @@ class RequestContext:
     turn: Turn = field(default_factory=Turn, compare=False, repr=False)
 
 
-class AttachmentsNotSupported(InvalidInput):
-    def __init__(self) -> None:
-        super().__init__("Attachments are not supported by this ChatKit server yet: send text only.")
+class AttachmentFiles(Protocol):
+    """The bytes of attachments (S3), as the store and the request checks need them."""
+
+    max_bytes: int
+
+    def preview_url(self, user_id: str, attachment_id: str) -> str: ...
+
+    async def uploaded_size(self, user_id: str, attachment_id: str) -> int | None: ...
+
+    async def mark_attached(self, user_id: str, attachment_id: str) -> None: ...
+
+    async def delete_files(self, user_id: str, attachment_ids: list[str]) -> None: ...
 
 
 class DynamoDBStore(Store[RequestContext]):
     """Threads and items of ChatKit in one DynamoDB table, partitioned by user."""
 
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, files: AttachmentFiles | None = None) -> None:
         self.table = table
+        self.files = files
 
     # ---- ids: unique within the user's partition, not just probably unique -------------
     def generate_thread_id(self, context: RequestContext) -> str:
@@ -174,7 +209,13 @@ class DynamoDBStore(Store[RequestContext]):
         )
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
-        """Delete the thread (conditionally: a thread that is not there is NotFound), then its items."""
+        """Delete the thread's files, the thread (conditionally: a thread that is not there is
+        NotFound), then its items.
+
+        Files go first: should S3 fail, the thread is still there to delete again, rather than
+        gone with its files left behind for good.
+        """
+        await self._delete_thread_attachments(thread_id, context)
         try:
             await _call(
                 "delete_item",
@@ -189,18 +230,37 @@ class DynamoDBStore(Store[RequestContext]):
         if context.turn.thread_id == thread_id:
             context.turn.thread_id, context.turn.thread, context.turn.items = None, None, None
         # The thread is gone, so its items are unreachable from here on; remove them for good.
+        async for keys in self._keys(context.user_id, "sk", f"item#{thread_id}#"):
+            await self._write_batch([{"DeleteRequest": {"Key": key}} for key in keys])
+
+    async def _delete_thread_attachments(self, thread_id: str, context: RequestContext) -> None:
+        _check_id(thread_id)
+        async for keys in self._keys(context.user_id, "order_key", f"attachment#{thread_id}#", ORDER_INDEX):
+            if self.files is not None:
+                ids = [key["sk"]["S"].removeprefix("attachment#") for key in keys]
+                await self.files.delete_files(context.user_id, ids)
+            await self._write_batch([{"DeleteRequest": {"Key": key}} for key in keys])
+
+    async def _keys(
+        self, user_id: str, attribute: str, prefix: str, index: str | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of the keys of the user's records whose ``attribute`` (sk, or the index's
+        order_key) starts with ``prefix``: one Query a page."""
         start_key: dict[str, Any] | None = None
         while True:
             request: dict[str, Any] = {
                 "TableName": self.table,
-                "KeyConditionExpression": "user_id = :u AND begins_with(sk, :p)",
-                "ExpressionAttributeValues": {":u": {"S": context.user_id}, ":p": {"S": f"item#{thread_id}#"}},
+                "KeyConditionExpression": f"user_id = :u AND begins_with({attribute}, :p)",
+                "ExpressionAttributeValues": {":u": {"S": user_id}, ":p": {"S": prefix}},
                 "ProjectionExpression": "user_id, sk",
             }
+            if index:
+                request["IndexName"] = index
             if start_key:
                 request["ExclusiveStartKey"] = start_key
             response = await _call("query", **request)
-            await self._write_batch([{"DeleteRequest": {"Key": key}} for key in response.get("Items", [])])
+            if response.get("Items"):
+                yield [{"user_id": item["user_id"], "sk": item["sk"]} for item in response["Items"]]
             start_key = response.get("LastEvaluatedKey")
             if not start_key:
                 return
@@ -214,14 +274,16 @@ class DynamoDBStore(Store[RequestContext]):
         if known is not None:
             records, next_after = known
             return Page(
-                data=[_ITEM.validate_json(r["data"]["S"]) for r in records], has_more=next_after is not None, after=next_after
+                data=[self._fresh(_ITEM.validate_json(r["data"]["S"]), context) for r in records],
+                has_more=next_after is not None,
+                after=next_after,
             )
         records, next_after = await self._page(context, f"item#{thread_id}#", limit, after, order)
         if not records and after is None and await self._get(context.user_id, _thread_sk(thread_id)) is None:
             # An empty first page: tell "no such thread" (or another user's) from an empty one.
             raise NotFoundError(f"No thread with id '{thread_id[:128]}'.")
         return Page(
-            data=[_ITEM.validate_json(r["data"]["S"]) for r in records],
+            data=[self._fresh(_ITEM.validate_json(r["data"]["S"]), context) for r in records],
             has_more=next_after is not None,
             after=next_after,
         )
@@ -269,7 +331,7 @@ class DynamoDBStore(Store[RequestContext]):
             known = await self._get(context.user_id, sk)
         if known is None:
             raise NotFoundError(f"No item with id '{item_id[:128]}' in thread '{thread_id[:128]}'.")
-        return _ITEM.validate_json(known["data"]["S"])
+        return self._fresh(_ITEM.validate_json(known["data"]["S"]), context)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
         key = {"user_id": {"S": context.user_id}, "sk": {"S": _item_sk(thread_id, item_id)}}
@@ -346,15 +408,94 @@ class DynamoDBStore(Store[RequestContext]):
             else:
                 raise RuntimeError(f"DynamoDB left {len(pending)} writes unprocessed five times")
 
-    # ---- attachments: refused until this store keeps files ---------------------------------
+    # ---- attachments ---------------------------------------------------------------------
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
-        raise AttachmentsNotSupported()
+        """Record an attachment; once it has a thread (its message was sent), mark its file kept."""
+        _check_attachment_id(attachment.id)
+        # The upload URL is for the uploader, once; the preview URL is signed afresh on each read.
+        stored = attachment.model_copy(update={"upload_descriptor": None})
+        record: dict[str, Any] = {
+            "user_id": {"S": context.user_id},
+            "sk": {"S": f"attachment#{attachment.id}"},
+            "data": {"S": _ATTACHMENT.dump_json(stored).decode()},
+        }
+        if attachment.thread_id:
+            _check_id(attachment.thread_id)
+            record["thread_id"] = {"S": attachment.thread_id}
+            record["order_key"] = {"S": f"attachment#{attachment.thread_id}#{attachment.id}"}
+            if self.files is not None:
+                await self.files.mark_attached(context.user_id, attachment.id)
+        else:
+            record["expires_at"] = {"N": str(int(time.time()) + PENDING_ATTACHMENT_SECONDS)}
+        await _call("put_item", TableName=self.table, Item=record)
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
-        raise AttachmentsNotSupported()
+        _check_attachment_id(attachment_id)
+        record = await self._get(context.user_id, f"attachment#{attachment_id}")
+        if record is None:
+            raise NotFoundError(f"No attachment with id '{attachment_id[:128]}'.")
+        return self._fresh_attachment(_ATTACHMENT.validate_json(record["data"]["S"]), context)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
-        raise AttachmentsNotSupported()
+        _check_attachment_id(attachment_id)
+        await _call(
+            "delete_item",
+            TableName=self.table,
+            Key={"user_id": {"S": context.user_id}, "sk": {"S": f"attachment#{attachment_id}"}},
+        )
+
+    def _fresh(self, item: ThreadItem, context: RequestContext) -> ThreadItem:
+        """``item`` with its images' preview URLs signed anew (they expire; the bucket is private)."""
+        if isinstance(item, UserMessageItem) and item.attachments:
+            item.attachments = [self._fresh_attachment(a, context) for a in item.attachments]
+        return item
+
+    def _fresh_attachment(self, attachment: Attachment, context: RequestContext) -> Attachment:
+        if isinstance(attachment, ImageAttachment) and self.files is not None:
+            url = AnyUrl(self.files.preview_url(context.user_id, attachment.id))
+            return attachment.model_copy(update={"preview_url": url})
+        return attachment
+
+    # ---- feedback --------------------------------------------------------------------------
+    async def save_feedback(
+        self, thread_id: str, item_ids: list[str], kind: FeedbackKind, context: RequestContext
+    ) -> None:
+        """One vote per item and user; every item must be in the caller's thread (else NotFound,
+        and nothing is stored). Two requests: one BatchGetItem, one BatchWriteItem."""
+        unique = list(dict.fromkeys(item_ids))
+        if not unique or len(unique) > FEEDBACK_ITEMS_MAX:
+            raise InvalidInput(f"item_ids must name 1 to {FEEDBACK_ITEMS_MAX} items of the thread.")
+        keys = [{"user_id": {"S": context.user_id}, "sk": {"S": _item_sk(thread_id, item_id)}} for item_id in unique]
+        found = await self._existing(keys)
+        missing = [item_id for item_id in unique if _item_sk(thread_id, item_id) not in found]
+        if missing:
+            raise NotFoundError(f"No item with id '{missing[0][:128]}' in thread '{thread_id[:128]}'.")
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        records = [
+            {
+                "user_id": {"S": context.user_id},
+                "sk": {"S": f"feedback#{thread_id}#{item_id}"},
+                "thread_id": {"S": thread_id},
+                "item_id": {"S": item_id},
+                "kind": {"S": kind},
+                "created_at": {"S": now},
+            }
+            for item_id in unique
+        ]
+        await self._write_batch([{"PutRequest": {"Item": record}} for record in records])
+
+    async def _existing(self, keys: list[dict[str, Any]]) -> set[str]:
+        """The sort keys among ``keys`` that exist (one BatchGetItem, retried for unprocessed keys)."""
+        found: set[str] = set()
+        pending = {self.table: {"Keys": keys, "ProjectionExpression": "sk", "ConsistentRead": True}}
+        for attempt in range(5):
+            response = await _call("batch_get_item", RequestItems=pending)
+            found.update(record["sk"]["S"] for record in response.get("Responses", {}).get(self.table, []))
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                return found
+            await asyncio.sleep(0.05 * 2**attempt)
+        raise RuntimeError("DynamoDB left keys unprocessed five times")
 
     # ---- DynamoDB --------------------------------------------------------------------------
     async def _get(self, user_id: str, sk: str) -> dict[str, Any] | None:
@@ -456,6 +597,11 @@ def accepts_id(value: object) -> bool:
 def _check_id(value: str) -> None:
     if not isinstance(value, str) or not _ID.match(value):
         raise NotFoundError(f"No thread with id '{str(value)[:128]}'.")
+
+
+def _check_attachment_id(value: str) -> None:
+    if not isinstance(value, str) or not _ID.match(value):
+        raise NotFoundError(f"No attachment with id '{str(value)[:128]}'.")
 
 
 def _thread_sk(thread_id: str) -> str:
