@@ -9,15 +9,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from chatkit_backend import tasks, threads
 from local.events import http_event
 from local.runtime import LambdaContext
 from local.template import REGION, Template
-from tests.component.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
+from tests.component.chatkit_app import attach, load_chatkit_app, post, set_openai_key, sse_events, user_message
 from tests.support.responses import FakeResponses, fake_responses, text
 
 TABLES = ("TasksTable", "ThreadsTable", "ChatKitTable", "UsageTable")
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 
 
 @pytest.fixture(autouse=True)
@@ -48,16 +50,27 @@ def partition(aws: Any, logical_id: str, user_id: str) -> list[dict[str, Any]]:
 
 
 def seed(aws: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeResponses, user_id: str, word: str) -> str:
-    """What a user leaves behind by using the product: tasks, a mapping, a chat with its usage."""
+    """What a user leaves behind by using the product: tasks, a mapping, a chat with its usage,
+    a photo sent in the chat and a photo uploaded but never sent."""
     tasks.add_task(user_id, f"{word} task", "details")
     tasks.add_task(user_id, f"{word} other task")
     threads.upsert_thread(aws.physical_id("ThreadsTable"), user_id, f"cthr_{word}", title=f"{word} hosted")
     set_openai_key(aws)
     app = load_chatkit_app(aws, monkeypatch, {"OPENAI_BASE_URL": fake.url})
+    sent = attach(app, f"{word} list.png", "image/png", PNG + word.encode(), user_id)
+    attach(app, f"{word} draft.png", "image/png", PNG + word.encode() * 2, user_id)
     fake.script(text(f"Hello {word}."))
-    response = asyncio.run(post(app, {"type": "threads.create", "params": {"input": user_message(f"Hi, I am {word}")}}, user_id))
+    message = {**user_message(f"Hi, I am {word}"), "attachments": [sent["id"]]}
+    response = asyncio.run(post(app, {"type": "threads.create", "params": {"input": message}}, user_id))
     assert response.status_code == 200
     return sse_events(response)[0]["thread"]["id"]
+
+
+def files(aws: Any, user_id: str) -> dict[str, bytes]:
+    """The user's objects in the attachments bucket (the test's own listing)."""
+    s3, bucket = aws.client("s3"), aws.physical_id("AttachmentsBucket")
+    keys = [entry["Key"] for entry in s3.list_objects_v2(Bucket=bucket, Prefix=f"users/{user_id}/").get("Contents", [])]
+    return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
 
 
 def test_export_is_everything_of_the_caller_and_nothing_of_anyone_else(
@@ -74,7 +87,17 @@ def test_export_is_everything_of_the_caller_and_nothing_of_anyone_else(
     assert [item["type"] for item in thread["items"]] == ["user_message", "assistant_message"]
     assert thread["items"][1]["content"][0]["text"] == "Hello Alice."
     [day] = document["usage"]
+    # Two uploads and one message: the turn limit counts the message only.
     assert (day["turns"], day["tokens_in"], day["tokens_out"]) == (1, 10, 5)
+    by_name = {a["name"]: a for a in document["chatkit"]["attachments"]}
+    assert sorted(by_name) == ["Alice draft.png", "Alice list.png"]
+    assert by_name["Alice list.png"]["thread_id"] == thread_id
+    for name, content in (("Alice list.png", PNG + b"Alice"), ("Alice draft.png", PNG + b"AliceAlice")):
+        attachment = by_name[name]
+        assert "upload_descriptor" not in attachment and "preview_url" not in attachment
+        assert "X-Amz-Expires=900" in attachment["download_url"] and attachment["download_url_expires_at"]
+        # The short-lived link gives the file's own bytes to whoever holds the export.
+        assert requests.get(attachment["download_url"], timeout=10).content == content
     assert "Bob" not in json.dumps(document) and "bob" not in json.dumps(document)
 
 
@@ -84,16 +107,22 @@ def test_erasure_removes_everything_of_the_caller_counts_it_and_is_idempotent(
     seed(aws, monkeypatch, fake, "alice", "Alice")
     seed(aws, monkeypatch, fake, "bob", "Bob")
     bobs = {table: partition(aws, table, "bob") for table in TABLES}
+    bobs_files = files(aws, "bob")
+    assert len(bobs_files) == 2 and len(files(aws, "alice")) == 2
     status, answer = me(invoke, "DELETE")
     assert status == 200 and answer["complete"] is True
     assert answer["removed"] == {
-        "tasks": 2, "thread_mappings": 1, "chatkit_threads": 1, "chatkit_items": 2, "usage_counters": 1,
+        "attachment_files": 2, "attachments": 2, "tasks": 2, "thread_mappings": 1, "chatkit_threads": 1,
+        "chatkit_items": 2, "usage_counters": 1,
     }
     assert all(partition(aws, table, "alice") == [] for table in TABLES)
+    assert files(aws, "alice") == {}
     assert {table: partition(aws, table, "bob") for table in TABLES} == bobs
+    assert files(aws, "bob") == bobs_files
     # Again: nothing left, nothing counted, still nothing of Bob's touched.
     assert me(invoke, "DELETE") == (200, {"complete": True, "removed": {}})
     assert {table: partition(aws, table, "bob") for table in TABLES} == bobs
+    assert files(aws, "bob") == bobs_files
     status, empty = me(invoke, "GET")
     assert (empty["tasks"], empty["thread_mappings"], empty["chatkit"]["threads"]) == ([], [], [])
 

@@ -14,6 +14,7 @@ import pytest
 from local.token import mint_user_token
 from tests.integration.stack import RunningStack, start_stack
 from tests.support.chat import Chat, user_message
+from tests.support.emf import emf_lines, metric
 from tests.support.minutes import start_of_a_minute
 from tests.support.responses import FakeResponses, call, fake_responses, text
 
@@ -114,28 +115,6 @@ def test_export_then_erasure_of_one_user_leaves_another_users_data_intact(ops: S
         k: v for k, v in erin_before.items() if k != "exported_at"
     }
     assert [task["title"] for task in ops.list_tasks("erin")] == ["Erin's", "erin by MCP"]
-
-
-def emf_lines(log: str) -> list[dict[str, Any]]:
-    """The Embedded Metric Format lines in the stack's output (what CloudWatch turns into metrics)."""
-    lines = []
-    for line in log.splitlines():
-        start = line.find('{"_aws"')
-        if start >= 0:
-            lines.append(json.loads(line[start:]))
-    return lines
-
-
-def metric(lines: list[dict[str, Any]], name: str, **dimensions: str) -> list[dict[str, Any]]:
-    found = []
-    for line in lines:
-        [directive] = line["_aws"]["CloudWatchMetrics"]
-        names = [m["Name"] for m in directive["Metrics"]]
-        if name in names and all(line.get(k) == v for k, v in dimensions.items()):
-            assert directive["Namespace"] == "ChatKitBackend" and line["service"] == "chatkit-backend"
-            assert sorted(directive["Dimensions"][0]) == sorted([*dimensions, "service"]) or not dimensions
-            found.append(line)
-    return found
 
 
 def test_a_chat_turn_and_a_tool_call_show_as_emf_lines_in_make_devs_output(ops: Stack) -> None:

@@ -11,10 +11,10 @@ The metrics (the dashboard and the alarms in template.yaml read them by these na
 | metric | unit | dimensions |
 | --- | --- | --- |
 | ToolCalls | Count | tool, outcome (ok, error, failed), via (chat, mcp) |
-| ChatTurns | Count | turn (the ChatKit request type) |
+| ChatTurns | Count | |
 | TokensIn, TokensOut | Count | |
 | LimitRefusals | Count | limit (messages_per_minute, daily_tokens, mcp_calls_per_minute) |
-| OpenAIErrors | Count | call (responses, sessions) |
+| OpenAIErrors | Count | |
 | WidgetActions | Count | action |
 | SessionsCreated | Count | |
 | Feedback | Count | kind (positive, negative) |

@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
+from chatkit_backend.attachment_keys import object_key, user_prefix
 from chatkit_backend.aws import client
 from chatkit_backend.settings import env_int, env_str
 
@@ -69,12 +69,6 @@ class UserDataSettings:
             attachments_bucket=env_str("ATTACHMENTS_BUCKET"),
             download_url_seconds=env_int("EXPORT_DOWNLOAD_URL_SECONDS", DOWNLOAD_URL_SECONDS),
         )
-
-
-def user_prefix(user_id: str) -> str:
-    """The user's prefix in the attachments bucket (specials encoded: no user's prefix is a
-    prefix of another's)."""
-    return f"users/{quote(user_id, safe='')}/"
 
 
 class OutOfTime(Exception):
@@ -187,7 +181,7 @@ class UserData:
         expires = self.settings.download_url_seconds
         attachment["download_url"] = client("s3").generate_presigned_url(
             "get_object",
-            Params={"Bucket": self.settings.attachments_bucket, "Key": f"{user_prefix(user_id)}{attachment_id}"},
+            Params={"Bucket": self.settings.attachments_bucket, "Key": object_key(user_id, attachment_id)},
             ExpiresIn=expires,
         )
         attachment["download_url_expires_at"] = datetime.fromtimestamp(time.time() + expires, UTC).isoformat(
