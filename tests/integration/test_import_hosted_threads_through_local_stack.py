@@ -7,7 +7,6 @@ with their own tokens, as the frontend will after the switch.
 
 from __future__ import annotations
 
-import json
 import secrets
 import subprocess
 from collections.abc import Iterator

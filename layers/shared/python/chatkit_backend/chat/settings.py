@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatkit_backend.settings import EnvSettings, env
+from chatkit_backend.usage import UsageSettings
 
 DEFAULT_MODEL = "gpt-4.1-mini"
 # Per OpenAI attempt (one retry), well inside the function's 120 s: a stuck upstream ends as a
@@ -23,6 +24,8 @@ class ChatKitSettings(EnvSettings):
     # The OpenAI SDK's own variable; empty means api.openai.com.
     openai_base_url: str = env("OPENAI_BASE_URL")
     allowed_origins: tuple[str, ...] = env("ALLOWED_ORIGINS")
+    # Per-user limits: turns per minute, tokens per day (UsageTable).
+    usage: UsageSettings
     model: str = env("CHATKIT_MODEL", DEFAULT_MODEL)
     openai_timeout_seconds: float = env("CHATKIT_OPENAI_TIMEOUT_SECONDS", float(DEFAULT_OPENAI_TIMEOUT_SECONDS))
     # Where attachments live (private S3 bucket); empty answers attachment requests with a 503.
