@@ -32,7 +32,7 @@ def serve_demo(host: str, port: int, chatkit_url: str, attachment_max_bytes: int
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             content_type, body = files.get(self.path.split("?", 1)[0], ("text/plain", b""))
             self.send_response(200 if body else 404)
             self.send_header("content-type", content_type)
@@ -41,7 +41,7 @@ def serve_demo(host: str, port: int, chatkit_url: str, attachment_max_bytes: int
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     server = ThreadingHTTPServer((host, port), Handler)

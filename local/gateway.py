@@ -37,7 +37,13 @@ from urllib.parse import urlsplit
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from local.events import REST_API_ID, authorizer_event, gateway_event, rest_authorizer_event, rest_request_context
+from local.events import (
+    REST_API_ID,
+    authorizer_event,
+    gateway_event,
+    rest_authorizer_event,
+    rest_request_context,
+)
 from local.runtime import Function, FunctionImportError, Invocation, WebApp
 from local.template import ACCOUNT_ID, REGION, AuthorizerSpec, CorsSpec, Route
 

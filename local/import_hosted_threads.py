@@ -47,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     sys.path[:0] = [str(directory) for directory in (spec.code_dir, *spec.layer_dirs)]
     # The function logs to stdout (Powertools binds it when the logger is made): here, stderr.
     with contextlib.redirect_stdout(sys.stderr):
-        from chatkit_backend.chat.hosted_import import HostedImport, ImportRequest, ImportSettings, ThreadOutcome
+        from chatkit_backend.chat.hosted_import import (
+            HostedImport,
+            ImportRequest,
+            ImportSettings,
+            ThreadOutcome,
+        )
         from chatkit_backend.errors import DomainError
 
         try:

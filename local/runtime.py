@@ -29,11 +29,11 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlencode
 
 from local.template import ACCOUNT_ID, FunctionSpec
@@ -196,7 +196,7 @@ def _serve(connection: Connection, spec: FunctionSpec, environment: dict[str, st
         if spec.snap_start and not spec.web_adapter:
             run_snapshot_hooks()
         connection.send(("ready", None))
-    except BaseException as exc:  # an import failure is Lambda's Runtime.ImportModuleError
+    except BaseException as exc:  # noqa: BLE001 - an import failure is Lambda's Runtime.ImportModuleError
         connection.send(("import-error", error_payload(exc)))
         return
     while True:
@@ -208,7 +208,7 @@ def _serve(connection: Connection, spec: FunctionSpec, environment: dict[str, st
         try:
             result = handler(event, LambdaContext(spec, region))
             connection.send(("ok", (result, (time.perf_counter() - started) * 1000)))
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - any handler failure goes back to the caller, as Lambda reports it
             connection.send(("error", (error_payload(exc), (time.perf_counter() - started) * 1000)))
 
 

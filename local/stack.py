@@ -104,7 +104,11 @@ def _moto_server(port: int) -> Any:
     DynamoDB requests gives the local stack DynamoDB's answer (the usage limits rely on it).
     """
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
     from werkzeug.serving import make_server
 
     dynamodb = threading.Lock()

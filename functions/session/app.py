@@ -2,14 +2,13 @@
 
 from typing import Annotated
 
+from chatkit_backend import aws, limits, snapstart
+from chatkit_backend.fastapi_app import create_app, lambda_handler, user_identity
+from chatkit_backend.identity import Identity
+from chatkit_backend.sessions import SessionService, SessionSettings
 from fastapi import Body, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-
-from chatkit_backend import aws, limits, snapstart
-from chatkit_backend.identity import Identity
-from chatkit_backend.fastapi_app import create_app, lambda_handler, user_identity
-from chatkit_backend.sessions import SessionService, SessionSettings
 
 # Built once per container, at start-up (where SnapStart's snapshot holds it): settings, the
 # secret cache, the AWS clients and the OpenAI HTTP pool; the OpenAI client once the key is

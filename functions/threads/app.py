@@ -2,13 +2,12 @@
 
 from typing import Annotated
 
+from chatkit_backend import limits
+from chatkit_backend.fastapi_app import create_app, lambda_handler, user_identity
+from chatkit_backend.identity import Identity
+from chatkit_backend.threads import Thread, ThreadPage, ThreadService, ThreadsSettings
 from fastapi import Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-
-from chatkit_backend import limits
-from chatkit_backend.threads import Thread, ThreadPage, ThreadService, ThreadsSettings
-from chatkit_backend.identity import Identity
-from chatkit_backend.fastapi_app import create_app, lambda_handler, user_identity
 
 # Built once per container, at start-up: the settings, then the service that uses them.
 settings = ThreadsSettings.from_env()

@@ -20,13 +20,12 @@ import time
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
 from chatkit_backend.jwks import JwksCache
 from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
 from chatkit_backend.oauth import AuthorizationServer
 from chatkit_backend.secret_cache import CURRENT, PREVIOUS, SecretVersion
 from chatkit_backend.tokens import SigningKeys, TokenVerifier, mint_mcp_token
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 ISSUER = AUDIENCE = "https://app.example.test"
 OAUTH_ISSUER = "https://app.example.test/api/auth"

@@ -35,7 +35,7 @@ def serve_documents(documents: dict[str, Any]) -> str:
     ``documents`` is read on each request, so documents that name the URL can be added after."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             document = documents.get(self.path.split("?", 1)[0])
             body = None if document is None else json.dumps(document).encode()
             self.send_response(200 if body is not None else 404)

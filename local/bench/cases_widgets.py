@@ -50,7 +50,6 @@ def prepare(bench: Bench) -> None:
     sys.path.insert(0, str(ROOT / "layers" / "shared" / "python"))
     os.environ.update(bench.aws.environment())
     from chatkit.types import ThreadMetadata, WidgetItem
-
     from chatkit_backend import aws as aws_clients
     from chatkit_backend.chat import widgets
     from chatkit_backend.chat.store import DynamoDBStore, RequestContext

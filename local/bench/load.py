@@ -436,7 +436,7 @@ def dev_stack(timeout: float = 120.0) -> Iterator[dict[str, Any]]:
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         "PORT": "0", "LOCAL_STATE_DIR": str(state_dir), "MCP_CALLS_PER_MINUTE": str(LOAD_CALLS_PER_MINUTE),
     }
-    log = open(state_dir / "dev.log", "wb")
+    log = open(state_dir / "dev.log", "wb")  # noqa: SIM115 - the stack's log, open while it runs; closed in the finally below
     process = subprocess.Popen([sys.executable, "-m", "local.dev"], cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout

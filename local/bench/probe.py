@@ -12,11 +12,11 @@ import time
 
 STARTED = time.perf_counter()
 
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-import types  # noqa: E402
+import importlib.util
+import json
+import os
+import sys
+import types
 
 HEAVY = ("boto3", "botocore", "pydantic", "fastapi", "starlette", "openai", "mcp", "jwt", "cryptography", "aws_lambda_powertools", "mangum", "agents", "httpx")
 

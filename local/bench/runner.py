@@ -17,9 +17,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from local.runtime import function_environment
 from local.stack import LocalAws
@@ -117,7 +118,7 @@ class Bench:
                 raise RuntimeError(f"{case.name}: probe failed:\n{done.stderr[-3000:]}")
             runs.append(json.loads(done.stdout))
         Path(file.name).unlink()
-        median = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+        median = lambda key: statistics.median(r[key] for r in runs)
         return Result(
             case=case,
             cold_ms=statistics.median(r["import_ms"] + r["first_ms"] for r in runs),

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.local_stack import RunningStack, start_stack
 from tests.support.browser import PageServer, serve_pages
 from tests.support.fake_responses_api import FakeResponses, fake_responses, text
+from tests.support.local_stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.local_stack import start_stack
 from tests.support.chat import Chat, sse, user_message
 from tests.support.fake_responses_api import FakeResponses, call, fake_responses, text
+from tests.support.local_stack import start_stack
 
 pytestmark = pytest.mark.integration
 

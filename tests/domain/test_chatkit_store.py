@@ -20,7 +20,6 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
 )
-
 from chatkit_backend import aws as aws_clients
 from chatkit_backend.chat.attachments import S3Files, object_key
 from chatkit_backend.chat.store import DynamoDBStore, RequestContext

@@ -22,10 +22,6 @@ from chatkit.types import (
     WidgetItem,
     WorkflowItem,
 )
-from openai.types.beta.chatkit import ChatKitThread
-from openai.types.beta.chatkit.chatkit_thread_item_list import ChatKitThreadItemList
-from pydantic import TypeAdapter
-
 from chatkit_backend.chat.hosted_import import (
     ImportRequest,
     NotConvertible,
@@ -35,6 +31,10 @@ from chatkit_backend.chat.hosted_import import (
     item_time,
 )
 from chatkit_backend.errors import InvalidInput
+from openai.types.beta.chatkit import ChatKitThread
+from openai.types.beta.chatkit.chatkit_thread_item_list import ChatKitThreadItemList
+from pydantic import TypeAdapter
+
 from tests.support.hosted_chatkit import CARD
 
 THREAD = "cthr_0123456789abcdef"

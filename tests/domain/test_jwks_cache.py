@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from chatkit_backend.jwks import JwksCache, KeysUnavailable, jwks_url_problem, signing_keys
+
 from tests.support.auth import new_key
 
 
@@ -176,7 +176,7 @@ def test_fetch_follows_a_redirect_to_https_or_loopback_but_not_to_plain_http_els
     key = new_key("EdDSA")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.path == "/jwks":
                 body = json_module.dumps({"keys": [key.public_jwk]}).encode()
                 self.send_response(200)

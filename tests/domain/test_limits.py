@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from chatkit_backend import limits, tasks, threads
 from chatkit_backend.errors import InvalidInput
 from chatkit_backend.mcp.tools import TOOLS_BY_NAME

@@ -13,11 +13,11 @@ from typing import Any
 
 import jwt
 import pytest
-
 from chatkit_backend.jwks import JwksCache, KeysUnavailable
 from chatkit_backend.oauth import AuthorizationServer, metadata_urls, secret_credentials
 from chatkit_backend.secret_cache import SecretVersion
 from chatkit_backend.tokens import TokenRejected, TokenVerifier, VerifiedToken, canonical_resource
+
 from tests.support.auth import SigningKey, new_key
 
 ISSUER = "https://app.example.test/api/auth"

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from chatkit_backend.settings import EnvSettings, env
 
 ROOT = Path(__file__).resolve().parents[2]

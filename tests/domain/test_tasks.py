@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from chatkit_backend import tasks
-from tests.support.tasks import task_service
 from chatkit_backend.aws import client
 from chatkit_backend.cursor import encode_cursor
 from chatkit_backend.errors import InvalidInput, NotConfigured, TaskNotFound
+
+from tests.support.tasks import task_service
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from chatkit_backend.errors import InvalidInput
 from chatkit_backend.limits import PAGE_LIMIT_DEFAULT as DEFAULT_PAGE_SIZE
 from chatkit_backend.limits import PAGE_LIMIT_MAX as MAX_PAGE_SIZE

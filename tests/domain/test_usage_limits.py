@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
 from chatkit_backend import aws as aws_clients
 from chatkit_backend.errors import RateLimited
 from chatkit_backend.usage import UsageLimits, UsageSettings, Window

@@ -9,20 +9,20 @@ from typing import Any
 
 import jwt
 import pytest
-
 from chatkit_backend.tokens import mint_mcp_token
-from tests.support.auth_cases import REJECTIONS, Case, World, bearer
+
 from tests.support.auth import (
     JwksServer,
-    authorizer,
-    random_secret,
     SigningKey,
+    authorizer,
     captured_logs,
     claims,
     http_api_event,
     new_key,
+    random_secret,
     signing_secrets,
 )
+from tests.support.auth_cases import REJECTIONS, Case, World, bearer
 
 
 @pytest.fixture

@@ -13,18 +13,19 @@ import json
 from typing import Any
 
 import pytest
-
-from chatkit_backend.verifier import VerifierSettings, build_verifier
 from chatkit_backend.errors import DependencyUnavailable
 from chatkit_backend.secret_cache import SecretCache
 from chatkit_backend.tokens import mint_mcp_token
+from chatkit_backend.verifier import VerifierSettings, build_verifier
+
 from local.events import http_event
-from tests.support.auth import captured_logs
-from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
-from tests.support.mcp_client import modern, send as send_mcp
 from tests.conftest import AwsResources
+from tests.support.auth import captured_logs
 from tests.support.aws_faults import FAULTS, Fault, Outage
+from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
 from tests.support.fake_responses_api import FakeResponses, fake_responses, text
+from tests.support.mcp_client import modern
+from tests.support.mcp_client import send as send_mcp
 
 pytestmark = pytest.mark.parametrize("fault", FAULTS)
 

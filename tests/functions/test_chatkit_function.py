@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.support.tasks import task_service
 from tests.support.chatkit_app import (
     create_thread,
     load_chatkit_app,
@@ -19,6 +18,7 @@ from tests.support.chatkit_app import (
     user_message,
 )
 from tests.support.fake_responses_api import FakeResponses, call, last_tool_output, text
+from tests.support.tasks import task_service
 
 
 def test_the_agent_adds_a_task_through_its_tool_and_says_so(app: Any, fake: FakeResponses, aws: Any) -> None:

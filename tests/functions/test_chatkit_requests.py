@@ -38,14 +38,14 @@ from chatkit.types import (
     WidgetItem,
 )
 from chatkit.widgets import Card, Text
-from moto import mock_aws
-
 from chatkit_backend import limits
 from chatkit_backend.chat.attachments import object_key
+from moto import mock_aws
+
 from local.resources import FAKE_CREDENTIALS, create_resources
 from local.template import REGION, Template
-from tests.support.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, user_message
 from tests.conftest import AwsResources
+from tests.support.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, user_message
 from tests.support.fake_responses_api import FakeResponses, fake_responses
 
 # ---- the world: two users' threads, with an item of every kind the requests can name ------------
@@ -74,16 +74,16 @@ ALICES_TASK, BOBS_TASK = "<alice's task>", "<bob's task>"
 
 def _items(thread_id: str, start: datetime) -> list[Any]:
     at = iter(start + timedelta(seconds=n) for n in range(20))
-    user = lambda item_id: UserMessageItem(  # noqa: E731
+    user = lambda item_id: UserMessageItem(
         id=item_id, thread_id=thread_id, created_at=next(at), content=[UserMessageTextContent(text="hello")],
         inference_options=InferenceOptions(),
     )
-    widget = lambda item_id: WidgetItem(id=item_id, thread_id=thread_id, created_at=next(at), widget=Card(children=[Text(value="Buy milk")]))  # noqa: E731
-    question = lambda item_id, status: StructuredInputItem(  # noqa: E731
+    widget = lambda item_id: WidgetItem(id=item_id, thread_id=thread_id, created_at=next(at), widget=Card(children=[Text(value="Buy milk")]))
+    question = lambda item_id, status: StructuredInputItem(
         id=item_id, thread_id=thread_id, created_at=next(at), status=status,
         inputs=[StructuredInputFreeform(id="q1", question="Which list?")],
     )
-    tool_call = lambda item_id, status: ClientToolCallItem(  # noqa: E731
+    tool_call = lambda item_id, status: ClientToolCallItem(
         id=item_id, thread_id=thread_id, created_at=next(at), status=status, call_id=f"call_{item_id}",
         name="get_location", arguments={},
     )
@@ -103,8 +103,9 @@ def _items(thread_id: str, start: datetime) -> list[Any]:
 
 async def _seed(table: str, bucket: str) -> dict[str, str]:
     """The threads, items and attachments above; a pending task per user (their ids by stand-in)."""
-    from tests.support.tasks import task_service
     from chatkit_backend.chat.store import DynamoDBStore, RequestContext
+
+    from tests.support.tasks import task_service
 
     store = DynamoDBStore(table)
     start = datetime(2026, 11, 1, 9, 0, 0)  # noqa: DTZ001 - ChatKit's items carry naive times (chatkit.agents subtracts datetime.now() from them)

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadMetadata
-
 from chatkit_backend import aws as aws_clients
 from chatkit_backend.chat.store import DynamoDBStore, RequestContext, Turn
+
 from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
 from tests.support.fake_responses_api import FakeResponses, call, fake_responses, last_tool_output, text
 
@@ -63,7 +63,7 @@ def counted(aws: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeResponses) -> t
 
 def test_a_turn_with_a_tool_call_stays_within_the_budget(counted: tuple[Any, Requests], fake: FakeResponses) -> None:
     app, requests = counted
-    answer = lambda request: text(f"You have {len(last_tool_output(request)['tasks'])} tasks.", pieces=2, pause=0)  # noqa: E731
+    answer = lambda request: text(f"You have {len(last_tool_output(request)['tasks'])} tasks.", pieces=2, pause=0)
     fake.script(call("list_tasks"), answer, call("list_tasks"), answer, text("Bye.", pieces=1, pause=0))
 
     async def conversation() -> list[tuple[list[dict[str, Any]], Counter[tuple[str, str]]]]:

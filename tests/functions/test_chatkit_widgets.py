@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from chatkit_backend import aws as aws_clients
-from tests.support.tasks import task_service
+
 from tests.support.chatkit_app import create_thread, send, sse_events, user_message
 from tests.support.emf import emf_lines, metric
 from tests.support.fake_responses_api import FakeResponses, call, last_tool_output, text
+from tests.support.tasks import task_service
 
 
 def widget_items(app: Any, thread_id: str, user: str = "alice") -> list[dict[str, Any]]:

@@ -24,7 +24,17 @@ from local.template import REGION, ROOT
 from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
 from tests.support.fake_responses_api import fake_responses
 from tests.support.fake_responses_api import text as model_text
-from tests.support.hosted_chatkit import T0, Fault, HostedChatKit, History, error_body, hosted_chatkit, reply, seed_history, text
+from tests.support.hosted_chatkit import (
+    T0,
+    Fault,
+    History,
+    HostedChatKit,
+    error_body,
+    hosted_chatkit,
+    reply,
+    seed_history,
+    text,
+)
 
 FUNCTION = "ImportHostedThreadsFunction"
 

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
-
 from chatkit_backend.aws import client
 from chatkit_backend.mcp.tools import TOOLS_BY_NAME
+from jsonschema import Draft202012Validator
+
 from tests.support.mcp_client import MODERN, call, modern, request, send
 
 HANDSHAKE = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
 from chatkit_backend import rotation as rotation_logic
 from chatkit_backend.tokens import mint_mcp_token
+
 from local.rotate import STEPS, begin_rotation, end_rotation, rotate_once
 from tests.support.auth import (
     SecretsStack,

@@ -15,11 +15,11 @@ from typing import Any
 
 import jwt
 import pytest
-
 from chatkit_backend.errors import RateLimited
 from chatkit_backend.secret_cache import SecretCache
 from chatkit_backend.sessions import SessionService, SessionSettings
 from chatkit_backend.tokens import MCP_AUDIENCE
+
 from local.events import http_event
 from local.fake_chatkit_sessions import FakeChatKitSessions, Reply, error_body, fake_chatkit_sessions
 from tests.conftest import AwsResources

@@ -19,12 +19,19 @@ from typing import Any
 import httpx
 import pytest
 import snapshot_restore_py
-
 from chatkit_backend import aws as aws_clients
 from chatkit_backend import snapstart
+
 from local.events import http_event
 from local.fake_chatkit_sessions import FakeChatKitSessions, fake_chatkit_sessions
-from tests.support.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, sse_events, user_message
+from tests.support.chatkit_app import (
+    load_chatkit_app,
+    post,
+    request_context,
+    set_openai_key,
+    sse_events,
+    user_message,
+)
 from tests.support.fake_responses_api import FakeResponses, fake_responses, text
 
 AFTER_RESTORE = "/snapstart/after-restore"

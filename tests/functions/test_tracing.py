@@ -74,7 +74,7 @@ def test_a_chat_requests_dynamodb_call_is_a_subsegment_of_the_lambda_trace() -> 
             "TRACE": f"Root={trace_id};Parent=53995c3f42cd8ad8;Sampled=1",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers/shared/python")]),
         }
-        done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=ROOT, capture_output=True, timeout=120)
+        done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=ROOT, capture_output=True, timeout=120, check=False)
         assert done.returncode == 0, done.stderr.decode()[-3000:]
         packets = []
         while True:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
+from tests.support.fake_responses_api import FakeResponses, fake_responses, text
 from tests.support.mcp_client import modern, request, send
 from tests.support.minutes import start_of_a_minute
-from tests.support.fake_responses_api import FakeResponses, fake_responses, text
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_over_the_tool_call_limit_mcp_answers_http_429_with_retry_after(invoke: 
 def test_a_batch_of_tool_calls_counts_each_call(invoke: Any, aws: Any) -> None:
     batch = [request("tools/call", {"name": "add_task", "arguments": {"title": f"T{n}"}}, n) for n in range(3)]
     headers = {"mcp-protocol-version": "2025-03-26"}
-    limited = lambda name, event: invoke(name, event, {"MCP_CALLS_PER_MINUTE": "4"})  # noqa: E731
+    limited = lambda name, event: invoke(name, event, {"MCP_CALLS_PER_MINUTE": "4"})
     start_of_a_minute(20)
     assert send(limited, batch, headers).status == 200
     refused = send(limited, batch, headers)

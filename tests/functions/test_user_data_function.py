@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 import requests
-
 from chatkit_backend.threads import ThreadService
+
 from local.events import http_event
 from local.runtime import LambdaContext
 from local.template import REGION, Template
 from tests.support.chatkit_app import attach, load_chatkit_app, post, set_openai_key, sse_events, user_message
-from tests.support.tasks import task_service
 from tests.support.fake_responses_api import FakeResponses, fake_responses, text
+from tests.support.tasks import task_service
 
 TABLES = ("TasksTable", "ThreadsTable", "ChatKitTable", "UsageTable")
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))

@@ -18,11 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-
 from chatkit_backend.tokens import mint_mcp_token
+
 from local.template import ROOT
-from tests.support.auth_cases import REJECTIONS, Case, World, bearer
 from tests.support.auth import AUDIENCE, ISSUER, JwksServer, SecretsStack, SigningKey, claims
+from tests.support.auth_cases import REJECTIONS, Case, World, bearer
 from tests.support.local_stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration

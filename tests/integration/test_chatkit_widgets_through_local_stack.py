@@ -19,10 +19,10 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.support.fake_responses_api import call, text
 # The same kind of stack and users as the chat's own integration tests (the `chat` fixture).
 from tests.support.chat import StackChat as Chat
 from tests.support.chat import user_message
+from tests.support.fake_responses_api import call, text
 
 pytestmark = pytest.mark.integration
 

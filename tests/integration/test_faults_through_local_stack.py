@@ -21,15 +21,15 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-
 from chatkit_backend.tokens import mint_mcp_token
+
 from local.stack import LocalAws
 from local.template import REGION
 from tests.support.auth import AUDIENCE, ISSUER, JwksServer, SigningKey, claims, new_key, serve_jwks
-from tests.support.local_stack import RunningStack, start_stack
 from tests.support.aws_faults import FAULTS, Fault, FaultyAws, faulty_aws
 from tests.support.chat import Chat, user_message, wait_for
 from tests.support.fake_responses_api import FakeResponses, cut, fail, fake_responses, hang, text
+from tests.support.local_stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,18 @@ import pytest
 
 from local.template import ROOT
 from local.token import mint_user_token
+from tests.support.hosted_chatkit import (
+    T0,
+    Fault,
+    History,
+    HostedChatKit,
+    error_body,
+    hosted_chatkit,
+    reply,
+    seed_history,
+    text,
+)
 from tests.support.local_stack import RunningStack, start_stack
-from tests.support.hosted_chatkit import T0, Fault, HostedChatKit, History, error_body, hosted_chatkit, reply, seed_history, text
 
 pytestmark = pytest.mark.integration
 USERS = ("alice", "bob", "carol", "dave")

@@ -22,13 +22,13 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import jwt
 import pytest
+from chatkit_backend.tokens import mint_mcp_token
 from mcp.shared.auth import ProtectedResourceMetadata
 
-from chatkit_backend.tokens import mint_mcp_token
 from local.token import mint_user_token
+from tests.integration.test_mcp_clients import TOOL_NAMES, run_every_tool
 from tests.support.auth import AUDIENCE, ISSUER, JwksServer, SigningKey, claims, new_key, unsigned
 from tests.support.local_stack import RunningStack, start_stack
-from tests.integration.test_mcp_clients import TOOL_NAMES, run_every_tool
 from tests.support.mcp_oauth_client import Browser, MemoryStorage, connected, oauth_client
 from tests.support.oauth_server import AuthorizationServer, serve_authorization_server
 

@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from local.token import mint_user_token
-from tests.support.local_stack import RunningStack, start_stack
 from tests.support.chat import Chat, user_message
 from tests.support.emf import emf_lines, metric
-from tests.support.minutes import start_of_a_minute
 from tests.support.fake_responses_api import FakeResponses, call, fake_responses, text
+from tests.support.local_stack import RunningStack, start_stack
+from tests.support.minutes import start_of_a_minute
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ def test_the_fourth_message_in_a_minute_gets_429_and_another_user_still_chats(op
     start_of_a_minute()
     first = ops.post(create("One"), "alice")
     assert first.status_code == 200, first.text
-    thread_id = [json.loads(line[6:]) for line in first.text.splitlines() if line.startswith("data: ")][0]["thread"]["id"]
+    thread_id = next(json.loads(line[6:]) for line in first.text.splitlines() if line.startswith("data: "))["thread"]["id"]
     add = {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_message("More")}}
     assert ops.post(add, "alice").status_code == 200
     assert ops.post(add, "alice").status_code == 200
@@ -101,7 +101,7 @@ def test_export_then_erasure_of_one_user_leaves_another_users_data_intact(ops: S
     assert document["complete"] is True
     assert sorted(task["title"] for task in document["tasks"]) == ["Frank's plan", "frank by MCP"]
     [thread] = document["chatkit"]["threads"]
-    assert [item["type"] for item in thread["items"]][0] == "user_message"
+    assert next(item["type"] for item in thread["items"]) == "user_message"
     assert "erin" not in json.dumps(document).lower()
 
     erased = ops.me("DELETE", "frank")

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import jwt
 import pytest
-
 from chatkit_backend.tokens import MCP_AUDIENCE
+
 from local.fake_chatkit_sessions import FakeChatKitSessions, Reply, error_body, fake_chatkit_sessions
 from local.token import mint_user_token
 from tests.support.local_stack import RunningStack, start_stack

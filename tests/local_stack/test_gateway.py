@@ -48,7 +48,7 @@ CORS = CorsSpec(
 
 @pytest.fixture
 def workers() -> dict[str, RecordingWorker]:
-    echo = lambda event: {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(event)}  # noqa: E731
+    echo = lambda event: {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(event)}
     return {"Health": RecordingWorker(echo), "Threads": RecordingWorker(echo), "Auth": RecordingWorker(allow)}
 
 

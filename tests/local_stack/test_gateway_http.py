@@ -157,7 +157,7 @@ def test_a_body_over_the_limit_is_refused_and_the_connection_closed(server: Gate
 
 def test_responses_leave_without_nagle_delay(client: Client, server: GatewayServer) -> None:
     client.send("GET", "/ok")
-    [connection] = [c for c in server._server.server_state.connections]  # noqa: SLF001 (the server's own socket)
+    [connection] = [c for c in server._server.server_state.connections]
     assert connection.transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 

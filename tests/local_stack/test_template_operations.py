@@ -70,7 +70,7 @@ def test_the_dashboard_shows_traffic_errors_latency_per_route_tokens_per_day_and
     latency = next(w for w in widgets if "Latency" in w["properties"]["title"])["properties"]
     assert latency["stat"] == "p95"
     routed = {m[3] for m in latency["metrics"]}
-    assert {"${%s}" % f for f in ("HealthFunction", "SessionFunction", "ThreadsFunction", "McpFunction", "ChatKitFunction", "UserDataFunction")} <= routed
+    assert {f"${{{f}}}" for f in ("HealthFunction", "SessionFunction", "ThreadsFunction", "McpFunction", "ChatKitFunction", "UserDataFunction")} <= routed
     tokens = next(w for w in widgets if "Tokens" in w["properties"]["title"])["properties"]
     assert tokens["period"] == 86400 and [m[1] for m in tokens["metrics"]] == ["TokensIn", "TokensOut"]
 

@@ -113,7 +113,7 @@ def serve_jwks(keys: list[dict[str, Any]]) -> Iterator[JwksServer]:
     state = JwksServer(keys=list(keys))
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             state.requests += 1
             if state.failing:
                 self.send_response(503)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-
 from chatkit_backend.tokens import MCP_AUDIENCE, MCP_ISSUER, mint_mcp_token
+
 from tests.support.auth import (
     AUDIENCE,
     ISSUER,

@@ -189,7 +189,7 @@ def faulty_aws(upstream: str) -> Iterator[FaultyAws]:
             if self.command != "HEAD":
                 self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle  # noqa: N815 (http.server's names)
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
 
         def log_message(self, format: str, *args: Any) -> None:
             return

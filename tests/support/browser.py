@@ -101,7 +101,7 @@ def serve_pages(pages: dict[str, str | Path] | None = None) -> Iterator[PageServ
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             text = texts.get(self.path.split("?", 1)[0].lstrip("/"))
             body = (text or "not found").encode()
             self.send_response(200 if text is not None else 404)

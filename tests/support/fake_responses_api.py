@@ -213,7 +213,7 @@ def fake_responses() -> Iterator[FakeResponses]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("content-length") or 0))
             fake.authorizations.append(self.headers.get("authorization", ""))
             if self.path.rstrip("/") == "/v1/audio/transcriptions":

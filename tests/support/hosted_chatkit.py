@@ -240,7 +240,7 @@ class HostedChatKit:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_DELETE = _serve  # noqa: N815 (http.server's naming)
+            do_GET = do_POST = do_DELETE = _serve
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

@@ -260,7 +260,7 @@ def serve_authorization_server(server: AuthorizationServer | None = None) -> Ite
     state = server or AuthorizationServer()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             url = urlsplit(self.path)
             query = dict(parse_qsl(url.query))
             state.requests.append(("GET", url.path, query))
@@ -280,7 +280,7 @@ def serve_authorization_server(server: AuthorizationServer | None = None) -> Ite
             else:
                 self._json(404, {"error": "not_found"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             url = urlsplit(self.path)
             raw = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
             is_json = "json" in (self.headers.get("content-type") or "")

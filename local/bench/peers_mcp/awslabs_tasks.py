@@ -8,7 +8,6 @@ import os
 from contextvars import ContextVar
 
 from awslabs.mcp_lambda_handler import MCPLambdaHandler
-
 from chatkit_backend.tasks import TaskService
 
 # Built at init from the function's environment, as the MCP function builds its own.

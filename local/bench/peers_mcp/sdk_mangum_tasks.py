@@ -6,11 +6,11 @@ the API Gateway event that Mangum keeps in the ASGI scope.
 """
 
 import os
+
+from chatkit_backend.tasks import TaskService
 from mangum import Mangum
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
-
-from chatkit_backend.tasks import TaskService
 
 # Built at init from the function's environment, as the MCP function builds its own.
 tasks = TaskService(os.environ.get("TASKS_TABLE", ""))

@@ -4,8 +4,8 @@ Every row of a group pays this DynamoDB request; a row's time minus this one is 
 layers (MCP, ChatKit) cost on a call that reaches the database.
 """
 
-import os
 import json
+import os
 
 from chatkit_backend.tasks import TaskService
 

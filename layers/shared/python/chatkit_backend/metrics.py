@@ -40,7 +40,7 @@ def emit(metrics: dict[str, float], **dimensions: str) -> None:
         for name, value in metrics.items():
             line.add_metric(name=name, unit=MetricUnit.Count, value=value)
         line.flush_metrics()
-    except Exception:
+    except Exception:  # noqa: BLE001 - a metric must never fail the request it counts
         from chatkit_backend.observability import logger
 
         logger.warning("a metric could not be written", extra={"metrics": sorted(metrics)}, exc_info=True)

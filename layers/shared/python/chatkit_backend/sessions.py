@@ -21,7 +21,7 @@ import openai
 
 # client.beta imports the SDK's whole beta namespace (~0.3 s) on first use: pay it at start-up,
 # where SnapStart or provisioned concurrency absorb it, not in the first user's request.
-import openai.resources.beta.beta  # noqa: F401
+import openai.resources.beta.beta
 
 from chatkit_backend.errors import (
     NotConfigured,

@@ -31,8 +31,8 @@ from chatkit.types import (
 )
 
 from chatkit_backend.attachment_keys import object_key
-from chatkit_backend.chat.store import RequestContext
 from chatkit_backend.aws import client
+from chatkit_backend.chat.store import RequestContext
 from chatkit_backend.errors import InvalidInput, NotConfigured, PayloadTooLarge
 
 # What the model reads inline: images as input_image, PDFs as input_file.

@@ -66,6 +66,8 @@ from openai.types.beta.chatkit import ChatKitThread
 from openai.types.beta.chatkit.chatkit_thread_assistant_message_item import ChatKitThreadAssistantMessageItem
 from openai.types.beta.chatkit.chatkit_thread_item_list import (
     Data as HostedItem,
+)
+from openai.types.beta.chatkit.chatkit_thread_item_list import (
     DataChatKitClientToolCall,
     DataChatKitTask,
     DataChatKitTaskGroup,

@@ -36,6 +36,7 @@ from chatkit.types import (
     ChatKitReq,
     FeedbackKind,
     InputTranscribeReq,
+    ItemsFeedbackReq,
     SDKHiddenContextItem,
     StreamOptions,
     SyncCustomActionResponse,
@@ -49,7 +50,6 @@ from chatkit.types import (
     ThreadsRetryAfterItemReq,
     ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
-    ItemsFeedbackReq,
     TranscriptionResult,
     UserMessageItem,
     WidgetItem,
@@ -174,7 +174,7 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
         note = SDKHiddenContextItem(
             id=self.store.generate_item_id("sdk_hidden_context", thread, context),
             thread_id=thread.id,
-            created_at=datetime.now(),
+            created_at=datetime.now(),  # noqa: DTZ005 - ChatKit's items carry naive times (chatkit.agents subtracts datetime.now() from them)
             content="The previous answer was cut short before it was finished.",
         )
         await self.store.add_thread_item(thread.id, note, context)
@@ -322,7 +322,7 @@ class ChatKitService:
             return error_reply(error)
         except NotFoundError as error:
             return json_reply(404, {"detail": str(error) or "Not found."})
-        except Exception:
+        except Exception:  # noqa: BLE001 - the request's last resort: a logged 500, never a traceback to the caller
             return unexpected_reply(kind)
 
     async def _stream(self, result: StreamingResult, request: Any, context: RequestContext) -> Reply:
@@ -367,14 +367,14 @@ class ChatKitService:
             try:
                 async for chunk in events:
                     yield chunk
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - headers are out: whatever failed ends the stream cleanly
                 # Headers are out: end the stream with ChatKit's own error event, not a cut.
                 self._log_stream_failure(error, request.type)
                 failed = True
             finally:
                 try:
                     await self.server.store.flush(context)
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - as above: logged, and the stream ends with an error event
                     self._log_stream_failure(error, request.type)
                     failed = True
             if failed:

@@ -53,7 +53,15 @@ from typing import Any, Protocol, get_args
 
 from botocore.exceptions import ClientError
 from chatkit.store import NotFoundError, Store, StoreItemType
-from chatkit.types import Attachment, FeedbackKind, ImageAttachment, Page, ThreadItem, ThreadMetadata, UserMessageItem
+from chatkit.types import (
+    Attachment,
+    FeedbackKind,
+    ImageAttachment,
+    Page,
+    ThreadItem,
+    ThreadMetadata,
+    UserMessageItem,
+)
 from pydantic import AnyUrl, TypeAdapter
 
 from chatkit_backend.aws import client

@@ -20,7 +20,13 @@ from openai import (
 )
 
 from chatkit_backend import limits
-from chatkit_backend.errors import InvalidInput, RateLimited, UpstreamRejected, UpstreamTimeout, UpstreamUnavailable
+from chatkit_backend.errors import (
+    InvalidInput,
+    RateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from chatkit_backend.observability import logger
 from chatkit_backend.upstream import retry_after_seconds
 

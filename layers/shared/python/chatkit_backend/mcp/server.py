@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chatkit_backend import __version__
 from chatkit_backend.errors import DependencyUnavailable, DomainError, RateLimited
 from chatkit_backend.mcp import protocol as p
-from chatkit_backend.metrics import count
 from chatkit_backend.mcp.tools import LISTINGS, TOOLS_BY_NAME, ArgumentError, normalized_arguments
+from chatkit_backend.metrics import count
 from chatkit_backend.settings import EnvSettings, env
 from chatkit_backend.usage import UsageLimits, UsageSettings
 
@@ -388,7 +388,7 @@ class McpServer:
         except DomainError as error:
             count("ToolCalls", tool=tool.name, outcome="error", via="mcp")
             return _tool_error(error.detail)
-        except Exception:
+        except Exception:  # noqa: BLE001 - an unexpected failure is a tool error the model can act on, logged
             _log_exception("tool call failed", tool.name)
             count("ToolCalls", tool=tool.name, outcome="failed", via="mcp")
             return _tool_error(f"The tool failed unexpectedly. {OUTAGE_HINT}")
@@ -450,9 +450,12 @@ class McpServer:
             raise p.RpcError(p.HEADER_MISMATCH, "MCP-Protocol-Version header does not match params._meta")
         if headers.get(p.METHOD_HEADER) != request.method:
             raise p.RpcError(p.HEADER_MISMATCH, "Mcp-Method header does not match the request's method")
-        if request.method == "tools/call" and params.get("name") is not None:
-            if _decode_header_value(headers.get(p.NAME_HEADER)) != params["name"]:
-                raise p.RpcError(p.HEADER_MISMATCH, "Mcp-Name header does not match params.name")
+        if (
+            request.method == "tools/call"
+            and params.get("name") is not None
+            and _decode_header_value(headers.get(p.NAME_HEADER)) != params["name"]
+        ):
+            raise p.RpcError(p.HEADER_MISMATCH, "Mcp-Name header does not match params.name")
         if version not in p.MODERN_VERSIONS:
             raise p.unsupported_version(version)
         return version

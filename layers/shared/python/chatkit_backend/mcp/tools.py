@@ -278,7 +278,7 @@ def _check_value(tool: str, name: str, schema: dict[str, Any], value: Any) -> No
         raise ArgumentError(f"{name} must be one of: {', '.join(schema['enum'])}.")
 
 
-def _is_whole(value: int | float) -> bool:
+def _is_whole(value: float) -> bool:
     return isinstance(value, int) or (math.isfinite(value) and value == int(value))
 
 
