@@ -77,7 +77,9 @@ def find_python313() -> Path | None:
         candidates += sorted((str(p) for p in Path(root).glob("versions/3.13*/bin/python3.13")), reverse=True)
     for candidate in filter(None, candidates):
         # pyenv's shim is on PATH even where no 3.13 is selected, and then fails: try each.
-        done = subprocess.run([candidate, "-m", "pip", "--version"], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [candidate, "-m", "pip", "--version"], capture_output=True, text=True, check=False
+        )
         if done.returncode == 0 and "(python 3.13)" in done.stdout:
             return Path(candidate)
     return None
@@ -95,10 +97,15 @@ def stage_sources(template: Template, stage: Path) -> Path:
     """
     shutil.rmtree(stage, ignore_errors=True)
     for resource in template.body["Resources"].values():
-        uri = resource.get("Properties", {}).get("CodeUri") or resource.get("Properties", {}).get("ContentUri")
+        uri = resource.get("Properties", {}).get("CodeUri") or resource.get("Properties", {}).get(
+            "ContentUri"
+        )
         if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion") and uri:
             shutil.copytree(
-                ROOT / uri, stage / uri, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), dirs_exist_ok=True
+                ROOT / uri,
+                stage / uri,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+                dirs_exist_ok=True,
             )
     return stage
 
@@ -138,7 +145,11 @@ def sam_env(python: Path | None) -> dict[str, str]:
 
 def validate(sam: str) -> None:
     def one(environment: str) -> str:
-        return run([sam, "validate", "--lint", "--config-env", environment], sam_env(None), f"sam validate --lint ({environment})")
+        return run(
+            [sam, "validate", "--lint", "--config-env", environment],
+            sam_env(None),
+            f"sam validate --lint ({environment})",
+        )
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(one, ("default", "prod")))
@@ -221,7 +232,9 @@ def check_distributions(logical_id: str, found: list[Installed], tested: dict[st
                 )
 
 
-def import_handler(python: Path, logical_id: str, paths: list[Path], template: Template, code_dir: Path) -> dict[str, str]:
+def import_handler(
+    python: Path, logical_id: str, paths: list[Path], template: Template, code_dir: Path
+) -> dict[str, str]:
     spec = template.functions()[logical_id]
     module, attribute = spec.web_app() if spec.web_adapter else spec.handler.rsplit(".", 1)
     fake_aws = {
@@ -235,13 +248,19 @@ def import_handler(python: Path, logical_id: str, paths: list[Path], template: T
         capture_output=True, text=True, env=env, cwd=code_dir, timeout=120, check=False,
     )  # fmt: skip
     if done.returncode != 0:
-        raise CheckFailed(f"{logical_id}: importing {module}.{attribute} from the built artifact failed:\n{done.stderr[-3000:]}")
+        raise CheckFailed(
+            f"{logical_id}: importing {module}.{attribute} from the built artifact failed:\n{done.stderr[-3000:]}"
+        )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def check_origins(logical_id: str, origins: dict[str, str], allowed: list[Path]) -> None:
     """Every module came from ``allowed``: the artifact, its layers, the runtime's boto3, the standard library."""
-    strays = {name: where for name, where in origins.items() if not any(Path(where).is_relative_to(a) for a in allowed)}
+    strays = {
+        name: where
+        for name, where in origins.items()
+        if not any(Path(where).is_relative_to(a) for a in allowed)
+    }
     if strays:
         raise CheckFailed(f"{logical_id}: modules loaded from outside the artifact and its layers: {strays}")
 
@@ -273,11 +292,15 @@ def check(sam: str, python: Path, architecture: str, sizes: bool) -> list[str]:
     report.append(f"sam build ({architecture}): {time.monotonic() - started:.0f} s")
     importable = architecture == machine_architecture()
     runtime = runtime_stand_in(python) if importable else None
-    stdlib = Path(run([str(python), "-I", "-S", "-c", "import os; print(os.path.dirname(os.__file__))"]).strip())
+    stdlib = Path(
+        run([str(python), "-I", "-S", "-c", "import os; print(os.path.dirname(os.__file__))"]).strip()
+    )
 
     def check_function(logical_id: str) -> bool:
         layers = [
-            layer["Ref"] for layer in template.function_layers(logical_id) if isinstance(layer, dict) and "Ref" in layer
+            layer["Ref"]
+            for layer in template.function_layers(logical_id)
+            if isinstance(layer, dict) and "Ref" in layer
         ]
         artifact = build_dir / logical_id
         layer_dirs = [build_dir / layer / "python" for layer in layers]
@@ -293,7 +316,9 @@ def check(sam: str, python: Path, architecture: str, sizes: bool) -> list[str]:
         if runtime is None:
             return False
         paths = [artifact, *layer_dirs, runtime]
-        check_origins(logical_id, import_handler(python, logical_id, paths, template, artifact), [*paths, stdlib])
+        check_origins(
+            logical_id, import_handler(python, logical_id, paths, template, artifact), [*paths, stdlib]
+        )
         return True
 
     # Each import is its own interpreter: two at a time, as the machine's two cores allow.
@@ -301,7 +326,8 @@ def check(sam: str, python: Path, architecture: str, sizes: bool) -> list[str]:
         imported = sum(pool.map(check_function, template.functions()))
     report.append(
         f"{imported} handlers imported from their artifacts, pins match constraints.txt, nothing ships twice"
-        if importable else f"imports skipped: {architecture} artifacts do not run on this {machine_architecture()} machine"
+        if importable
+        else f"imports skipped: {architecture} artifacts do not run on this {machine_architecture()} machine"
     )
     for directory in sorted(p for p in build_dir.iterdir() if p.is_dir()):
         unzipped, zipped = size(directory, sizes)
@@ -313,13 +339,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sam", default=shutil.which("sam") or "sam", help="the sam executable")
     parser.add_argument("--arch", default=machine_architecture(), choices=["arm64", "x86_64"])
-    parser.add_argument("--sizes", action="store_true", help="also zip each artifact to report its zipped size")
+    parser.add_argument(
+        "--sizes", action="store_true", help="also zip each artifact to report its zipped size"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
         problems = stale()
         if problems:
-            raise CheckFailed("the pinned requirements are stale; run `make lock`:\n  " + "\n  ".join(problems))
+            raise CheckFailed(
+                "the pinned requirements are stale; run `make lock`:\n  " + "\n  ".join(problems)
+            )
         validate(args.sam)
         python = find_python313()
         if python is None:

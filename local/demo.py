@@ -26,7 +26,10 @@ def serve_demo(host: str, port: int, chatkit_url: str, attachment_max_bytes: int
     files = {
         "/": ("text/html; charset=utf-8", PAGE.read_bytes()),
         "/index.html": ("text/html; charset=utf-8", PAGE.read_bytes()),
-        "/config.js": ("text/javascript; charset=utf-8", f"window.CHATKIT_DEMO = {json.dumps(config)};\n".encode()),
+        "/config.js": (
+            "text/javascript; charset=utf-8",
+            f"window.CHATKIT_DEMO = {json.dumps(config)};\n".encode(),
+        ),
     }
 
     class Handler(BaseHTTPRequestHandler):

@@ -48,7 +48,11 @@ def main() -> int:
         demo = serve_demo(host, demo_port, f"{url}/chatkit", int(template.parameters["AttachmentMaxBytes"]))
     except (OSError, TemplateError) as exc:
         if isinstance(exc, OSError):
-            log.error("cannot listen on %s: %s (set PORT and DEMO_PORT to free ports)", listening, exc.strerror or exc)
+            log.error(
+                "cannot listen on %s: %s (set PORT and DEMO_PORT to free ports)",
+                listening,
+                exc.strerror or exc,
+            )
         else:
             log.error("cannot start: %s", exc)
         stack.stop()
@@ -60,10 +64,14 @@ def main() -> int:
     log.info("demo     %s  (ChatKit page; paste a token from `make token USER=alice`)", stack.demo_url)
     log.info(
         "AWS      %s  (%s: tables, secrets and buckets from template.yaml)",
-        aws.endpoint_url, "AWS_ENDPOINT_URL" if endpoint else "moto",
+        aws.endpoint_url,
+        "AWS_ENDPOINT_URL" if endpoint else "moto",
     )
     log.info("routes   %s", ", ".join(r.route_key for r in template.routes()))
-    log.info("lambdas  up to %d warm sandboxes per function, one invocation each (LOCAL_FUNCTION_CONCURRENCY)", limit)
+    log.info(
+        "lambdas  up to %d warm sandboxes per function, one invocation each (LOCAL_FUNCTION_CONCURRENCY)",
+        limit,
+    )
     log.info("settings %s", ", ".join(configured) or "defaults (see README: Configuration)")
     log.info("state    %s; stop with Ctrl-C", state)
     stopped = threading.Event()

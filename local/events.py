@@ -19,7 +19,9 @@ from local.template import ACCOUNT_ID, API_ID, REGION
 DOMAIN = "127.0.0.1"
 
 
-def request_context(method: str, path: str, route_key: str, headers: dict[str, str], source_ip: str) -> dict[str, Any]:
+def request_context(
+    method: str, path: str, route_key: str, headers: dict[str, str], source_ip: str
+) -> dict[str, Any]:
     now = time.time()
     return {
         "accountId": ACCOUNT_ID,

@@ -53,7 +53,12 @@ log = logging.getLogger("local.gateway")
 MAX_BODY_BYTES = 10 * 1024 * 1024
 # REST API's GatewayResponse type for each of the gateway's own error statuses; others fall back
 # to DEFAULT_4XX / DEFAULT_5XX.
-GATEWAY_RESPONSE_TYPES = {401: "UNAUTHORIZED", 403: "ACCESS_DENIED", 413: "REQUEST_TOO_LARGE", 504: "INTEGRATION_TIMEOUT"}
+GATEWAY_RESPONSE_TYPES = {
+    401: "UNAUTHORIZED",
+    403: "ACCESS_DENIED",
+    413: "REQUEST_TOO_LARGE",
+    504: "INTEGRATION_TIMEOUT",
+}
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,9 @@ class Gateway:
         self.rest_cache = AuthorizerCache(rest_authorizer.reauthorize_every if rest_authorizer else 0)
         self.rest_gateway_responses = rest_gateway_responses or {}
 
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> tuple[Reply, str]:
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> tuple[Reply, str]:
         """The reply to one request, and what served it (for the log line: function, auth=...)."""
         url = urlsplit(target)
         path, raw_query = url.path or "/", url.query
@@ -139,9 +146,15 @@ class Gateway:
                 return self._with_cors(verdict, origin), f"{route.function} {auth}"
             context = verdict
         event = gateway_event(
-            method, path, raw_query, headers, body or None,
-            route_key=route.route_key, path_params=path_params or None,
-            authorizer_context=context, source_ip=source_ip,
+            method,
+            path,
+            raw_query,
+            headers,
+            body or None,
+            route_key=route.route_key,
+            path_params=path_params or None,
+            authorizer_context=context,
+            source_ip=source_ip,
         )
         reply = self._invoke(route.function, event)
         return self._with_cors(reply, origin), f"{route.function} {auth}"
@@ -166,10 +179,18 @@ class Gateway:
         """The authorizer's context, or the gateway's refusal; and how it was decided."""
         assert self.authorizer is not None
         verdict, how = self._verdict(
-            self.authorizer, self.cache, headers,
+            self.authorizer,
+            self.cache,
+            headers,
             lambda identity: authorizer_event(
-                method, path, raw_query, headers, identity,
-                route_key=route.route_key, path_params=path_params or None, source_ip=source_ip,
+                method,
+                path,
+                raw_query,
+                headers,
+                identity,
+                route_key=route.route_key,
+                path_params=path_params or None,
+                source_ip=source_ip,
             ),
             lambda result: isinstance(result.get("isAuthorized"), bool),
         )
@@ -202,7 +223,11 @@ class Gateway:
             # An authorizer that raises "Unauthorized" asks API Gateway for a 401.
             return gateway_error(401, "Unauthorized"), "auth=called:unauthorized"
         if outcome.error or not isinstance(outcome.result, dict) or not well_formed(outcome.result):
-            log.error("authorizer %s failed or answered out of shape: %s", spec.function, outcome.error or outcome.result)
+            log.error(
+                "authorizer %s failed or answered out of shape: %s",
+                spec.function,
+                outcome.error or outcome.result,
+            )
             return gateway_error(500, "Internal Server Error"), "auth=error"
         cache.put(identity, outcome.result)
         return outcome.result, "auth=called"
@@ -222,16 +247,22 @@ class Gateway:
         context = rest_request_context(method, path, route.path, self.rest_stage, headers, source_ip)
         auth = "auth=none"
         if route.authorized and self.rest_authorizer:
-            verdict, auth = self._authorize_rest(method, path, raw_query, headers, route, path_params, source_ip)
+            verdict, auth = self._authorize_rest(
+                method, path, raw_query, headers, route, path_params, source_ip
+            )
             if isinstance(verdict, Reply):
                 return self._rest_error(verdict), f"{route.function} {auth}"
             context["authorizer"] = verdict
         worker = self.workers[route.function]
         if not isinstance(worker, WebApp):
-            log.error("%s: the local stack serves REST routes for Lambda Web Adapter functions only", route.function)
+            log.error(
+                "%s: the local stack serves REST routes for Lambda Web Adapter functions only", route.function
+            )
             return self._rest_error(gateway_error(500, "Internal Server Error")), f"{route.function} {auth}"
         try:
-            answer = worker.request(method, path + (f"?{raw_query}" if raw_query else ""), headers, body, context)
+            answer = worker.request(
+                method, path + (f"?{raw_query}" if raw_query else ""), headers, body, context
+            )
         except FunctionImportError as exc:
             log.error("%s", exc)
             return self._rest_error(gateway_error(500, "Internal Server Error")), f"{route.function} {auth}"
@@ -241,7 +272,9 @@ class Gateway:
         # The gateway sends its own date and server headers, as API Gateway does.
         answer_headers = [(k, v) for k, v in answer.headers if k not in ("date", "server")]
         if route.streaming:
-            return Reply(answer.status, answer_headers, chunks=answer.chunks), f"{route.function} {auth} streamed"
+            return Reply(
+                answer.status, answer_headers, chunks=answer.chunks
+            ), f"{route.function} {auth} streamed"
         return Reply(answer.status, answer_headers, b"".join(answer.chunks)), f"{route.function} {auth}"
 
     def _rest_error(self, reply: Reply) -> Reply:
@@ -266,28 +299,44 @@ class Gateway:
         """``requestContext.authorizer`` (principalId and context), or REST API's refusal."""
         assert self.rest_authorizer is not None
         verdict, how = self._verdict(
-            self.rest_authorizer, self.rest_cache, headers,
+            self.rest_authorizer,
+            self.rest_cache,
+            headers,
             lambda identity: rest_authorizer_event(
-                method, path, raw_query, headers, resource=route.path, stage=self.rest_stage,
-                path_params=path_params or None, source_ip=source_ip,
+                method,
+                path,
+                raw_query,
+                headers,
+                resource=route.path,
+                stage=self.rest_stage,
+                path_params=path_params or None,
+                source_ip=source_ip,
             ),
             lambda result: isinstance(result.get("policyDocument"), dict),
         )
         if isinstance(verdict, Reply):
             return verdict, how
         # The cached policy is checked against each request's own method ARN, as REST API does.
-        method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{REST_API_ID}/{self.rest_stage}/{method}{path}"
+        method_arn = (
+            f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{REST_API_ID}/{self.rest_stage}/{method}{path}"
+        )
         effect = policy_effect(verdict["policyDocument"], method_arn)
         if effect != "Allow":
-            message = "User is not authorized to access this resource" + (" with an explicit deny" if effect == "Deny" else "")
-            return Reply(403, [("content-type", "application/json")], json.dumps({"Message": message}).encode()), f"{how}:denied"
+            message = "User is not authorized to access this resource" + (
+                " with an explicit deny" if effect == "Deny" else ""
+            )
+            return Reply(
+                403, [("content-type", "application/json")], json.dumps({"Message": message}).encode()
+            ), f"{how}:denied"
         context = verdict.get("context") if isinstance(verdict.get("context"), dict) else {}
         return {"principalId": str(verdict.get("principalId", "")), **context}, f"{how}:allowed"
 
     def _call(self, function: str, event: dict[str, Any]) -> Invocation:
         worker = self.workers[function]
         if not isinstance(worker, Function):
-            return Invocation(error={"errorType": "Local.Unsupported", "errorMessage": f"{function} takes no events"})
+            return Invocation(
+                error={"errorType": "Local.Unsupported", "errorMessage": f"{function} takes no events"}
+            )
         try:
             return worker.invoke(event)
         except FunctionImportError as exc:
@@ -296,7 +345,12 @@ class Gateway:
     def _invoke(self, function: str, event: dict[str, Any]) -> Reply:
         outcome = self._call(function, event)
         if outcome.error:
-            log.error("%s raised %s: %s", function, outcome.error.get("errorType"), outcome.error.get("errorMessage"))
+            log.error(
+                "%s raised %s: %s",
+                function,
+                outcome.error.get("errorType"),
+                outcome.error.get("errorMessage"),
+            )
             for line in outcome.error.get("stackTrace", []):
                 log.error("%s", line.rstrip())
             return gateway_error(500, "Internal Server Error")
@@ -307,9 +361,15 @@ class Gateway:
         if not self.cors.allows(origin):
             # API Gateway answers the preflight but grants nothing, so the browser refuses.
             return Reply(204, [])
-        requested = [h.strip().lower() for h in headers.get("access-control-request-headers", "").split(",") if h.strip()]
+        requested = [
+            h.strip().lower()
+            for h in headers.get("access-control-request-headers", "").split(",")
+            if h.strip()
+        ]
         allowed_headers = self.cors.allow_headers
-        granted_headers = requested if "*" in allowed_headers else [h for h in requested if h in allowed_headers]
+        granted_headers = (
+            requested if "*" in allowed_headers else [h for h in requested if h in allowed_headers]
+        )
         reply_headers = [
             ("access-control-allow-origin", origin),
             ("access-control-allow-methods", ",".join(self.cors.allow_methods)),
@@ -336,7 +396,7 @@ class Gateway:
 
 
 def policy_effect(policy: dict[str, Any], method_arn: str) -> str | None:
-    """"Deny" if any statement denies ``method_arn``, else "Allow" if one allows it, else None."""
+    """ "Deny" if any statement denies ``method_arn``, else "Allow" if one allows it, else None."""
     effects = set()
     for statement in policy.get("Statement") or []:
         actions = statement.get("Action", [])
@@ -366,7 +426,10 @@ def to_reply(result: Any) -> Reply:
         status = 0
     if not 200 <= status <= 599:
         # Not a status a proxy integration may answer with (1xx, nonsense): a malformed response.
-        log.error("the function answered with statusCode %r; API Gateway reports a malformed response as 500", result["statusCode"])
+        log.error(
+            "the function answered with statusCode %r; API Gateway reports a malformed response as 500",
+            result["statusCode"],
+        )
         return gateway_error(500, "Internal Server Error")
     raw = result.get("body") or ""
     body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
@@ -398,7 +461,9 @@ class GatewayApp:
         self.gateway = gateway
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gateway")
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    async def __call__(
+        self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
+    ) -> None:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
@@ -429,11 +494,22 @@ class GatewayApp:
         try:
             await self._respond(method, reply, close, send, receive)
         finally:
-            log.info("%s %s %d %s %.1f ms", method, path, reply.status, served_by, (time.perf_counter() - started) * 1000)
+            log.info(
+                "%s %s %d %s %.1f ms",
+                method,
+                path,
+                reply.status,
+                served_by,
+                (time.perf_counter() - started) * 1000,
+            )
 
-    async def _respond(self, method: str, reply: Reply, close: bool, send: Callable[..., Any], receive: Callable[..., Any]) -> None:
+    async def _respond(
+        self, method: str, reply: Reply, close: bool, send: Callable[..., Any], receive: Callable[..., Any]
+    ) -> None:
         status = reply.status
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers if k not in FRAMING_HEADERS]
+        headers = [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers if k not in FRAMING_HEADERS
+        ]
         if close:
             headers.append((b"connection", b"close"))
         bodiless = has_no_body(method, status)
@@ -446,7 +522,11 @@ class GatewayApp:
                 return
             # Nothing of a streamed body goes out here; a HEAD still learns the GET's length.
             loop = asyncio.get_running_loop()
-            content = b"".join(await loop.run_in_executor(self.executor, list, reply.chunks)) if method == "HEAD" else b""
+            content = (
+                b"".join(await loop.run_in_executor(self.executor, list, reply.chunks))
+                if method == "HEAD"
+                else b""
+            )
             await loop.run_in_executor(self.executor, _close, reply.chunks)
         # Content-Length on every response that may have content (a HEAD's is the GET's); never on
         # 1xx or 204 (RFC 9110 §8.6), and none on 304, where it would have to be the 200's.
@@ -585,13 +665,23 @@ class GatewayServer:
         self._socket = socket.create_server((host, port), family=family, backlog=backlog)
         self.server_address = self._socket.getsockname()[:2]
         config = uvicorn.Config(
-            self.app, http=OneWriteH11, loop="asyncio", ws="none", lifespan="off", backlog=backlog,
-            log_config=None, access_log=False, server_header=False, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            self.app,
+            http=OneWriteH11,
+            loop="asyncio",
+            ws="none",
+            lifespan="off",
+            backlog=backlog,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
             timeout_graceful_shutdown=2,
         )
         logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, name="local-api-gateway", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="local-api-gateway", daemon=True
+        )
 
     def start(self) -> GatewayServer:
         self._thread.start()

@@ -30,12 +30,17 @@ FUNCTION = "ImportHostedThreadsFunction"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make import-hosted-threads", description=__doc__.splitlines()[0])
     parser.add_argument("--user", help="import this user's threads only (USER=<id>)")
-    parser.add_argument("--dry-run", action="store_true", help="count what would be imported, write nothing (DRY_RUN=1)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="count what would be imported, write nothing (DRY_RUN=1)"
+    )
     args = parser.parse_args(argv)
     out = sys.stdout
     state = running_stack_state()
     if state is None:
-        print("make import-hosted-threads: no local stack is running; start one with `make dev` (in another terminal) first", file=sys.stderr)
+        print(
+            "make import-hosted-threads: no local stack is running; start one with `make dev` (in another terminal) first",
+            file=sys.stderr,
+        )
         return 1
     template = Template.load({k: v for k, v in (state.get("parameters") or {}).items() if isinstance(v, str)})
     template.physical_ids.update(state["resources"])
@@ -43,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     aws = LocalAws(state["aws_endpoint_url"], state["region"])
     os.environ.clear()
     # Warnings and errors only: retries, items that could not be converted, failed threads.
-    os.environ.update({**function_environment(spec, aws.environment(), aws.region), "POWERTOOLS_LOG_LEVEL": "WARNING"})
+    os.environ.update(
+        {**function_environment(spec, aws.environment(), aws.region), "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    )
     sys.path[:0] = [str(directory) for directory in (spec.code_dir, *spec.layer_dirs)]
     # The function logs to stdout (Powertools binds it when the logger is made): here, stderr.
     with contextlib.redirect_stdout(sys.stderr):
@@ -56,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         from chatkit_backend.errors import DomainError
 
         try:
-            request = ImportRequest.from_event({"user": args.user, "dry_run": args.dry_run} if args.user else {"dry_run": args.dry_run})
+            request = ImportRequest.from_event(
+                {"user": args.user, "dry_run": args.dry_run} if args.user else {"dry_run": args.dry_run}
+            )
         except DomainError as error:
             print(f"make import-hosted-threads: {error.detail}", file=sys.stderr)
             return 2
@@ -64,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         upstream = settings.openai_base_url or "https://api.openai.com/v1"
         whose = f"user {args.user}" if args.user else "every user"
         mode = " (dry run: nothing is written)" if args.dry_run else ""
-        print(f"importing hosted ChatKit threads of {whose} from {upstream} into {settings.chatkit_table}{mode}", file=out, flush=True)
+        print(
+            f"importing hosted ChatKit threads of {whose} from {upstream} into {settings.chatkit_table}{mode}",
+            file=out,
+            flush=True,
+        )
         done = 0
 
         def progress(outcome: ThreadOutcome) -> None:
@@ -78,9 +91,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"make import-hosted-threads: {error.detail}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
-            print("interrupted: run it again to resume (threads already imported are skipped)", file=sys.stderr)
+            print(
+                "interrupted: run it again to resume (threads already imported are skipped)", file=sys.stderr
+            )
             return 130
-    print(f"{'done' if result.done else 'stopped'}: {result.totals.summary(args.dry_run)}", file=out, flush=True)
+    print(
+        f"{'done' if result.done else 'stopped'}: {result.totals.summary(args.dry_run)}", file=out, flush=True
+    )
     if result.error:
         print(f"make import-hosted-threads: {result.error}", file=sys.stderr)
     return 0 if result.done and not result.totals.threads["failed"] else 1

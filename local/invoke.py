@@ -31,7 +31,9 @@ def prepare(template: Template) -> tuple[LocalAws, str]:
     state = running_stack_state()
     if state is not None:
         template.physical_ids.update(state["resources"])
-        return LocalAws(state["aws_endpoint_url"], state["region"]), f"the running local stack ({state['url']})"
+        return LocalAws(
+            state["aws_endpoint_url"], state["region"]
+        ), f"the running local stack ({state['url']})"
     from local.resources import create_resources
 
     aws = LocalAws.start(template.region)
@@ -44,13 +46,19 @@ def invoke(logical_id: str, event: dict[str, Any]) -> tuple[bool, Any]:
     template = Template.from_environment(dict(os.environ))
     functions = template.functions()
     if logical_id not in functions:
-        raise TemplateError(f"no function {logical_id} in template.yaml; functions: {', '.join(sorted(functions))}")
+        raise TemplateError(
+            f"no function {logical_id} in template.yaml; functions: {', '.join(sorted(functions))}"
+        )
     aws, where = prepare(template)
     print(f"invoking {logical_id} against {where}", file=sys.stderr)
     spec = template.functions()[logical_id]
     rotation = logical_id in rotation_functions(template)
     if rotation:
-        _say(play_secrets_manager_before(aws.client("secretsmanager"), event, LambdaContext(spec, aws.region).invoked_function_arn))
+        _say(
+            play_secrets_manager_before(
+                aws.client("secretsmanager"), event, LambdaContext(spec, aws.region).invoked_function_arn
+            )
+        )
     os.environ.clear()
     os.environ.update(function_environment(spec, aws.environment(), aws.region))
     # Handlers log to stdout (Powertools does), which here belongs to the result alone.

@@ -84,7 +84,11 @@ def read_sources(path: Path) -> list[str]:
     """The requirement lines of a requirements.in (comments and blanks dropped)."""
     if not path.exists():
         return []
-    return [line.split("#", 1)[0].strip() for line in path.read_text().splitlines() if line.split("#", 1)[0].strip()]
+    return [
+        line.split("#", 1)[0].strip()
+        for line in path.read_text().splitlines()
+        if line.split("#", 1)[0].strip()
+    ]
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,9 @@ def lock(template: Template | None = None) -> dict[Path, str]:
                 f"{logical_id} needs {', '.join(untested)}, which constraints.txt does not pin: "
                 "add them to requirements-dev.txt and constraints.txt so the tests run them."
             )
-        differ = sorted(f"{n} {v} (constraints.txt: {tested[n]})" for n, v in closure.items() if tested[n] != v)
+        differ = sorted(
+            f"{n} {v} (constraints.txt: {tested[n]})" for n, v in closure.items() if tested[n] != v
+        )
         if differ:  # pip honours -c, so this means the platform has no wheel of the tested version
             raise LockError(f"{logical_id} resolved versions that were not tested: {', '.join(differ)}")
         closures[logical_id] = closure
@@ -223,7 +229,11 @@ def stale_artifacts(found: dict[str, Artifact], tested: dict[str, str]) -> list[
         except LockError as exc:
             problems.append(str(exc))
             continue
-        untested = [f"{n} {v} (tested: {tested.get(n, 'not pinned')})" for n, v in pins[logical_id].items() if tested.get(n) != v]
+        untested = [
+            f"{n} {v} (tested: {tested.get(n, 'not pinned')})"
+            for n, v in pins[logical_id].items()
+            if tested.get(n) != v
+        ]
         if untested:
             problems.append(f"{name} pins versions the tests do not run: {', '.join(untested)}")
     for logical_id, artifact in found.items():
@@ -233,7 +243,9 @@ def stale_artifacts(found: dict[str, Artifact], tested: dict[str, str]) -> list[
         available = set(pins[logical_id]).union(*layers)
         unlocked = sorted({requirement_name(line) for line in read_sources(artifact.source)} - available)
         if unlocked:
-            problems.append(f"{shown(artifact.lock)} lacks {', '.join(unlocked)} from {shown(artifact.source)}")
+            problems.append(
+                f"{shown(artifact.lock)} lacks {', '.join(unlocked)} from {shown(artifact.source)}"
+            )
         repeated = sorted(set(pins[logical_id]) & {n for layer in layers for n in layer})
         if repeated:
             problems.append(f"{shown(artifact.lock)} repeats {', '.join(repeated)}, which its layers hold")

@@ -63,7 +63,9 @@ def _create_bucket(template: Template, logical_id: str, s3: Any) -> str:
         ]
         s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
     if "PublicAccessBlockConfiguration" in props:
-        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
     if "CorsConfiguration" in props:
         cors_rules = [
             {
@@ -82,7 +84,10 @@ def _create_bucket(template: Template, logical_id: str, s3: Any) -> str:
         s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": cors_rules})
     if "LifecycleConfiguration" in props:
         s3.put_bucket_lifecycle_configuration(
-            Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in props["LifecycleConfiguration"]["Rules"]]}
+            Bucket=name,
+            LifecycleConfiguration={
+                "Rules": [_lifecycle_rule(r) for r in props["LifecycleConfiguration"]["Rules"]]
+            },
         )
     return name
 
@@ -119,7 +124,11 @@ def _create_table(template: Template, logical_id: str, dynamodb: Any) -> str:
     for key in ("LocalSecondaryIndexes", "GlobalSecondaryIndexes"):
         if props.get(key):
             request[key] = [
-                {k: v for k, v in index.items() if k != "ProvisionedThroughput" or request["BillingMode"] == "PROVISIONED"}
+                {
+                    k: v
+                    for k, v in index.items()
+                    if k != "ProvisionedThroughput" or request["BillingMode"] == "PROVISIONED"
+                }
                 for index in props[key]
             ]
     if props.get("StreamSpecification"):
@@ -140,7 +149,9 @@ def _create_secret(template: Template, logical_id: str, secretsmanager: Any) -> 
         value = props["SecretString"]
     else:
         value = _generate(props.get("GenerateSecretString", {}), secretsmanager)
-    created = secretsmanager.create_secret(Name=name, Description=props.get("Description", ""), SecretString=value)
+    created = secretsmanager.create_secret(
+        Name=name, Description=props.get("Description", ""), SecretString=value
+    )
     return created["ARN"]
 
 
@@ -159,27 +170,39 @@ def _schedule_rotation(template: Template, logical_id: str, secretsmanager: Any)
     """
     props = template.properties(logical_id)
     if props.get("RotateImmediatelyOnUpdate", True) not in (False, "false"):
-        raise TemplateError(f"{logical_id}: the local stack runs rotation schedules with RotateImmediatelyOnUpdate: false only")
+        raise TemplateError(
+            f"{logical_id}: the local stack runs rotation schedules with RotateImmediatelyOnUpdate: false only"
+        )
     secret_id = props["SecretId"]
     token = str(uuid.uuid4())
     try:
         secretsmanager.rotate_secret(
-            SecretId=secret_id, ClientRequestToken=token, RotationLambdaARN=props["RotationLambdaARN"],
-            RotationRules={"AutomaticallyAfterDays": _rotation_days(logical_id, props.get("RotationRules") or {})},
+            SecretId=secret_id,
+            ClientRequestToken=token,
+            RotationLambdaARN=props["RotationLambdaARN"],
+            RotationRules={
+                "AutomaticallyAfterDays": _rotation_days(logical_id, props.get("RotationRules") or {})
+            },
             RotateImmediately=False,
         )
     except secretsmanager.exceptions.ResourceNotFoundException:
         pass  # moto looked for the rotation function in its own Lambda service
-    secretsmanager.update_secret_version_stage(SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token)
+    secretsmanager.update_secret_version_stage(
+        SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token
+    )
 
 
 def _rotation_days(logical_id: str, rules: dict[str, Any]) -> int:
     """Days between rotations: AutomaticallyAfterDays, or a ``rate(N days)`` / ``rate(N hours)`` ScheduleExpression."""
     if "AutomaticallyAfterDays" in rules:
         return int(rules["AutomaticallyAfterDays"])
-    rate = re.fullmatch(r"rate\((\d+) (day|days|hour|hours)\)", str(rules.get("ScheduleExpression", "")).strip())
+    rate = re.fullmatch(
+        r"rate\((\d+) (day|days|hour|hours)\)", str(rules.get("ScheduleExpression", "")).strip()
+    )
     if rate is None:
-        raise TemplateError(f"{logical_id}: the local stack reads rotation schedules as rate(N days) or AutomaticallyAfterDays")
+        raise TemplateError(
+            f"{logical_id}: the local stack reads rotation schedules as rate(N days) or AutomaticallyAfterDays"
+        )
     count = int(rate.group(1))
     return count if rate.group(2).startswith("day") else max(1, math.ceil(count / 24))
 

@@ -23,7 +23,9 @@ STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 ROTATION_DAYS = 30
 
 
-def begin_rotation(secretsmanager: Any, secret_id: str, rotation_lambda_arn: str, token: str | None = None) -> str:
+def begin_rotation(
+    secretsmanager: Any, secret_id: str, rotation_lambda_arn: str, token: str | None = None
+) -> str:
     """Enable rotation and stage an empty AWSPENDING version, as RotateSecret does before it calls the function.
 
     moto's RotateSecret records exactly that and then looks for the function in its own Lambda
@@ -47,7 +49,9 @@ def begin_rotation(secretsmanager: Any, secret_id: str, rotation_lambda_arn: str
 
 def end_rotation(secretsmanager: Any, secret_id: str, token: str) -> None:
     """What Secrets Manager does after a successful finishSecret: AWSPENDING leaves the new version."""
-    secretsmanager.update_secret_version_stage(SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token)
+    secretsmanager.update_secret_version_stage(
+        SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token
+    )
 
 
 def play_secrets_manager_before(secretsmanager: Any, event: dict[str, Any], rotation_lambda_arn: str) -> str:
@@ -98,7 +102,10 @@ def rotate_once(
 def main() -> int:
     state = running_stack_state()
     if state is None:
-        print("make rotate: no local stack is running; start one with `make dev` (in another terminal) first", file=sys.stderr)
+        print(
+            "make rotate: no local stack is running; start one with `make dev` (in another terminal) first",
+            file=sys.stderr,
+        )
         return 1
     aws = LocalAws(state["aws_endpoint_url"], state["region"])
     template = Template.load({k: v for k, v in (state.get("parameters") or {}).items() if isinstance(v, str)})
@@ -114,7 +121,9 @@ def main() -> int:
     os.environ.update(function_environment(spec, aws.environment(), aws.region))
     handler = load_handler(spec)
     lambda_arn = LambdaContext(spec, aws.region).invoked_function_arn
-    new_current = rotate_once(secretsmanager, secret_id, handler, lambda_arn, lambda: LambdaContext(spec, aws.region))
+    new_current = rotate_once(
+        secretsmanager, secret_id, handler, lambda_arn, lambda: LambdaContext(spec, aws.region)
+    )
 
     print(
         f"TokenSigningSecret rotated: AWSCURRENT is now version {new_current}, AWSPREVIOUS {old_current}. "

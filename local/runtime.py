@@ -41,7 +41,17 @@ from local.template import ACCOUNT_ID, FunctionSpec
 log = logging.getLogger("local.runtime")
 
 # The host variables a function may see besides its own: what a Python process needs to run.
-HOST_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "VIRTUAL_ENV")
+HOST_VARIABLES = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "VIRTUAL_ENV",
+)
 
 
 class LambdaContext:
@@ -128,16 +138,27 @@ async def _call_asgi(app: Any, event: dict[str, Any]) -> dict[str, Any]:
     http = (event.get("requestContext") or {}).get("http") or {}
     method = event.get("httpMethod") or http.get("method", "GET")
     path = event.get("path") or event.get("rawPath") or "/"
-    query = event.get("rawQueryString") or urlencode(event.get("multiValueQueryStringParameters") or {}, doseq=True)
+    query = event.get("rawQueryString") or urlencode(
+        event.get("multiValueQueryStringParameters") or {}, doseq=True
+    )
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
     headers = [(str(k).lower().encode(), str(v).encode()) for k, v in (event.get("headers") or {}).items()]
     headers = [h for h in headers if h[0] != b"x-amzn-request-context"]
     headers.append((b"x-amzn-request-context", json.dumps(event.get("requestContext") or {}).encode()))
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": query.encode(), "headers": headers,
-        "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 8080), "root_path": "",
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "headers": headers,
+        "client": ("127.0.0.1", 0),
+        "server": ("127.0.0.1", 8080),
+        "root_path": "",
     }
     messages = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[dict[str, Any]] = []
@@ -243,7 +264,9 @@ class FunctionWorker:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         self._process = context.Process(
-            target=_serve, args=(child, self.spec, self._environment, self._region), daemon=True,
+            target=_serve,
+            args=(child, self.spec, self._environment, self._region),
+            daemon=True,
             name=f"lambda-{self.spec.logical_id}",
         )
         self._process.start()
@@ -251,7 +274,10 @@ class FunctionWorker:
         try:
             status, payload = parent.recv()
         except EOFError:
-            status, payload = "exit", {"errorType": "Runtime.ExitError", "errorMessage": "the function process exited during init"}
+            status, payload = (
+                "exit",
+                {"errorType": "Runtime.ExitError", "errorMessage": "the function process exited during init"},
+            )
         if status != "ready":
             self._process.join(timeout=1)
             self._process = None
@@ -267,14 +293,19 @@ class FunctionWorker:
                 # Lambda ends a timed-out sandbox; the next request gets a fresh one.
                 self.stop()
                 return Invocation(
-                    error={"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {self.spec.timeout} s"},
+                    error={
+                        "errorType": "Sandbox.Timedout",
+                        "errorMessage": f"Task timed out after {self.spec.timeout} s",
+                    },
                     duration_ms=self.spec.timeout * 1000.0,
                 )
             try:
                 status, (payload, duration) = connection.recv()
             except EOFError:
                 self.stop()
-                return Invocation(error={"errorType": "Runtime.ExitError", "errorMessage": "the function process exited"})
+                return Invocation(
+                    error={"errorType": "Runtime.ExitError", "errorMessage": "the function process exited"}
+                )
         if status == "ok":
             return Invocation(result=payload, duration_ms=duration)
         return Invocation(error=payload, duration_ms=duration)
@@ -309,7 +340,12 @@ class Body(Iterator[bytes]):
     left), which closes the connection to the app (the app sees its client go) and calls ``on_close``
     once. Another thread may close it while one is waiting for the next chunk."""
 
-    def __init__(self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse, on_close: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        connection: http.client.HTTPConnection,
+        response: http.client.HTTPResponse,
+        on_close: Callable[[], None],
+    ) -> None:
         self._connection = connection
         self._response = response
         self._on_close = on_close
@@ -375,8 +411,11 @@ class WebAppWorker:
         script = self.spec.code_dir / self.spec.handler
         # Its own session: Ctrl-C on `make dev` reaches the stack, which then stops the app in order.
         self._process = subprocess.Popen(
-            ["/bin/sh", str(script)], cwd=self.spec.code_dir, env=environment,
-            stderr=subprocess.PIPE, start_new_session=True,
+            ["/bin/sh", str(script)],
+            cwd=self.spec.code_dir,
+            env=environment,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         readiness = self._environment.get("AWS_LWA_READINESS_CHECK_PATH", "/")
         deadline = time.monotonic() + INIT_TIMEOUT_SECONDS
@@ -384,9 +423,13 @@ class WebAppWorker:
             if self._process.poll() is not None:
                 stderr = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
                 self._process = None
-                raise FunctionImportError(self.spec.logical_id, {
-                    "errorType": "Runtime.ExitError", "errorMessage": f"the web app exited during start-up:\n{stderr[-3000:]}",
-                })
+                raise FunctionImportError(
+                    self.spec.logical_id,
+                    {
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": f"the web app exited during start-up:\n{stderr[-3000:]}",
+                    },
+                )
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
                 connection.request("GET", readiness)
@@ -398,9 +441,13 @@ class WebAppWorker:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise FunctionImportError(self.spec.logical_id, {
-                    "errorType": "Sandbox.Timedout", "errorMessage": f"the web app was not ready on {readiness} in {INIT_TIMEOUT_SECONDS} s",
-                })
+                raise FunctionImportError(
+                    self.spec.logical_id,
+                    {
+                        "errorType": "Sandbox.Timedout",
+                        "errorMessage": f"the web app was not ready on {readiness} in {INIT_TIMEOUT_SECONDS} s",
+                    },
+                )
             time.sleep(0.02)
         # The app's log goes where the stack's goes; drained so a chatty app never blocks on it.
         threading.Thread(target=_drain, args=(self._process.stderr,), daemon=True).start()
@@ -424,13 +471,21 @@ class WebAppWorker:
                 connection.close()
             if not 200 <= response.status < 300:
                 self.stop()
-                raise FunctionImportError(self.spec.logical_id, {
-                    "errorType": "Runtime.SnapStartHookError",
-                    "errorMessage": f"{variable} {path} answered {response.status}: {detail}",
-                })
+                raise FunctionImportError(
+                    self.spec.logical_id,
+                    {
+                        "errorType": "Runtime.SnapStartHookError",
+                        "errorMessage": f"{variable} {path} answered {response.status}: {detail}",
+                    },
+                )
 
     def request(
-        self, method: str, target: str, headers: dict[str, str], body: bytes, request_context: dict[str, Any],
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+        request_context: dict[str, Any],
         on_close: Callable[[], None] = lambda: None,
     ) -> WebResponse:
         """Forward one request; ``on_close`` runs once the returned body is read or closed."""
@@ -440,11 +495,14 @@ class WebAppWorker:
         # The adapter sets this header from the event, replacing any a client sent.
         forwarded["x-amzn-request-context"] = json.dumps(request_context, separators=(",", ":"))
         # And Lambda's context, as the adapter does (no X-Ray trace locally).
-        forwarded["x-amzn-lambda-context"] = json.dumps({
-            "request_id": str(uuid.uuid4()),
-            "deadline": int((time.time() + self.spec.timeout) * 1000),
-            "invoked_function_arn": f"arn:aws:lambda:{self._region}:{ACCOUNT_ID}:function:{self.spec.logical_id}",
-        }, separators=(",", ":"))
+        forwarded["x-amzn-lambda-context"] = json.dumps(
+            {
+                "request_id": str(uuid.uuid4()),
+                "deadline": int((time.time() + self.spec.timeout) * 1000),
+                "invoked_function_arn": f"arn:aws:lambda:{self._region}:{ACCOUNT_ID}:function:{self.spec.logical_id}",
+            },
+            separators=(",", ":"),
+        )
         forwarded["content-length"] = str(len(body))
         connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=self.spec.timeout)
         try:
@@ -453,7 +511,11 @@ class WebAppWorker:
         except BaseException:
             connection.close()
             raise
-        return WebResponse(response.status, [(k.lower(), v) for k, v in response.getheaders()], Body(connection, response, on_close))
+        return WebResponse(
+            response.status,
+            [(k.lower(), v) for k, v in response.getheaders()],
+            Body(connection, response, on_close),
+        )
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -469,7 +531,18 @@ class WebAppWorker:
 # Lambda's init phase is bounded (10 s, or the function timeout with the adapter); importing
 # chatkit, agents and openai on a loaded laptop can take several seconds.
 INIT_TIMEOUT_SECONDS = 30
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length", "x-amzn-request-context"})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "host",
+        "content-length",
+        "x-amzn-request-context",
+    }
+)
 
 # Sandboxes per function unless LOCAL_FUNCTION_CONCURRENCY says otherwise. Lambda's own limit is
 # the account's (1,000 by default); on a laptop each sandbox is a Python process of 50-200 MB.
@@ -544,7 +617,12 @@ class WorkerPool(Generic[W]):
                 worker = self._new_worker()
                 self._all.append(worker)
                 if len(self._all) > 1:
-                    log.info("%s: %d sandboxes busy, starting another (limit %d)", self.name, len(self._all) - 1, self.limit)
+                    log.info(
+                        "%s: %d sandboxes busy, starting another (limit %d)",
+                        self.name,
+                        len(self._all) - 1,
+                        self.limit,
+                    )
                 # Started by its first request, outside this lock: the warm ones keep serving.
                 return worker
             waiter: _Waiter[W] = _Waiter()
@@ -609,17 +687,21 @@ class WebAppPool(WorkerPool[WebAppWorker]):
         self.spec = spec
 
     def invoke(self, event: dict[str, Any]) -> Invocation:
-        return Invocation(error={
-            "errorType": "Local.Unsupported",
-            "errorMessage": f"{self.name} runs behind the Lambda Web Adapter; the local stack serves it on REST API routes only",
-        })
+        return Invocation(
+            error={
+                "errorType": "Local.Unsupported",
+                "errorMessage": f"{self.name} runs behind the Lambda Web Adapter; the local stack serves it on REST API routes only",
+            }
+        )
 
     def request(
         self, method: str, target: str, headers: dict[str, str], body: bytes, request_context: dict[str, Any]
     ) -> WebResponse:
         worker = self.acquire()
         try:
-            return worker.request(method, target, headers, body, request_context, on_close=lambda: self.release(worker))
+            return worker.request(
+                method, target, headers, body, request_context, on_close=lambda: self.release(worker)
+            )
         except BaseException:
             self.release(worker)
             raise

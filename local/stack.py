@@ -51,7 +51,10 @@ class LocalAws:
         # Its own session: Ctrl-C on `make dev` reaches the stack, which then stops moto in order.
         process = subprocess.Popen(
             [sys.executable, "-c", "import local.stack; local.stack.serve_moto()", str(port)],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
         )
         assert process.stdout is not None
         address = process.stdout.readline().decode().split()
@@ -123,7 +126,11 @@ def _moto_server(port: int) -> Any:
     class Server(ThreadedMotoServer):
         def _server_entry(self) -> None:
             self._server = make_server(
-                self._ip_address, self._port, one_dynamodb_request_at_a_time, True, request_handler=MotoRequestHandler
+                self._ip_address,
+                self._port,
+                one_dynamodb_request_at_a_time,
+                True,
+                request_handler=MotoRequestHandler,
             )
             self._server_ready_event.set()
             self._server.serve_forever()
@@ -167,8 +174,12 @@ class LocalStack:
 
     def serve(self, host: str, port: int) -> str:
         gateway = Gateway(
-            self.template.routes(), self.workers, self.template.authorizer(), self.template.cors(),
-            rest_authorizer=self.template.rest_authorizer(), rest_stage=self.template.rest_stage(),
+            self.template.routes(),
+            self.workers,
+            self.template.authorizer(),
+            self.template.cors(),
+            rest_authorizer=self.template.rest_authorizer(),
+            rest_stage=self.template.rest_stage(),
             rest_gateway_responses=self.template.rest_gateway_responses(),
         )
         self._server = serve(gateway, host, port)

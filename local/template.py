@@ -101,7 +101,9 @@ class Route:
         """Path parameters when this route serves ``method path``, else None."""
         if self.method not in ("ANY", method):
             return None
-        pattern = "^" + re.sub(r"\\\{([^/}]+?)\\\+\\\}|\\\{([^/}]+)\\\}", self._group, re.escape(self.path)) + "$"
+        pattern = (
+            "^" + re.sub(r"\\\{([^/}]+?)\\\+\\\}|\\\{([^/}]+)\\\}", self._group, re.escape(self.path)) + "$"
+        )
         found = re.match(pattern, path)
         return None if found is None else found.groupdict()
 
@@ -166,7 +168,9 @@ class Template:
                 continue
             for assertion in rule.get("Assertions", []):
                 if not self.resolve(assertion["Assert"]):
-                    raise TemplateError(f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
+                    raise TemplateError(
+                        f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}"
+                    )
 
     @classmethod
     def from_environment(cls, environ: dict[str, str]) -> Template:
@@ -191,7 +195,9 @@ class Template:
                 raise TemplateError(f"parameter {name}={raw!r} is not one of {list(allowed)}")
             pattern = spec.get("AllowedPattern")
             if pattern and not re.fullmatch(str(pattern), raw):
-                raise TemplateError(f"parameter {name}={raw!r}: {spec.get('ConstraintDescription', f'must match {pattern}')}")
+                raise TemplateError(
+                    f"parameter {name}={raw!r}: {spec.get('ConstraintDescription', f'must match {pattern}')}"
+                )
             if spec.get("Type") == "CommaDelimitedList":
                 values[name] = [item.strip() for item in raw.split(",") if item.strip()]
             else:
@@ -322,7 +328,9 @@ class Template:
             for name, value in ((response.get("ResponseParameters") or {}).get("Headers") or {}).items():
                 text = str(value)
                 if not (len(text) >= 2 and text[0] == text[-1] == "'"):
-                    raise TemplateError(f"GatewayResponses {kind}: header {name} = {text}: only static '...' values run locally")
+                    raise TemplateError(
+                        f"GatewayResponses {kind}: header {name} = {text}: only static '...' values run locally"
+                    )
                 headers.setdefault(kind, []).append((name.lower(), text[1:-1]))
         return headers
 
@@ -342,7 +350,9 @@ class Template:
         if not function:
             raise TemplateError(f"authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn")
         if rest and spec.get("FunctionPayloadType", "TOKEN") != "REQUEST":
-            raise TemplateError(f"authorizer {name}: the local stack serves REQUEST authorizers on the REST API")
+            raise TemplateError(
+                f"authorizer {name}: the local stack serves REQUEST authorizers on the REST API"
+            )
         identity = spec.get("Identity", {})
         return AuthorizerSpec(
             name=name,
@@ -384,7 +394,7 @@ class Template:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Condition":

@@ -19,7 +19,9 @@ TTL_SECONDS = 3600
 MAX_USER_ID_CHARS = 256
 
 
-def mint_user_token(secret: str, user_id: str, *, issuer: str = "", audience: str = "", ttl: int = TTL_SECONDS) -> str:
+def mint_user_token(
+    secret: str, user_id: str, *, issuer: str = "", audience: str = "", ttl: int = TTL_SECONDS
+) -> str:
     now = int(time.time())
     claims: dict[str, object] = {"sub": user_id, "iat": now, "exp": now + ttl}
     if issuer:
@@ -36,14 +38,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     state = running_stack_state()
     if state is None:
-        print("make token: no local stack is running; start one with `make dev` (in another terminal) first", file=sys.stderr)
+        print(
+            "make token: no local stack is running; start one with `make dev` (in another terminal) first",
+            file=sys.stderr,
+        )
         return 1
     aws = LocalAws(state["aws_endpoint_url"], state["region"])
     secret = aws.client("secretsmanager").get_secret_value(
         SecretId=state["resources"]["UserTokenSecret"], VersionStage="AWSCURRENT"
     )["SecretString"]
     parameters = state.get("parameters") or {}
-    print(mint_user_token(secret, args[0], issuer=parameters.get("JwtIssuer", ""), audience=parameters.get("JwtAudience", "")))
+    print(
+        mint_user_token(
+            secret,
+            args[0],
+            issuer=parameters.get("JwtIssuer", ""),
+            audience=parameters.get("JwtAudience", ""),
+        )
+    )
     return 0
 
 

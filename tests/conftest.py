@@ -69,7 +69,12 @@ def invoke(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     aws_clients.client.cache_clear()
     loaded: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
 
-    def run(logical_id: str, event: dict[str, Any], env_overrides: dict[str, str] | None = None, context: Any = None) -> Any:
+    def run(
+        logical_id: str,
+        event: dict[str, Any],
+        env_overrides: dict[str, str] | None = None,
+        context: Any = None,
+    ) -> Any:
         template = aws.template_with(env_overrides)
         spec = template.functions()[logical_id]
         for name, value in function_environment(spec, {}, REGION).items():

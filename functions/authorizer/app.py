@@ -27,7 +27,9 @@ service = build_verifier(settings)
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Every line of this request names Lambda's and API Gateway's request ids.
-    logger.append_keys(function_request_id=getattr(context, "aws_request_id", None), correlation_id=_request_id(event))
+    logger.append_keys(
+        function_request_id=getattr(context, "aws_request_id", None), correlation_id=_request_id(event)
+    )
     try:
         verified = service.verify(bearer_token(event))
     except TokenRejected as rejection:

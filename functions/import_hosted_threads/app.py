@@ -29,5 +29,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except DomainError as error:
         logger.warning("hosted import refused", extra={"detail": error.detail})
         return {"done": False, "error": error.detail}
-    logger.info("hosted import invocation ended", extra={"done": result.done, "totals": result.totals.as_dict()})
+    logger.info(
+        "hosted import invocation ended", extra={"done": result.done, "totals": result.totals.as_dict()}
+    )
     return result.as_dict()

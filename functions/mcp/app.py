@@ -66,7 +66,9 @@ def _metadata(endpoint: Any) -> dict[str, Any]:
     if document is None:
         return json_response(
             404,
-            {"detail": "No OAuth authorization server is configured for /mcp (set McpAuthorizationServer or JwtIssuer)."},
+            {
+                "detail": "No OAuth authorization server is configured for /mcp (set McpAuthorizationServer or JwtIssuer)."
+            },
         )
     return json_response(200, document, {"cache-control": f"public, max-age={METADATA_MAX_AGE_SECONDS}"})
 

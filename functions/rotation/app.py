@@ -17,5 +17,8 @@ def handler(event: dict[str, Any], context: Any) -> None:
     try:
         rotate(event)
     except Exception as error:
-        logger.error("rotation step failed", extra={"step": event.get("Step"), "error": type(error).__name__, "detail": str(error)})
+        logger.error(
+            "rotation step failed",
+            extra={"step": event.get("Step"), "error": type(error).__name__, "detail": str(error)},
+        )
         raise

@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--only", default="", help="run only groups whose name contains this")
     parser.add_argument("--repeat", type=int, default=5, help="fresh processes per case (cold start median)")
-    parser.add_argument("--json", type=Path, default=ROOT / ".local" / "bench.json", help="where to save raw results")
+    parser.add_argument(
+        "--json", type=Path, default=ROOT / ".local" / "bench.json", help="where to save raw results"
+    )
     args = parser.parse_args(argv)
     cases = [c for c in discover() if args.only in c.group]
     load_groups = [g for g in discover_load() if args.only in g.group]

@@ -37,7 +37,9 @@ class MemorySecrets:
     """``SecretCache.get`` over a dict: what a warm container's cache answers."""
 
     def __init__(self, values: dict[tuple[str, str], str]) -> None:
-        self._values = {key: SecretVersion(version_id=f"v-{key[1]}", value=value) for key, value in values.items()}
+        self._values = {
+            key: SecretVersion(version_id=f"v-{key[1]}", value=value) for key, value in values.items()
+        }
 
     def get(self, secret_id: str, stage: str = CURRENT, *, force: bool = False) -> SecretVersion | None:
         return self._values.get((secret_id, stage))
@@ -47,12 +49,24 @@ USER_SECRET = secrets.token_urlsafe(48)
 MCP_CURRENT = secrets.token_urlsafe(48)
 MCP_PREVIOUS = secrets.token_urlsafe(48)
 EDDSA_KEY = ed25519.Ed25519PrivateKey.generate()
-EDDSA_JWK = {**json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(EDDSA_KEY.public_key())), "kid": "bench", "use": "sig", "alg": "EdDSA"}
+EDDSA_JWK = {
+    **json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(EDDSA_KEY.public_key())),
+    "kid": "bench",
+    "use": "sig",
+    "alg": "EdDSA",
+}
 
 OAUTH_KEY = ed25519.Ed25519PrivateKey.generate()
-OAUTH_JWK = {**json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(OAUTH_KEY.public_key())), "kid": "as", "use": "sig", "alg": "EdDSA"}
+OAUTH_JWK = {
+    **json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(OAUTH_KEY.public_key())),
+    "kid": "as",
+    "use": "sig",
+    "alg": "EdDSA",
+}
 
-_cache: Any = MemorySecrets({("user", CURRENT): USER_SECRET, ("mcp", CURRENT): MCP_CURRENT, ("mcp", PREVIOUS): MCP_PREVIOUS})
+_cache: Any = MemorySecrets(
+    {("user", CURRENT): USER_SECRET, ("mcp", CURRENT): MCP_CURRENT, ("mcp", PREVIOUS): MCP_PREVIOUS}
+)
 VERIFIER = TokenVerifier(
     mcp_keys=SigningKeys("mcp", _cache, (CURRENT, PREVIOUS)),
     user_keys=SigningKeys("user", _cache, (CURRENT,)),
@@ -81,8 +95,16 @@ TOKENS = {
     "eddsa": jwt.encode(_claims(), EDDSA_KEY, algorithm="EdDSA", headers={"kid": "bench"}),
     # What Better Auth's MCP plugin issues: at+jwt, EdDSA, bound to the resource, with scopes.
     "oauth_access_token": jwt.encode(
-        {**_claims(), "iss": OAUTH_ISSUER, "aud": RESOURCE, "scope": "tasks:read tasks:write", "client_id": "bench"},
-        OAUTH_KEY, algorithm="EdDSA", headers={"kid": "as", "typ": "at+jwt"},
+        {
+            **_claims(),
+            "iss": OAUTH_ISSUER,
+            "aud": RESOURCE,
+            "scope": "tasks:read tasks:write",
+            "client_id": "bench",
+        },
+        OAUTH_KEY,
+        algorithm="EdDSA",
+        headers={"kid": "as", "typ": "at+jwt"},
     ),
 }
 
@@ -118,7 +140,11 @@ def mcp_check_oauth(event: Any, context: Any) -> dict[str, Any]:
 def micro_benchmark(iterations: int = 5000) -> dict[str, float]:
     """Mean µs per check for each kind of token, after one warm-up call each: the authorizer's
     ``TokenVerifier.verify``, and McpFunction's whole check for the two tokens /mcp sees most."""
-    checks = {kind: (lambda t=token: VERIFIER.verify(t)) for kind, token in TOKENS.items() if kind != "oauth_access_token"}
+    checks = {
+        kind: (lambda t=token: VERIFIER.verify(t))
+        for kind, token in TOKENS.items()
+        if kind != "oauth_access_token"
+    }
     checks["mcp: hs256_user"] = lambda: _mcp_check(TOKENS["hs256_user"])
     checks["mcp: oauth_access_token"] = lambda: _mcp_check(TOKENS["oauth_access_token"])
     results = {}

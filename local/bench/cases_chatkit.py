@@ -19,11 +19,18 @@ CHATKIT_ENV = {
 
 CASES = [
     Case(
-        GROUP, "ChatKitFunction threads.list (ours)", "local/bench/peers/chatkit_asgi.py:handler",
-        "events/chatkit/threads_list.json", env=CHATKIT_ENV, baseline=True, iterations=100,
+        GROUP,
+        "ChatKitFunction threads.list (ours)",
+        "local/bench/peers/chatkit_asgi.py:handler",
+        "events/chatkit/threads_list.json",
+        env=CHATKIT_ENV,
+        baseline=True,
+        iterations=100,
         sys_path=("functions/chatkit", "layers/shared/python"),
         note="the ASGI app as the Lambda Web Adapter calls it; import = chatkit + agents + openai + the app",
     ),
-    Case(GROUP, "McpFunction tools/list", "McpFunction", tokened("tools_list.json"), prepare=store_user_secret),
+    Case(
+        GROUP, "McpFunction tools/list", "McpFunction", tokened("tools_list.json"), prepare=store_user_secret
+    ),
     Case(GROUP, "HealthFunction", "HealthFunction", "events/health/ok.json"),
 ]

@@ -41,14 +41,38 @@ def seeded(latency: float) -> HostedChatKit:
             if position % 8 == 5:
                 hosted.add_item(thread_id, "widget", at, widget=json.dumps(CARD))
             elif position % 8 == 6:
-                hosted.add_item(thread_id, "task", at, task_type="custom", heading="Called add_task", summary="Buy milk, 2 litres")
+                hosted.add_item(
+                    thread_id,
+                    "task",
+                    at,
+                    task_type="custom",
+                    heading="Called add_task",
+                    summary="Buy milk, 2 litres",
+                )
             elif position % 8 == 7:
-                hosted.add_item(thread_id, "task_group", at, tasks=[{"type": "thought", "heading": "Planning", "summary": "Check the list first"}])
+                hosted.add_item(
+                    thread_id,
+                    "task_group",
+                    at,
+                    tasks=[{"type": "thought", "heading": "Planning", "summary": "Check the list first"}],
+                )
             elif position % 2 == 0:
                 words = f"Please add item {position} to my list, and remind me about it tomorrow morning before work."
-                hosted.add_item(thread_id, "user_message", at, content=[text(words)], attachments=[], inference_options=None)
+                hosted.add_item(
+                    thread_id,
+                    "user_message",
+                    at,
+                    content=[text(words)],
+                    attachments=[],
+                    inference_options=None,
+                )
             else:
-                hosted.add_item(thread_id, "assistant_message", at, content=[reply(f"Added item {position}. I will remind you tomorrow at 8:00.")])
+                hosted.add_item(
+                    thread_id,
+                    "assistant_message",
+                    at,
+                    content=[reply(f"Added item {position}. I will remind you tomorrow at 8:00.")],
+                )
     return hosted
 
 
@@ -64,7 +88,8 @@ SLOW = f"hosted import: {THREADS} threads × {ITEMS} items a call, {ROUND_TRIP_S
 
 def store_api_key(bench: Bench) -> None:
     bench.aws.client("secretsmanager").put_secret_value(
-        SecretId=bench.template.physical_ids["OpenAIApiKeySecret"], SecretString=json.dumps({"api_key": API_KEY})
+        SecretId=bench.template.physical_ids["OpenAIApiKeySecret"],
+        SecretString=json.dumps({"api_key": API_KEY}),
     )
 
 
@@ -72,19 +97,56 @@ def rows(group: str, stand_in: HostedChatKit, iterations: int) -> list[Case]:
     upstream = {"OPENAI_BASE_URL": stand_in.url}
     peer = {**upstream, **TABLE, "OPENAI_API_KEY": API_KEY, "IMPORT_CONCURRENCY": "4"}
     cases = [
-        Case(group, "ImportHostedThreadsFunction (ours)", "ImportHostedThreadsFunction", EVENT, env=upstream, baseline=True,
-             iterations=iterations, prepare=store_api_key, work=WORK,
-             note="a call: list threads, 4 threads at a time: read the mark, the thread, the items; convert; BatchWriteItem"),
-        Case(group, "read floor: SDK listing only, 4 at a time", "local/bench/peers/import_read_floor.py:handler", EVENT,
-             env=peer, iterations=iterations, work=WORK, note="what OpenAI's answers cost; ours minus this = conversion + DynamoDB"),
+        Case(
+            group,
+            "ImportHostedThreadsFunction (ours)",
+            "ImportHostedThreadsFunction",
+            EVENT,
+            env=upstream,
+            baseline=True,
+            iterations=iterations,
+            prepare=store_api_key,
+            work=WORK,
+            note="a call: list threads, 4 threads at a time: read the mark, the thread, the items; convert; BatchWriteItem",
+        ),
+        Case(
+            group,
+            "read floor: SDK listing only, 4 at a time",
+            "local/bench/peers/import_read_floor.py:handler",
+            EVENT,
+            env=peer,
+            iterations=iterations,
+            work=WORK,
+            note="what OpenAI's answers cost; ours minus this = conversion + DynamoDB",
+        ),
     ]
     if stand_in is LOOPBACK:
-        cases.append(Case(group, "write floor: BatchWriteItem of our records only", "local/bench/peers/import_write_floor.py:handler",
-                          EVENT, env=peer, iterations=iterations, work=WORK, sys_path=("layers/shared/python",),
-                          note="the same records, prebuilt, 4 writers; ours minus this = reading, converting, checking"))
+        cases.append(
+            Case(
+                group,
+                "write floor: BatchWriteItem of our records only",
+                "local/bench/peers/import_write_floor.py:handler",
+                EVENT,
+                env=peer,
+                iterations=iterations,
+                work=WORK,
+                sys_path=("layers/shared/python",),
+                note="the same records, prebuilt, 4 writers; ours minus this = reading, converting, checking",
+            )
+        )
     else:
-        cases.append(Case(group, "ours, one thread at a time (IMPORT_CONCURRENCY=1)", "ImportHostedThreadsFunction", EVENT,
-                          env={**upstream, "IMPORT_CONCURRENCY": "1"}, iterations=iterations, prepare=store_api_key, work=WORK))
+        cases.append(
+            Case(
+                group,
+                "ours, one thread at a time (IMPORT_CONCURRENCY=1)",
+                "ImportHostedThreadsFunction",
+                EVENT,
+                env={**upstream, "IMPORT_CONCURRENCY": "1"},
+                iterations=iterations,
+                prepare=store_api_key,
+                work=WORK,
+            )
+        )
     return cases
 
 

@@ -52,17 +52,33 @@ def _oauth() -> tuple[dict[str, str], str]:
     """McpFunction's settings and a tools/list event for an OAuth client: an authorization server
     (its metadata and JWKS, served by the bench process) and an at+jwt access token for /mcp."""
     key = ed25519.Ed25519PrivateKey.generate()
-    jwk = {**json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key())), "kid": "as", "use": "sig", "alg": "EdDSA"}
+    jwk = {
+        **json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key())),
+        "kid": "as",
+        "use": "sig",
+        "alg": "EdDSA",
+    }
     documents: dict[str, object] = {}
     issuer = f"{serve_documents(documents)}/api/auth"
-    documents["/.well-known/oauth-authorization-server/api/auth"] = {"issuer": issuer, "jwks_uri": f"{issuer}/jwks"}
+    documents["/.well-known/oauth-authorization-server/api/auth"] = {
+        "issuer": issuer,
+        "jwks_uri": f"{issuer}/jwks",
+    }
     documents["/api/auth/jwks"] = {"keys": [jwk]}
     event = json.loads((ROOT / "events" / "mcp" / "tools_list.json").read_text())
     now = int(time.time())
     token = jwt.encode(
-        {"iss": issuer, "sub": "user-1", "aud": f"https://{event['requestContext']['domainName']}/mcp",
-         "scope": "tasks:read tasks:write", "iat": now, "exp": now + 24 * 3600},
-        key, algorithm="EdDSA", headers={"kid": "as", "typ": "at+jwt"},
+        {
+            "iss": issuer,
+            "sub": "user-1",
+            "aud": f"https://{event['requestContext']['domainName']}/mcp",
+            "scope": "tasks:read tasks:write",
+            "iat": now,
+            "exp": now + 24 * 3600,
+        },
+        key,
+        algorithm="EdDSA",
+        headers={"kid": "as", "typ": "at+jwt"},
     )
     event["headers"]["authorization"] = f"Bearer {token}"
     EVENTS.mkdir(parents=True, exist_ok=True)
@@ -85,8 +101,15 @@ CASES = [
     case
     for group, event in GROUPS
     for case in (
-        Case(group, "McpFunction (ours)", "McpFunction", event, baseline=True, prepare=store_user_secret,
-             note="includes checking the bearer token (HS256 user token)"),
+        Case(
+            group,
+            "McpFunction (ours)",
+            "McpFunction",
+            event,
+            baseline=True,
+            prepare=store_user_secret,
+            note="includes checking the bearer token (HS256 user token)",
+        ),
         Case(
             group,
             "awslabs mcp-lambda-handler 0.1.15",

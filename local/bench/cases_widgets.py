@@ -39,7 +39,11 @@ RESPONSES = _RUNNING.enter_context(fake_responses())
 
 def _turn(request: dict[str, Any]) -> Call | Text:
     last = request.get("input", [{}])[-1]
-    return text("You have one task.", pieces=1, pause=0) if last.get("type") == "function_call_output" else call("list_tasks")
+    return (
+        text("You have one task.", pieces=1, pause=0)
+        if last.get("type") == "function_call_output"
+        else call("list_tasks")
+    )
 
 
 RESPONSES.fallback = _turn
@@ -65,15 +69,25 @@ def prepare(bench: Bench) -> None:
     bench.aws.client("dynamodb").put_item(
         TableName=ids["TasksTable"],
         Item={
-            "user_id": {"S": USER}, "task_id": {"S": TASK_ID}, "title": {"S": task.title},
-            "description": {"S": task.description}, "status": {"S": "pending"},
-            "status_task_id": {"S": f"pending#{TASK_ID}"}, "created_at": {"S": task.created_at},
+            "user_id": {"S": USER},
+            "task_id": {"S": TASK_ID},
+            "title": {"S": task.title},
+            "description": {"S": task.description},
+            "status": {"S": "pending"},
+            "status_task_id": {"S": f"pending#{TASK_ID}"},
+            "created_at": {"S": task.created_at},
             "updated_at": {"S": task.updated_at},
         },
     )
     store, context = DynamoDBStore(ids["ChatKitTable"]), RequestContext(USER)
     widget = widgets.task_list([task], widgets.list_heading([task], "all", False))
-    item = WidgetItem(id=WIDGET_ITEM, thread_id=ACTION_THREAD, created_at=now, widget=widget, copy_text=widgets.copy_text(widget))
+    item = WidgetItem(
+        id=WIDGET_ITEM,
+        thread_id=ACTION_THREAD,
+        created_at=now,
+        widget=widget,
+        copy_text=widgets.copy_text(widget),
+    )
 
     async def write() -> None:
         for thread_id in (ACTION_THREAD, TURN_THREAD):
@@ -105,24 +119,45 @@ TURN = "chat turn: the model lists tasks, then answers (local Responses stand-in
 
 CASES = [
     Case(
-        ACTION, "ChatKitFunction threads.custom_action (ours)", "local/bench/peers/chatkit_counted.py:handler",
-        "local/bench/events/chatkit_custom_action.json", baseline=True, iterations=100, sys_path=CHATKIT_PATHS,
-        function_env="ChatKitFunction", prepare=prepare,
+        ACTION,
+        "ChatKitFunction threads.custom_action (ours)",
+        "local/bench/peers/chatkit_counted.py:handler",
+        "local/bench/events/chatkit_custom_action.json",
+        baseline=True,
+        iterations=100,
+        sys_path=CHATKIT_PATHS,
+        function_env="ChatKitFunction",
+        prepare=prepare,
         note="thread + widget read, the task's conditional UpdateItem, widget and model note written; SSE out",
     ),
     Case(
-        ACTION, "McpFunction tools/call complete_task", "McpFunction", MCP_EVENT, prepare=prepare_mcp,
+        ACTION,
+        "McpFunction tools/call complete_task",
+        "McpFunction",
+        MCP_EVENT,
+        prepare=prepare_mcp,
         note="the same change through /mcp: no widget, no thread; includes checking the bearer token",
     ),
     Case(
-        ACTION, "task service complete_task alone (DynamoDB floor)", "local/bench/peers_mcp/tasks_floor.py:handler",
-        "local/bench/events/mcp_complete_task.json", sys_path=("layers/shared/python",), function_env="McpFunction",
+        ACTION,
+        "task service complete_task alone (DynamoDB floor)",
+        "local/bench/peers_mcp/tasks_floor.py:handler",
+        "local/bench/events/mcp_complete_task.json",
+        sys_path=("layers/shared/python",),
+        function_env="McpFunction",
         note="one conditional UpdateItem against moto's DynamoDB",
     ),
     Case(
-        TURN, "ChatKitFunction threads.add_user_message (ours)", "local/bench/peers/chatkit_counted.py:handler",
-        "local/bench/events/chatkit_chat_turn.json", baseline=True, iterations=20, sys_path=CHATKIT_PATHS,
-        function_env="ChatKitFunction", env={"OPENAI_BASE_URL": RESPONSES.url}, prepare=prepare,
+        TURN,
+        "ChatKitFunction threads.add_user_message (ours)",
+        "local/bench/peers/chatkit_counted.py:handler",
+        "local/bench/events/chatkit_chat_turn.json",
+        baseline=True,
+        iterations=20,
+        sys_path=CHATKIT_PATHS,
+        function_env="ChatKitFunction",
+        env={"OPENAI_BASE_URL": RESPONSES.url},
+        prepare=prepare,
         note="two model calls (tool call, answer) over loopback; the thread grows by 4 items a turn",
     ),
 ]

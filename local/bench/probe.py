@@ -18,7 +18,21 @@ import os
 import sys
 import types
 
-HEAVY = ("boto3", "botocore", "pydantic", "fastapi", "starlette", "openai", "mcp", "jwt", "cryptography", "aws_lambda_powertools", "mangum", "agents", "httpx")
+HEAVY = (
+    "boto3",
+    "botocore",
+    "pydantic",
+    "fastapi",
+    "starlette",
+    "openai",
+    "mcp",
+    "jwt",
+    "cryptography",
+    "aws_lambda_powertools",
+    "mangum",
+    "agents",
+    "httpx",
+)
 
 
 class Context:

@@ -78,7 +78,10 @@ class Bench:
         self.aws.stop()
 
     def spec(self, case: Case) -> dict[str, Any]:
-        events = [json.loads((ROOT / e).read_text()) for e in ((case.event,) if isinstance(case.event, str) else case.event)]
+        events = [
+            json.loads((ROOT / e).read_text())
+            for e in ((case.event,) if isinstance(case.event, str) else case.event)
+        ]
         if case.handler in self.functions:
             function = self.functions[case.handler]
             module, name = function.handler.rsplit(".", 1)
@@ -90,7 +93,11 @@ class Bench:
             file, name = case.handler.rsplit(":", 1)
             path = str(ROOT / file)
             sys_path = [str(Path(path).parent), *(str(ROOT / p) for p in case.sys_path)]
-            function = self.functions[case.function_env] if case.function_env else next(iter(self.functions.values()))
+            function = (
+                self.functions[case.function_env]
+                if case.function_env
+                else next(iter(self.functions.values()))
+            )
             env = {**function_environment(function, self.aws.environment(), self.aws.region)}
             remaining_ms = 10_000
         return {
@@ -112,7 +119,12 @@ class Bench:
         runs = []
         for _ in range(self.repeat):
             done = subprocess.run(
-                [sys.executable, "-m", "local.bench.probe", file.name], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+                [sys.executable, "-m", "local.bench.probe", file.name],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
             )
             if done.returncode != 0:
                 raise RuntimeError(f"{case.name}: probe failed:\n{done.stderr[-3000:]}")
@@ -159,7 +171,12 @@ def table(results: list[Result]) -> str:
                 )
             if r.dynamodb_requests is not None:
                 counts = ", ".join(f"{name} ×{count}" for name, count in sorted(r.dynamodb_requests.items()))
-                lines.append(f"    DynamoDB requests per call: {sum(r.dynamodb_requests.values())} ({counts})")
-    lines += ["", "cold = fresh process: import + first call (median); warm = mean per call after the first;",
-              "× = row / the group's first-listed ours row (below 1: faster than ours, above 1: slower)."]
+                lines.append(
+                    f"    DynamoDB requests per call: {sum(r.dynamodb_requests.values())} ({counts})"
+                )
+    lines += [
+        "",
+        "cold = fresh process: import + first call (median); warm = mean per call after the first;",
+        "× = row / the group's first-listed ours row (below 1: faster than ours, above 1: slower).",
+    ]
     return "\n".join(lines)

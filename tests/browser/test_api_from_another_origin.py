@@ -82,7 +82,11 @@ class Site:
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
     with serve_pages({"client.html": CLIENT_PAGE}) as pages, fake_responses() as model:
-        env = {"ALLOWED_ORIGINS": pages.origin, "OPENAI_BASE_URL": model.url, "OPENAI_API_KEY": "sk-test-browser"}
+        env = {
+            "ALLOWED_ORIGINS": pages.origin,
+            "OPENAI_BASE_URL": model.url,
+            "OPENAI_API_KEY": "sk-test-browser",
+        }
         with start_stack(env) as stack:
             yield Site(stack, pages, model, {user: stack.user_token(user) for user in ("alice", "bob")})
 
@@ -98,14 +102,25 @@ def user_message(words: str) -> dict[str, Any]:
 def mcp_call(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
     """A 2026-07-28 tools/call as page options: the body and the headers the revision requires."""
     body = {
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": tool, "arguments": arguments, "_meta": {
-            "io.modelcontextprotocol/protocolVersion": MODERN_MCP,
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "browser-test", "version": "1"},
-        }},
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {
+            "name": tool,
+            "arguments": arguments,
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": MODERN_MCP,
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "browser-test", "version": "1"},
+            },
+        },
     }
-    headers = {"accept": "application/json, text/event-stream", "mcp-protocol-version": MODERN_MCP, "mcp-method": "tools/call", "mcp-name": tool}
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": MODERN_MCP,
+        "mcp-method": "tools/call",
+        "mcp-name": tool,
+    }
     return {"method": "POST", "body": body, "headers": headers}
 
 
@@ -117,8 +132,20 @@ def test_the_first_chatkit_post_after_its_preflight_succeeds(site: Site, browser
         context = browser.new_context()
         try:
             page = site.open(context.new_page())
-            first = site.call(page, "/chatkit", method="POST", token=site.tokens["alice"], body=chatkit("threads.list", limit=5))
-            second = site.call(page, "/chatkit", method="POST", token=site.tokens["alice"], body=chatkit("threads.list", limit=5))
+            first = site.call(
+                page,
+                "/chatkit",
+                method="POST",
+                token=site.tokens["alice"],
+                body=chatkit("threads.list", limit=5),
+            )
+            second = site.call(
+                page,
+                "/chatkit",
+                method="POST",
+                token=site.tokens["alice"],
+                body=chatkit("threads.list", limit=5),
+            )
         finally:
             context.close()
         assert first.get("status") == 200, first
@@ -131,7 +158,13 @@ def test_the_page_reads_the_threads_list_and_puts_a_thread(site: Site, page: Any
     site.open(page)
     token = site.tokens["alice"]
 
-    put = site.call(page, "/api/chatkit/threads/cthr_browser_1", method="PUT", token=token, body={"title": "From the browser"})
+    put = site.call(
+        page,
+        "/api/chatkit/threads/cthr_browser_1",
+        method="PUT",
+        token=token,
+        body={"title": "From the browser"},
+    )
     listed = site.call(page, "/api/chatkit/threads?limit=10", token=token)
 
     assert put.get("status") == 200, put
@@ -167,9 +200,15 @@ def test_a_chatkit_stream_reaches_the_page_event_by_event(site: Site, page: Any)
     site.open(page)
     page.evaluate(
         "([url, token, body]) => startStream(url, token, body)",
-        [f"{site.stack.url}/chatkit", site.tokens["alice"], chatkit("threads.create", input=user_message("Say hello"))],
+        [
+            f"{site.stack.url}/chatkit",
+            site.tokens["alice"],
+            chatkit("threads.create", input=user_message("Say hello")),
+        ],
     )
-    page.wait_for_function("() => window.arrivals.some(a => a.text.includes('thread.created'))", timeout=60_000)
+    page.wait_for_function(
+        "() => window.arrivals.some(a => a.text.includes('thread.created'))", timeout=60_000
+    )
     before_answer = page.evaluate("() => window.arrivals.length")
     model_may_answer.set()
     outcome = page.evaluate("() => window.streamed")
@@ -178,7 +217,11 @@ def test_a_chatkit_stream_reaches_the_page_event_by_event(site: Site, page: Any)
     assert outcome == {"status": 200, "contentType": "text/event-stream"}, outcome
     events = sse_events(arrivals)
     assert events[0][1]["type"] == "thread.created"
-    deltas = [e["update"]["delta"] for _, e in events if e["type"] == "thread.item.updated" and "delta" in e.get("update", {})]
+    deltas = [
+        e["update"]["delta"]
+        for _, e in events
+        if e["type"] == "thread.item.updated" and "delta" in e.get("update", {})
+    ]
     assert "".join(deltas) == "Hello from the stand-in model."
     # The thread's first events were in the page while the model still held its answer; the
     # answer's events came after, at later moments the page recorded.
@@ -206,7 +249,9 @@ ROUTES = {
 
 
 @pytest.mark.parametrize("route", sorted(ROUTES))
-@pytest.mark.parametrize(("token", "statuses"), [(None, {401}), ("forged", {401, 403})], ids=["missing token", "refused token"])
+@pytest.mark.parametrize(
+    ("token", "statuses"), [(None, {401}), ("forged", {401, 403})], ids=["missing token", "refused token"]
+)
 def test_the_page_reads_a_refusal_as_its_status_not_as_a_cors_failure(
     site: Site, page: Any, route: str, token: str | None, statuses: set[int]
 ) -> None:

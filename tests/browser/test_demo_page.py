@@ -47,13 +47,18 @@ class Site(Chat):
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    with fake_responses() as fake, start_stack({"OPENAI_BASE_URL": fake.url, "OPENAI_API_KEY": "sk-test-browser"}) as stack:
+    with (
+        fake_responses() as fake,
+        start_stack({"OPENAI_BASE_URL": fake.url, "OPENAI_API_KEY": "sk-test-browser"}) as stack,
+    ):
         yield Site(stack, fake)
 
 
 def open_demo(page: Any, site: Site, user: str) -> None:
     """The demo page with the user's token pasted in, as a developer would use it."""
-    page.route(CDN, lambda route: route.fulfill(status=200, content_type="text/javascript", body=CHATKIT_STAND_IN))
+    page.route(
+        CDN, lambda route: route.fulfill(status=200, content_type="text/javascript", body=CHATKIT_STAND_IN)
+    )
     page.goto(site.stack.demo_url)
     page.fill("#token", site.tokens[user])
     page.click("button[type=submit]")
@@ -88,7 +93,13 @@ def test_the_pages_options_turn_on_what_the_server_serves(page: Any, site: Site)
     assert options["url"] == f"{site.url}/chatkit" and options["domainKey"] == "local-dev"
     assert options["uploadStrategy"] == {"type": "two_phase"}
     assert options["attachments"]["enabled"] is True and options["attachments"]["maxSize"] == 10 * 1024 * 1024
-    assert sorted(options["attachments"]["accept"]) == ["application/pdf", "image/gif", "image/jpeg", "image/png", "image/webp"]
+    assert sorted(options["attachments"]["accept"]) == [
+        "application/pdf",
+        "image/gif",
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+    ]
     assert options["dictation"] == {"enabled": True}
     assert options["threadItemActions"] == {"feedback": True, "retry": True}
     assert options["onAction"] == "function"
@@ -98,7 +109,10 @@ def test_the_pages_options_turn_on_what_the_server_serves(page: Any, site: Site)
           { type: "task.complete", payload: { task_id: "01JQ7Z8X9Y0ABCDEFGHJKMNPQR" } }, { id: "msg_1", widget: {} })"""
     )
     assert page.evaluate("() => window.sentActions") == [
-        {"action": {"type": "task.complete", "payload": {"task_id": "01JQ7Z8X9Y0ABCDEFGHJKMNPQR"}}, "itemId": "msg_1"}
+        {
+            "action": {"type": "task.complete", "payload": {"task_id": "01JQ7Z8X9Y0ABCDEFGHJKMNPQR"}},
+            "itemId": "msg_1",
+        }
     ]
 
 
@@ -106,7 +120,12 @@ def test_the_pages_fetch_sends_the_bearer_to_chatkit(page: Any, site: Site) -> N
     open_demo(page, site, "carol")
     sent: list[dict[str, str]] = []
     chatkit = f"{site.url}/chatkit"
-    page.on("request", lambda request: sent.append(request.headers) if request.url == chatkit and request.method == "POST" else None)
+    page.on(
+        "request",
+        lambda request: (
+            sent.append(request.headers) if request.url == chatkit and request.method == "POST" else None
+        ),
+    )
     answer = page_fetch(page, site, {"type": "threads.list", "params": {}})
     assert (answer["status"], json.loads(answer["body"])) == (200, {"data": [], "has_more": False})
     assert [headers["authorization"] for headers in sent] == [f"Bearer {site.tokens['carol']}"]
@@ -117,22 +136,46 @@ def test_a_task_widgets_complete_button_completes_the_task_from_the_page(page: A
     """The agent lists Alice's tasks as a widget; the page sends the button's action as ChatKit
     does (threads.custom_action through api.fetch), and the widget comes back done, in place.
     Bob's page sending the same click changes nothing."""
-    site.fake.script(call("add_task", title="Water the plants"), call("list_tasks"), text("Here is your list.", pieces=1, pause=0))
-    events = site.events({"type": "threads.create", "params": {"input": user_message("Add water the plants, then show my list")}})
+    site.fake.script(
+        call("add_task", title="Water the plants"),
+        call("list_tasks"),
+        text("Here is your list.", pieces=1, pause=0),
+    )
+    events = site.events(
+        {
+            "type": "threads.create",
+            "params": {"input": user_message("Add water the plants, then show my list")},
+        }
+    )
     thread_id = events[0]["thread"]["id"]
     [task] = site.list_tasks("alice")
-    [listed] = [e["item"] for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "widget" and e["item"]["widget"]["type"] == "ListView"]
+    [listed] = [
+        e["item"]
+        for e in events
+        if e["type"] == "thread.item.done"
+        and e["item"]["type"] == "widget"
+        and e["item"]["widget"]["type"] == "ListView"
+    ]
     [row] = [r for r in listed["widget"]["children"] if r["key"] == task["task_id"]]
     button = next(child for child in row["children"] if child["type"] == "Button")
     assert button["onClickAction"]["handler"] == "server"
-    click = {"type": "threads.custom_action", "params": {
-        "thread_id": thread_id, "item_id": listed["id"],
-        "action": {"type": button["onClickAction"]["type"], "payload": button["onClickAction"]["payload"]},
-    }}
+    click = {
+        "type": "threads.custom_action",
+        "params": {
+            "thread_id": thread_id,
+            "item_id": listed["id"],
+            "action": {
+                "type": button["onClickAction"]["type"],
+                "payload": button["onClickAction"]["payload"],
+            },
+        },
+    }
 
     open_demo(page, site, "bob")
     refused = page_fetch(page, site, click)
-    assert refused["status"] == 404 and json.loads(refused["body"])["detail"].startswith("No ")  # not found for Bob
+    assert refused["status"] == 404 and json.loads(refused["body"])["detail"].startswith(
+        "No "
+    )  # not found for Bob
     assert [t["status"] for t in site.list_tasks("alice")] == ["pending"]
 
     open_demo(page, site, "alice")
@@ -144,7 +187,9 @@ def test_a_task_widgets_complete_button_completes_the_task_from_the_page(page: A
     [done_row] = [r for r in replaced["widget"]["children"] if r["key"] == task["task_id"]]
     assert [c["type"] for c in done_row["children"]].count("Button") == 0
     assert any(c["type"] == "Badge" and c["label"] == "Done" for c in done_row["children"])
-    assert {"type": "client_effect", "name": "tasks.changed"}.items() <= next(e for e in streamed if e["type"] == "client_effect").items()
+    assert {"type": "client_effect", "name": "tasks.changed"}.items() <= next(
+        e for e in streamed if e["type"] == "client_effect"
+    ).items()
     assert [(t["task_id"], t["status"]) for t in site.list_tasks("alice")] == [(task["task_id"], "completed")]
 
 
@@ -164,17 +209,30 @@ def test_the_page_uploads_to_the_bucket_through_the_presigned_url(page: Any, sit
     open_demo(page, site, "alice")
     result = page.evaluate(UPLOAD_FROM_PAGE, {"url": f"{site.url}/chatkit", "bytes": PNG})
     assert result["put"] == 200 and result["preview"] == PNG
-    stored = site.stack.client("s3").get_object(Bucket=site.stack.physical_id("AttachmentsBucket"), Key=f"users/alice/{result['id']}")
+    stored = site.stack.client("s3").get_object(
+        Bucket=site.stack.physical_id("AttachmentsBucket"), Key=f"users/alice/{result['id']}"
+    )
     assert list(stored["Body"].read()) == PNG and stored["ContentType"] == "image/png"
 
 
 def test_a_page_on_an_origin_the_bucket_does_not_allow_cannot_upload(page: Any, site: Site) -> None:
     created = httpx.post(
-        f"{site.url}/chatkit", headers={"authorization": f"Bearer {site.tokens['alice']}", "content-type": "application/json"},
-        content=json.dumps({"type": "attachments.create", "params": {"name": "x.png", "size": len(PNG), "mime_type": "image/png"}}),
+        f"{site.url}/chatkit",
+        headers={"authorization": f"Bearer {site.tokens['alice']}", "content-type": "application/json"},
+        content=json.dumps(
+            {
+                "type": "attachments.create",
+                "params": {"name": "x.png", "size": len(PNG), "mime_type": "image/png"},
+            }
+        ),
     ).json()
     elsewhere = "http://not-allowed.example/"
-    page.route(elsewhere, lambda route: route.fulfill(status=200, content_type="text/html", body="<!doctype html><p>elsewhere</p>"))
+    page.route(
+        elsewhere,
+        lambda route: route.fulfill(
+            status=200, content_type="text/html", body="<!doctype html><p>elsewhere</p>"
+        ),
+    )
     page.goto(elsewhere)
     outcome = page.evaluate(
         """async ({ upload, bytes }) => {
@@ -188,5 +246,7 @@ def test_a_page_on_an_origin_the_bucket_does_not_allow_cannot_upload(page: Any, 
         {"upload": created["upload_descriptor"], "bytes": PNG},
     )
     assert outcome == "blocked: TypeError"
-    listed = site.stack.client("s3").list_objects_v2(Bucket=site.stack.physical_id("AttachmentsBucket"), Prefix=f"users/alice/{created['id']}")
+    listed = site.stack.client("s3").list_objects_v2(
+        Bucket=site.stack.physical_id("AttachmentsBucket"), Prefix=f"users/alice/{created['id']}"
+    )
     assert listed["KeyCount"] == 0

@@ -33,7 +33,9 @@ START = datetime(2026, 11, 24, 8, 0, 0)  # noqa: DTZ001 - ChatKit's items carry 
 @pytest.fixture
 def store(aws: Any) -> DynamoDBStore:
     aws_clients.client.cache_clear()
-    return DynamoDBStore(aws.physical_id("ChatKitTable"), S3Files(aws.physical_id("AttachmentsBucket"), 1024 * 1024))
+    return DynamoDBStore(
+        aws.physical_id("ChatKitTable"), S3Files(aws.physical_id("AttachmentsBucket"), 1024 * 1024)
+    )
 
 
 @pytest.fixture
@@ -70,7 +72,9 @@ def message(thread_id: str, item_id: str, seconds: int, text: str = "hi") -> Use
 
 def reply(thread_id: str, item_id: str, seconds: int, text: str) -> AssistantMessageItem:
     return AssistantMessageItem(
-        id=item_id, thread_id=thread_id, created_at=START + timedelta(seconds=seconds),
+        id=item_id,
+        thread_id=thread_id,
+        created_at=START + timedelta(seconds=seconds),
         content=[AssistantMessageContent(text=text)],
     )
 
@@ -87,7 +91,9 @@ def test_a_saved_thread_loads_back_for_its_user_only(store: DynamoDBStore) -> No
     assert run(store.load_thread("thr_a", ALICE)).title == "Groceries"  # Bob's delete changed nothing
 
 
-def test_threads_are_listed_per_user_newest_first_in_exact_pages(store: DynamoDBStore, operations: list[str]) -> None:
+def test_threads_are_listed_per_user_newest_first_in_exact_pages(
+    store: DynamoDBStore, operations: list[str]
+) -> None:
     for minute in range(5):
         run(store.save_thread(thread(f"thr_{minute}", minutes=minute), ALICE))
     run(store.save_thread(thread("thr_bob", minutes=9), BOB))
@@ -98,12 +104,16 @@ def test_threads_are_listed_per_user_newest_first_in_exact_pages(store: DynamoDB
     assert [t.id for t in second.data] == ["thr_2", "thr_1"] and second.has_more
     last = run(store.load_threads(2, second.after, "desc", ALICE))
     assert [t.id for t in last.data] == ["thr_0"] and not last.has_more and last.after is None
-    assert [t.id for t in run(store.load_threads(10, None, "asc", ALICE)).data] == [f"thr_{m}" for m in range(5)]
+    assert [t.id for t in run(store.load_threads(10, None, "asc", ALICE)).data] == [
+        f"thr_{m}" for m in range(5)
+    ]
     assert [t.id for t in run(store.load_threads(10, None, "desc", BOB)).data] == ["thr_bob"]
     assert set(operations) == {"Query"}  # one Query a page, never a Scan
 
 
-def test_items_come_back_in_time_order_whatever_their_ids(store: DynamoDBStore, operations: list[str]) -> None:
+def test_items_come_back_in_time_order_whatever_their_ids(
+    store: DynamoDBStore, operations: list[str]
+) -> None:
     run(store.save_thread(thread("thr_a"), ALICE))
     # Ids from the Responses API do not sort by time; created_at decides the order.
     run(store.add_thread_item("thr_a", message("thr_a", "msg_zzz", 1, "first"), ALICE))
@@ -144,7 +154,8 @@ def test_deleting_a_thread_removes_every_item_of_it_and_nothing_else(store: Dyna
     with pytest.raises(NotFoundError):
         run(store.load_thread("thr_a", ALICE))
     left = aws.client("dynamodb").query(
-        TableName=aws.physical_id("ChatKitTable"), KeyConditionExpression="user_id = :u",
+        TableName=aws.physical_id("ChatKitTable"),
+        KeyConditionExpression="user_id = :u",
         ExpressionAttributeValues={":u": {"S": "alice"}},
     )["Items"]
     assert sorted(item["sk"]["S"] for item in left) == ["item#thr_b#msg_keep", "thread#thr_b"]
@@ -152,10 +163,18 @@ def test_deleting_a_thread_removes_every_item_of_it_and_nothing_else(store: Dyna
 
 @pytest.mark.parametrize(
     ("limit", "after", "order"),
-    [(0, None, "asc"), (101, None, "asc"), (True, None, "asc"), (5, None, "sideways"),
-     (5, "not-a-cursor!", "asc"), (5, "eyJzayI6eyJTIjoieCJ9fQ", "asc")],
+    [
+        (0, None, "asc"),
+        (101, None, "asc"),
+        (True, None, "asc"),
+        (5, None, "sideways"),
+        (5, "not-a-cursor!", "asc"),
+        (5, "eyJzayI6eyJTIjoieCJ9fQ", "asc"),
+    ],
 )
-def test_bad_page_requests_are_refused_with_a_reason(store: DynamoDBStore, limit: Any, after: Any, order: str) -> None:
+def test_bad_page_requests_are_refused_with_a_reason(
+    store: DynamoDBStore, limit: Any, after: Any, order: str
+) -> None:
     run(store.save_thread(thread("thr_a"), ALICE))
     with pytest.raises(InvalidInput):
         run(store.load_thread_items("thr_a", after, limit, order, ALICE))
@@ -178,7 +197,8 @@ def test_malformed_thread_ids_are_not_found(store: DynamoDBStore, thread_id: str
 def partition(aws: Any, user_id: str) -> dict[str, dict[str, Any]]:
     """Every record of the user's partition, by sort key (the test's view of the table)."""
     items = aws.client("dynamodb").query(
-        TableName=aws.physical_id("ChatKitTable"), KeyConditionExpression="user_id = :u",
+        TableName=aws.physical_id("ChatKitTable"),
+        KeyConditionExpression="user_id = :u",
         ExpressionAttributeValues={":u": {"S": user_id}},
     )["Items"]
     return {item["sk"]["S"]: item for item in items}
@@ -186,7 +206,9 @@ def partition(aws: Any, user_id: str) -> dict[str, dict[str, Any]]:
 
 def upload(aws: Any, user_id: str, attachment_id: str, body: bytes = b"%PDF-1.4") -> None:
     aws.client("s3").put_object(
-        Bucket=aws.physical_id("AttachmentsBucket"), Key=object_key(user_id, attachment_id), Body=body,
+        Bucket=aws.physical_id("AttachmentsBucket"),
+        Key=object_key(user_id, attachment_id),
+        Body=body,
         Tagging="chatkit-attachment=pending",
     )
 
@@ -203,7 +225,9 @@ def objects(aws: Any) -> list[str]:
     return sorted(entry["Key"] for entry in listed.get("Contents", []))
 
 
-def test_an_attachment_record_is_its_uploaders_and_expires_unless_sent(store: DynamoDBStore, aws: Any) -> None:
+def test_an_attachment_record_is_its_uploaders_and_expires_unless_sent(
+    store: DynamoDBStore, aws: Any
+) -> None:
     upload(aws, "alice", "atc_plan")
     pending = FileAttachment(id="atc_plan", name="plan.pdf", mime_type="application/pdf")
     run(store.save_attachment(pending, ALICE))
@@ -215,14 +239,19 @@ def test_an_attachment_record_is_its_uploaders_and_expires_unless_sent(store: Dy
     run(store.save_attachment(pending.model_copy(update={"thread_id": "thr_a"}), ALICE))
     record = partition(aws, "alice")["attachment#atc_plan"]
     assert "expires_at" not in record and record["order_key"]["S"] == "attachment#thr_a#atc_plan"
-    assert tags(aws, "alice", "atc_plan") == {"chatkit-attachment": "attached"}  # the lifecycle rule spares it now
+    assert tags(aws, "alice", "atc_plan") == {
+        "chatkit-attachment": "attached"
+    }  # the lifecycle rule spares it now
     run(store.delete_attachment("atc_plan", BOB))  # Bob's delete names his own partition: nothing
     assert "attachment#atc_plan" in partition(aws, "alice")
 
 
 def test_image_previews_are_signed_anew_for_the_private_bucket(store: DynamoDBStore, aws: Any) -> None:
     stale = ImageAttachment(
-        id="atc_photo", name="list.png", mime_type="image/png", preview_url="https://expired.example/list.png",
+        id="atc_photo",
+        name="list.png",
+        mime_type="image/png",
+        preview_url="https://expired.example/list.png",
         thread_id="thr_a",
     )
     upload(aws, "alice", "atc_photo", b"\x89PNG")
@@ -238,22 +267,35 @@ def test_image_previews_are_signed_anew_for_the_private_bucket(store: DynamoDBSt
 
 def test_deleting_a_thread_deletes_its_files_and_no_others(store: DynamoDBStore, aws: Any) -> None:
     for user, context, thread_id, attachment_id in [
-        ("alice", ALICE, "thr_a", "atc_1"), ("alice", ALICE, "thr_a", "atc_2"),
-        ("alice", ALICE, "thr_b", "atc_3"), ("bob", BOB, "thr_a", "atc_1"),
+        ("alice", ALICE, "thr_a", "atc_1"),
+        ("alice", ALICE, "thr_a", "atc_2"),
+        ("alice", ALICE, "thr_b", "atc_3"),
+        ("bob", BOB, "thr_a", "atc_1"),
     ]:
         run(store.save_thread(thread(thread_id), context))
         upload(aws, user, attachment_id)
-        attachment = FileAttachment(id=attachment_id, name="f.pdf", mime_type="application/pdf", thread_id=thread_id)
+        attachment = FileAttachment(
+            id=attachment_id, name="f.pdf", mime_type="application/pdf", thread_id=thread_id
+        )
         run(store.save_attachment(attachment, context))
     upload(aws, "alice", "atc_unsent")
-    run(store.save_attachment(FileAttachment(id="atc_unsent", name="u.pdf", mime_type="application/pdf"), ALICE))
+    run(
+        store.save_attachment(
+            FileAttachment(id="atc_unsent", name="u.pdf", mime_type="application/pdf"), ALICE
+        )
+    )
     run(store.delete_thread("thr_a", ALICE))
     assert objects(aws) == ["users/alice/atc_3", "users/alice/atc_unsent", "users/bob/atc_1"]
-    assert sorted(sk for sk in partition(aws, "alice") if sk.startswith("attachment#")) == ["attachment#atc_3", "attachment#atc_unsent"]
+    assert sorted(sk for sk in partition(aws, "alice") if sk.startswith("attachment#")) == [
+        "attachment#atc_3",
+        "attachment#atc_unsent",
+    ]
     assert "attachment#atc_1" in partition(aws, "bob")
 
 
-def test_feedback_is_one_vote_per_item_and_user(store: DynamoDBStore, aws: Any, operations: list[str]) -> None:
+def test_feedback_is_one_vote_per_item_and_user(
+    store: DynamoDBStore, aws: Any, operations: list[str]
+) -> None:
     run(store.save_thread(thread("thr_a"), ALICE))
     run(store.add_thread_item("thr_a", reply("thr_a", "msg_1", 1, "Done."), ALICE))
     run(store.add_thread_item("thr_a", reply("thr_a", "msg_2", 2, "Added."), ALICE))
@@ -261,7 +303,11 @@ def test_feedback_is_one_vote_per_item_and_user(store: DynamoDBStore, aws: Any, 
     run(store.save_feedback("thr_a", ["msg_1", "msg_2"], "negative", ALICE))
     assert operations == ["BatchGetItem", "BatchWriteItem"]
     run(store.save_feedback("thr_a", ["msg_1"], "positive", ALICE))  # a second vote replaces the first
-    votes = {sk: record["kind"]["S"] for sk, record in partition(aws, "alice").items() if sk.startswith("feedback#")}
+    votes = {
+        sk: record["kind"]["S"]
+        for sk, record in partition(aws, "alice").items()
+        if sk.startswith("feedback#")
+    }
     assert votes == {"feedback#thr_a#msg_1": "positive", "feedback#thr_a#msg_2": "negative"}
 
 
@@ -272,7 +318,9 @@ def test_feedback_is_one_vote_per_item_and_user(store: DynamoDBStore, aws: Any, 
         pytest.param(ALICE, ["msg_1", "msg_nope"], NotFoundError, id="one unknown item"),
         pytest.param(ALICE, ["msg#1"], NotFoundError, id="malformed item id"),
         pytest.param(ALICE, [], InvalidInput, id="no item"),
-        pytest.param(ALICE, [f"msg_{n}" for n in range(FEEDBACK_ITEMS_MAX + 1)], InvalidInput, id="too many items"),
+        pytest.param(
+            ALICE, [f"msg_{n}" for n in range(FEEDBACK_ITEMS_MAX + 1)], InvalidInput, id="too many items"
+        ),
     ],
 )
 def test_feedback_on_items_that_are_not_the_callers_stores_nothing(

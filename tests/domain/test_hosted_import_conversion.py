@@ -44,7 +44,14 @@ ITEM = TypeAdapter(ThreadItem)
 
 def hosted(kind: str, **fields: Any) -> Any:
     """A hosted item as the SDK parses it from the wire."""
-    raw = {"id": "cthi_1", "object": "chatkit.thread_item", "created_at": 1_793_000_000, "thread_id": THREAD, "type": f"chatkit.{kind}", **fields}
+    raw = {
+        "id": "cthi_1",
+        "object": "chatkit.thread_item",
+        "created_at": 1_793_000_000,
+        "thread_id": THREAD,
+        "type": f"chatkit.{kind}",
+        **fields,
+    }
     return ChatKitThreadItemList.model_validate({"object": "list", "data": [raw], "has_more": False}).data[0]
 
 
@@ -57,50 +64,89 @@ def convert(kind: str, **fields: Any) -> Any:
 
 def as_served(item: Any) -> dict[str, Any]:
     """What ChatKit's server sends a client (its own serialisation options)."""
-    return json.loads(item.model_dump_json(by_alias=True, exclude_none=True, context={"exclude_metadata": True}))
+    return json.loads(
+        item.model_dump_json(by_alias=True, exclude_none=True, context={"exclude_metadata": True})
+    )
 
 
 def test_user_message_keeps_text_quote_attachments_and_options() -> None:
     item = convert(
         "user_message",
-        content=[{"type": "quoted_text", "text": "boxes by Friday"}, {"type": "input_text", "text": "Add "}, {"type": "input_text", "text": "packing"}],
+        content=[
+            {"type": "quoted_text", "text": "boxes by Friday"},
+            {"type": "input_text", "text": "Add "},
+            {"type": "input_text", "text": "packing"},
+        ],
         attachments=[
-            {"id": "cfile_1", "mime_type": "image/png", "name": "receipt.png", "preview_url": "https://files.example/1.png", "type": "image"},
-            {"id": "cfile_2", "mime_type": "application/pdf", "name": "plan.pdf", "preview_url": None, "type": "file"},
+            {
+                "id": "cfile_1",
+                "mime_type": "image/png",
+                "name": "receipt.png",
+                "preview_url": "https://files.example/1.png",
+                "type": "image",
+            },
+            {
+                "id": "cfile_2",
+                "mime_type": "application/pdf",
+                "name": "plan.pdf",
+                "preview_url": None,
+                "type": "file",
+            },
         ],
         inference_options={"model": "gpt-4.1-mini", "tool_choice": {"id": "add_task"}},
     )
     assert isinstance(item, UserMessageItem)
     assert [part.text for part in item.content] == ["Add ", "packing"]
     assert item.quoted_text == "boxes by Friday"
-    assert [(a.name, a.mime_type, a.type) for a in item.attachments] == [("receipt.png", "image/png", "file"), ("plan.pdf", "application/pdf", "file")]
+    assert [(a.name, a.mime_type, a.type) for a in item.attachments] == [
+        ("receipt.png", "image/png", "file"),
+        ("plan.pdf", "application/pdf", "file"),
+    ]
     assert all(isinstance(a, FileAttachment) and a.thread_id == THREAD for a in item.attachments)
     assert item.attachments[0].metadata == {"imported_from": "hosted_chatkit", "hosted_type": "image"}
-    assert (item.inference_options.model, item.inference_options.tool_choice.id) == ("gpt-4.1-mini", "add_task")
+    assert (item.inference_options.model, item.inference_options.tool_choice.id) == (
+        "gpt-4.1-mini",
+        "add_task",
+    )
     served = as_served(item)
     assert "metadata" not in served["attachments"][0] and "preview_url" not in served["attachments"][0]
 
 
 def test_user_message_without_options_or_quote() -> None:
-    item = convert("user_message", content=[{"type": "input_text", "text": "hi"}], attachments=[], inference_options=None)
-    assert (item.quoted_text, item.inference_options.model, item.inference_options.tool_choice, item.attachments) == (None, None, None, [])
+    item = convert(
+        "user_message", content=[{"type": "input_text", "text": "hi"}], attachments=[], inference_options=None
+    )
+    assert (
+        item.quoted_text,
+        item.inference_options.model,
+        item.inference_options.tool_choice,
+        item.attachments,
+    ) == (None, None, None, [])
 
 
 def test_assistant_message_keeps_text_and_annotations() -> None:
     item = convert(
         "assistant_message",
         content=[
-            {"type": "output_text", "text": "See the list.", "annotations": [
-                {"type": "url", "source": {"type": "url", "url": "https://example.com/list"}},
-                {"type": "file", "source": {"type": "file", "filename": "plan.pdf"}},
-            ]},
+            {
+                "type": "output_text",
+                "text": "See the list.",
+                "annotations": [
+                    {"type": "url", "source": {"type": "url", "url": "https://example.com/list"}},
+                    {"type": "file", "source": {"type": "file", "filename": "plan.pdf"}},
+                ],
+            },
             {"type": "output_text", "text": "Second part.", "annotations": []},
         ],
     )
     assert isinstance(item, AssistantMessageItem)
     assert [part.text for part in item.content] == ["See the list.", "Second part."]
     sources = [annotation.source for annotation in item.content[0].annotations]
-    assert (sources[0].type, sources[0].url, sources[0].title) == ("url", "https://example.com/list", "https://example.com/list")
+    assert (sources[0].type, sources[0].url, sources[0].title) == (
+        "url",
+        "https://example.com/list",
+        "https://example.com/list",
+    )
     assert (sources[1].type, sources[1].filename, sources[1].title) == ("file", "plan.pdf", "plan.pdf")
 
 
@@ -126,36 +172,85 @@ def test_widget_the_sdk_refuses_is_not_convertible(widget: str, reason: str) -> 
 
 def test_client_tool_call_keeps_call_arguments_and_output() -> None:
     done = convert(
-        "client_tool_call", call_id="call_1", name="set_theme", arguments='{"theme": "dark"}', output='{"ok": true}', status="completed"
+        "client_tool_call",
+        call_id="call_1",
+        name="set_theme",
+        arguments='{"theme": "dark"}',
+        output='{"ok": true}',
+        status="completed",
     )
     assert isinstance(done, ClientToolCallItem)
-    assert (done.call_id, done.name, done.arguments, done.output, done.status) == ("call_1", "set_theme", {"theme": "dark"}, {"ok": True}, "completed")
-    running = convert("client_tool_call", call_id="call_2", name="x", arguments="{}", output=None, status="in_progress")
+    assert (done.call_id, done.name, done.arguments, done.output, done.status) == (
+        "call_1",
+        "set_theme",
+        {"theme": "dark"},
+        {"ok": True},
+        "completed",
+    )
+    running = convert(
+        "client_tool_call", call_id="call_2", name="x", arguments="{}", output=None, status="in_progress"
+    )
     assert (running.status, running.output) == ("pending", None)
-    plain = convert("client_tool_call", call_id="call_3", name="x", arguments="{}", output="done, no JSON", status="completed")
+    plain = convert(
+        "client_tool_call",
+        call_id="call_3",
+        name="x",
+        arguments="{}",
+        output="done, no JSON",
+        status="completed",
+    )
     assert plain.output == "done, no JSON"
 
 
-@pytest.mark.parametrize(("arguments", "reason"), [("{oops", "not JSON"), ("[1, 2]", "not a JSON object"), ('"text"', "not a JSON object")])
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [("{oops", "not JSON"), ("[1, 2]", "not a JSON object"), ('"text"', "not a JSON object")],
+)
 def test_client_tool_call_without_object_arguments_is_not_convertible(arguments: str, reason: str) -> None:
     with pytest.raises(NotConvertible, match=reason):
-        convert_item(hosted("client_tool_call", call_id="c", name="n", arguments=arguments, output=None, status="completed"), THREAD, WHEN)
+        convert_item(
+            hosted(
+                "client_tool_call",
+                call_id="c",
+                name="n",
+                arguments=arguments,
+                output=None,
+                status="completed",
+            ),
+            THREAD,
+            WHEN,
+        )
 
 
 def test_tasks_keep_heading_and_summary() -> None:
     custom = convert("task", task_type="custom", heading="Called add_task", summary="Pack the kitchen")
     assert isinstance(custom, TaskItem)
-    assert (custom.task.type, custom.task.title, custom.task.content) == ("custom", "Called add_task", "Pack the kitchen")
+    assert (custom.task.type, custom.task.title, custom.task.content) == (
+        "custom",
+        "Called add_task",
+        "Pack the kitchen",
+    )
     thought = convert("task", task_type="thought", heading=None, summary=None)
     assert (thought.task.type, thought.task.title, thought.task.content) == ("thought", None, "")
 
 
 def test_task_groups_become_workflows_of_the_same_tasks() -> None:
-    reasoning = convert("task_group", tasks=[{"type": "thought", "heading": "Plan", "summary": "3 rooms"}, {"type": "thought", "summary": "Kitchen"}])
+    reasoning = convert(
+        "task_group",
+        tasks=[
+            {"type": "thought", "heading": "Plan", "summary": "3 rooms"},
+            {"type": "thought", "summary": "Kitchen"},
+        ],
+    )
     assert isinstance(reasoning, WorkflowItem)
     assert (reasoning.workflow.type, reasoning.workflow.expanded) == ("reasoning", True)
-    assert [(t.type, t.title, t.content) for t in reasoning.workflow.tasks] == [("thought", "Plan", "3 rooms"), ("thought", None, "Kitchen")]
-    mixed = convert("task_group", tasks=[{"type": "custom", "heading": "Search"}, {"type": "thought", "summary": "ok"}])
+    assert [(t.type, t.title, t.content) for t in reasoning.workflow.tasks] == [
+        ("thought", "Plan", "3 rooms"),
+        ("thought", None, "Kitchen"),
+    ]
+    mixed = convert(
+        "task_group", tasks=[{"type": "custom", "heading": "Search"}, {"type": "thought", "summary": "ok"}]
+    )
     assert mixed.workflow.type == "custom"
     assert convert("task_group", tasks=[]).workflow.tasks == []
 
@@ -171,17 +266,33 @@ def test_an_item_id_the_store_refuses_is_not_convertible(item_id: str) -> None:
 
 def thread(**fields: Any) -> ChatKitThread:
     return ChatKitThread.model_validate(
-        {"id": THREAD, "object": "chatkit.thread", "created_at": 1_793_000_000, "status": {"type": "active"}, "title": "Groceries", "user": "alice", **fields}
+        {
+            "id": THREAD,
+            "object": "chatkit.thread",
+            "created_at": 1_793_000_000,
+            "status": {"type": "active"},
+            "title": "Groceries",
+            "user": "alice",
+            **fields,
+        }
     )
 
 
 @pytest.mark.parametrize(
     ("status", "kind", "reason"),
-    [({"type": "active"}, "active", None), ({"type": "locked", "reason": "archived"}, "locked", "archived"), ({"type": "closed", "reason": None}, "closed", None)],
+    [
+        ({"type": "active"}, "active", None),
+        ({"type": "locked", "reason": "archived"}, "locked", "archived"),
+        ({"type": "closed", "reason": None}, "closed", None),
+    ],
 )
 def test_thread_keeps_id_title_time_and_status(status: dict[str, Any], kind: str, reason: str | None) -> None:
     metadata = convert_thread(thread(status=status))
-    assert (metadata.id, metadata.title, metadata.created_at) == (THREAD, "Groceries", datetime(2026, 10, 26, 7, 33, 20, tzinfo=UTC))
+    assert (metadata.id, metadata.title, metadata.created_at) == (
+        THREAD,
+        "Groceries",
+        datetime(2026, 10, 26, 7, 33, 20, tzinfo=UTC),
+    )
     assert (metadata.status.type, getattr(metadata.status, "reason", None)) == (kind, reason)
 
 
@@ -200,7 +311,10 @@ def test_items_of_one_second_keep_their_order_and_later_seconds_stay_later() -> 
     seconds = [100, 100, 100, 101, 101, 105, 105, 105, 105]
     stamps = [item_time(second, position) for position, second in enumerate(seconds)]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
-    assert all(abs((stamp - datetime.fromtimestamp(second, UTC)).total_seconds()) < 0.001 for stamp, second in zip(stamps, seconds))
+    assert all(
+        abs((stamp - datetime.fromtimestamp(second, UTC)).total_seconds()) < 0.001
+        for stamp, second in zip(stamps, seconds)
+    )
     # Even with more than a million items, the sum keeps growing.
     assert item_time(100, 999_999) < item_time(101, 1_000_000) < item_time(101, 1_000_001)
 
@@ -270,14 +384,23 @@ def test_titles_follow_this_apis_title_rules(title: str | None, stored: str | No
 
 
 def test_an_item_too_large_to_store_is_not_convertible() -> None:
-    huge = hosted("assistant_message", content=[{"type": "output_text", "text": "x" * (400 * 1024), "annotations": []}])
+    huge = hosted(
+        "assistant_message", content=[{"type": "output_text", "text": "x" * (400 * 1024), "annotations": []}]
+    )
     with pytest.raises(NotConvertible, match="KiB"):
         convert_item(huge, THREAD, WHEN)
-    fits = hosted("assistant_message", content=[{"type": "output_text", "text": "x" * (300 * 1024), "annotations": []}])
+    fits = hosted(
+        "assistant_message", content=[{"type": "output_text", "text": "x" * (300 * 1024), "annotations": []}]
+    )
     assert len(convert_item(fits, THREAD, WHEN).content[0].text) == 300 * 1024
 
 
 def test_text_with_lone_surrogates_is_not_convertible() -> None:
-    broken = hosted("user_message", content=[{"type": "input_text", "text": "bad \ud800 text"}], attachments=[], inference_options=None)
+    broken = hosted(
+        "user_message",
+        content=[{"type": "input_text", "text": "bad \ud800 text"}],
+        attachments=[],
+        inference_options=None,
+    )
     with pytest.raises(NotConvertible, match="surrogates"):
         convert_item(broken, THREAD, WHEN)

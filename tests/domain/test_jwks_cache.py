@@ -184,7 +184,10 @@ def test_fetch_follows_a_redirect_to_https_or_loopback_but_not_to_plain_http_els
                 self.end_headers()
                 self.wfile.write(body)
                 return
-            target = {"/local": f"http://127.0.0.1:{self.server.server_address[1]}/jwks", "/away": "http://keys.example.com/jwks"}
+            target = {
+                "/local": f"http://127.0.0.1:{self.server.server_address[1]}/jwks",
+                "/away": "http://keys.example.com/jwks",
+            }
             self.send_response(302)
             self.send_header("location", target[self.path])
             self.send_header("content-length", "0")

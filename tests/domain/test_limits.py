@@ -58,7 +58,6 @@ def test_newline_tab_and_ordinary_text_are_kept(character: str) -> None:
     assert threads.validate_title(f"Buy{character}milk") == f"Buy{character}milk"
 
 
-
 # The MCP schemas and the FastAPI models are built at import, so the check runs in a fresh
 # interpreter that lowers the one constant before anything imports it, then reads what each
 # surface enforces: the service (longest value accepted), the MCP tool schema, the HTTP API's

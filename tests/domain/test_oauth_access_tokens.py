@@ -38,9 +38,18 @@ USER_AUDIENCE = "https://app.example.test"
         ),
         (
             "https://auth.example.test",
-            ["https://auth.example.test/.well-known/oauth-authorization-server", "https://auth.example.test/.well-known/openid-configuration"],
+            [
+                "https://auth.example.test/.well-known/oauth-authorization-server",
+                "https://auth.example.test/.well-known/openid-configuration",
+            ],
         ),
-        ("https://auth.example.test/", ["https://auth.example.test/.well-known/oauth-authorization-server", "https://auth.example.test/.well-known/openid-configuration"]),
+        (
+            "https://auth.example.test/",
+            [
+                "https://auth.example.test/.well-known/oauth-authorization-server",
+                "https://auth.example.test/.well-known/openid-configuration",
+            ],
+        ),
     ],
 )
 def test_metadata_is_looked_for_where_mcp_clients_look(issuer: str, urls: list[str]) -> None:
@@ -62,7 +71,12 @@ class Documents:
 
 
 def metadata(**extra: Any) -> dict[str, Any]:
-    return {"issuer": ISSUER, "jwks_uri": f"{ISSUER}/jwks", "introspection_endpoint": f"{ISSUER}/oauth2/introspect", **extra}
+    return {
+        "issuer": ISSUER,
+        "jwks_uri": f"{ISSUER}/jwks",
+        "introspection_endpoint": f"{ISSUER}/oauth2/introspect",
+        **extra,
+    }
 
 
 def test_oidc_discovery_is_the_fallback_and_another_issuers_document_is_skipped() -> None:
@@ -101,7 +115,10 @@ def test_an_issuer_that_is_not_https_is_never_fetched(issuer: str) -> None:
 
 
 def test_a_jwks_uri_that_is_not_https_is_refused() -> None:
-    server = AuthorizationServer(ISSUER, fetch=Documents({metadata_urls(ISSUER)[0]: metadata(jwks_uri="http://evil.example.test/jwks")}))
+    server = AuthorizationServer(
+        ISSUER,
+        fetch=Documents({metadata_urls(ISSUER)[0]: metadata(jwks_uri="http://evil.example.test/jwks")}),
+    )
     with pytest.raises(KeysUnavailable, match="jwks_uri"):
         server.keys()
 
@@ -140,7 +157,10 @@ def test_introspection_authenticates_with_basic_and_caches_for_a_minute() -> Non
     server.introspect("opaque-1")
     assert len(post.calls) == 2
     url, form, headers = post.calls[0]
-    assert (url, form) == (f"{ISSUER}/oauth2/introspect", {"token": "opaque-1", "token_type_hint": "access_token"})
+    assert (url, form) == (
+        f"{ISSUER}/oauth2/introspect",
+        {"token": "opaque-1", "token_type_hint": "access_token"},
+    )
     # RFC 6749 section 2.3.1: client id and secret are form-encoded before they are joined.
     assert headers == {"authorization": "Basic cnMlMjBjbGllbnQ6czNjcmV0JTNBJTJG"}
 
@@ -198,31 +218,62 @@ def frontend_key() -> SigningKey:
     return new_key("ES256")
 
 
-def verifier(server_key: SigningKey, frontend_key: SigningKey, *, user_issuer: str = "https://app.example.test", **kw: Any) -> TokenVerifier:
+def verifier(
+    server_key: SigningKey,
+    frontend_key: SigningKey,
+    *,
+    user_issuer: str = "https://app.example.test",
+    **kw: Any,
+) -> TokenVerifier:
     def jwks_of(key: SigningKey) -> Any:
         return lambda url: JwksCache(url, fetch=lambda _: {"keys": [key.public_jwk]})
 
-    server = AuthorizationServer(ISSUER, fetch=Documents({metadata_urls(ISSUER)[0]: metadata()}), jwks=jwks_of(server_key), **kw)
+    server = AuthorizationServer(
+        ISSUER, fetch=Documents({metadata_urls(ISSUER)[0]: metadata()}), jwks=jwks_of(server_key), **kw
+    )
     return TokenVerifier(
-        mcp_keys=None, user_keys=None, jwks=jwks_of(frontend_key)("https://app.example.test/api/auth/jwks"),
-        issuer=user_issuer, audience=USER_AUDIENCE, authorization_server=server,
+        mcp_keys=None,
+        user_keys=None,
+        jwks=jwks_of(frontend_key)("https://app.example.test/api/auth/jwks"),
+        issuer=user_issuer,
+        audience=USER_AUDIENCE,
+        authorization_server=server,
     )
 
 
 def access_token(key: SigningKey, typ: str | None = "at+jwt", **overrides: Any) -> str:
     now = int(time.time())
-    claims = {"iss": ISSUER, "sub": "alice", "aud": RESOURCE, "scope": "tasks:read", "iat": now, "exp": now + 600, **overrides}
+    claims = {
+        "iss": ISSUER,
+        "sub": "alice",
+        "aud": RESOURCE,
+        "scope": "tasks:read",
+        "iat": now,
+        "exp": now + 600,
+        **overrides,
+    }
     headers = {"kid": key.kid, **({"typ": typ} if typ else {})}
-    return jwt.encode({k: v for k, v in claims.items() if v is not None}, key.private, algorithm=key.algorithm, headers=headers)
+    return jwt.encode(
+        {k: v for k, v in claims.items() if v is not None},
+        key.private,
+        algorithm=key.algorithm,
+        headers=headers,
+    )
 
 
-def test_an_access_token_for_the_resource_carries_its_scopes(server_key: SigningKey, frontend_key: SigningKey) -> None:
-    verified = verifier(server_key, frontend_key).verify(access_token(server_key, scope="tasks:read  x"), resource=RESOURCE)
+def test_an_access_token_for_the_resource_carries_its_scopes(
+    server_key: SigningKey, frontend_key: SigningKey
+) -> None:
+    verified = verifier(server_key, frontend_key).verify(
+        access_token(server_key, scope="tasks:read  x"), resource=RESOURCE
+    )
 
     assert verified == VerifiedToken("alice", "oauth", frozenset({"tasks:read", "x"}))
 
 
-def test_without_a_resource_the_oauth_path_is_closed(server_key: SigningKey, frontend_key: SigningKey) -> None:
+def test_without_a_resource_the_oauth_path_is_closed(
+    server_key: SigningKey, frontend_key: SigningKey
+) -> None:
     """The gateway authorizer names no resource: an access token is not a user token there."""
     with pytest.raises(TokenRejected, match="unknown_kid"):
         verifier(server_key, frontend_key).verify(access_token(server_key))
@@ -238,7 +289,9 @@ def test_without_a_resource_the_oauth_path_is_closed(server_key: SigningKey, fro
         ({"typ": "logout+jwt"}, "not_an_access_token"),
     ],
 )
-def test_the_oauth_path_refuses(server_key: SigningKey, frontend_key: SigningKey, overrides: dict[str, Any], reason: str) -> None:
+def test_the_oauth_path_refuses(
+    server_key: SigningKey, frontend_key: SigningKey, overrides: dict[str, Any], reason: str
+) -> None:
     typ = overrides.pop("typ", "at+jwt")
     token = access_token(server_key, typ=typ, **overrides)
     with pytest.raises(TokenRejected) as refused:
@@ -246,14 +299,20 @@ def test_the_oauth_path_refuses(server_key: SigningKey, frontend_key: SigningKey
     assert refused.value.reason == reason
 
 
-def test_the_resource_claim_stands_in_for_a_missing_aud(server_key: SigningKey, frontend_key: SigningKey) -> None:
+def test_the_resource_claim_stands_in_for_a_missing_aud(
+    server_key: SigningKey, frontend_key: SigningKey
+) -> None:
     token = access_token(server_key, aud=None, resource=RESOURCE)
     assert verifier(server_key, frontend_key).verify(token, resource=RESOURCE).token_use == "oauth"
 
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"aud": "https://api.example.test/mcp/other"}, {"aud": None}, {"aud": None, "resource": "https://api.example.test/other"}],
+    [
+        {"aud": "https://api.example.test/mcp/other"},
+        {"aud": None},
+        {"aud": None, "resource": "https://api.example.test/other"},
+    ],
 )
 def test_a_token_for_another_resource_is_checked_as_a_user_token_and_never_wakes_the_server(
     server_key: SigningKey, frontend_key: SigningKey, overrides: dict[str, Any]
@@ -264,7 +323,9 @@ def test_a_token_for_another_resource_is_checked_as_a_user_token_and_never_wakes
     assert check.authorization_server is not None and check.authorization_server._metadata is None
 
 
-def test_with_one_jwks_for_both_a_token_for_another_resource_fails_on_its_audience(server_key: SigningKey) -> None:
+def test_with_one_jwks_for_both_a_token_for_another_resource_fails_on_its_audience(
+    server_key: SigningKey,
+) -> None:
     """Better Auth signs user tokens and access tokens with the same keys and can give both its
     OAuth issuer: the audience alone tells them apart."""
     check = verifier(server_key, server_key, user_issuer=ISSUER)
@@ -302,7 +363,9 @@ def test_resources_compare_with_case_insensitive_scheme_and_host_only(url: str, 
 def test_oauth_is_on_only_with_settings_that_can_work(settings: tuple[str, ...], oauth: bool) -> None:
     from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
 
-    server = ResourceServer(McpAuthSettings(*settings), TokenVerifier(mcp_keys=None, user_keys=None, jwks=None))
+    server = ResourceServer(
+        McpAuthSettings(*settings), TokenVerifier(mcp_keys=None, user_keys=None, jwks=None)
+    )
     assert server.oauth is oauth
 
 
@@ -322,7 +385,10 @@ def test_a_custom_resource_url_names_its_own_metadata_url() -> None:
 @pytest.mark.parametrize(
     ("domain", "resource"),
     [
-        ("abc123.execute-api.us-east-1.amazonaws.com", "https://abc123.execute-api.us-east-1.amazonaws.com/mcp"),
+        (
+            "abc123.execute-api.us-east-1.amazonaws.com",
+            "https://abc123.execute-api.us-east-1.amazonaws.com/mcp",
+        ),
         ("127.0.0.1:3000", "http://127.0.0.1:3000/mcp"),
         ("LOCALHOST:3000", "http://localhost:3000/mcp"),
         ("[::1]:3000", "http://[::1]:3000/mcp"),
@@ -330,9 +396,13 @@ def test_a_custom_resource_url_names_its_own_metadata_url() -> None:
         (None, None),
     ],
 )
-def test_without_a_custom_url_the_resource_is_where_the_request_came(domain: Any, resource: str | None) -> None:
+def test_without_a_custom_url_the_resource_is_where_the_request_came(
+    domain: Any, resource: str | None
+) -> None:
     from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
 
-    server = ResourceServer(McpAuthSettings("", ISSUER, "", "", ""), TokenVerifier(mcp_keys=None, user_keys=None, jwks=None))
+    server = ResourceServer(
+        McpAuthSettings("", ISSUER, "", "", ""), TokenVerifier(mcp_keys=None, user_keys=None, jwks=None)
+    )
     endpoint = server.endpoint(domain)
     assert (endpoint.resource if endpoint else None) == resource

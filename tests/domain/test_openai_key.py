@@ -64,7 +64,10 @@ def test_a_key_is_read_and_trimmed(aws: AwsResources) -> None:
 @pytest.mark.parametrize(
     ("secret_id", "name"),
     [
-        ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:chatkit-prod-OpenAIApiKeySecret-Ab12Cd34Ef56-XyZ123", "chatkit-prod-OpenAIApiKeySecret-Ab12Cd34Ef56"),
+        (
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:chatkit-prod-OpenAIApiKeySecret-Ab12Cd34Ef56-XyZ123",
+            "chatkit-prod-OpenAIApiKeySecret-Ab12Cd34Ef56",
+        ),
         ("arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:a/b-c-AbCdEf", "a/b-c"),
         ("plain-name", "plain-name"),
     ],

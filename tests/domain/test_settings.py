@@ -20,14 +20,21 @@ def environment_reads(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
     for node in ast.walk(tree):
-        name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        name = (
+            node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        )
         if name in READERS:
             found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
     return found
 
 
 def test_only_the_settings_module_reads_the_environment() -> None:
-    reads = [read for path in sorted(LAYER.rglob("*.py")) if path.name != "settings.py" or path.parent != LAYER for read in environment_reads(path)]
+    reads = [
+        read
+        for path in sorted(LAYER.rglob("*.py"))
+        if path.name != "settings.py" or path.parent != LAYER
+        for read in environment_reads(path)
+    ]
     assert reads == []
 
 
@@ -47,7 +54,9 @@ def test_a_function_names_its_singletons_one_way(app: Path) -> None:
     from_env_calls = [
         name
         for name, value in assigned.items()
-        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "from_env"
+        if isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr == "from_env"
     ]
     assert from_env_calls in ([], ["settings"])
     assert "settings" not in assigned or from_env_calls == ["settings"]
@@ -69,7 +78,15 @@ class Nested(EnvSettings):
     stage: str = env("EXAMPLE_STAGE", "dev")
 
 
-NAMES = ["EXAMPLE_TABLE", "EXAMPLE_ORIGINS", "EXAMPLE_MODEL", "EXAMPLE_SIZE", "EXAMPLE_SECONDS", "EXAMPLE_ENABLED", "EXAMPLE_STAGE"]
+NAMES = [
+    "EXAMPLE_TABLE",
+    "EXAMPLE_ORIGINS",
+    "EXAMPLE_MODEL",
+    "EXAMPLE_SIZE",
+    "EXAMPLE_SECONDS",
+    "EXAMPLE_ENABLED",
+    "EXAMPLE_STAGE",
+]
 
 
 @pytest.fixture
@@ -86,11 +103,17 @@ def test_unset_variables_give_the_declared_defaults(environ: pytest.MonkeyPatch)
 def test_each_field_is_read_by_its_type(environ: pytest.MonkeyPatch) -> None:
     for name, value in zip(NAMES, ["tasks ", "https://a, ,https://b", "gpt-y", "7", "30", "yes", "prod"]):
         environ.setenv(name, value)
-    assert Nested.from_env() == Nested(Example("tasks", ("https://a", "https://b"), "gpt-y", 7, 30.0, True), "prod")
+    assert Nested.from_env() == Nested(
+        Example("tasks", ("https://a", "https://b"), "gpt-y", 7, 30.0, True), "prod"
+    )
 
 
-@pytest.mark.parametrize(("name", "value"), [("EXAMPLE_SIZE", "ten"), ("EXAMPLE_SECONDS", "4.5"), ("EXAMPLE_ENABLED", "maybe")])
-def test_a_value_of_the_wrong_type_names_its_variable(environ: pytest.MonkeyPatch, name: str, value: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value"), [("EXAMPLE_SIZE", "ten"), ("EXAMPLE_SECONDS", "4.5"), ("EXAMPLE_ENABLED", "maybe")]
+)
+def test_a_value_of_the_wrong_type_names_its_variable(
+    environ: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     environ.setenv(name, value)
     with pytest.raises(ValueError, match=name):
         Example.from_env()

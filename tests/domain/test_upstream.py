@@ -22,6 +22,8 @@ from chatkit_backend.upstream import DEFAULT_RETRY_AFTER_SECONDS, retry_after, r
         ({}, None, DEFAULT_RETRY_AFTER_SECONDS),
     ],
 )
-def test_retry_after_reads_the_upstreams_delay(headers: dict[str, str], seconds: float | None, whole: int) -> None:
+def test_retry_after_reads_the_upstreams_delay(
+    headers: dict[str, str], seconds: float | None, whole: int
+) -> None:
     assert retry_after(headers) == seconds
     assert retry_after_seconds(headers) == whole

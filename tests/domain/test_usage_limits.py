@@ -29,9 +29,14 @@ def limits(aws: Any, clock: Clock, per_minute: int = 3, budget: int = 100, mcp: 
 
 
 def day_item(aws: Any, user_id: str, day: str = "2026-11-28") -> dict[str, Any]:
-    return aws.client("dynamodb").get_item(
-        TableName=aws.physical_id("UsageTable"), Key={"user_id": {"S": user_id}, "sk": {"S": f"day#{day}"}}
-    ).get("Item", {})
+    return (
+        aws.client("dynamodb")
+        .get_item(
+            TableName=aws.physical_id("UsageTable"),
+            Key={"user_id": {"S": user_id}, "sk": {"S": f"day#{day}"}},
+        )
+        .get("Item", {})
+    )
 
 
 def test_the_fourth_turn_in_a_minute_is_refused_until_the_next_minute(aws: Any) -> None:
@@ -105,5 +110,7 @@ def test_mcp_tool_calls_have_their_own_per_minute_limit(aws: Any) -> None:
 def test_windows_at_their_edges(moment: datetime, minute: int, left_in_minute: int, left_in_day: int) -> None:
     window = Window.at(moment.timestamp())
     assert (window.minute, window.seconds_left_in_minute, window.seconds_left_in_day) == (
-        minute, left_in_minute, left_in_day,
+        minute,
+        left_in_minute,
+        left_in_day,
     )

@@ -24,9 +24,15 @@ ROTATION_EVENTS = ROOT / "events" / "rotation"
 TokenFactory = Callable[[str], "str | None"]
 
 EXPECTED: dict[str, tuple[TokenFactory, Any]] = {
-    "valid.json": (lambda secret: mint_user_token(secret, "alice"), {"isAuthorized": True, "context": {"user_id": "alice", "token_use": "user"}}),
+    "valid.json": (
+        lambda secret: mint_user_token(secret, "alice"),
+        {"isAuthorized": True, "context": {"user_id": "alice", "token_use": "user"}},
+    ),
     "expired.json": (lambda secret: mint_user_token(secret, "alice", ttl=-120), {"isAuthorized": False}),
-    "wrong_audience.json": (lambda secret: mint_user_token(secret, "alice", audience="https://elsewhere.example"), {"isAuthorized": False}),
+    "wrong_audience.json": (
+        lambda secret: mint_user_token(secret, "alice", audience="https://elsewhere.example"),
+        {"isAuthorized": False},
+    ),
     "missing_header.json": (lambda secret: None, {"isAuthorized": False}),
 }
 
@@ -42,16 +48,22 @@ def test_every_authorizer_fixture_has_an_expectation() -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_authorizer_fixture(name: str, aws: Any, invoke: Any) -> None:
-    secret = aws.client("secretsmanager").get_secret_value(SecretId=aws.physical_id("UserTokenSecret"), VersionStage="AWSCURRENT")["SecretString"]
+    secret = aws.client("secretsmanager").get_secret_value(
+        SecretId=aws.physical_id("UserTokenSecret"), VersionStage="AWSCURRENT"
+    )["SecretString"]
     make_token, expected = EXPECTED[name]
 
     assert invoke("AuthorizerFunction", load(AUTHORIZER_EVENTS / name, make_token(secret))) == expected
 
 
 def test_rest_token_fixture_gets_an_allow_policy(aws: Any, invoke: Any) -> None:
-    secret = aws.client("secretsmanager").get_secret_value(SecretId=aws.physical_id("UserTokenSecret"), VersionStage="AWSCURRENT")["SecretString"]
+    secret = aws.client("secretsmanager").get_secret_value(
+        SecretId=aws.physical_id("UserTokenSecret"), VersionStage="AWSCURRENT"
+    )["SecretString"]
 
-    answer = invoke("AuthorizerFunction", load(AUTHORIZER_EVENTS / "rest_token.json", mint_user_token(secret, "alice")))
+    answer = invoke(
+        "AuthorizerFunction", load(AUTHORIZER_EVENTS / "rest_token.json", mint_user_token(secret, "alice"))
+    )
 
     assert answer["principalId"] == "alice"
     assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
@@ -65,12 +77,21 @@ def test_rotation_fixtures_run_one_rotation_in_order(aws: Any, invoke: Any) -> N
     secret_id, token = ordered[0]["SecretId"], ordered[0]["ClientRequestToken"]
     old_key = secretsmanager.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
     # What Secrets Manager does before it calls the function: stage an empty version for the token.
-    begin_rotation(secretsmanager, secret_id, "arn:aws:lambda:us-east-1:123456789012:function:RotationFunction", token)
+    begin_rotation(
+        secretsmanager, secret_id, "arn:aws:lambda:us-east-1:123456789012:function:RotationFunction", token
+    )
 
     for event in ordered:
         invoke("RotationFunction", event)
 
     current = secretsmanager.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
     assert current["VersionId"] == token
-    assert secretsmanager.get_secret_value(SecretId=secret_id, VersionStage="AWSPREVIOUS")["SecretString"] == old_key
-    assert jwt.decode(jwt.encode({"sub": "x"}, current["SecretString"], algorithm="HS256"), current["SecretString"], algorithms=["HS256"])
+    assert (
+        secretsmanager.get_secret_value(SecretId=secret_id, VersionStage="AWSPREVIOUS")["SecretString"]
+        == old_key
+    )
+    assert jwt.decode(
+        jwt.encode({"sub": "x"}, current["SecretString"], algorithm="HS256"),
+        current["SecretString"],
+        algorithms=["HS256"],
+    )

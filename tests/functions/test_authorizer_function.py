@@ -26,7 +26,9 @@ from tests.support.auth_cases import REJECTIONS, Case, World, bearer
 
 
 @pytest.fixture
-def world(aws: Any, monkeypatch: pytest.MonkeyPatch, keys: dict[str, SigningKey], jwks_server: JwksServer) -> World:
+def world(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, keys: dict[str, SigningKey], jwks_server: JwksServer
+) -> World:
     jwks_server.keys = [key.public_jwk for key in keys.values()]
     jwks_server.requests = 0
     return World(signing_secrets(aws), jwks_server, keys, monkeypatch)
@@ -64,7 +66,9 @@ def test_shared_secret_user_token_needs_no_issuer_or_audience_when_none_is_set(w
 
 def test_replacing_the_shared_user_secret_retires_the_old_one_at_once(world: World) -> None:
     old_token = jwt.encode(claims("bob"), world.user_secret, algorithm="HS256")
-    world.stack.client.put_secret_value(SecretId=world.stack.user_token_secret_arn, SecretString=random_secret())
+    world.stack.client.put_secret_value(
+        SecretId=world.stack.user_token_secret_arn, SecretString=random_secret()
+    )
     new_token = jwt.encode(claims("bob"), world.user_secret, algorithm="HS256")
     handler = world.handler()
 
@@ -221,7 +225,11 @@ def test_unknown_kid_refetches_the_jwks_at_most_once_a_minute(world: World) -> N
 # ---- rejected ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("case", "expected_reason"), [(case, reason) for _, case, reason in REJECTIONS], ids=[name for name, _, _ in REJECTIONS])
+@pytest.mark.parametrize(
+    ("case", "expected_reason"),
+    [(case, reason) for _, case, reason in REJECTIONS],
+    ids=[name for name, _, _ in REJECTIONS],
+)
 def test_rejected(world: World, case: Case, expected_reason: str) -> None:
     authorization = case(world)
     handler = world.handler()
@@ -250,7 +258,15 @@ def test_rejected(world: World, case: Case, expected_reason: str) -> None:
 
 @pytest.mark.parametrize(
     "event",
-    [None, {}, [], "Bearer x", {"headers": None}, {"headers": {"authorization": ["Bearer", "x"]}}, {"version": "2.0"}],
+    [
+        None,
+        {},
+        [],
+        "Bearer x",
+        {"headers": None},
+        {"headers": {"authorization": ["Bearer", "x"]}},
+        {"version": "2.0"},
+    ],
     ids=["none", "empty", "list", "string", "null-headers", "list-header", "no-headers"],
 )
 def test_malformed_events_are_refused_without_raising(world: World, event: Any) -> None:
@@ -260,7 +276,11 @@ def test_malformed_events_are_refused_without_raising(world: World, event: Any) 
 def test_asymmetric_tokens_are_refused_when_jwks_has_no_issuer_or_audience(world: World) -> None:
     # The template's Rules refuse this configuration before a deploy; the function still guards
     # against an environment edited by hand afterwards.
-    env = {**world.stack.env(JWT_JWKS_URL=world.jwks.url, JWT_ISSUER="https://app.example", JWT_AUDIENCE="https://app.example")}
+    env = {
+        **world.stack.env(
+            JWT_JWKS_URL=world.jwks.url, JWT_ISSUER="https://app.example", JWT_AUDIENCE="https://app.example"
+        )
+    }
     env.update(JWT_ISSUER="", JWT_AUDIENCE="")
     with captured_logs() as logs:
         handler = authorizer(world.monkeypatch, env)

@@ -44,8 +44,13 @@ def table(aws: AwsResources, logical_id: str) -> list[dict[str, Any]]:
 
 
 def test_threads_route_answers_503_and_stores_nothing(invoke: Any, aws: AwsResources, fault: Fault) -> None:
-    put = http_event("PUT", "/api/chatkit/threads/cthr_1", body={"title": "Groceries"}, path_params={"thread_id": "cthr_1"},
-                     route_key="PUT /api/chatkit/threads/{thread_id}")
+    put = http_event(
+        "PUT",
+        "/api/chatkit/threads/cthr_1",
+        body={"title": "Groceries"},
+        path_params={"thread_id": "cthr_1"},
+        route_key="PUT /api/chatkit/threads/{thread_id}",
+    )
     invoke("ThreadsFunction", http_event("GET", "/api/chatkit/threads"))  # a warm container
     with Outage("dynamodb", fault) as outage:
         for event in (http_event("GET", "/api/chatkit/threads"), put):
@@ -56,8 +61,12 @@ def test_threads_route_answers_503_and_stores_nothing(invoke: Any, aws: AwsResou
     assert invoke("ThreadsFunction", put)["statusCode"] == 200  # and it works again at once
 
 
-def test_session_route_answers_503_when_its_secrets_cannot_be_read(invoke: Any, aws: AwsResources, fault: Fault) -> None:
-    aws.client("secretsmanager").put_secret_value(SecretId=aws.physical_id("OpenAIApiKeySecret"), SecretString='{"api_key": "sk-x"}')
+def test_session_route_answers_503_when_its_secrets_cannot_be_read(
+    invoke: Any, aws: AwsResources, fault: Fault
+) -> None:
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=aws.physical_id("OpenAIApiKeySecret"), SecretString='{"api_key": "sk-x"}'
+    )
     event = http_event("POST", "/api/chatkit/session", body={})
     with Outage("secretsmanager", fault):
         result = invoke("SessionFunction", event, {"CHATKIT_WORKFLOW_ID": "wf_test"})
@@ -119,13 +128,20 @@ def test_an_outage_mid_answer_ends_the_stream_with_a_chatkit_error_and_the_next_
     async def conversation() -> tuple[Any, list[dict[str, Any]], Any]:
         # One event loop for both turns, as the function has: the OpenAI client's connections live in it.
         try:
-            first = await post(chat, {"type": "threads.create", "params": {"input": user_message("Add buy milk")}}, "alice")
+            first = await post(
+                chat, {"type": "threads.create", "params": {"input": user_message("Add buy milk")}}, "alice"
+            )
         finally:
             outage.stop()
         thread_id = sse_events(first)[0]["thread"]["id"]
-        listed = await post(chat, {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}, "alice")
+        listed = await post(
+            chat, {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}, "alice"
+        )
         items = listed.json()["data"]
-        retry = {"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": items[0]["id"]}}
+        retry = {
+            "type": "threads.retry_after_item",
+            "params": {"thread_id": thread_id, "item_id": items[0]["id"]},
+        }
         return first, items, await post(chat, retry, "alice")
 
     first, items, retried = asyncio.run(conversation())
@@ -136,7 +152,11 @@ def test_an_outage_mid_answer_ends_the_stream_with_a_chatkit_error_and_the_next_
     assert [item["type"] for item in items] == ["user_message"]
     again = sse_events(retried)
     assert "error" not in [event["type"] for event in again]
-    answers = [e["item"] for e in again if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"]
+    answers = [
+        e["item"]
+        for e in again
+        if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
+    ]
     assert [answer["content"][0]["text"] for answer in answers] == ["Done now."]
 
 
@@ -148,7 +168,9 @@ def test_secrets_serve_their_last_good_value_for_an_hour_then_fail(aws: AwsResou
 
     client.cache_clear()
     secret_id = aws.physical_id("TokenSigningSecret")
-    value = aws.client("secretsmanager").get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
+    value = aws.client("secretsmanager").get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")[
+        "SecretString"
+    ]
     clock = [1000.0]
     cache = SecretCache(clock=lambda: clock[0])
     assert cache.get(secret_id).value == value
@@ -174,10 +196,13 @@ def test_a_valid_token_keeps_verifying_while_secrets_manager_is_down(aws: AwsRes
 
     client.cache_clear()
     secret_id = aws.physical_id("TokenSigningSecret")
-    key = aws.client("secretsmanager").get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
+    key = aws.client("secretsmanager").get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")[
+        "SecretString"
+    ]
     clock = [0.0]
     verifier = build_verifier(
-        VerifierSettings(secret_id, aws.physical_id("UserTokenSecret"), "", "", ""), SecretCache(clock=lambda: clock[0])
+        VerifierSettings(secret_id, aws.physical_id("UserTokenSecret"), "", "", ""),
+        SecretCache(clock=lambda: clock[0]),
     )
     assert verifier.verify(mint_mcp_token("alice", key, 3600)).user_id == "alice"
 

@@ -54,10 +54,15 @@ def data_of(url: str) -> tuple[str, bytes]:
 
 def test_an_image_upload_is_two_phase_into_the_private_bucket(app: Any, aws: Any) -> None:
     attachment = create_attachment(app, "shopping list.png", "image/png", len(PNG))
-    assert attachment["type"] == "image" and attachment["id"].startswith("atc_") and "metadata" not in attachment
+    assert (
+        attachment["type"] == "image" and attachment["id"].startswith("atc_") and "metadata" not in attachment
+    )
     descriptor = attachment["upload_descriptor"]
     assert descriptor["method"] == "PUT"
-    assert descriptor["headers"] == {"Content-Type": "image/png", "x-amz-tagging": "chatkit-attachment=pending"}
+    assert descriptor["headers"] == {
+        "Content-Type": "image/png",
+        "x-amz-tagging": "chatkit-attachment=pending",
+    }
     bucket = aws.physical_id("AttachmentsBucket")
     for url in (descriptor["url"], attachment["preview_url"]):
         assert bucket in url and f"/users/alice/{attachment['id']}?" in url and "X-Amz-Signature=" in url
@@ -65,7 +70,9 @@ def test_an_image_upload_is_two_phase_into_the_private_bucket(app: Any, aws: Any
     assert "X-Amz-Expires=300" in descriptor["url"]
     assert upload(attachment, PNG).status_code == 200
     assert objects(aws) == {f"users/alice/{attachment['id']}": PNG}
-    tag_set = aws.client("s3").get_object_tagging(Bucket=bucket, Key=f"users/alice/{attachment['id']}")["TagSet"]
+    tag_set = aws.client("s3").get_object_tagging(Bucket=bucket, Key=f"users/alice/{attachment['id']}")[
+        "TagSet"
+    ]
     assert tag_set == [{"Key": "chatkit-attachment", "Value": "pending"}]
     assert requests.get(attachment["preview_url"], timeout=10).content == PNG
     pdf = create_attachment(app, "plan.pdf", "application/pdf", len(PDF))
@@ -81,7 +88,10 @@ def test_photos_and_pdfs_reach_the_model_as_data(app: Any, fake: FakeResponses, 
     assert [a["id"] for a in sent["attachments"]] == [photo["id"], plan["id"]]
     text_part, image_part, file_part = model_content(fake.requests[0])
     assert text_part == {"type": "input_text", "text": "What is on these?"}
-    assert image_part["type"] == "input_image" and data_of(image_part["image_url"]) == ("data:image/png;base64", PNG)
+    assert image_part["type"] == "input_image" and data_of(image_part["image_url"]) == (
+        "data:image/png;base64",
+        PNG,
+    )
     assert file_part["type"] == "input_file" and file_part["filename"] == "plan.pdf"
     assert data_of(file_part["file_data"]) == ("data:application/pdf;base64", PDF)
     assert "X-Amz-Signature" not in json.dumps(fake.requests[0])  # the model never gets a link
@@ -89,15 +99,30 @@ def test_photos_and_pdfs_reach_the_model_as_data(app: Any, fake: FakeResponses, 
     tag_set = aws.client("s3").get_object_tagging(Bucket=bucket, Key=f"users/alice/{photo['id']}")["TagSet"]
     assert tag_set == [{"Key": "chatkit-attachment", "Value": "attached"}]  # kept now that a message has it
     # The next turn names the files instead of sending their bytes again.
-    send(app, {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_message("thanks")}})
+    send(
+        app,
+        {
+            "type": "threads.add_user_message",
+            "params": {"thread_id": thread_id, "input": user_message("thanks")},
+        },
+    )
     later = json.dumps(fake.requests[1]["input"])
     assert "data:image/png" not in later and "'list.png', 'plan.pdf'" in later
     # The thread shows the image with a fresh preview link.
-    [stored] = [i for i in send(app, {"type": "items.list", "params": {"thread_id": thread_id}}).json()["data"] if i["type"] == "user_message" and i["attachments"]]
-    assert "X-Amz-Signature=" in stored["attachments"][0]["preview_url"] and "upload_descriptor" not in stored["attachments"][0]
+    [stored] = [
+        i
+        for i in send(app, {"type": "items.list", "params": {"thread_id": thread_id}}).json()["data"]
+        if i["type"] == "user_message" and i["attachments"]
+    ]
+    assert (
+        "X-Amz-Signature=" in stored["attachments"][0]["preview_url"]
+        and "upload_descriptor" not in stored["attachments"][0]
+    )
 
 
-def create_thread_with(app: Any, message: dict[str, Any], user: str = "alice") -> tuple[str, list[dict[str, Any]]]:
+def create_thread_with(
+    app: Any, message: dict[str, Any], user: str = "alice"
+) -> tuple[str, list[dict[str, Any]]]:
     response = send(app, {"type": "threads.create", "params": {"input": message}}, user)
     assert response.status_code == 200, response.text
     events = sse_events(response)
@@ -122,8 +147,10 @@ def test_a_message_with_an_attachment_it_may_not_carry_is_refused(
     pending = create_attachment(app, "later.png", "image/png", len(PNG))
     other_thread, _ = create_thread_with(app, message_with("first", own["id"]))
     ids = {
-        "another user's attachment": [bobs["id"]], "not uploaded": [pending["id"]],
-        "in another thread": [own["id"]], "too many": [own["id"]] * 11,
+        "another user's attachment": [bobs["id"]],
+        "not uploaded": [pending["id"]],
+        "in another thread": [own["id"]],
+        "too many": [own["id"]] * 11,
     }[case]
     before = table_items(aws, "ChatKitTable")
     requests_before = len(fake.requests)
@@ -140,7 +167,9 @@ def test_deleting_an_attachment_removes_the_file_and_only_the_callers(app: Any, 
     assert refused.status_code == 404 and f"users/bob/{bobs['id']}" in objects(aws)
     assert send(app, {"type": "attachments.delete", "params": {"attachment_id": mine["id"]}}).json() == {}
     assert list(objects(aws)) == [f"users/bob/{bobs['id']}"]
-    assert send(app, {"type": "attachments.delete", "params": {"attachment_id": mine["id"]}}).status_code == 404
+    assert (
+        send(app, {"type": "attachments.delete", "params": {"attachment_id": mine["id"]}}).status_code == 404
+    )
 
 
 def test_deleting_a_thread_removes_its_files(app: Any, fake: FakeResponses, aws: Any) -> None:
@@ -158,19 +187,39 @@ def test_deleting_a_thread_removes_its_files(app: Any, fake: FakeResponses, aws:
 def test_dictation_is_transcribed_by_the_configured_model(app: Any, fake: FakeResponses) -> None:
     audio = b"\x1aE\xdf\xa3" + b"opus-frames" * 100
     fake.transcripts.append("Buy milk and call mom")
-    response = send(app, {"type": "input.transcribe", "params": {"audio_base64": base64.b64encode(audio).decode(), "mime_type": "audio/webm;codecs=opus"}})
+    response = send(
+        app,
+        {
+            "type": "input.transcribe",
+            "params": {
+                "audio_base64": base64.b64encode(audio).decode(),
+                "mime_type": "audio/webm;codecs=opus",
+            },
+        },
+    )
     assert response.status_code == 200 and response.json() == {"text": "Buy milk and call mom"}
     [received] = fake.transcriptions
     assert (received.model, received.filename, received.content_type, received.audio) == (
-        "gpt-4o-mini-transcribe", "dictation.webm", "audio/webm", audio,
+        "gpt-4o-mini-transcribe",
+        "dictation.webm",
+        "audio/webm",
+        audio,
     )
     assert fake.authorizations[-1] == "Bearer sk-test-component"
 
 
 @pytest.mark.parametrize(("upstream", "status"), [(429, 429), (401, 502), (400, 502), (500, 502)])
-def test_dictation_upstream_failures_get_a_status_and_no_openai_message(app: Any, fake: FakeResponses, upstream: int, status: int) -> None:
+def test_dictation_upstream_failures_get_a_status_and_no_openai_message(
+    app: Any, fake: FakeResponses, upstream: int, status: int
+) -> None:
     fake.transcripts.extend([upstream, upstream])  # the SDK retries a 429 or 5xx once
-    response = send(app, {"type": "input.transcribe", "params": {"audio_base64": base64.b64encode(b"abc").decode(), "mime_type": "audio/mp4"}})
+    response = send(
+        app,
+        {
+            "type": "input.transcribe",
+            "params": {"audio_base64": base64.b64encode(b"abc").decode(), "mime_type": "audio/mp4"},
+        },
+    )
     assert response.status_code == status and "stand-in" not in response.json()["detail"]
     if status == 429:
         assert response.headers["retry-after"]
@@ -182,39 +231,73 @@ def test_feedback_is_stored_per_item_and_user(
     fake.script(text("Added."))
     thread_id, events = create_thread(app, "add milk")
     answer = events[-1]["item"]["id"]
-    body = {"type": "items.feedback", "params": {"thread_id": thread_id, "item_ids": [answer], "kind": "negative"}}
+    body = {
+        "type": "items.feedback",
+        "params": {"thread_id": thread_id, "item_ids": [answer], "kind": "negative"},
+    }
     capsys.readouterr()
     assert send(app, body, "bob").status_code == 404
     assert send(app, body).json() == {}
     # One vote counted for the operators: Bob's refused one is not.
     assert len(metric(emf_lines(capsys.readouterr().out), "Feedback", kind="negative")) == 1
     votes = [r for r in table_items(aws, "ChatKitTable") if r["sk"]["S"].startswith("feedback#")]
-    assert [(v["user_id"]["S"], v["item_id"]["S"], v["kind"]["S"]) for v in votes] == [("alice", answer, "negative")]
+    assert [(v["user_id"]["S"], v["item_id"]["S"], v["kind"]["S"]) for v in votes] == [
+        ("alice", answer, "negative")
+    ]
 
 
 def test_retry_answers_the_message_again(app: Any, fake: FakeResponses) -> None:
     fake.script(text("First try."), text("Second try."))
     thread_id, events = create_thread(app, "plan my day")
     question = events[1]["item"]["id"]
-    retried = send(app, {"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": question}})
+    retried = send(
+        app, {"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": question}}
+    )
     assert retried.status_code == 200
     assert sse_events(retried)[-1]["item"]["content"][0]["text"] == "Second try."
-    items = send(app, {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}).json()["data"]
-    assert [(i["type"], i.get("content", [{}])[0].get("text")) for i in items] == [("user_message", "plan my day"), ("assistant_message", "Second try.")]
+    items = send(app, {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}).json()[
+        "data"
+    ]
+    assert [(i["type"], i.get("content", [{}])[0].get("text")) for i in items] == [
+        ("user_message", "plan my day"),
+        ("assistant_message", "Second try."),
+    ]
     assert "First try." not in json.dumps(fake.requests[1]["input"])
     answer = items[1]["id"]
-    not_a_question = send(app, {"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": answer}})
-    assert not_a_question.status_code == 422 and "only be retried from a user message" in not_a_question.json()["detail"]
-    assert send(app, {"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": question}}, "bob").status_code == 404
+    not_a_question = send(
+        app, {"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": answer}}
+    )
+    assert (
+        not_a_question.status_code == 422
+        and "only be retried from a user message" in not_a_question.json()["detail"]
+    )
+    assert (
+        send(
+            app,
+            {"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": question}},
+            "bob",
+        ).status_code
+        == 404
+    )
 
 
 def test_the_local_bucket_has_the_templates_settings(aws: Any) -> None:
     s3, bucket = aws.client("s3"), aws.physical_id("AttachmentsBucket")
-    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    assert (
+        s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"]
+        is True
+    )
     [rule] = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     [cors] = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
-    assert cors["AllowedOrigins"] == ["http://localhost:3000"] and cors["AllowedHeaders"] == ["content-type", "x-amz-tagging"]
+    assert cors["AllowedOrigins"] == ["http://localhost:3000"] and cors["AllowedHeaders"] == [
+        "content-type",
+        "x-amz-tagging",
+    ]
     rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
-    assert {"ID": "expire-files-never-sent", "Status": "Enabled", "Expiration": {"Days": 1},
-            "Filter": {"Tag": {"Key": "chatkit-attachment", "Value": "pending"}}} in rules
+    assert {
+        "ID": "expire-files-never-sent",
+        "Status": "Enabled",
+        "Expiration": {"Days": 1},
+        "Filter": {"Tag": {"Key": "chatkit-attachment", "Value": "pending"}},
+    } in rules

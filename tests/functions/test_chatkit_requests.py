@@ -55,9 +55,17 @@ A = "thr_alice_a"  # user message, assistant message, widget, structured inputs,
 A2 = "thr_alice_b"  # a user message only
 B = "thr_bob_a"  # Bob's: a user message, a widget, a pending structured input, a pending tool call
 ID = {
-    "a_user": "msg_a_user", "a_assistant": "msg_a_assistant", "a_widget": "wdg_a", "a_pending_input": "si_a_pending",
-    "a_answered_input": "si_a_answered", "a_tool_call": "tc_a_done", "a2_user": "msg_a2_user",
-    "b_user": "msg_b_user", "b_widget": "wdg_b", "b_pending_input": "si_b_pending", "b_tool_call": "tc_b_pending",
+    "a_user": "msg_a_user",
+    "a_assistant": "msg_a_assistant",
+    "a_widget": "wdg_a",
+    "a_pending_input": "si_a_pending",
+    "a_answered_input": "si_a_answered",
+    "a_tool_call": "tc_a_done",
+    "a2_user": "msg_a2_user",
+    "b_user": "msg_b_user",
+    "b_widget": "wdg_b",
+    "b_pending_input": "si_b_pending",
+    "b_tool_call": "tc_b_pending",
 }
 # Attachments: (owner, the thread its message is in, bytes uploaded or None when never uploaded).
 MAX_BYTES = 4096  # AttachmentMaxBytes for this world, so an oversized file stays small
@@ -75,22 +83,40 @@ ALICES_TASK, BOBS_TASK = "<alice's task>", "<bob's task>"
 def _items(thread_id: str, start: datetime) -> list[Any]:
     at = iter(start + timedelta(seconds=n) for n in range(20))
     user = lambda item_id: UserMessageItem(
-        id=item_id, thread_id=thread_id, created_at=next(at), content=[UserMessageTextContent(text="hello")],
+        id=item_id,
+        thread_id=thread_id,
+        created_at=next(at),
+        content=[UserMessageTextContent(text="hello")],
         inference_options=InferenceOptions(),
     )
-    widget = lambda item_id: WidgetItem(id=item_id, thread_id=thread_id, created_at=next(at), widget=Card(children=[Text(value="Buy milk")]))
+    widget = lambda item_id: WidgetItem(
+        id=item_id, thread_id=thread_id, created_at=next(at), widget=Card(children=[Text(value="Buy milk")])
+    )
     question = lambda item_id, status: StructuredInputItem(
-        id=item_id, thread_id=thread_id, created_at=next(at), status=status,
+        id=item_id,
+        thread_id=thread_id,
+        created_at=next(at),
+        status=status,
         inputs=[StructuredInputFreeform(id="q1", question="Which list?")],
     )
     tool_call = lambda item_id, status: ClientToolCallItem(
-        id=item_id, thread_id=thread_id, created_at=next(at), status=status, call_id=f"call_{item_id}",
-        name="get_location", arguments={},
+        id=item_id,
+        thread_id=thread_id,
+        created_at=next(at),
+        status=status,
+        call_id=f"call_{item_id}",
+        name="get_location",
+        arguments={},
     )
     if thread_id == A:
         return [
             user(ID["a_user"]),
-            AssistantMessageItem(id=ID["a_assistant"], thread_id=A, created_at=next(at), content=[AssistantMessageContent(text="Hi!")]),
+            AssistantMessageItem(
+                id=ID["a_assistant"],
+                thread_id=A,
+                created_at=next(at),
+                content=[AssistantMessageContent(text="Hi!")],
+            ),
             widget(ID["a_widget"]),
             question(ID["a_pending_input"], "pending"),
             question(ID["a_answered_input"], "answered"),
@@ -98,7 +124,12 @@ def _items(thread_id: str, start: datetime) -> list[Any]:
         ]
     if thread_id == A2:
         return [user(ID["a2_user"])]
-    return [user(ID["b_user"]), widget(ID["b_widget"]), question(ID["b_pending_input"], "pending"), tool_call(ID["b_tool_call"], "pending")]
+    return [
+        user(ID["b_user"]),
+        widget(ID["b_widget"]),
+        question(ID["b_pending_input"], "pending"),
+        tool_call(ID["b_tool_call"], "pending"),
+    ]
 
 
 async def _seed(table: str, bucket: str) -> dict[str, str]:
@@ -116,11 +147,21 @@ async def _seed(table: str, bucket: str) -> dict[str, str]:
             await store.add_thread_item(thread_id, item, context)
     s3 = boto3.client("s3", region_name=REGION)
     for attachment_id, (owner, thread_id, content) in ATTACHMENTS.items():
-        attachment = FileAttachment(id=attachment_id, name="plan.pdf", mime_type="application/pdf", thread_id=thread_id)
+        attachment = FileAttachment(
+            id=attachment_id, name="plan.pdf", mime_type="application/pdf", thread_id=thread_id
+        )
         await store.save_attachment(attachment, RequestContext(user_id=owner))
         if content is not None:
-            s3.put_object(Bucket=bucket, Key=object_key(owner, attachment_id), Body=content, ContentType="application/pdf")
-    return {ALICES_TASK: task_service().add_task(ALICE, "Buy milk").task_id, BOBS_TASK: task_service().add_task(BOB, "Bob's secret").task_id}
+            s3.put_object(
+                Bucket=bucket,
+                Key=object_key(owner, attachment_id),
+                Body=content,
+                ContentType="application/pdf",
+            )
+    return {
+        ALICES_TASK: task_service().add_task(ALICE, "Buy milk").task_id,
+        BOBS_TASK: task_service().add_task(BOB, "Bob's secret").task_id,
+    }
 
 
 @dataclass
@@ -134,12 +175,18 @@ class World:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         state: dict[str, list[Any]] = {}
         for logical_id in ("ChatKitTable", "TasksTable"):
-            items = dynamodb.scan(TableName=self.aws.physical_id(logical_id), ConsistentRead=True)["Items"]  # the test's view only
+            items = dynamodb.scan(TableName=self.aws.physical_id(logical_id), ConsistentRead=True)[
+                "Items"
+            ]  # the test's view only
             state[logical_id] = sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
         s3, bucket = boto3.client("s3", region_name=REGION), self.aws.physical_id("AttachmentsBucket")
         keys = sorted(entry["Key"] for entry in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
         state["AttachmentsBucket"] = [
-            (key, s3.get_object(Bucket=bucket, Key=key)["Body"].read(), s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"])
+            (
+                key,
+                s3.get_object(Bucket=bucket, Key=key)["Body"].read(),
+                s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"],
+            )
             for key in keys
         ]
         return state
@@ -161,8 +208,12 @@ def world() -> Iterator[World]:
             create_resources(template, lambda service: boto3.client(service, region_name=REGION))
             aws = AwsResources(template)
             set_openai_key(aws)
-            app = load_chatkit_app(aws, patch, {"OPENAI_BASE_URL": fake.url, "ATTACHMENT_MAX_BYTES": str(MAX_BYTES)})
-            task_ids = asyncio.run(_seed(aws.physical_id("ChatKitTable"), aws.physical_id("AttachmentsBucket")))
+            app = load_chatkit_app(
+                aws, patch, {"OPENAI_BASE_URL": fake.url, "ATTACHMENT_MAX_BYTES": str(MAX_BYTES)}
+            )
+            task_ids = asyncio.run(
+                _seed(aws.physical_id("ChatKitTable"), aws.physical_id("AttachmentsBucket"))
+            )
             yield World(app, aws, fake, task_ids)
     finally:
         patch.undo()
@@ -190,7 +241,11 @@ VALID: dict[str, Params] = {
     "threads.create": {"input": message()},
     "threads.add_user_message": {"thread_id": A, "input": message()},
     "threads.add_client_tool_output": {"thread_id": A, "result": {"ok": True}},
-    "threads.add_structured_input": {"thread_id": A, "item_id": ID["a_pending_input"], "input": {"answers": {"q1": {"values": ["Home"]}}}},
+    "threads.add_structured_input": {
+        "thread_id": A,
+        "item_id": ID["a_pending_input"],
+        "input": {"answers": {"q1": {"values": ["Home"]}}},
+    },
     "threads.retry_after_item": {"thread_id": A, "item_id": ID["a_user"]},
     "threads.custom_action": {"thread_id": A, "item_id": ID["a_widget"], "action": complete(ALICES_TASK)},
     "threads.get_by_id": {"thread_id": A},
@@ -202,7 +257,11 @@ VALID: dict[str, Params] = {
     "threads.update": {"thread_id": A, "title": "Weekly shop"},
     "threads.delete": {"thread_id": A},
     "input.transcribe": {"audio_base64": "AAAA", "mime_type": "audio/webm"},
-    "threads.sync_custom_action": {"thread_id": A, "item_id": ID["a_widget"], "action": complete(ALICES_TASK)},
+    "threads.sync_custom_action": {
+        "thread_id": A,
+        "item_id": ID["a_widget"],
+        "action": complete(ALICES_TASK),
+    },
 }
 NAMES_THREAD = [kind for kind, params in VALID.items() if "thread_id" in params]
 NAMES_ITEM = [kind for kind, params in VALID.items() if "item_id" in params or "item_ids" in params]
@@ -230,73 +289,196 @@ STATES: dict[str, tuple[list[str], Callable[[str, Params], Any], int | dict[str,
     "another user's thread": (NAMES_THREAD, lambda k, p: _with(p, thread_id=B), 404),
     "malformed thread id": (NAMES_THREAD, lambda k, p: _with(p, thread_id="../thr#x" + "y" * 300), 404),
     "unknown item": (NAMES_ITEM, lambda k, p: _with(p, **_item_ref(k, "msg_never_created")), 404),
-    "another user's item": (NAMES_ITEM, lambda k, p: _with(p, **_item_ref(k, ID["b_widget"] if "action" in k else ID["b_pending_input"] if "structured" in k else ID["b_user"])), 404),
+    "another user's item": (
+        NAMES_ITEM,
+        lambda k, p: _with(
+            p,
+            **_item_ref(
+                k,
+                ID["b_widget"]
+                if "action" in k
+                else ID["b_pending_input"]
+                if "structured" in k
+                else ID["b_user"],
+            ),
+        ),
+        404,
+    ),
     "item of another thread": (NAMES_ITEM, lambda k, p: _with(p, **_item_ref(k, ID["a2_user"])), 404),
     "item of the wrong kind": (
-        ["threads.add_structured_input", "threads.retry_after_item", "threads.custom_action", "threads.sync_custom_action"],
+        [
+            "threads.add_structured_input",
+            "threads.retry_after_item",
+            "threads.custom_action",
+            "threads.sync_custom_action",
+        ],
         lambda k, p: _with(p, item_id=ID["a_user"] if k != "threads.retry_after_item" else ID["a_assistant"]),
         422,
     ),
     "item in the wrong state": (
         ["threads.add_structured_input", "threads.add_client_tool_output"],
-        lambda k, p: _with(p, item_id=ID["a_answered_input"]) if "structured" in k else p,  # A's tool call is done
+        lambda k, p: (
+            _with(p, item_id=ID["a_answered_input"]) if "structured" in k else p
+        ),  # A's tool call is done
         409,
     ),
-    "nothing pending in the thread": (["threads.add_client_tool_output"], lambda k, p: _with(p, thread_id=A2), 409),
+    "nothing pending in the thread": (
+        ["threads.add_client_tool_output"],
+        lambda k, p: _with(p, thread_id=A2),
+        409,
+    ),
     "over its limit": (
-        ["threads.create", "threads.add_user_message", "threads.add_client_tool_output", "threads.add_structured_input",
-         "threads.update", "items.feedback", "threads.list", "items.list"],
+        [
+            "threads.create",
+            "threads.add_user_message",
+            "threads.add_client_tool_output",
+            "threads.add_structured_input",
+            "threads.update",
+            "items.feedback",
+            "threads.list",
+            "items.list",
+        ],
         lambda k, p: {
             "threads.create": _with(p, input=message("x" * (limits.MESSAGE_TEXT_MAX_CHARS + 1))),
             "threads.add_user_message": _with(p, input=message("x" * 20_000, quoted_text="y" * 20_000)),
             "threads.add_client_tool_output": _with(p, result={"rows": ["x" * 1000] * 70}),
-            "threads.add_structured_input": _with(p, input={"answers": {"q1": {"values": ["x" * 1000] * 20}}}),
+            "threads.add_structured_input": _with(
+                p, input={"answers": {"q1": {"values": ["x" * 1000] * 20}}}
+            ),
             "threads.update": _with(p, title="t" * (limits.THREAD_TITLE_MAX_CHARS + 1)),
             "items.feedback": _with(p, item_ids=[ID["a_assistant"]] * (limits.FEEDBACK_ITEMS_MAX + 1)),
             "threads.list": _with(p, limit=limits.PAGE_LIMIT_MAX + 1),
             "items.list": _with(p, limit=limits.PAGE_LIMIT_MAX + 1),
         }[k],
-        {"threads.create": 413, "threads.add_user_message": 413, "threads.add_client_tool_output": 413,
-         "threads.add_structured_input": 413, "threads.update": 422, "items.feedback": 422, "threads.list": 422, "items.list": 422},
+        {
+            "threads.create": 413,
+            "threads.add_user_message": 413,
+            "threads.add_client_tool_output": 413,
+            "threads.add_structured_input": 413,
+            "threads.update": 422,
+            "items.feedback": 422,
+            "threads.list": 422,
+            "items.list": 422,
+        },
     ),
     "message too large as JSON": (
         ["threads.create", "threads.add_user_message"],
-        lambda k, p: _with(p, input=message("tagged", content=[
-            {"type": "input_text", "text": "see"},
-            {"type": "input_tag", "id": "t1", "text": "tag", "data": {"blob": "x" * limits.MESSAGE_MAX_BYTES}},
-        ])),
+        lambda k, p: _with(
+            p,
+            input=message(
+                "tagged",
+                content=[
+                    {"type": "input_text", "text": "see"},
+                    {
+                        "type": "input_tag",
+                        "id": "t1",
+                        "text": "tag",
+                        "data": {"blob": "x" * limits.MESSAGE_MAX_BYTES},
+                    },
+                ],
+            ),
+        ),
         413,
     ),
     "control characters": (["threads.update"], lambda k, p: _with(p, title="Weekly\x00shop\x1b[2J"), 422),
-    "empty value": (["threads.update", "items.feedback"], lambda k, p: _with(p, title="   ") if k == "threads.update" else _with(p, item_ids=[]), 422),
+    "empty value": (
+        ["threads.update", "items.feedback"],
+        lambda k, p: _with(p, title="   ") if k == "threads.update" else _with(p, item_ids=[]),
+        422,
+    ),
     "bad page": (["threads.list", "items.list"], lambda k, p: _with(p, order="sideways"), 422),
-    "forged cursor": (["threads.list", "items.list"], lambda k, p: _with(p, after="eyJzayI6eyJTIjoiaXRlbSN0aHJfYm9iX2EjeCJ9fQ"), 422),
-    "unknown attachment": (MESSAGES + ["attachments.delete"], lambda k, p: _attaching(k, p, "atc_never_created"), 404),
-    "another user's attachment": (MESSAGES + ["attachments.delete"], lambda k, p: _attaching(k, p, "atc_bob"), 404),
-    "malformed attachment id": (MESSAGES + ["attachments.delete"], lambda k, p: _attaching(k, p, "../atc#x" + "y" * 300), 404),
+    "forged cursor": (
+        ["threads.list", "items.list"],
+        lambda k, p: _with(p, after="eyJzayI6eyJTIjoiaXRlbSN0aHJfYm9iX2EjeCJ9fQ"),
+        422,
+    ),
+    "unknown attachment": (
+        MESSAGES + ["attachments.delete"],
+        lambda k, p: _attaching(k, p, "atc_never_created"),
+        404,
+    ),
+    "another user's attachment": (
+        MESSAGES + ["attachments.delete"],
+        lambda k, p: _attaching(k, p, "atc_bob"),
+        404,
+    ),
+    "malformed attachment id": (
+        MESSAGES + ["attachments.delete"],
+        lambda k, p: _attaching(k, p, "../atc#x" + "y" * 300),
+        404,
+    ),
     "an attachment never uploaded": (MESSAGES, lambda k, p: _attaching(k, p, "atc_alice_pending"), 422),
     "an attachment over the size limit": (MESSAGES, lambda k, p: _attaching(k, p, "atc_alice_big"), 422),
     "an attachment of another thread": (MESSAGES, lambda k, p: _attaching(k, p, "atc_alice_in_a2"), 422),
-    "too many attachments": (MESSAGES, lambda k, p: _attaching(k, p, *["atc_alice_ready"] * (limits.ATTACHMENTS_PER_MESSAGE_MAX + 1)), 422),
-    "a file type the server does not read": (["attachments.create"], lambda k, p: _with(p, mime_type="text/html"), 422),
+    "too many attachments": (
+        MESSAGES,
+        lambda k, p: _attaching(k, p, *["atc_alice_ready"] * (limits.ATTACHMENTS_PER_MESSAGE_MAX + 1)),
+        422,
+    ),
+    "a file type the server does not read": (
+        ["attachments.create"],
+        lambda k, p: _with(p, mime_type="text/html"),
+        422,
+    ),
     "a file over the size limit": (["attachments.create"], lambda k, p: _with(p, size=MAX_BYTES + 1), 422),
     "an empty file": (["attachments.create"], lambda k, p: _with(p, size=0), 422),
     "a file without a name": (["attachments.create"], lambda k, p: _with(p, name=" \x00\u200b\n"), 422),
-    "an audio type the server does not read": (["input.transcribe"], lambda k, p: _with(p, mime_type="audio/flac"), 422),
-    "audio that is not base64": (["input.transcribe"], lambda k, p: _with(p, audio_base64="not base64!"), 422),
+    "an audio type the server does not read": (
+        ["input.transcribe"],
+        lambda k, p: _with(p, mime_type="audio/flac"),
+        422,
+    ),
+    "audio that is not base64": (
+        ["input.transcribe"],
+        lambda k, p: _with(p, audio_base64="not base64!"),
+        422,
+    ),
     "an empty recording": (["input.transcribe"], lambda k, p: _with(p, audio_base64=""), 422),
     "a recording over its limit": (
-        ["input.transcribe"], lambda k, p: _with(p, audio_base64=base64.b64encode(bytes(limits.DICTATION_AUDIO_MAX_BYTES + 1)).decode()), 422,
+        ["input.transcribe"],
+        lambda k, p: _with(
+            p, audio_base64=base64.b64encode(bytes(limits.DICTATION_AUDIO_MAX_BYTES + 1)).decode()
+        ),
+        422,
     ),
-    "an action the server does not know": (ACTIONS, lambda k, p: _with(p, action={"type": "complete", "payload": {}}), 422),
-    "an action payload beyond a task id": (ACTIONS, lambda k, p: _with(p, action={**complete(ALICES_TASK), "payload": {"task_id": ALICES_TASK, "user_id": BOB}}), 422),
+    "an action the server does not know": (
+        ACTIONS,
+        lambda k, p: _with(p, action={"type": "complete", "payload": {}}),
+        422,
+    ),
+    "an action payload beyond a task id": (
+        ACTIONS,
+        lambda k, p: _with(
+            p, action={**complete(ALICES_TASK), "payload": {"task_id": ALICES_TASK, "user_id": BOB}}
+        ),
+        422,
+    ),
     "an unknown task": (ACTIONS, lambda k, p: _with(p, action=complete("01JQ7Z8X9Y0ABCDEFGHJKMNPQR")), 404),
     "another user's task": (ACTIONS, lambda k, p: _with(p, action=complete(BOBS_TASK)), 404),
-    "wrong field types": (list(VALID), lambda k, p: {name: 5 if not isinstance(v, int) else "five" for name, v in p.items()} if p else {"limit": "ten"}, 422),
+    "wrong field types": (
+        list(VALID),
+        lambda k, p: (
+            {name: 5 if not isinstance(v, int) else "five" for name, v in p.items()}
+            if p
+            else {"limit": "ten"}
+        ),
+        422,
+    ),
     "missing params": (list(VALID), lambda k, p: None, 422),
     "body over its limit": (
         list(VALID),
-        lambda k, p: _with(p, padding="x" * ((limits.TRANSCRIBE_BODY_MAX_BYTES if k == "input.transcribe" else limits.REQUEST_BODY_MAX_BYTES) + 1)),
+        lambda k, p: _with(
+            p,
+            padding="x"
+            * (
+                (
+                    limits.TRANSCRIBE_BODY_MAX_BYTES
+                    if k == "input.transcribe"
+                    else limits.REQUEST_BODY_MAX_BYTES
+                )
+                + 1
+            ),
+        ),
         413,
     ),
     "wrong content type": (list(VALID), lambda k, p: p, 415),
@@ -359,7 +541,10 @@ def test_a_wrong_request_is_refused_with_a_4xx_and_changes_nothing(world: World,
 
 
 def test_the_table_covers_every_request_type_of_the_installed_chatkit() -> None:
-    request_types = {typing.get_args(cls.model_fields["type"].annotation)[0] for cls in typing.get_args(typing.get_args(ChatKitReq)[0])}
+    request_types = {
+        typing.get_args(cls.model_fields["type"].annotation)[0]
+        for cls in typing.get_args(typing.get_args(ChatKitReq)[0])
+    }
     assert set(VALID) == request_types
     assert len(request_types) == 16  # openai-chatkit 1.6.5; a new release may add more
 
@@ -369,8 +554,13 @@ def test_the_same_requests_succeed_on_the_caller_s_own_items(world: World) -> No
     for kind in ("threads.get_by_id", "threads.list", "items.list", "items.feedback"):
         response = asyncio.run(post(world.app, {"type": kind, "params": VALID[kind]}, ALICE))
         assert response.status_code == 200, (kind, response.text)
-    items = asyncio.run(post(world.app, {"type": "items.list", "params": {"thread_id": A, "order": "asc"}}, ALICE)).json()
-    assert [item["id"] for item in items["data"]] == [ID[k] for k in ("a_user", "a_assistant", "a_widget", "a_pending_input", "a_answered_input", "a_tool_call")]
+    items = asyncio.run(
+        post(world.app, {"type": "items.list", "params": {"thread_id": A, "order": "asc"}}, ALICE)
+    ).json()
+    assert [item["id"] for item in items["data"]] == [
+        ID[k]
+        for k in ("a_user", "a_assistant", "a_widget", "a_pending_input", "a_answered_input", "a_tool_call")
+    ]
 
 
 def test_the_valid_writes_succeed_and_change_only_the_caller_s_own(world: World) -> None:
@@ -384,12 +574,25 @@ def test_the_valid_writes_succeed_and_change_only_the_caller_s_own(world: World)
         key = {"user_id": {"S": user}, "task_id": {"S": world.tasks[stand_in]}}
         return tasks.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]["status"]["S"]
 
-    sync = _send(world, Case("threads.sync_custom_action", "valid", {"type": "threads.sync_custom_action", "params": VALID["threads.sync_custom_action"]}, 200))
+    sync = _send(
+        world,
+        Case(
+            "threads.sync_custom_action",
+            "valid",
+            {"type": "threads.sync_custom_action", "params": VALID["threads.sync_custom_action"]},
+            200,
+        ),
+    )
     assert sync.status_code == 200, sync.text
     assert (status(ALICE, ALICES_TASK), status(BOB, BOBS_TASK)) == ("completed", "pending")
 
     bucket = world.aws.physical_id("AttachmentsBucket")
-    deleted = asyncio.run(post(world.app, {"type": "attachments.delete", "params": {"attachment_id": "atc_alice_ready"}}, ALICE))
+    deleted = asyncio.run(
+        post(world.app, {"type": "attachments.delete", "params": {"attachment_id": "atc_alice_ready"}}, ALICE)
+    )
     assert deleted.status_code == 200, deleted.text
-    keys = [entry["Key"] for entry in boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=bucket)["Contents"]]
+    keys = [
+        entry["Key"]
+        for entry in boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=bucket)["Contents"]
+    ]
     assert object_key(ALICE, "atc_alice_ready") not in keys and object_key(BOB, "atc_bob") in keys

@@ -40,7 +40,9 @@ class Requests:
         self.seen: Counter[tuple[str, str]] = Counter()
         # The usage counter fails fast, so it has a client of its own: count on both.
         for fail_fast in (False, True):
-            aws_clients.client("dynamodb", fail_fast=fail_fast).meta.events.register("before-parameter-build.dynamodb", self._count)
+            aws_clients.client("dynamodb", fail_fast=fail_fast).meta.events.register(
+                "before-parameter-build.dynamodb", self._count
+            )
 
     def _count(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         table = params.get("TableName") or next(iter(params.get("RequestItems") or {}), None)
@@ -57,24 +59,39 @@ class Requests:
 def counted(aws: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeResponses) -> tuple[Any, Requests]:
     set_openai_key(aws)
     app = load_chatkit_app(aws, monkeypatch, {"OPENAI_BASE_URL": fake.url})
-    kinds = {aws.physical_id("ChatKitTable"): "chatkit", aws.physical_id("TasksTable"): "tasks", aws.physical_id("UsageTable"): "usage"}
+    kinds = {
+        aws.physical_id("ChatKitTable"): "chatkit",
+        aws.physical_id("TasksTable"): "tasks",
+        aws.physical_id("UsageTable"): "usage",
+    }
     return app, Requests(kinds)
 
 
-def test_a_turn_with_a_tool_call_stays_within_the_budget(counted: tuple[Any, Requests], fake: FakeResponses) -> None:
+def test_a_turn_with_a_tool_call_stays_within_the_budget(
+    counted: tuple[Any, Requests], fake: FakeResponses
+) -> None:
     app, requests = counted
-    answer = lambda request: text(f"You have {len(last_tool_output(request)['tasks'])} tasks.", pieces=2, pause=0)
+    answer = lambda request: text(
+        f"You have {len(last_tool_output(request)['tasks'])} tasks.", pieces=2, pause=0
+    )
     fake.script(call("list_tasks"), answer, call("list_tasks"), answer, text("Bye.", pieces=1, pause=0))
 
     async def conversation() -> list[tuple[list[dict[str, Any]], Counter[tuple[str, str]]]]:
         turns = []
-        first = await post(app, {"type": "threads.create", "params": {"input": user_message("What is on my list?")}}, "alice")
+        first = await post(
+            app, {"type": "threads.create", "params": {"input": user_message("What is on my list?")}}, "alice"
+        )
         turns.append((sse_events(first), requests.take()))
         thread_id = turns[0][0][0]["thread"]["id"]
         for message in ("And now?", "Thanks"):
-            body = {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_message(message)}}
+            body = {
+                "type": "threads.add_user_message",
+                "params": {"thread_id": thread_id, "input": user_message(message)},
+            }
             turns.append((sse_events(await post(app, body, "alice")), requests.take()))
-        listed = await post(app, {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}, "alice")
+        listed = await post(
+            app, {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}, "alice"
+        )
         turns.append((listed.json()["data"], requests.take()))
         return turns
 
@@ -84,32 +101,63 @@ def test_a_turn_with_a_tool_call_stays_within_the_budget(counted: tuple[Any, Req
         assert turn.pop(("usage", "UpdateItem")) == 2
     # A new thread: its first message goes with the thread in one transaction; the answer and
     # the thread's title in one batch at the end; nothing is read back.
-    assert first == Counter({("chatkit", "TransactWriteItems"): 1, ("tasks", "Query"): 1, ("chatkit", "BatchWriteItem"): 1})
-    assert [e["type"] for e in created][-1] == "thread.item.done" and "error" not in [e["type"] for e in created]
+    assert first == Counter(
+        {("chatkit", "TransactWriteItems"): 1, ("tasks", "Query"): 1, ("chatkit", "BatchWriteItem"): 1}
+    )
+    assert [e["type"] for e in created][-1] == "thread.item.done" and "error" not in [
+        e["type"] for e in created
+    ]
     # A later turn: the thread and its newest items (two requests sent together), the user's
     # message, the tool's one request, the answer.
-    assert second == Counter({
-        ("chatkit", "GetItem"): 1, ("chatkit", "Query"): 1, ("chatkit", "PutItem"): 1,
-        ("tasks", "Query"): 1, ("chatkit", "BatchWriteItem"): 1,
-    })
-    assert third == Counter({("chatkit", "GetItem"): 1, ("chatkit", "Query"): 1, ("chatkit", "PutItem"): 1, ("chatkit", "BatchWriteItem"): 1})
+    assert second == Counter(
+        {
+            ("chatkit", "GetItem"): 1,
+            ("chatkit", "Query"): 1,
+            ("chatkit", "PutItem"): 1,
+            ("tasks", "Query"): 1,
+            ("chatkit", "BatchWriteItem"): 1,
+        }
+    )
+    assert third == Counter(
+        {
+            ("chatkit", "GetItem"): 1,
+            ("chatkit", "Query"): 1,
+            ("chatkit", "PutItem"): 1,
+            ("chatkit", "BatchWriteItem"): 1,
+        }
+    )
     for turn in (first, second, third):
         tool_calls = turn[("tasks", "Query")]
         assert sum(turn.values()) + 2 - tool_calls <= TURN_BUDGET  # the two usage updates count too
     # What the held writes stored is all there, in order, and the model saw it on the next turn.
     # Each list_tasks call also shows its result as a widget (the task list), stored in the same batch.
-    assert [i["type"] for i in items] == ["user_message", "widget", "assistant_message"] * 2 + ["user_message", "assistant_message"]
-    assert [i["content"][0]["text"] for i in items if i["type"] == "assistant_message"] == ["You have 0 tasks."] * 2 + ["Bye."]
+    assert [i["type"] for i in items] == ["user_message", "widget", "assistant_message"] * 2 + [
+        "user_message",
+        "assistant_message",
+    ]
+    assert [i["content"][0]["text"] for i in items if i["type"] == "assistant_message"] == [
+        "You have 0 tasks."
+    ] * 2 + ["Bye."]
     assert listing == Counter({("chatkit", "Query"): 1})
     last_input = json.dumps(fake.requests[-1]["input"])
-    assert all(said in last_input for said in ("What is on my list?", "And now?", "You have 0 tasks.", "Thanks"))
+    assert all(
+        said in last_input for said in ("What is on my list?", "And now?", "You have 0 tasks.", "Thanks")
+    )
 
 
-def test_the_title_of_a_new_thread_is_stored_with_the_answer(counted: tuple[Any, Requests], fake: FakeResponses) -> None:
+def test_the_title_of_a_new_thread_is_stored_with_the_answer(
+    counted: tuple[Any, Requests], fake: FakeResponses
+) -> None:
     app, requests = counted
     fake.script(text("Hello.", pieces=1, pause=0))
-    events = sse_events(asyncio.run(post(app, {"type": "threads.create", "params": {"input": user_message("Plan my week")}}, "alice")))
-    assert requests.take() == Counter({("usage", "UpdateItem"): 2, ("chatkit", "TransactWriteItems"): 1, ("chatkit", "BatchWriteItem"): 1})
+    events = sse_events(
+        asyncio.run(
+            post(app, {"type": "threads.create", "params": {"input": user_message("Plan my week")}}, "alice")
+        )
+    )
+    assert requests.take() == Counter(
+        {("usage", "UpdateItem"): 2, ("chatkit", "TransactWriteItems"): 1, ("chatkit", "BatchWriteItem"): 1}
+    )
     assert [e["thread"]["title"] for e in events if e["type"] == "thread.updated"] == ["Plan my week"]
     listed = asyncio.run(post(app, {"type": "threads.list", "params": {}}, "alice")).json()["data"]
     assert [(t["id"], t["title"]) for t in listed] == [(events[0]["thread"]["id"], "Plan my week")]
@@ -127,7 +175,9 @@ def _seed(store: DynamoDBStore, count: int) -> None:
         await store.save_thread(ThreadMetadata(id="thr_copy", created_at=START, title="t"), context)
         for index in range(count):
             item = AssistantMessageItem(
-                id=f"msg_{index:02d}", thread_id="thr_copy", created_at=START + timedelta(seconds=index),
+                id=f"msg_{index:02d}",
+                thread_id="thr_copy",
+                created_at=START + timedelta(seconds=index),
                 content=[AssistantMessageContent(text=f"answer {index}")],
             )
             await store.add_thread_item("thr_copy", item, context)
@@ -160,4 +210,3 @@ def test_pages_from_the_turns_copy_match_dynamodb(aws: Any, items: int, limit: i
     # The copy holds the 3 newest items (4 read: the extra one says that older ones exist).
     with_copy = RequestContext("alice", turn=Turn(history=3))
     assert _pages(store, with_copy, limit) == _pages(store, RequestContext("alice"), limit)
-

@@ -13,12 +13,16 @@ FUNCTION_BY_FOLDER = {spec.folder: logical_id for logical_id, spec in Template.l
 # Rotation steps act on a rotation Secrets Manager has staged, one step after the other; alone they
 # must fail (as they would in AWS). tests/functions/test_auth_event_fixtures.py runs them in order.
 IN_ORDER_ONLY = {"rotation"}
-FIXTURES = sorted(path for path in (ROOT / "events").glob("*/*.json") if path.parent.name not in IN_ORDER_ONLY)
+FIXTURES = sorted(
+    path for path in (ROOT / "events").glob("*/*.json") if path.parent.name not in IN_ORDER_ONLY
+)
 
 
 def test_every_events_folder_names_a_function() -> None:
     folders = {path.name for path in (ROOT / "events").iterdir() if path.is_dir()}
-    assert folders <= set(FUNCTION_BY_FOLDER), f"events/ folders without a function: {folders - set(FUNCTION_BY_FOLDER)}"
+    assert folders <= set(FUNCTION_BY_FOLDER), (
+        f"events/ folders without a function: {folders - set(FUNCTION_BY_FOLDER)}"
+    )
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: str(p.relative_to(ROOT / "events")))

@@ -59,7 +59,8 @@ def imported_packages(logical_id: str) -> set[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60, check=False,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return set(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -141,7 +141,8 @@ def test_each_tool_call_is_one_task_request_and_one_count(invoke: Any, aws: Any)
     # The usage counter fails fast, so it has a client of its own: count on both.
     for fail_fast in (False, True):
         client("dynamodb", fail_fast=fail_fast).meta.events.register(
-            "before-parameter-build.dynamodb.*", lambda model, params, **_: seen.append((model.name, params["TableName"]))
+            "before-parameter-build.dynamodb.*",
+            lambda model, params, **_: seen.append((model.name, params["TableName"])),
         )
     tasks_table, usage_table = aws.physical_id("TasksTable"), aws.physical_id("UsageTable")
 
@@ -189,7 +190,11 @@ def test_two_users_never_see_each_others_tasks(invoke: Any, aws: Any) -> None:
         ("add_task", {"title": "Buy milk\u001b[2J"}, "control character U+001B"),
         ("add_task", {"title": "ok", "description": "line\r\nbreak"}, "control character U+000D"),
         ("add_task", {"title": "ok\ud800"}, "control character U+D800"),
-        ("update_task", {"task_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "title": "a\u007fb"}, "control character U+007F"),
+        (
+            "update_task",
+            {"task_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "title": "a\u007fb"},
+            "control character U+007F",
+        ),
         ("add_task", {"title": "ok", "user_id": "bob"}, "does not take user_id"),
         ("list_tasks", {"status": "done"}, "one of: all, pending, completed"),
         ("list_tasks", {"limit": 0}, "from 1 to 100"),
@@ -414,4 +419,3 @@ def test_results_match_the_reference_sdks_schema_for_the_revision(invoke: Any, v
     failed = result("tools/call", {"name": "delete_task", "arguments": {"task_id": "nope"}})
     validate_server_result("tools/call", version, failed)
     assert failed["isError"] is True
-

@@ -36,7 +36,9 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def call(invoke: Any, token: str | None, env: dict[str, str] | None = None, message: Any = TOOLS_LIST) -> dict[str, Any]:
+def call(
+    invoke: Any, token: str | None, env: dict[str, str] | None = None, message: Any = TOOLS_LIST
+) -> dict[str, Any]:
     headers = dict(JSON_HEADERS)
     if token is not None:
         headers["authorization"] = f"Bearer {token}"
@@ -47,8 +49,12 @@ def metadata(invoke: Any, path: str, env: dict[str, str] | None = None) -> dict[
     return invoke("McpFunction", http_event("GET", path, user_id=None), env)
 
 
-@pytest.mark.parametrize("path", ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"])
-def test_without_an_authorization_server_there_is_no_metadata_and_a_bare_challenge(invoke: Any, path: str) -> None:
+@pytest.mark.parametrize(
+    "path", ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]
+)
+def test_without_an_authorization_server_there_is_no_metadata_and_a_bare_challenge(
+    invoke: Any, path: str
+) -> None:
     answer = metadata(invoke, path)
     assert answer["statusCode"] == 404
     assert "McpAuthorizationServer" in json.loads(answer["body"])["detail"]
@@ -60,7 +66,9 @@ def test_without_an_authorization_server_there_is_no_metadata_and_a_bare_challen
     )
 
 
-def test_an_unreachable_authorization_server_is_503_and_other_tokens_still_work(invoke: Any, aws: Any) -> None:
+def test_an_unreachable_authorization_server_is_503_and_other_tokens_still_work(
+    invoke: Any, aws: Any
+) -> None:
     env = {"MCP_AUTHORIZATION_SERVER": f"http://127.0.0.1:{closed_port()}/api/auth"}
     stranded = AuthorizationServer(base_url="http://127.0.0.1:1")
     token = stranded.mint("alice", resource=LOCAL_RESOURCE)
@@ -78,7 +86,9 @@ def test_an_unreachable_authorization_server_is_503_and_other_tokens_still_work(
 
 def test_secrets_manager_failing_is_503_not_a_refused_token(invoke: Any, aws: Any) -> None:
     event = mcp_event("POST", TOOLS_LIST, JSON_HEADERS)  # a user token, minted before the secret goes
-    aws.client("secretsmanager").delete_secret(SecretId=aws.physical_id("UserTokenSecret"), ForceDeleteWithoutRecovery=True)
+    aws.client("secretsmanager").delete_secret(
+        SecretId=aws.physical_id("UserTokenSecret"), ForceDeleteWithoutRecovery=True
+    )
 
     answer = invoke("McpFunction", event)
 
@@ -101,7 +111,9 @@ def test_a_custom_domain_is_the_resource_whatever_host_the_request_came_to(
     assert refused["headers"]["www-authenticate"].startswith('Bearer error="invalid_token"')
 
 
-def test_refusals_are_logged_with_a_reason_and_never_the_token(invoke: Any, auth_server: AuthorizationServer) -> None:
+def test_refusals_are_logged_with_a_reason_and_never_the_token(
+    invoke: Any, auth_server: AuthorizationServer
+) -> None:
     env = {"MCP_AUTHORIZATION_SERVER": auth_server.issuer}
     tokens = [
         auth_server.mint("alice", resource=LOCAL_RESOURCE, iss="https://evil.example.test/api/auth"),
@@ -126,7 +138,11 @@ def test_the_mcp_token_of_a_chatkit_session_keeps_every_tool_without_scopes(invo
     )["SecretString"]
     add = request("tools/call", {"name": "add_task", "arguments": {"title": "from the workflow"}})
 
-    answer = call(invoke, mint_mcp_token("alice", key, 300), {"MCP_AUTHORIZATION_SERVER": "https://app.example.test/api/auth"}, add)
+    answer = call(
+        invoke,
+        mint_mcp_token("alice", key, 300),
+        {"MCP_AUTHORIZATION_SERVER": "https://app.example.test/api/auth"},
+        add,
+    )
 
     assert answer["statusCode"] == 200 and json.loads(answer["body"])["result"]["isError"] is False
-

@@ -38,11 +38,18 @@ class Rotation:
         return self.stack.client
 
     def call(self, step: str, token: str) -> None:
-        self.function.handler({"Step": step, "SecretId": self.secret_id, "ClientRequestToken": token}, lambda_context("RotationFunction"))
+        self.function.handler(
+            {"Step": step, "SecretId": self.secret_id, "ClientRequestToken": token},
+            lambda_context("RotationFunction"),
+        )
 
     def rotate(self) -> str:
         return rotate_once(
-            self.secretsmanager, self.secret_id, self.function.handler, LAMBDA_ARN, lambda: lambda_context("RotationFunction")
+            self.secretsmanager,
+            self.secret_id,
+            self.function.handler,
+            LAMBDA_ARN,
+            lambda: lambda_context("RotationFunction"),
         )
 
     def stages(self) -> dict[str, list[str]]:
@@ -67,7 +74,9 @@ def rotation(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Rotation:
     return Rotation(signing_secrets(aws), load_function("rotation"), monkeypatch)
 
 
-def test_full_rotation_moves_current_to_a_new_long_random_key_and_keeps_the_old_one_as_previous(rotation: Rotation) -> None:
+def test_full_rotation_moves_current_to_a_new_long_random_key_and_keeps_the_old_one_as_previous(
+    rotation: Rotation,
+) -> None:
     old_key, old_version = rotation.value("AWSCURRENT"), rotation.current_version()
 
     with captured_logs() as logs:
@@ -88,9 +97,16 @@ def test_every_step_called_twice_gives_the_same_rotation(rotation: Rotation) -> 
     token = begin_rotation(rotation.secretsmanager, rotation.secret_id, LAMBDA_ARN)
 
     rotation.call("createSecret", token)
-    pending = rotation.stack.client.get_secret_value(SecretId=rotation.secret_id, VersionStage="AWSPENDING")["SecretString"]
+    pending = rotation.stack.client.get_secret_value(SecretId=rotation.secret_id, VersionStage="AWSPENDING")[
+        "SecretString"
+    ]
     rotation.call("createSecret", token)
-    assert rotation.stack.client.get_secret_value(SecretId=rotation.secret_id, VersionStage="AWSPENDING")["SecretString"] == pending
+    assert (
+        rotation.stack.client.get_secret_value(SecretId=rotation.secret_id, VersionStage="AWSPENDING")[
+            "SecretString"
+        ]
+        == pending
+    )
     for step in ("setSecret", "setSecret", "testSecret", "testSecret"):
         rotation.call(step, token)
     assert rotation.value("AWSCURRENT") == old_key, "nothing moves before finishSecret"
@@ -138,7 +154,10 @@ def test_a_pending_key_that_does_not_verify_fails_the_test_step(rotation: Rotati
     old_version = rotation.current_version()
     token = begin_rotation(rotation.secretsmanager, rotation.secret_id, LAMBDA_ARN)
     rotation.secretsmanager.put_secret_value(
-        SecretId=rotation.secret_id, ClientRequestToken=token, SecretString="short", VersionStages=["AWSPENDING"]
+        SecretId=rotation.secret_id,
+        ClientRequestToken=token,
+        SecretString="short",
+        VersionStages=["AWSPENDING"],
     )
 
     with pytest.raises(rotation_logic.RotationError, match="shorter than 256 bits"):
@@ -147,15 +166,20 @@ def test_a_pending_key_that_does_not_verify_fails_the_test_step(rotation: Rotati
     assert rotation.current_version() == old_version
 
 
-def test_the_configuration_test_secrets_manager_runs_when_a_schedule_is_set_passes(rotation: Rotation) -> None:
+def test_the_configuration_test_secrets_manager_runs_when_a_schedule_is_set_passes(
+    rotation: Rotation,
+) -> None:
     """RotateImmediatelyOnUpdate: false makes Secrets Manager run testSecret alone on a pending copy
     of the current key; a failure there would fail the deployment of the RotationSchedule."""
     old_version = rotation.current_version()
     token = "0d7c1f9e-5b1a-4a53-9a0e-3f4b2c1d0e9f"
     with pytest.raises(rotation.secretsmanager.exceptions.ResourceNotFoundException):
         rotation.secretsmanager.rotate_secret(
-            SecretId=rotation.secret_id, ClientRequestToken=token, RotationLambdaARN=LAMBDA_ARN,
-            RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False,
+            SecretId=rotation.secret_id,
+            ClientRequestToken=token,
+            RotationLambdaARN=LAMBDA_ARN,
+            RotationRules={"AutomaticallyAfterDays": 30},
+            RotateImmediately=False,
         )
 
     rotation.call("testSecret", token)
@@ -192,24 +216,35 @@ def test_a_warm_authorizer_refuses_the_old_key_once_it_has_read_the_new_one(rota
     rotation.rotate()
     fresh = mint_mcp_token("alice", rotation.value("AWSCURRENT"), 600)
 
-    assert handler.handler(http_api_event(f"Bearer {fresh}"), None)["isAuthorized"], "newer key accepted at once"
+    assert handler.handler(http_api_event(f"Bearer {fresh}"), None)["isAuthorized"], (
+        "newer key accepted at once"
+    )
     assert not handler.handler(http_api_event(f"Bearer {minted_before}"), None)["isAuthorized"]
 
 
 def bad_events(rotation: Rotation, token: str) -> list[tuple[dict[str, Any], str]]:
     return [
-        ({"Step": "dropSecret", "SecretId": rotation.secret_id, "ClientRequestToken": token}, "not a rotation event"),
+        (
+            {"Step": "dropSecret", "SecretId": rotation.secret_id, "ClientRequestToken": token},
+            "not a rotation event",
+        ),
         ({"Step": "createSecret", "ClientRequestToken": token}, "not a rotation event"),
         ({"Step": "createSecret", "SecretId": rotation.secret_id}, "not a rotation event"),
         (
-            {"Step": "createSecret", "SecretId": rotation.secret_id, "ClientRequestToken": "11111111-2222-3333-4444-555555555555"},
+            {
+                "Step": "createSecret",
+                "SecretId": rotation.secret_id,
+                "ClientRequestToken": "11111111-2222-3333-4444-555555555555",
+            },
             "not a version of this secret",
         ),
     ]
 
 
 @pytest.mark.parametrize("case", range(4), ids=["unknown-step", "no-secret", "no-token", "unknown-token"])
-def test_events_that_are_not_a_staged_rotation_are_refused_and_change_nothing(rotation: Rotation, case: int) -> None:
+def test_events_that_are_not_a_staged_rotation_are_refused_and_change_nothing(
+    rotation: Rotation, case: int
+) -> None:
     token = begin_rotation(rotation.secretsmanager, rotation.secret_id, LAMBDA_ARN)
     before = rotation.stages()
     event, message = bad_events(rotation, token)[case]

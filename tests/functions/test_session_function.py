@@ -114,7 +114,9 @@ def test_the_mcp_token_is_useless_under_any_other_key_or_audience(
         jwt.decode(mcp_token, signing_key, algorithms=["HS256"], audience="https://app.example")
 
 
-def test_the_template_parameters_shape_the_session(create, openai_api: FakeChatKitSessions, signing_key: str) -> None:
+def test_the_template_parameters_shape_the_session(
+    create, openai_api: FakeChatKitSessions, signing_key: str
+) -> None:
     result = create(
         CHATKIT_WORKFLOW_VERSION="7",
         ChatKitHistoryEnabled="false",
@@ -348,7 +350,12 @@ def test_an_unreachable_openai_is_502(invoke, api_key: str) -> None:
     ],
 )
 def test_missing_settings_answer_503_naming_the_setting(
-    invoke, aws: AwsResources, openai_api: FakeChatKitSessions, secret_value: str, workflow_id: str, setting: str
+    invoke,
+    aws: AwsResources,
+    openai_api: FakeChatKitSessions,
+    secret_value: str,
+    workflow_id: str,
+    setting: str,
 ) -> None:
     aws.client("secretsmanager").put_secret_value(
         SecretId=aws.physical_id("OpenAIApiKeySecret"), SecretString=secret_value

@@ -57,7 +57,9 @@ def responses() -> Iterator[FakeResponses]:
 
 async def hook(app: Any, path: str, **headers: str) -> httpx.Response:
     """The adapter's call: a POST from inside the sandbox, with no API Gateway request context."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8080") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8080"
+    ) as client:
         return await client.post(path, headers=headers)
 
 
@@ -71,19 +73,34 @@ def test_the_adapters_after_restore_call_renews_chatkits_clients(
 
     async def restore_between_two_turns() -> tuple[list[Any], list[Any], httpx.Response, httpx.Response]:
         first = await post(app, {"type": "threads.create", "params": {"input": user_message("hi")}}, "alice")
-        before = [*botocore_parts("dynamodb"), *botocore_parts("secretsmanager"), service._http, service.server.agent]
+        before = [
+            *botocore_parts("dynamodb"),
+            *botocore_parts("secretsmanager"),
+            service._http,
+            service.server.agent,
+        ]
         checkpoint = await hook(app, BEFORE_CHECKPOINT)
         restored = await hook(app, AFTER_RESTORE)
-        after = [*botocore_parts("dynamodb"), *botocore_parts("secretsmanager"), service._http, service.server.agent]
+        after = [
+            *botocore_parts("dynamodb"),
+            *botocore_parts("secretsmanager"),
+            service._http,
+            service.server.agent,
+        ]
         thread_id = sse_events(first)[0]["thread"]["id"]
-        body = {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_message("again")}}
+        body = {
+            "type": "threads.add_user_message",
+            "params": {"thread_id": thread_id, "input": user_message("again")},
+        }
         second = await post(app, body, "alice")
         return before, after, checkpoint.status_code == restored.status_code == 200, second
 
     before, after, hooks_ok, second = asyncio.run(restore_between_two_turns())
     assert hooks_ok
     assert_renewed(before[:6], after[:6])
-    assert after[6] is not before[6] and after[7] is None  # the OpenAI pool is new; the agent is rebuilt on use
+    assert (
+        after[6] is not before[6] and after[7] is None
+    )  # the OpenAI pool is new; the agent is rebuilt on use
     # The renewed clients work: the turn after the restore reads the thread and answers.
     events = sse_events(second)
     assert events[-1]["type"] == "thread.item.done" and events[-1]["item"]["content"][0]["text"] == "After."
@@ -91,7 +108,9 @@ def test_the_adapters_after_restore_call_renews_chatkits_clients(
     assert service.server.agent is not None and service._http is after[6]
 
 
-def test_the_after_restore_call_renews_the_s3_client_and_it_still_signs_sigv4(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_after_restore_call_renews_the_s3_client_and_it_still_signs_sigv4(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = load_chatkit_app(aws, monkeypatch)
     # Built at init (so the snapshot holds it), and renewed on restore like the others.
     assert ("s3", False) in aws_clients._clients
@@ -108,8 +127,20 @@ def test_the_after_restore_call_renews_the_s3_client_and_it_still_signs_sigv4(aw
 @pytest.mark.parametrize(
     ("method", "path", "headers", "status"),
     [
-        pytest.param("POST", AFTER_RESTORE, {"x-amzn-request-context": request_context("alice")}, 404, id="through API Gateway"),
-        pytest.param("POST", BEFORE_CHECKPOINT, {"x-amzn-request-context": request_context(None)}, 404, id="checkpoint through API Gateway"),
+        pytest.param(
+            "POST",
+            AFTER_RESTORE,
+            {"x-amzn-request-context": request_context("alice")},
+            404,
+            id="through API Gateway",
+        ),
+        pytest.param(
+            "POST",
+            BEFORE_CHECKPOINT,
+            {"x-amzn-request-context": request_context(None)},
+            404,
+            id="checkpoint through API Gateway",
+        ),
         pytest.param("GET", AFTER_RESTORE, {}, 404, id="GET"),
         pytest.param("POST", "/snapstart/other", {}, 404, id="unknown hook"),
     ],
@@ -121,7 +152,9 @@ def test_only_the_adapter_reaches_the_hooks(
     before = botocore_parts("dynamodb")
 
     async def call() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chatkit.local") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://chatkit.local"
+        ) as client:
             return await client.request(method, path, headers=headers)
 
     response = asyncio.run(call())
@@ -154,7 +187,8 @@ def test_the_runtimes_after_restore_hooks_renew_session_functions_clients(
     invoke: Any, aws: Any, openai_api: FakeChatKitSessions
 ) -> None:
     aws.client("secretsmanager").put_secret_value(
-        SecretId=aws.physical_id("OpenAIApiKeySecret"), SecretString=json.dumps({"api_key": "sk-test-restore"})
+        SecretId=aws.physical_id("OpenAIApiKeySecret"),
+        SecretString=json.dumps({"api_key": "sk-test-restore"}),
     )
     env = {"OPENAI_BASE_URL": openai_api.url, "CHATKIT_WORKFLOW_ID": "wf_restore"}
     event = http_event("POST", "/api/chatkit/session", user_id="alice")

@@ -68,13 +68,17 @@ def test_a_chat_requests_dynamodb_call_is_a_subsegment_of_the_lambda_trace() -> 
         trace_id = "1-67891234-abcdef012345678912345678"
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
             # Lambda's trace id reaches the ChatKit app only through the adapter's header.
             "TRACE": f"Root={trace_id};Parent=53995c3f42cd8ad8;Sampled=1",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers/shared/python")]),
         }
-        done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=ROOT, capture_output=True, timeout=120, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", SCRIPT], env=env, cwd=ROOT, capture_output=True, timeout=120, check=False
+        )
         assert done.returncode == 0, done.stderr.decode()[-3000:]
         packets = []
         while True:

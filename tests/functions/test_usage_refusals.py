@@ -43,13 +43,18 @@ def test_over_the_message_limit_chatkit_answers_429_before_storing_or_calling_op
     aws: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeResponses, chat: Any
 ) -> None:
     set_openai_key(aws)
-    app = load_chatkit_app(aws, monkeypatch, {"OPENAI_BASE_URL": fake.url, "CHATKIT_MESSAGES_PER_MINUTE": "2"})
+    app = load_chatkit_app(
+        aws, monkeypatch, {"OPENAI_BASE_URL": fake.url, "CHATKIT_MESSAGES_PER_MINUTE": "2"}
+    )
     fake.script(text("One."), text("Two."), text("Three."))
     start_of_a_minute()
     create = {"type": "threads.create", "params": {"input": user_message("Hello")}}
     first = chat(app, create)
     thread_id = sse_events(first)[0]["thread"]["id"]
-    add = {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_message("Again")}}
+    add = {
+        "type": "threads.add_user_message",
+        "params": {"thread_id": thread_id, "input": user_message("Again")},
+    }
     assert chat(app, add).status_code == 200
     stored = scan(aws, "ChatKitTable")
     model_calls = len(fake.requests)
@@ -66,14 +71,20 @@ def test_over_the_message_limit_chatkit_answers_429_before_storing_or_calling_op
     assert chat(app, create, "bob").status_code == 200
     # Tokens of the two answered turns, from the Responses API's usage (the fake reports 10 in, 5 out).
     alice = usage_of(aws, "alice")
-    assert (alice["tokens_in"], alice["tokens_out"], alice["tokens"]) == ({"N": "20"}, {"N": "10"}, {"N": "30"})
+    assert (alice["tokens_in"], alice["tokens_out"], alice["tokens"]) == (
+        {"N": "20"},
+        {"N": "10"},
+        {"N": "30"},
+    )
 
 
 def test_over_the_daily_token_budget_chatkit_answers_429_until_midnight(
     aws: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeResponses, chat: Any
 ) -> None:
     set_openai_key(aws)
-    app = load_chatkit_app(aws, monkeypatch, {"OPENAI_BASE_URL": fake.url, "CHATKIT_DAILY_TOKEN_BUDGET": "15"})
+    app = load_chatkit_app(
+        aws, monkeypatch, {"OPENAI_BASE_URL": fake.url, "CHATKIT_DAILY_TOKEN_BUDGET": "15"}
+    )
     fake.script(text("Spent."))
     create = {"type": "threads.create", "params": {"input": user_message("Hello")}}
     assert chat(app, create).status_code == 200  # 15 tokens: the budget is used up
@@ -97,7 +108,9 @@ def test_over_the_tool_call_limit_mcp_answers_http_429_with_retry_after(invoke: 
         assert tool(f"Task {n}").result["isError"] is False
     # Listing the tools is not a tool call.
     listed, headers = modern("tools/list")
-    assert send(lambda name, event: invoke(name, event, limit), listed, headers, user_id="alice").status == 200
+    assert (
+        send(lambda name, event: invoke(name, event, limit), listed, headers, user_id="alice").status == 200
+    )
     refused = tool("One too many")
     assert refused.status == 429
     assert 1 <= int(refused.headers["retry-after"]) <= 60
@@ -108,7 +121,9 @@ def test_over_the_tool_call_limit_mcp_answers_http_429_with_retry_after(invoke: 
 
 
 def test_a_batch_of_tool_calls_counts_each_call(invoke: Any, aws: Any) -> None:
-    batch = [request("tools/call", {"name": "add_task", "arguments": {"title": f"T{n}"}}, n) for n in range(3)]
+    batch = [
+        request("tools/call", {"name": "add_task", "arguments": {"title": f"T{n}"}}, n) for n in range(3)
+    ]
     headers = {"mcp-protocol-version": "2025-03-26"}
     limited = lambda name, event: invoke(name, event, {"MCP_CALLS_PER_MINUTE": "4"})
     start_of_a_minute(20)

@@ -35,7 +35,9 @@ def fake() -> Iterator[FakeResponses]:
         yield running
 
 
-def me(invoke: Any, method: str, user_id: str | None = "alice", token_use: str = "user", context: Any = None) -> tuple[int, dict[str, Any]]:
+def me(
+    invoke: Any, method: str, user_id: str | None = "alice", token_use: str = "user", context: Any = None
+) -> tuple[int, dict[str, Any]]:
     path = "/api/me/export" if method == "GET" else "/api/me"
     event = http_event(method, path, route_key=f"{method} {path}", user_id=user_id, token_use=token_use)
     if user_id is None:
@@ -55,7 +57,9 @@ def seed(aws: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeResponses, user_id
     a photo sent in the chat and a photo uploaded but never sent."""
     task_service().add_task(user_id, f"{word} task", "details")
     task_service().add_task(user_id, f"{word} other task")
-    ThreadService(aws.physical_id("ThreadsTable")).upsert_thread(user_id, f"cthr_{word}", title=f"{word} hosted")
+    ThreadService(aws.physical_id("ThreadsTable")).upsert_thread(
+        user_id, f"cthr_{word}", title=f"{word} hosted"
+    )
     set_openai_key(aws)
     app = load_chatkit_app(aws, monkeypatch, {"OPENAI_BASE_URL": fake.url})
     sent = attach(app, f"{word} list.png", "image/png", PNG + word.encode(), user_id)
@@ -70,7 +74,10 @@ def seed(aws: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeResponses, user_id
 def files(aws: Any, user_id: str) -> dict[str, bytes]:
     """The user's objects in the attachments bucket (the test's own listing)."""
     s3, bucket = aws.client("s3"), aws.physical_id("AttachmentsBucket")
-    keys = [entry["Key"] for entry in s3.list_objects_v2(Bucket=bucket, Prefix=f"users/{user_id}/").get("Contents", [])]
+    keys = [
+        entry["Key"]
+        for entry in s3.list_objects_v2(Bucket=bucket, Prefix=f"users/{user_id}/").get("Contents", [])
+    ]
     return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
 
 
@@ -113,8 +120,13 @@ def test_erasure_removes_everything_of_the_caller_counts_it_and_is_idempotent(
     status, answer = me(invoke, "DELETE")
     assert status == 200 and answer["complete"] is True
     assert answer["removed"] == {
-        "attachment_files": 2, "attachments": 2, "tasks": 2, "thread_mappings": 1, "chatkit_threads": 1,
-        "chatkit_items": 2, "usage_counters": 1,
+        "attachment_files": 2,
+        "attachments": 2,
+        "tasks": 2,
+        "thread_mappings": 1,
+        "chatkit_threads": 1,
+        "chatkit_items": 2,
+        "usage_counters": 1,
     }
     assert all(partition(aws, table, "alice") == [] for table in TABLES)
     assert files(aws, "alice") == {}
@@ -140,7 +152,9 @@ class ShortOfTime(LambdaContext):
         return 20_000 if self.checks >= 0 else 1_000
 
 
-def test_an_erasure_cut_short_by_time_says_what_is_left_and_the_next_call_finishes(invoke: Any, aws: Any) -> None:
+def test_an_erasure_cut_short_by_time_says_what_is_left_and_the_next_call_finishes(
+    invoke: Any, aws: Any
+) -> None:
     for n in range(60):
         task_service().add_task("alice", f"Task {n}")
     ThreadService(aws.physical_id("ThreadsTable")).upsert_thread("alice", "cthr_one", title="One")

@@ -19,5 +19,8 @@ def local_stack() -> Iterator[RunningStack]:
 @pytest.fixture(scope="module")
 def chat() -> Iterator[StackChat]:
     """A stack whose model is the Responses stand-in, and a ChatKit client for alice and bob."""
-    with fake_responses() as fake, start_stack({"OPENAI_BASE_URL": fake.url, "OPENAI_API_KEY": "sk-test-local"}) as stack:
+    with (
+        fake_responses() as fake,
+        start_stack({"OPENAI_BASE_URL": fake.url, "OPENAI_API_KEY": "sk-test-local"}) as stack,
+    ):
         yield StackChat(stack.url, {user: stack.user_token(user) for user in ("alice", "bob")}, stack, fake)

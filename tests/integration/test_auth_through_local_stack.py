@@ -31,19 +31,30 @@ ROUTES = {"gateway": ("GET", "/api/chatkit/threads"), "mcp": ("POST", "/mcp")}
 PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
 # How /mcp refuses what the authorizer refuses (RFC 6750 section 3.1): no bearer credentials get a
 # bare challenge, a malformed header is a bad request, every other refused token is invalid_token.
-MCP_REFUSALS = {"missing_header": (401, None), "wrong_scheme": (401, None), "malformed_header": (400, "invalid_request")}
+MCP_REFUSALS = {
+    "missing_header": (401, None),
+    "wrong_scheme": (401, None),
+    "malformed_header": (400, "invalid_request"),
+}
 # The authorizer re-reads the signing secret after a signature miss at most once a second.
 KEY_REFRESH_PAUSE = 1.2
 
 
 @pytest.fixture(scope="module")
 def auth_stack(jwks_server: JwksServer) -> Iterator[RunningStack]:
-    with start_stack({"JWT_JWKS_URL": jwks_server.url, "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE}) as stack:
+    with start_stack(
+        {"JWT_JWKS_URL": jwks_server.url, "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE}
+    ) as stack:
         yield stack
 
 
 @pytest.fixture
-def world(auth_stack: RunningStack, keys: dict[str, SigningKey], jwks_server: JwksServer, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(
+    auth_stack: RunningStack,
+    keys: dict[str, SigningKey],
+    jwks_server: JwksServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> World:
     return World(SecretsStack(auth_stack), jwks_server, keys, monkeypatch)
 
 
@@ -64,12 +75,20 @@ def let_through(response: httpx.Response) -> bool:
 
 def run_tool(module: str, stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=ROOT, env=stack.environment(), capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=stack.environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
 @pytest.mark.parametrize("algorithm", ["EdDSA", "RS256", "ES256"])
-def test_better_auth_style_token_reaches_the_function(auth_stack: RunningStack, world: World, algorithm: str) -> None:
+def test_better_auth_style_token_reaches_the_function(
+    auth_stack: RunningStack, world: World, algorithm: str
+) -> None:
     response = call(auth_stack, bearer(world.keys[algorithm].sign(claims(f"user-{algorithm}"))))
 
     assert let_through(response), response.text
@@ -93,7 +112,13 @@ def test_make_token_and_make_rotate_say_so_when_no_stack_runs(tmp_path: Any) -> 
     environment = {"PATH": "/usr/bin:/bin", "LOCAL_STATE_DIR": str(tmp_path)}
     for module, args in (("local.token", ["alice"]), ("local.rotate", [])):
         done = subprocess.run(
-            [sys.executable, "-m", module, *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60, check=False
+            [sys.executable, "-m", module, *args],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert done.returncode == 1
         assert done.stdout == ""
@@ -101,7 +126,11 @@ def test_make_token_and_make_rotate_say_so_when_no_stack_runs(tmp_path: Any) -> 
 
 
 @pytest.mark.parametrize("route", sorted(ROUTES))
-@pytest.mark.parametrize(("case", "expected_reason"), [(case, reason) for _, case, reason in REJECTIONS], ids=[name for name, _, _ in REJECTIONS])
+@pytest.mark.parametrize(
+    ("case", "expected_reason"),
+    [(case, reason) for _, case, reason in REJECTIONS],
+    ids=[name for name, _, _ in REJECTIONS],
+)
 def test_refused_token_is_refused_at_both_doors(
     auth_stack: RunningStack, world: World, case: Case, expected_reason: str, route: str
 ) -> None:
@@ -137,7 +166,9 @@ def test_make_rotate_keeps_earlier_tokens_for_one_rotation(auth_stack: RunningSt
     assert first.returncode == 0, first.stderr
     assert "TokenSigningSecret rotated" in first.stderr
     time.sleep(KEY_REFRESH_PAUSE)
-    assert let_through(call(auth_stack, bearer(mint_mcp_token("alice", world.mcp_key, 300)))), "the new key passes at once"
+    assert let_through(call(auth_stack, bearer(mint_mcp_token("alice", world.mcp_key, 300)))), (
+        "the new key passes at once"
+    )
     assert let_through(call(auth_stack, bearer(before[1]))), "minted before one rotation: still good"
 
     second = run_tool("local.rotate", auth_stack)
@@ -147,7 +178,9 @@ def test_make_rotate_keeps_earlier_tokens_for_one_rotation(auth_stack: RunningSt
     assert call(auth_stack, bearer(before[2])).status_code == 403, "minted before two rotations: refused"
 
 
-def test_make_invoke_honors_the_jwt_settings(jwks_server: JwksServer, keys: dict[str, SigningKey], tmp_path: Any) -> None:
+def test_make_invoke_honors_the_jwt_settings(
+    jwks_server: JwksServer, keys: dict[str, SigningKey], tmp_path: Any
+) -> None:
     event = (ROOT / "events" / "authorizer" / "valid.json").read_text()
     path = tmp_path / "valid.json"
     path.write_text(event.replace("${TOKEN}", keys["EdDSA"].sign(claims("alice"))))
@@ -161,8 +194,16 @@ def test_make_invoke_honors_the_jwt_settings(jwks_server: JwksServer, keys: dict
 
     done = subprocess.run(
         [sys.executable, "-m", "local.invoke", "AuthorizerFunction", str(path)],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"isAuthorized": True, "context": {"user_id": "alice", "token_use": "user"}}
+    assert json.loads(done.stdout) == {
+        "isAuthorized": True,
+        "context": {"user_id": "alice", "token_use": "user"},
+    }

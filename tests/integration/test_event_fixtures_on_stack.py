@@ -60,8 +60,14 @@ def results(stack: RunningStack) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     for function, fixtures in by_function.items():
         done = subprocess.run(
-            [sys.executable, "-c", DRIVER, function], cwd=ROOT, env=stack.environment(), capture_output=True,
-            text=True, timeout=300, input="".join(f"{f.relative_to(ROOT)}\n" for f in fixtures), check=False,
+            [sys.executable, "-c", DRIVER, function],
+            cwd=ROOT,
+            env=stack.environment(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            input="".join(f"{f.relative_to(ROOT)}\n" for f in fixtures),
+            check=False,
         )
         assert done.returncode == 0, done.stderr[-3000:]
         for line in done.stdout.splitlines():
@@ -85,11 +91,17 @@ def test_fixture_runs_against_the_running_stack(fixture: Path, results: dict[str
         assert result["statusCode"] < 500 or result["statusCode"] in (501, 502, 503, 504), result
 
 
-def test_the_rotation_fixtures_rotated_the_stacks_signing_key(stack: RunningStack, results: dict[str, dict[str, Any]]) -> None:
+def test_the_rotation_fixtures_rotated_the_stacks_signing_key(
+    stack: RunningStack, results: dict[str, dict[str, Any]]
+) -> None:
     assert [json.loads((ROOT / f).read_text())["Step"] for f in results if "/rotation/" in f] == list(STEPS)
-    token = json.loads((ROOT / "events" / "rotation" / "create_secret.json").read_text())["ClientRequestToken"]
+    token = json.loads((ROOT / "events" / "rotation" / "create_secret.json").read_text())[
+        "ClientRequestToken"
+    ]
     secretsmanager = stack.client("secretsmanager")
-    stages = secretsmanager.describe_secret(SecretId=stack.physical_id("TokenSigningSecret"))["VersionIdsToStages"]
+    stages = secretsmanager.describe_secret(SecretId=stack.physical_id("TokenSigningSecret"))[
+        "VersionIdsToStages"
+    ]
 
     assert stages[token] == ["AWSCURRENT"]
     assert sum("AWSPREVIOUS" in labels for labels in stages.values()) == 1

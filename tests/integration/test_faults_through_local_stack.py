@@ -77,16 +77,18 @@ def faults() -> Iterator[Faults]:
             faulty_aws(moto.endpoint_url) as aws,
             fake_responses() as model,
             serve_jwks([key.public_jwk]) as jwks,
-            start_stack({
-                "AWS_ENDPOINT_URL": aws.url,
-                "OPENAI_BASE_URL": model.url,
-                "OPENAI_API_KEY": "sk-test-faults",
-                "CHATKIT_OPENAI_TIMEOUT_SECONDS": str(OPENAI_TIMEOUT_SECONDS),
-                "CHATKIT_WORKFLOW_ID": "wf_test",
-                "JWT_JWKS_URL": jwks.url,
-                "JWT_ISSUER": ISSUER,
-                "JWT_AUDIENCE": AUDIENCE,
-            }) as stack,
+            start_stack(
+                {
+                    "AWS_ENDPOINT_URL": aws.url,
+                    "OPENAI_BASE_URL": model.url,
+                    "OPENAI_API_KEY": "sk-test-faults",
+                    "CHATKIT_OPENAI_TIMEOUT_SECONDS": str(OPENAI_TIMEOUT_SECONDS),
+                    "CHATKIT_WORKFLOW_ID": "wf_test",
+                    "JWT_JWKS_URL": jwks.url,
+                    "JWT_ISSUER": ISSUER,
+                    "JWT_AUDIENCE": AUDIENCE,
+                }
+            ) as stack,
         ):
             chat = Chat(stack.url, {user: key.sign(claims(user, ttl=3600)) for user in ("alice", "bob")})
             world = Faults(stack, chat, aws, moto, model, jwks, key, 0.0)
@@ -113,11 +115,15 @@ def ends_in_an_error(events: list[dict[str, Any]]) -> bool:
     if "error" not in kinds:
         return False
     error = events[kinds.index("error")]
-    return error["allow_retry"] is True and set(kinds[kinds.index("error"):]) <= {"error", "thread.updated"}
+    return error["allow_retry"] is True and set(kinds[kinds.index("error") :]) <= {"error", "thread.updated"}
 
 
 def answers(events: list[dict[str, Any]]) -> list[str]:
-    return [e["item"]["content"][0]["text"] for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"]
+    return [
+        e["item"]["content"][0]["text"]
+        for e in events
+        if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
+    ]
 
 
 # ---- the model (OpenAI Responses) ------------------------------------------------------------------
@@ -131,18 +137,31 @@ MODEL_FAULTS = {
 
 
 @pytest.mark.parametrize("fault", MODEL_FAULTS)
-def test_a_failing_model_ends_the_stream_with_an_error_and_the_next_turn_works(faults: Faults, fault: str) -> None:
+def test_a_failing_model_ends_the_stream_with_an_error_and_the_next_turn_works(
+    faults: Faults, fault: str
+) -> None:
     faults.model.script(*MODEL_FAULTS[fault])
-    events = faults.chat.events({"type": "threads.create", "params": {"input": user_message("What is on my list?")}})
+    events = faults.chat.events(
+        {"type": "threads.create", "params": {"input": user_message("What is on my list?")}}
+    )
     assert ends_in_an_error(events), events
     thread_id = events[0]["thread"]["id"]
     # The user's message is stored once; no half answer is stored as if it were whole.
     assert [item["type"] for item in faults.chat.items(thread_id)] == ["user_message"]
 
     faults.model.script(text("Your list is empty.", pieces=1, pause=0))
-    again = faults.chat.events({"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_message("Again?")}})
+    again = faults.chat.events(
+        {
+            "type": "threads.add_user_message",
+            "params": {"thread_id": thread_id, "input": user_message("Again?")},
+        }
+    )
     assert answers(again) == ["Your list is empty."]
-    assert [item["type"] for item in faults.chat.items(thread_id)] == ["user_message", "user_message", "assistant_message"]
+    assert [item["type"] for item in faults.chat.items(thread_id)] == [
+        "user_message",
+        "user_message",
+        "assistant_message",
+    ]
 
 
 # ---- Secrets Manager -------------------------------------------------------------------------------
@@ -151,8 +170,10 @@ def test_a_failing_model_ends_the_stream_with_an_error_and_the_next_turn_works(f
 def test_secrets_manager_down_makes_a_cold_session_route_answer_503(faults: Faults) -> None:
     with faults.aws.outage("secretsmanager", "error"):
         response = httpx.post(
-            f"{faults.stack.url}/api/chatkit/session", json={},
-            headers={"authorization": f"Bearer {faults.chat.tokens['alice']}"}, timeout=60,
+            f"{faults.stack.url}/api/chatkit/session",
+            json={},
+            headers={"authorization": f"Bearer {faults.chat.tokens['alice']}"},
+            timeout=60,
         )
     assert_503(response, "Secrets Manager")
 
@@ -167,24 +188,34 @@ def test_dynamodb_down_answers_503_on_every_route_and_stores_nothing(faults: Fau
     with faults.aws.outage("dynamodb", fault):
         assert_503(faults.get("/api/chatkit/threads", faults.chat.tokens["alice"]), "DynamoDB")
         assert_503(faults.chat.post({"type": "threads.list", "params": {}}), "DynamoDB")
-        assert_503(faults.chat.post({"type": "threads.create", "params": {"input": user_message("Add buy milk")}}), "DynamoDB")
+        assert_503(
+            faults.chat.post({"type": "threads.create", "params": {"input": user_message("Add buy milk")}}),
+            "DynamoDB",
+        )
         tool = faults.chat.mcp("add_task", {"title": "Buy milk"})
         assert tool.status_code == 200 and tool.json()["result"]["isError"] is True
-        assert "call list_tasks to see whether the change was made" in tool.json()["result"]["content"][0]["text"]
+        assert (
+            "call list_tasks to see whether the change was made"
+            in tool.json()["result"]["content"][0]["text"]
+        )
     assert faults.chatkit_items() == before and len(faults.model.requests) == calls
     # Back at once when DynamoDB is.
     assert faults.get("/api/chatkit/threads", faults.chat.tokens["alice"]).status_code == 200
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-def test_dynamodb_failing_mid_answer_ends_the_stream_with_a_chatkit_error(faults: Faults, fault: Fault) -> None:
+def test_dynamodb_failing_mid_answer_ends_the_stream_with_a_chatkit_error(
+    faults: Faults, fault: Fault
+) -> None:
     def outage_starts_while_the_model_answers(request: dict[str, Any]) -> Any:
         faults.aws.start("dynamodb", fault)
         return text("Added buy milk.", pieces=2, pause=0)
 
     faults.model.script(outage_starts_while_the_model_answers)
     try:
-        events = faults.chat.events({"type": "threads.create", "params": {"input": user_message("Add buy milk")}})
+        events = faults.chat.events(
+            {"type": "threads.create", "params": {"input": user_message("Add buy milk")}}
+        )
     finally:
         faults.aws.stop("dynamodb")
     assert ends_in_an_error(events), events
@@ -194,7 +225,9 @@ def test_dynamodb_failing_mid_answer_ends_the_stream_with_a_chatkit_error(faults
 # ---- the authorizer's key sources ----------------------------------------------------------------
 
 
-def test_with_the_jwks_host_down_known_keys_keep_working_and_unknown_ones_are_refused_not_500(faults: Faults) -> None:
+def test_with_the_jwks_host_down_known_keys_keep_working_and_unknown_ones_are_refused_not_500(
+    faults: Faults,
+) -> None:
     faults.jwks.failing = True
     try:
         fresh = faults.token("alice", jti="while-the-jwks-is-down")  # a token the gateway has not cached
@@ -221,10 +254,17 @@ def test_valid_tokens_keep_working_while_secrets_manager_is_down(faults: Faults)
         assert reply.status_code == 200 and reply.json()["result"]["isError"] is False, reply.text
         assert time.monotonic() - started < 5  # one short attempt, not the authorizer's whole timeout
         forged = claims("bob", issuer="chatkit-backend", audience="chatkit-backend:mcp")
-        faults.chat.tokens["forged"] = jwt.encode(forged, "not-the-signing-key-" + "x" * 32, algorithm="HS256")
+        faults.chat.tokens["forged"] = jwt.encode(
+            forged, "not-the-signing-key-" + "x" * 32, algorithm="HS256"
+        )
         # /mcp refuses it itself: 401 with its challenge (the gateway's authorizer would say 403).
         assert faults.chat.mcp("list_tasks", {}, "forged").status_code == 401
     # The verifier tried Secrets Manager, failed, said so once, and verified with its cached keys.
-    logged = wait_for(lambda: "Secrets Manager read failed" in faults.stack.log()[log_so_far:] and faults.stack.log()[log_so_far:], timeout=5)
+    logged = wait_for(
+        lambda: (
+            "Secrets Manager read failed" in faults.stack.log()[log_so_far:]
+            and faults.stack.log()[log_so_far:]
+        ),
+        timeout=5,
+    )
     assert '"serving_cached":true' in logged and logged.count("Secrets Manager read failed") == 1
-

@@ -44,13 +44,20 @@ class World:
 
     def make(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["make", "-s", "import-hosted-threads", *args], cwd=ROOT, env=self.stack.environment(),
-            capture_output=True, text=True, timeout=300, check=False,
+            ["make", "-s", "import-hosted-threads", *args],
+            cwd=ROOT,
+            env=self.stack.environment(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
 
     def chatkit(self, user: str, kind: str, **params: Any) -> httpx.Response:
         return httpx.post(
-            f"{self.stack.url}/chatkit", json={"type": kind, "params": params}, timeout=60,
+            f"{self.stack.url}/chatkit",
+            json={"type": kind, "params": params},
+            timeout=60,
             headers={"authorization": f"Bearer {self.tokens[user]}"},
         )
 
@@ -62,7 +69,9 @@ class World:
     def items(self, user: str, thread_id: str) -> list[dict[str, Any]]:
         items, after = [], None
         while True:
-            response = self.chatkit(user, "items.list", thread_id=thread_id, order="asc", limit=40, after=after)
+            response = self.chatkit(
+                user, "items.list", thread_id=thread_id, order="asc", limit=40, after=after
+            )
             assert response.status_code == 200, response.text
             page = response.json()
             items += page["data"]
@@ -73,7 +82,10 @@ class World:
     def table(self) -> list[dict[str, Any]]:
         dynamodb, records, start = self.stack.client("dynamodb"), [], None
         while True:
-            page = dynamodb.scan(TableName=self.stack.physical_id("ChatKitTable"), **({"ExclusiveStartKey": start} if start else {}))
+            page = dynamodb.scan(
+                TableName=self.stack.physical_id("ChatKitTable"),
+                **({"ExclusiveStartKey": start} if start else {}),
+            )
             records += page["Items"]
             start = page.get("LastEvaluatedKey")
             if not start:
@@ -107,7 +119,14 @@ def test_the_import_carries_every_users_history_and_runs_again_safely(world: Wor
 
     # The first run, with OpenAI rate limiting it once.
     hosted.requests.clear()
-    hosted.fail(Fault(429, {"retry-after": "1"}, error_body("Rate limit reached", "requests", "rate_limit_exceeded"), path=history.every_type))
+    hosted.fail(
+        Fault(
+            429,
+            {"retry-after": "1"},
+            error_body("Rate limit reached", "requests", "rate_limit_exceeded"),
+            path=history.every_type,
+        )
+    )
     first = world.make()
     assert first.returncode == 0, first.stdout + first.stderr
     lines = first.stdout.splitlines()
@@ -129,11 +148,24 @@ def test_the_import_carries_every_users_history_and_runs_again_safely(world: Wor
     long = world.items("alice", history.long_thread)
     assert texts(long) == [f"{'message' if i % 2 == 0 else 'answer'} {i:03d}" for i in range(130)]
     every = world.items("alice", history.every_type)
-    assert [i["type"] for i in every] == ["user_message", "task", "workflow", "widget", "client_tool_call", "assistant_message"]
-    assert texts(world.items("bob", history.threads["bob"][0])) == ["bob's message in Gym plan", "bob's answer in Gym plan"]
+    assert [i["type"] for i in every] == [
+        "user_message",
+        "task",
+        "workflow",
+        "widget",
+        "client_tool_call",
+        "assistant_message",
+    ]
+    assert texts(world.items("bob", history.threads["bob"][0])) == [
+        "bob's message in Gym plan",
+        "bob's answer in Gym plan",
+    ]
     [receipt_message, _] = world.items("carol", history.threads["carol"][0])
     assert [a["name"] for a in receipt_message["attachments"]] == ["receipt.png", "notes.pdf"]
-    for intruder, (owner, thread_id) in (("bob", ("alice", history.long_thread)), ("alice", ("carol", history.threads["carol"][0]))):
+    for intruder, (owner, thread_id) in (
+        ("bob", ("alice", history.long_thread)),
+        ("alice", ("carol", history.threads["carol"][0])),
+    ):
         refused = world.chatkit(intruder, "items.list", thread_id=thread_id)
         assert refused.status_code == 404, f"{intruder} read {owner}'s thread"
 
@@ -141,17 +173,32 @@ def test_the_import_carries_every_users_history_and_runs_again_safely(world: Wor
     before = world.table()
     second = world.make()
     assert second.returncode == 0, second.stderr
-    assert second.stdout.splitlines()[-1].startswith("done: threads: 0 imported, 0 updated, 5 unchanged, 0 skipped, 0 failed; items: 0 imported")
+    assert second.stdout.splitlines()[-1].startswith(
+        "done: threads: 0 imported, 0 updated, 5 unchanged, 0 skipped, 0 failed; items: 0 imported"
+    )
     assert world.table() == before
 
     # A hosted item added since arrives with the third run, after the ones before it.
-    hosted.add_item(history.long_thread, "user_message", T0 + 9000, content=[text("and oat milk")], attachments=[], inference_options=None)
+    hosted.add_item(
+        history.long_thread,
+        "user_message",
+        T0 + 9000,
+        content=[text("and oat milk")],
+        attachments=[],
+        inference_options=None,
+    )
     hosted.add_item(history.long_thread, "assistant_message", T0 + 9000, content=[reply("Added oat milk.")])
     third = world.make("USER=alice")
     assert third.returncode == 0, third.stderr
     assert "of user alice" in third.stdout.splitlines()[0]
-    assert third.stdout.splitlines()[-1].startswith("done: threads: 0 imported, 1 updated, 1 unchanged, 0 skipped, 0 failed; items: 2 imported")
-    assert texts(world.items("alice", history.long_thread))[-3:] == ["answer 129", "and oat milk", "Added oat milk."]
+    assert third.stdout.splitlines()[-1].startswith(
+        "done: threads: 0 imported, 1 updated, 1 unchanged, 0 skipped, 0 failed; items: 2 imported"
+    )
+    assert texts(world.items("alice", history.long_thread))[-3:] == [
+        "answer 129",
+        "and oat milk",
+        "Added oat milk.",
+    ]
     assert len(world.table()) == len(before) + 2
 
 
@@ -161,9 +208,16 @@ def test_a_thread_id_kept_by_the_frontend_opens_the_imported_thread(world: World
     gym = world.history.threads["bob"][0]
     headers = {"authorization": f"Bearer {world.tokens['bob']}"}
     # The sidebar's mapping (ThreadsTable) names the hosted id, which is the imported thread's id.
-    mapped = httpx.put(f"{world.stack.url}/api/chatkit/threads/{gym}", json={"title": "Gym plan"}, headers=headers, timeout=30)
+    mapped = httpx.put(
+        f"{world.stack.url}/api/chatkit/threads/{gym}",
+        json={"title": "Gym plan"},
+        headers=headers,
+        timeout=30,
+    )
     assert mapped.status_code == 200, mapped.text
-    sidebar = httpx.get(f"{world.stack.url}/api/chatkit/threads", headers=headers, timeout=30).json()["threads"]
+    sidebar = httpx.get(f"{world.stack.url}/api/chatkit/threads", headers=headers, timeout=30).json()[
+        "threads"
+    ]
     assert gym in [t["thread_id"] for t in sidebar]
     opened = world.chatkit("bob", "threads.get_by_id", thread_id=gym)
     assert opened.status_code == 200, opened.text
@@ -175,8 +229,13 @@ def test_a_thread_id_kept_by_the_frontend_opens_the_imported_thread(world: World
 
 def test_without_a_running_stack_the_target_says_so(tmp_path: Any) -> None:
     done = subprocess.run(
-        ["make", "-s", "import-hosted-threads"], cwd=ROOT, env={**world_env(), "LOCAL_STATE_DIR": str(tmp_path)},
-        capture_output=True, text=True, timeout=120, check=False,
+        ["make", "-s", "import-hosted-threads"],
+        cwd=ROOT,
+        env={**world_env(), "LOCAL_STATE_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode != 0 and "no local stack is running" in done.stderr
 

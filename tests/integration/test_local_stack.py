@@ -25,10 +25,16 @@ def test_health_answers_without_a_token(local_stack: RunningStack) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/api/chatkit/session"), ("GET", "/api/chatkit/threads"), ("PUT", "/api/chatkit/threads/cthr_1"),
-     ("DELETE", "/api/chatkit/threads/cthr_1")],
+    [
+        ("POST", "/api/chatkit/session"),
+        ("GET", "/api/chatkit/threads"),
+        ("PUT", "/api/chatkit/threads/cthr_1"),
+        ("DELETE", "/api/chatkit/threads/cthr_1"),
+    ],
 )
-def test_protected_routes_refuse_a_request_without_a_token(local_stack: RunningStack, method: str, path: str) -> None:
+def test_protected_routes_refuse_a_request_without_a_token(
+    local_stack: RunningStack, method: str, path: str
+) -> None:
     response = httpx.request(method, f"{local_stack.url}{path}", json={})
     assert response.status_code == 401
     assert response.json() == {"message": "Unauthorized"}
@@ -49,8 +55,11 @@ def test_mcp_refuses_a_request_without_a_token_itself(local_stack: RunningStack)
 def test_preflight_from_an_allowed_origin_is_answered(local_stack: RunningStack) -> None:
     response = httpx.options(
         f"{local_stack.url}/mcp",
-        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "authorization,content-type"},
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
     )
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
@@ -79,7 +88,11 @@ def test_the_template_resources_exist_in_the_stack_aws(local_stack: RunningStack
 
 
 def test_design_variables_reach_the_template_parameters() -> None:
-    env = {"ALLOWED_ORIGINS": "https://app.example", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "CHATKIT_WORKFLOW_ID": "wf_local"}
+    env = {
+        "ALLOWED_ORIGINS": "https://app.example",
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+        "CHATKIT_WORKFLOW_ID": "wf_local",
+    }
     with start_stack(env) as stack:
         state = json.loads((stack.state_dir / "stack.json").read_text())
         # The demo page's origins come after the configured ones (make dev serves that page).
@@ -88,7 +101,8 @@ def test_design_variables_reach_the_template_parameters() -> None:
         assert state["parameters"]["OpenAIBaseUrl"] == "http://127.0.0.1:9/v1"
         assert state["parameters"]["ChatKitWorkflowId"] == "wf_local"
         preflight = httpx.options(
-            f"{stack.url}/mcp", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+            f"{stack.url}/mcp",
+            headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
         )
         assert preflight.headers["access-control-allow-origin"] == "https://app.example"
 
@@ -106,7 +120,13 @@ def test_ctrl_c_stops_the_stack_and_forgets_its_state() -> None:
 
 def run_invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "local.invoke", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "local.invoke", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -120,13 +140,21 @@ def test_make_invoke_prints_only_the_result_and_uses_the_running_stack(local_sta
 def test_make_invoke_without_a_stack_uses_an_ephemeral_aws(tmp_path) -> None:
     import os
 
-    done = run_invoke("HealthFunction", "events/health/ok.json", env={**os.environ, "LOCAL_STATE_DIR": str(tmp_path)})
+    done = run_invoke(
+        "HealthFunction", "events/health/ok.json", env={**os.environ, "LOCAL_STATE_DIR": str(tmp_path)}
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(json.loads(done.stdout)["body"])["status"] == "ok"
     assert "ephemeral" in done.stderr
 
 
-@pytest.mark.parametrize(("args", "message"), [(("NoSuchFunction", "events/health/ok.json"), "no function"), (("HealthFunction", "missing.json"), "cannot read event")])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("NoSuchFunction", "events/health/ok.json"), "no function"),
+        (("HealthFunction", "missing.json"), "cannot read event"),
+    ],
+)
 def test_make_invoke_explains_bad_arguments(args: tuple[str, str], message: str) -> None:
     done = run_invoke(*args)
     assert done.returncode == 2 and message in done.stderr and done.stdout == ""

@@ -43,8 +43,15 @@ def deployment() -> Iterator[tuple[BetterAuthApp, RunningStack]]:
 
 
 def call_tool(stack: RunningStack, token: str, name: str, arguments: dict[str, Any]) -> httpx.Response:
-    message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
-    return httpx.post(f"{stack.url}/mcp", json=message, headers={**HEADERS, "authorization": f"Bearer {token}"}, timeout=30)
+    message = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+    return httpx.post(
+        f"{stack.url}/mcp", json=message, headers={**HEADERS, "authorization": f"Bearer {token}"}, timeout=30
+    )
 
 
 def test_the_sdk_client_signs_in_with_better_auth_and_calls_every_tool(
@@ -94,29 +101,49 @@ def authorization_code_without_resource(app: BetterAuthApp, user: User) -> str:
     """What a client that ignores RFC 8707 gets: Better Auth issues an opaque access token."""
     registered = httpx.post(
         f"{app.issuer}/oauth2/register",
-        json={"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none", "application_type": "native",
-              "grant_types": ["authorization_code"], "response_types": ["code"], "client_name": "no resource"},
+        json={
+            "redirect_uris": [REDIRECT_URI],
+            "token_endpoint_auth_method": "none",
+            "application_type": "native",
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+            "client_name": "no resource",
+        },
         timeout=30,
     )
     registered.raise_for_status()
     client_id = registered.json()["client_id"]
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-    query = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI, "state": "s",
-             "code_challenge": challenge, "code_challenge_method": "S256", "scope": "tasks:read tasks:write"}
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "state": "s",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "scope": "tasks:read tasks:write",
+    }
     redirect = app.approve(user, f"{app.issuer}/oauth2/authorize?{urlencode(query)}")
     code = dict(parse_qsl(urlsplit(redirect).query))["code"]
     answer = httpx.post(
         f"{app.issuer}/oauth2/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "client_id": client_id,
-              "code_verifier": verifier},
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "client_id": client_id,
+            "code_verifier": verifier,
+        },
         timeout=30,
     )
     answer.raise_for_status()
     return answer.json()["access_token"]
 
 
-def test_a_token_not_bound_to_this_resource_is_refused(deployment: tuple[BetterAuthApp, RunningStack]) -> None:
+def test_a_token_not_bound_to_this_resource_is_refused(
+    deployment: tuple[BetterAuthApp, RunningStack],
+) -> None:
     app, stack = deployment
     opaque = authorization_code_without_resource(app, app.sign_up("Carol"))
     assert opaque.count(".") != 2, "Better Auth issues an opaque token when no resource is named"

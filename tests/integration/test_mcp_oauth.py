@@ -41,7 +41,12 @@ HEADERS = {"accept": "application/json, text/event-stream", "mcp-protocol-versio
 
 
 def tool_call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+    return {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +67,9 @@ def stack(auth_server: AuthorizationServer, jwks_server: JwksServer) -> Iterator
         introspector = auth_server.register_confidential()
         running.client("secretsmanager").put_secret_value(
             SecretId=running.physical_id("McpIntrospectionClientSecret"),
-            SecretString=json.dumps({"client_id": introspector.client_id, "client_secret": introspector.client_secret}),
+            SecretString=json.dumps(
+                {"client_id": introspector.client_id, "client_secret": introspector.client_secret}
+            ),
         )
         yield running
 
@@ -83,7 +90,9 @@ def metadata_url(stack: RunningStack) -> str:
     return f"{stack.url}/.well-known/oauth-protected-resource/mcp"
 
 
-def post(stack: RunningStack, token: str | None, message: dict[str, Any] = TOOLS_LIST, **headers: str) -> httpx.Response:
+def post(
+    stack: RunningStack, token: str | None, message: dict[str, Any] = TOOLS_LIST, **headers: str
+) -> httpx.Response:
     sent = {**HEADERS, **headers}
     if token is not None:
         sent["authorization"] = f"Bearer {token}"
@@ -108,27 +117,37 @@ def test_protected_resource_metadata_is_served_at_both_well_known_urls(
         assert "max-age" in response.headers["cache-control"]
         documents.append(response.json())
 
-    assert documents[0] == documents[1] == {
-        "resource": resource,
-        "authorization_servers": [auth_server.issuer],
-        "scopes_supported": ["tasks:read", "tasks:write"],
-        "bearer_methods_supported": ["header"],
-        "resource_name": "ChatKit Tasks",
-    }
+    assert (
+        documents[0]
+        == documents[1]
+        == {
+            "resource": resource,
+            "authorization_servers": [auth_server.issuer],
+            "scopes_supported": ["tasks:read", "tasks:write"],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "ChatKit Tasks",
+        }
+    )
     # What the SDK parses it with (RFC 9728 section 2).
     assert str(ProtectedResourceMetadata.model_validate(documents[0]).resource) == resource
 
 
-def test_a_request_without_a_token_gets_the_discovery_challenge(stack: RunningStack, metadata_url: str) -> None:
+def test_a_request_without_a_token_gets_the_discovery_challenge(
+    stack: RunningStack, metadata_url: str
+) -> None:
     response = post(stack, None)
 
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata_url}", scope="{SCOPES}"'
+    assert (
+        response.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata_url}", scope="{SCOPES}"'
+    )
     assert response.json()["error"]["code"] == -32600
 
 
 def test_a_malformed_authorization_header_is_a_bad_request(stack: RunningStack, metadata_url: str) -> None:
-    response = httpx.post(f"{stack.url}/mcp", json=TOOLS_LIST, headers={**HEADERS, "authorization": "Bearer a b"})
+    response = httpx.post(
+        f"{stack.url}/mcp", json=TOOLS_LIST, headers={**HEADERS, "authorization": "Bearer a b"}
+    )
 
     assert response.status_code == 400
     challenge = response.headers["www-authenticate"]
@@ -146,21 +165,44 @@ REFUSED: list[tuple[str, Any, str]] = [
     ("issued for another resource", lambda a, r: a.mint(resource="https://other.example/mcp"), "invalid"),
     ("issued for a sibling path", lambda a, r: a.mint(resource=r + "2"), "invalid"),
     ("issued for the origin only", lambda a, r: a.mint(resource=r.rsplit("/", 1)[0]), "invalid"),
-    ("audience list without this resource", lambda a, r: a.mint(resource=["https://other.example/mcp", "client"]), "invalid"),
+    (
+        "audience list without this resource",
+        lambda a, r: a.mint(resource=["https://other.example/mcp", "client"]),
+        "invalid",
+    ),
     ("no audience", lambda a, r: a.mint(resource=None), "invalid"),
-    ("signed by a key the server never published", lambda a, r: a.mint(resource=r, key=other_server_key()), "invalid"),
-    ("another issuer with this server's key", lambda a, r: a.mint(resource=r, iss="https://evil.example/api/auth"), "not issued by this resource"),
+    (
+        "signed by a key the server never published",
+        lambda a, r: a.mint(resource=r, key=other_server_key()),
+        "invalid",
+    ),
+    (
+        "another issuer with this server's key",
+        lambda a, r: a.mint(resource=r, iss="https://evil.example/api/auth"),
+        "not issued by this resource",
+    ),
     ("expired", lambda a, r: a.mint(resource=r, ttl=-120), "expired"),
     ("no subject", lambda a, r: a.mint(None, resource=r), "invalid"),
     ("an ID token's type", lambda a, r: a.mint(resource=r, typ="id_token+jwt"), "invalid"),
-    ("alg none", lambda a, r: unsigned(jwt.decode(a.mint(resource=r), options={"verify_signature": False})), "invalid"),
+    (
+        "alg none",
+        lambda a, r: unsigned(jwt.decode(a.mint(resource=r), options={"verify_signature": False})),
+        "invalid",
+    ),
     ("an opaque token the server never issued", lambda a, r: "opaque-" + uuid.uuid4().hex, "not active"),
 ]
 
 
-@pytest.mark.parametrize(("make_token", "description"), [(m, d) for _, m, d in REFUSED], ids=[i for i, _, _ in REFUSED])
+@pytest.mark.parametrize(
+    ("make_token", "description"), [(m, d) for _, m, d in REFUSED], ids=[i for i, _, _ in REFUSED]
+)
 def test_refused_access_tokens_get_invalid_token(
-    stack: RunningStack, auth_server: AuthorizationServer, resource: str, metadata_url: str, make_token: Any, description: str
+    stack: RunningStack,
+    auth_server: AuthorizationServer,
+    resource: str,
+    metadata_url: str,
+    make_token: Any,
+    description: str,
 ) -> None:
     response = post(stack, make_token(auth_server, resource))
 
@@ -175,10 +217,16 @@ def test_refused_access_tokens_get_invalid_token(
 ACCEPTED: list[tuple[str, Any]] = [
     ("aud is the resource", lambda a, r, u: a.mint(u, resource=r)),
     ("aud lists the resource (openid asked too)", lambda a, r, u: a.mint(u, resource=[r, "client-id"])),
-    ("aud spelled with upper-case host", lambda a, r, u: a.mint(u, resource=r.replace("http://127.0.0.1", "HTTP://127.0.0.1"))),
+    (
+        "aud spelled with upper-case host",
+        lambda a, r, u: a.mint(u, resource=r.replace("http://127.0.0.1", "HTTP://127.0.0.1")),
+    ),
     ("typ JWT", lambda a, r, u: a.mint(u, resource=r, typ="JWT")),
     ("no typ", lambda a, r, u: a.mint(u, resource=r, typ=None)),
-    ("scopes as an scp list", lambda a, r, u: a.mint(u, resource=r, scope=None, scp=["tasks:read", "tasks:write"])),
+    (
+        "scopes as an scp list",
+        lambda a, r, u: a.mint(u, resource=r, scope=None, scp=["tasks:read", "tasks:write"]),
+    ),
 ]
 
 
@@ -188,7 +236,9 @@ def test_access_tokens_for_this_resource_act_for_their_subject(
 ) -> None:
     user = new_user()
 
-    added = post(stack, make_token(auth_server, resource, user), tool_call("add_task", {"title": "via OAuth"}))
+    added = post(
+        stack, make_token(auth_server, resource, user), tool_call("add_task", {"title": "via OAuth"})
+    )
 
     assert added.status_code == 200, added.text
     assert added.json()["result"]["isError"] is False
@@ -196,7 +246,9 @@ def test_access_tokens_for_this_resource_act_for_their_subject(
     secret = stack.client("secretsmanager").get_secret_value(
         SecretId=stack.physical_id("UserTokenSecret"), VersionStage="AWSCURRENT"
     )["SecretString"]
-    listed = post(stack, mint_user_token(secret, user, issuer=ISSUER, audience=AUDIENCE), tool_call("list_tasks", {}))
+    listed = post(
+        stack, mint_user_token(secret, user, issuer=ISSUER, audience=AUDIENCE), tool_call("list_tasks", {})
+    )
     assert [t["title"] for t in listed.json()["result"]["structuredContent"]["tasks"]] == ["via OAuth"]
 
 
@@ -205,7 +257,10 @@ def test_the_projects_own_tokens_still_work_on_mcp(stack: RunningStack, keys: di
         SecretId=stack.physical_id("TokenSigningSecret"), VersionStage="AWSCURRENT"
     )["SecretString"]
     for token in (keys["EdDSA"].sign(claims(new_user())), mint_mcp_token(new_user(), signing_key, 300)):
-        assert post(stack, token, tool_call("add_task", {"title": "first party"})).json()["result"]["isError"] is False
+        assert (
+            post(stack, token, tool_call("add_task", {"title": "first party"})).json()["result"]["isError"]
+            is False
+        )
     expired = mint_mcp_token(new_user(), signing_key, 60, now=time.time() - 600)
     assert post(stack, expired).status_code == 401
 
@@ -221,8 +276,13 @@ def test_the_projects_own_tokens_still_work_on_mcp(stack: RunningStack, keys: di
     ],
 )
 def test_missing_scope_is_403_insufficient_scope_and_changes_nothing(
-    stack: RunningStack, auth_server: AuthorizationServer, resource: str, metadata_url: str,
-    scope: str | None, message: dict[str, Any], missing: str,
+    stack: RunningStack,
+    auth_server: AuthorizationServer,
+    resource: str,
+    metadata_url: str,
+    scope: str | None,
+    message: dict[str, Any],
+    missing: str,
 ) -> None:
     user = new_user()
 
@@ -234,7 +294,10 @@ def test_missing_scope_is_403_insufficient_scope_and_changes_nothing(
         f'resource_metadata="{metadata_url}", scope="{SCOPES}"'
     )
     everything = auth_server.mint(user, resource=resource, scope=SCOPES)
-    assert post(stack, everything, tool_call("list_tasks", {})).json()["result"]["structuredContent"]["tasks"] == []
+    assert (
+        post(stack, everything, tool_call("list_tasks", {})).json()["result"]["structuredContent"]["tasks"]
+        == []
+    )
 
 
 def test_read_scope_alone_reads(stack: RunningStack, auth_server: AuthorizationServer, resource: str) -> None:
@@ -253,12 +316,16 @@ def test_opaque_tokens_are_introspected_once_a_minute(
     before = auth_server.count("/oauth2/introspect")
 
     for title in ("one", "two", "three"):
-        assert post(stack, token, tool_call("add_task", {"title": title})).json()["result"]["isError"] is False
+        assert (
+            post(stack, token, tool_call("add_task", {"title": title})).json()["result"]["isError"] is False
+        )
 
     assert auth_server.count("/oauth2/introspect") == before + 1
     # An opaque token the server issued without a resource is not for this one (RFC 8707).
     refused = post(stack, auth_server.issue(user, None))
-    assert refused.status_code == 401 and "not issued for this resource" in refused.headers["www-authenticate"]
+    assert (
+        refused.status_code == 401 and "not issued for this resource" in refused.headers["www-authenticate"]
+    )
 
 
 # ---- the official SDK client runs the flow ----------------------------------------------------
@@ -305,7 +372,11 @@ def test_the_sdk_client_discovers_registers_authorizes_and_calls_every_tool(
     (authorize,) = [params for _, path, params in sent if path.endswith("/authorize")]
     (exchange,) = [params for _, path, params in sent if path.endswith("/token")]
     # The challenge's scope, plus offline_access for a refresh token, which the server supports (SEP-2207).
-    assert (authorize["resource"], authorize["scope"], authorize["code_challenge_method"]) == (resource, ASKED, "S256")
+    assert (authorize["resource"], authorize["scope"], authorize["code_challenge_method"]) == (
+        resource,
+        ASKED,
+        "S256",
+    )
     assert exchange["resource"] == resource and len(exchange["code_verifier"]) >= 43
     token = jwt.decode(storage.tokens.access_token, options={"verify_signature": False})  # type: ignore[union-attr]
     assert (token["aud"], token["sub"], token["scope"]) == (resource, auth_server.user, ASKED)

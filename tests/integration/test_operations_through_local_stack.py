@@ -53,8 +53,13 @@ def test_the_fourth_message_in_a_minute_gets_429_and_another_user_still_chats(op
     start_of_a_minute()
     first = ops.post(create("One"), "alice")
     assert first.status_code == 200, first.text
-    thread_id = next(json.loads(line[6:]) for line in first.text.splitlines() if line.startswith("data: "))["thread"]["id"]
-    add = {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_message("More")}}
+    thread_id = next(json.loads(line[6:]) for line in first.text.splitlines() if line.startswith("data: "))[
+        "thread"
+    ]["id"]
+    add = {
+        "type": "threads.add_user_message",
+        "params": {"thread_id": thread_id, "input": user_message("More")},
+    }
     assert ops.post(add, "alice").status_code == 200
     assert ops.post(add, "alice").status_code == 200
     before = ops.items(thread_id, "alice")

@@ -248,7 +248,9 @@ def test_bad_thread_requests_are_422_over_http(stack: RunningStack, method: str,
         assert frank.get("/api/chatkit/threads").json()["threads"] == []
 
 
-def test_the_functions_log_no_secret(stack: RunningStack, openai_api: FakeChatKitSessions, api_key: str) -> None:
+def test_the_functions_log_no_secret(
+    stack: RunningStack, openai_api: FakeChatKitSessions, api_key: str
+) -> None:
     openai_api.script(
         Reply(401, error_body(f"Incorrect API key provided: {api_key}", "invalid_request_error"))
     )

@@ -28,7 +28,9 @@ def test_case_names_a_loadable_handler_and_existing_events(case) -> None:
     assert all((ROOT / event).is_file() for event in events), events
     if case.handler in FUNCTIONS:
         spec = FUNCTIONS[case.handler]
-        assert not spec.web_adapter, f"{case.handler} is a web app behind the adapter, not a handler the probe can import"
+        assert not spec.web_adapter, (
+            f"{case.handler} is a web app behind the adapter, not a handler the probe can import"
+        )
         module, _ = spec.handler.rsplit(".", 1)
         assert (spec.code_dir / f"{module}.py").is_file()
     else:
@@ -47,5 +49,9 @@ def test_load_rows_compare_throughput_and_latency_with_their_groups_baseline() -
         Row("latency", "fresh", 2.0, 3.0, baseline=True),
         Row("latency", "kept-alive", 1.0, 2.0),
     ]
-    ratios = [line.split()[-1] for line in load_table(rows).splitlines() if line.startswith(("1 conn", "64 conn", "fresh", "kept"))]
+    ratios = [
+        line.split()[-1]
+        for line in load_table(rows).splitlines()
+        if line.startswith(("1 conn", "64 conn", "fresh", "kept"))
+    ]
     assert ratios == ["1.00", "1.80", "1.00", "0.50"]

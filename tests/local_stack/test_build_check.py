@@ -21,7 +21,12 @@ TESTED = {"pydantic": "2.13.5", "typing-extensions": "4.16.0", "anyio": "4.16.0"
 def install(directory: Path, name: str, version: str, *requires: str) -> None:
     info = directory / f"{name.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True)
-    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)]
+    lines = [
+        "Metadata-Version: 2.1",
+        f"Name: {name}",
+        f"Version: {version}",
+        *(f"Requires-Dist: {r}" for r in requires),
+    ]
     (info / "METADATA").write_text("\n".join(lines) + "\n")
 
 
@@ -37,7 +42,10 @@ def found(tmp_path: Path, layout: dict[str, list[tuple[str, ...]]]) -> list:
 def test_a_complete_artifact_at_the_tested_versions_passes(tmp_path: Path) -> None:
     layout = {
         "Fn": [("pydantic", "2.13.5", "typing-extensions>=4.6", "email-validator; extra == 'email'")],
-        "Layer": [("typing-extensions", "4.16.0"), ("anyio", "4.16.0", "exceptiongroup; python_version < '3.11'")],
+        "Layer": [
+            ("typing-extensions", "4.16.0"),
+            ("anyio", "4.16.0", "exceptiongroup; python_version < '3.11'"),
+        ],
     }
     check_distributions("Fn", found(tmp_path, layout), TESTED)
 
@@ -47,9 +55,21 @@ def test_a_complete_artifact_at_the_tested_versions_passes(tmp_path: Path) -> No
     [
         ({"Fn": [("pydantic", "2.14.4")]}, "Fn ships pydantic 2.14.4, the tests run 2.13.5"),
         ({"Fn": [("left-pad", "1.0")]}, "ships left-pad 1.0, the tests run none"),
-        ({"Fn": [("typing-extensions", "4.16.0")], "Layer": [("typing-extensions", "4.16.0")]}, "typing-extensions ships twice"),
-        ({"Fn": [("pydantic", "2.13.5", "typing-extensions>=4.6")]}, "requires typing-extensions>=4.6, found nothing"),
-        ({"Fn": [("pydantic", "2.13.5", "typing-extensions>=5")], "Layer": [("typing-extensions", "4.16.0")]}, "found 4.16.0"),
+        (
+            {"Fn": [("typing-extensions", "4.16.0")], "Layer": [("typing-extensions", "4.16.0")]},
+            "typing-extensions ships twice",
+        ),
+        (
+            {"Fn": [("pydantic", "2.13.5", "typing-extensions>=4.6")]},
+            "requires typing-extensions>=4.6, found nothing",
+        ),
+        (
+            {
+                "Fn": [("pydantic", "2.13.5", "typing-extensions>=5")],
+                "Layer": [("typing-extensions", "4.16.0")],
+            },
+            "found 4.16.0",
+        ),
     ],
     ids=["untested-version", "untested-package", "twice", "missing-dependency", "dependency-too-old"],
 )
@@ -85,7 +105,9 @@ def run_without_python313(tmp_path: Path, ci: bool) -> subprocess.CompletedProce
     bin_dir.mkdir()
     # SAM CLI stands in as a script that accepts `sam validate`; the interpreter search is real.
     (bin_dir / "sam").write_text("#!/bin/sh\nexit 0\n")
-    (bin_dir / "python3.13").write_text("#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n")
+    (bin_dir / "python3.13").write_text(
+        "#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n"
+    )
     for script in bin_dir.iterdir():
         script.chmod(0o755)
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "PYENV_ROOT": str(tmp_path / "pyenv")}
@@ -93,12 +115,19 @@ def run_without_python313(tmp_path: Path, ci: bool) -> subprocess.CompletedProce
         env["CI"] = "true"
     return subprocess.run(
         [sys.executable, "-m", "local.build_check", "--sam", str(bin_dir / "sam")],
-        cwd=ROOT, env={**env, "PYTHONPATH": os.pathsep.join(sys.path)}, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
 @pytest.mark.parametrize(("ci", "exit_code"), [(False, 0), (True, 1)], ids=["developer", "ci"])
-def test_without_python313_the_check_says_so_in_one_line_and_ci_fails(tmp_path: Path, ci: bool, exit_code: int) -> None:
+def test_without_python313_the_check_says_so_in_one_line_and_ci_fails(
+    tmp_path: Path, ci: bool, exit_code: int
+) -> None:
     done = run_without_python313(tmp_path, ci)
     assert done.returncode == exit_code, done.stderr
     lines = done.stderr.strip().splitlines()

@@ -16,7 +16,7 @@ import pytest
 from local.runtime import FunctionPool, Invocation, WorkerPool, concurrency_limit
 from local.template import FunctionSpec
 
-HANDLER = '''
+HANDLER = """
 import os, time
 
 # A slow init once the marker file exists: the cold start of every later sandbox.
@@ -33,7 +33,7 @@ def handler(event, context):
         while os.path.exists(event["hold"]):  # busy until the test lets go
             time.sleep(0.01)
     return {"pid": os.getpid()}
-'''
+"""
 PATIENCE = 60  # seconds to wait for a sandbox to start on a loaded machine
 
 
@@ -43,8 +43,13 @@ def spec(tmp_path: Path) -> FunctionSpec:
     code.mkdir()
     (code / "app.py").write_text(HANDLER)
     return FunctionSpec(
-        logical_id="TestFunction", code_dir=code, handler="app.handler", layer_dirs=(),
-        environment={"SLOW_INIT_MARKER": str(tmp_path / "slow-init")}, timeout=2, memory_mb=128,
+        logical_id="TestFunction",
+        code_dir=code,
+        handler="app.handler",
+        layer_dirs=(),
+        environment={"SLOW_INIT_MARKER": str(tmp_path / "slow-init")},
+        timeout=2,
+        memory_mb=128,
     )
 
 
@@ -72,7 +77,9 @@ class Held:
 
     def __post_init__(self) -> None:
         self.hold.touch()
-        self.thread = threading.Thread(target=lambda: self.outcomes.append(self.pool.invoke({"hold": str(self.hold)})))
+        self.thread = threading.Thread(
+            target=lambda: self.outcomes.append(self.pool.invoke({"hold": str(self.hold)}))
+        )
         self.thread.start()
 
     @property
@@ -90,7 +97,9 @@ def pid(outcome: Invocation) -> int:
     return int(outcome.result["pid"])
 
 
-def test_overlapping_invocations_get_their_own_sandboxes_up_to_the_limit(pool: FunctionPool, tmp_path: Path) -> None:
+def test_overlapping_invocations_get_their_own_sandboxes_up_to_the_limit(
+    pool: FunctionPool, tmp_path: Path
+) -> None:
     first, second = Held(pool, tmp_path / "first"), Held(pool, tmp_path / "second")
     until(lambda: first.running and second.running)
     third = Held(pool, tmp_path / "third")
@@ -126,7 +135,9 @@ def test_a_timeout_ends_the_sandbox_and_the_next_invocation_gets_a_fresh_one(poo
     assert after != before and pool.size == 1
 
 
-def test_a_cold_start_does_not_hold_up_the_warm_sandbox(pool: FunctionPool, spec: FunctionSpec, tmp_path: Path) -> None:
+def test_a_cold_start_does_not_hold_up_the_warm_sandbox(
+    pool: FunctionPool, spec: FunctionSpec, tmp_path: Path
+) -> None:
     warm = pid(pool.invoke({}))
     Path(spec.environment["SLOW_INIT_MARKER"]).touch()  # from now on a new sandbox takes 3 s to start
     busy = Held(pool, tmp_path / "busy")

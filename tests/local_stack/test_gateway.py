@@ -22,7 +22,9 @@ class RecordingWorker:
     def invoke(self, event: dict[str, Any]) -> Invocation:
         self.events.append(event)
         if isinstance(self.answer, Exception):
-            return Invocation(error={"errorType": type(self.answer).__name__, "errorMessage": str(self.answer)})
+            return Invocation(
+                error={"errorType": type(self.answer).__name__, "errorMessage": str(self.answer)}
+            )
         return Invocation(result=self.answer(event) if callable(self.answer) else self.answer)
 
 
@@ -48,17 +50,25 @@ CORS = CorsSpec(
 
 @pytest.fixture
 def workers() -> dict[str, RecordingWorker]:
-    echo = lambda event: {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(event)}
+    echo = lambda event: {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(event),
+    }
     return {"Health": RecordingWorker(echo), "Threads": RecordingWorker(echo), "Auth": RecordingWorker(allow)}
 
 
 @pytest.fixture
 def gateway(workers: dict[str, RecordingWorker]) -> Gateway:
-    authorizer = AuthorizerSpec("Jwt", "Auth", ("authorization",), reauthorize_every=60, simple_responses=True, payload_version="2.0")
+    authorizer = AuthorizerSpec(
+        "Jwt", "Auth", ("authorization",), reauthorize_every=60, simple_responses=True, payload_version="2.0"
+    )
     return Gateway(ROUTES, workers, authorizer, CORS)  # type: ignore[arg-type]
 
 
-def call(gateway: Gateway, method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b""):
+def call(
+    gateway: Gateway, method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b""
+):
     reply, served_by = gateway.handle(method, target, headers or {}, body, "127.0.0.1")
     return reply, served_by, dict(reply.headers)
 
@@ -71,20 +81,32 @@ def test_public_route_skips_the_authorizer(gateway: Gateway, workers: dict[str, 
     assert served_by == "Health auth=none"
 
 
-def test_missing_identity_is_401_without_calling_the_authorizer(gateway: Gateway, workers: dict[str, RecordingWorker]) -> None:
+def test_missing_identity_is_401_without_calling_the_authorizer(
+    gateway: Gateway, workers: dict[str, RecordingWorker]
+) -> None:
     reply, _, _ = call(gateway, "GET", "/api/chatkit/threads")
     assert (reply.status, json.loads(reply.body)) == (401, {"message": "Unauthorized"})
     assert workers["Auth"].events == [] and workers["Threads"].events == []
 
 
-def test_denied_token_is_403_and_the_function_never_runs(gateway: Gateway, workers: dict[str, RecordingWorker]) -> None:
+def test_denied_token_is_403_and_the_function_never_runs(
+    gateway: Gateway, workers: dict[str, RecordingWorker]
+) -> None:
     reply, _, _ = call(gateway, "GET", "/api/chatkit/threads", {"authorization": "Bearer forged"})
     assert (reply.status, json.loads(reply.body)) == (403, {"message": "Forbidden"})
     assert workers["Threads"].events == []
 
 
-def test_allowed_token_passes_context_and_path_parameters(gateway: Gateway, workers: dict[str, RecordingWorker]) -> None:
-    reply, _, _ = call(gateway, "PUT", "/api/chatkit/threads/cthr_1?x=1&x=2", {"authorization": "Bearer good"}, b'{"title":"t"}')
+def test_allowed_token_passes_context_and_path_parameters(
+    gateway: Gateway, workers: dict[str, RecordingWorker]
+) -> None:
+    reply, _, _ = call(
+        gateway,
+        "PUT",
+        "/api/chatkit/threads/cthr_1?x=1&x=2",
+        {"authorization": "Bearer good"},
+        b'{"title":"t"}',
+    )
     event = json.loads(reply.body)
     assert reply.status == 200
     assert event["requestContext"]["authorizer"] == {"lambda": {"user_id": "alice", "token_use": "user"}}
@@ -114,18 +136,31 @@ def test_authorizer_failure_is_a_gateway_500(gateway: Gateway, workers: dict[str
 
 
 @pytest.mark.parametrize(
-    ("method", "target"), [("GET", "/nope"), ("POST", "/health"), ("GET", "/api/chatkit/threads/a/b"), ("DELETE", "/api/chatkit/threads")]
+    ("method", "target"),
+    [
+        ("GET", "/nope"),
+        ("POST", "/health"),
+        ("GET", "/api/chatkit/threads/a/b"),
+        ("DELETE", "/api/chatkit/threads"),
+    ],
 )
 def test_unknown_routes_are_404(gateway: Gateway, method: str, target: str) -> None:
     reply, _, _ = call(gateway, method, target, {"authorization": "Bearer good"})
     assert (reply.status, json.loads(reply.body)) == (404, {"message": "Not Found"})
 
 
-def test_preflight_from_an_allowed_origin_is_granted(gateway: Gateway, workers: dict[str, RecordingWorker]) -> None:
+def test_preflight_from_an_allowed_origin_is_granted(
+    gateway: Gateway, workers: dict[str, RecordingWorker]
+) -> None:
     reply, _, headers = call(
-        gateway, "OPTIONS", "/api/chatkit/threads",
-        {"origin": "http://localhost:3000", "access-control-request-method": "GET",
-         "access-control-request-headers": "Authorization, Content-Type, X-Other"},
+        gateway,
+        "OPTIONS",
+        "/api/chatkit/threads",
+        {
+            "origin": "http://localhost:3000",
+            "access-control-request-method": "GET",
+            "access-control-request-headers": "Authorization, Content-Type, X-Other",
+        },
     )
     assert reply.status == 204
     assert headers["access-control-allow-origin"] == "http://localhost:3000"
@@ -136,7 +171,10 @@ def test_preflight_from_an_allowed_origin_is_granted(gateway: Gateway, workers: 
 
 def test_preflight_from_another_origin_grants_nothing(gateway: Gateway) -> None:
     reply, _, headers = call(
-        gateway, "OPTIONS", "/api/chatkit/threads", {"origin": "https://evil.example", "access-control-request-method": "GET"}
+        gateway,
+        "OPTIONS",
+        "/api/chatkit/threads",
+        {"origin": "https://evil.example", "access-control-request-method": "GET"},
     )
     assert reply.status == 204
     assert not any(name.startswith("access-control-") for name in headers)
@@ -154,18 +192,27 @@ def test_responses_carry_cors_headers_only_for_allowed_origins(gateway: Gateway)
     ("result", "status", "content_type", "body"),
     [
         ({"statusCode": 204}, 204, None, b""),
-        ({"statusCode": 201, "headers": {"Content-Type": "application/json"}, "body": "{}"}, 201, "application/json", b"{}"),
+        (
+            {"statusCode": 201, "headers": {"Content-Type": "application/json"}, "body": "{}"},
+            201,
+            "application/json",
+            b"{}",
+        ),
         ({"statusCode": 200, "body": "aGk=", "isBase64Encoded": True}, 200, None, b"hi"),
         ({"ok": True}, 200, "application/json", b'{"ok": true}'),
         ("plain", 200, "application/json", b"plain"),
     ],
 )
-def test_function_results_become_http_responses(result: Any, status: int, content_type: str | None, body: bytes) -> None:
+def test_function_results_become_http_responses(
+    result: Any, status: int, content_type: str | None, body: bytes
+) -> None:
     reply = to_reply(result)
     assert (reply.status, dict(reply.headers).get("content-type"), reply.body) == (status, content_type, body)
 
 
-def test_an_authorizer_raising_unauthorized_is_a_401_and_is_not_cached(gateway: Gateway, workers: dict[str, RecordingWorker]) -> None:
+def test_an_authorizer_raising_unauthorized_is_a_401_and_is_not_cached(
+    gateway: Gateway, workers: dict[str, RecordingWorker]
+) -> None:
     workers["Auth"].answer = Exception("Unauthorized")
     for _ in range(2):
         reply, served_by, _ = call(gateway, "GET", "/api/chatkit/threads", {"authorization": "Bearer good"})

@@ -21,7 +21,11 @@ CORS = CorsSpec((ORIGIN,), ("GET", "POST"), ("authorization", "content-type"), (
 # What the scripted function answers on each path.
 ANSWERS: dict[str, Any] = {
     "/ok": {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": '{"ok":true}'},
-    "/no-content": {"statusCode": 204, "headers": {"content-length": "7", "transfer-encoding": "chunked"}, "body": "ignored"},
+    "/no-content": {
+        "statusCode": 204,
+        "headers": {"content-length": "7", "transfer-encoding": "chunked"},
+        "body": "ignored",
+    },
     "/not-modified": {"statusCode": 304, "headers": {"etag": '"v1"'}, "body": "ignored"},
     "/informational": {"statusCode": 100, "body": ""},
 }
@@ -38,10 +42,14 @@ class StreamingApp:
     def __init__(self) -> None:
         self.closed = 0
 
-    def request(self, method: str, target: str, headers: dict[str, str], body: bytes, request_context: dict[str, Any]) -> WebResponse:
+    def request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, request_context: dict[str, Any]
+    ) -> WebResponse:
         if method == "OPTIONS":
             return WebResponse(204, [("access-control-allow-origin", ORIGIN)], self._chunks([]))
-        return WebResponse(200, [("content-type", "text/event-stream")], self._chunks([b"data: one\n\n", b"data: two\n\n"]))
+        return WebResponse(
+            200, [("content-type", "text/event-stream")], self._chunks([b"data: one\n\n", b"data: two\n\n"])
+        )
 
     def _chunks(self, parts: list[bytes]) -> Iterator[bytes]:
         try:
@@ -68,7 +76,9 @@ class Client:
         self.socket = socket.create_connection(server.server_address, timeout=10)
         self.http = h11.Connection(h11.CLIENT)
 
-    def send(self, method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b"") -> tuple[h11.Response, dict[str, str], bytes]:
+    def send(
+        self, method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> tuple[h11.Response, dict[str, str], bytes]:
         if self.http.our_state is h11.DONE:
             self.http.start_next_cycle()
         fields = [("host", "gateway"), *((headers or {}).items())]
@@ -103,7 +113,9 @@ def client(server: GatewayServer) -> Iterator[Client]:
 
 
 def test_a_preflight_then_the_request_on_one_connection(client: Client) -> None:
-    preflight, headers, content = client.send("OPTIONS", "/ok", {"origin": ORIGIN, "access-control-request-method": "GET"})
+    preflight, headers, content = client.send(
+        "OPTIONS", "/ok", {"origin": ORIGIN, "access-control-request-method": "GET"}
+    )
     assert (preflight.status_code, content) == (204, b"")
     assert "content-length" not in headers and "transfer-encoding" not in headers
     assert client.http.trailing_data == (b"", False)
@@ -113,7 +125,9 @@ def test_a_preflight_then_the_request_on_one_connection(client: Client) -> None:
 
 
 def test_a_streamed_route_answers_its_preflight_without_a_body_then_streams_chunked(client: Client) -> None:
-    preflight, headers, content = client.send("OPTIONS", "/stream", {"origin": ORIGIN, "access-control-request-method": "POST"})
+    preflight, headers, content = client.send(
+        "OPTIONS", "/stream", {"origin": ORIGIN, "access-control-request-method": "POST"}
+    )
     assert (preflight.status_code, content) == (204, b"")
     assert "transfer-encoding" not in headers and "content-length" not in headers
 
@@ -134,7 +148,9 @@ def test_a_streamed_route_answers_its_preflight_without_a_body_then_streams_chun
         ("GET", "/informational", 500, "36"),  # not a status a function may answer with
     ],
 )
-def test_every_answer_is_framed_by_its_status_and_method(client: Client, method: str, path: str, status: int, length: str | None) -> None:
+def test_every_answer_is_framed_by_its_status_and_method(
+    client: Client, method: str, path: str, status: int, length: str | None
+) -> None:
     for _ in range(2):  # and the connection is good for the next request
         answer, headers, content = client.send(method, path)
         assert answer.status_code == status
@@ -188,5 +204,8 @@ def test_writes_in_one_turn_of_the_event_loop_leave_in_one_piece() -> None:
         return recording.writes
 
     assert asyncio.run(scenario()) == [
-        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", b"5\r\nchunk\r\n", b"0\r\n\r\n", b"<closed>",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        b"5\r\nchunk\r\n",
+        b"0\r\n\r\n",
+        b"<closed>",
     ]

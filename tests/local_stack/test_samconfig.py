@@ -67,7 +67,14 @@ def test_prod_lists_every_setting_a_production_deploy_needs() -> None:
     assert PROD["Stage"] == "prod"
     assert CHANGE_ME == sorted(REAL_VALUES)
     # Everything the guided prompt used to offer empty, and the reason for a prod stack.
-    assert {"AllowedOrigins", "JwtJwksUrl", "JwtIssuer", "JwtAudience", "AlarmEmail", "ChatKitReservedConcurrency"} <= set(PROD)
+    assert {
+        "AllowedOrigins",
+        "JwtJwksUrl",
+        "JwtIssuer",
+        "JwtAudience",
+        "AlarmEmail",
+        "ChatKitReservedConcurrency",
+    } <= set(PROD)
     # The key is not a parameter at all (it goes into OpenAIApiKeySecret).
     assert not any("key" in name.lower() for name in PROD)
 

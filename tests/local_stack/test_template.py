@@ -14,8 +14,15 @@ from local.template import TEMPLATE_PATH, Template
 TEMPLATE = Template.load()
 RESOURCES = TEMPLATE.resources
 FUNCTIONS = [
-    "AuthorizerFunction", "HealthFunction", "SessionFunction", "ThreadsFunction", "McpFunction", "ChatKitFunction", "RotationFunction",
-    "ImportHostedThreadsFunction", "UserDataFunction",
+    "AuthorizerFunction",
+    "HealthFunction",
+    "SessionFunction",
+    "ThreadsFunction",
+    "McpFunction",
+    "ChatKitFunction",
+    "RotationFunction",
+    "ImportHostedThreadsFunction",
+    "UserDataFunction",
 ]
 
 
@@ -38,7 +45,9 @@ def transformed() -> dict[str, Any]:
                 resource["Properties"][key] = f"s3://artifacts/{resource['Properties'][key].strip('/')}.zip"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the translator asks boto3 for a region
-        return transform(body, {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}, NoManagedPolicies())["Resources"]
+        return transform(
+            body, {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}, NoManagedPolicies()
+        )["Resources"]
 
 
 def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -47,7 +56,11 @@ def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
 
 def test_every_route_has_its_own_function_with_the_lambda_runtime() -> None:
     globals_ = TEMPLATE.body["Globals"]["Function"]
-    assert (globals_["Runtime"], globals_["Architectures"], globals_["Tracing"]) == ("python3.13", ["arm64"], "Active")
+    assert (globals_["Runtime"], globals_["Architectures"], globals_["Tracing"]) == (
+        "python3.13",
+        ["arm64"],
+        "Active",
+    )
     assert "POWERTOOLS_SERVICE_NAME" in globals_["Environment"]["Variables"]
     assert sorted(of_type(RESOURCES, "AWS::Serverless::Function")) == sorted(FUNCTIONS)
     routes = {(r.method, r.path): r.function for r in TEMPLATE.routes()}
@@ -80,22 +93,39 @@ def test_mcp_function_reads_the_keys_the_authorizer_reads() -> None:
     assert {name: mcp[name] for name in authorizer} == authorizer
     granted = RESOURCES["McpFunction"]["Properties"]["Policies"][0]["Statement"][1]
     assert granted["Action"] == "secretsmanager:GetSecretValue"
-    assert {"Ref": "TokenSigningSecret"} in granted["Resource"] and {"Ref": "UserTokenSecret"} in granted["Resource"]
+    assert {"Ref": "TokenSigningSecret"} in granted["Resource"] and {"Ref": "UserTokenSecret"} in granted[
+        "Resource"
+    ]
 
 
 @pytest.mark.parametrize(
     ("settings", "expected"),
-    [({}, ""), ({"JwtIssuer": "https://app.example/api/auth"}, "https://app.example/api/auth"),
-     ({"JwtIssuer": "https://app.example", "McpAuthorizationServer": "https://auth.example/api/auth"}, "https://auth.example/api/auth")],
+    [
+        ({}, ""),
+        ({"JwtIssuer": "https://app.example/api/auth"}, "https://app.example/api/auth"),
+        (
+            {"JwtIssuer": "https://app.example", "McpAuthorizationServer": "https://auth.example/api/auth"},
+            "https://auth.example/api/auth",
+        ),
+    ],
 )
-def test_the_mcp_authorization_server_defaults_to_the_jwt_issuer(settings: dict[str, str], expected: str) -> None:
-    assert Template.load(settings).functions()["McpFunction"].environment["MCP_AUTHORIZATION_SERVER"] == expected
+def test_the_mcp_authorization_server_defaults_to_the_jwt_issuer(
+    settings: dict[str, str], expected: str
+) -> None:
+    assert (
+        Template.load(settings).functions()["McpFunction"].environment["MCP_AUTHORIZATION_SERVER"] == expected
+    )
 
 
 @pytest.mark.parametrize(
     ("parameter", "value"),
-    [("McpAuthorizationServer", "http://auth.example/api/auth"), ("McpResourceUrl", "https://api.example/mcp?x=1"),
-     ("McpResourceUrl", "ftp://api.example/mcp"), ("McpReadScope", 'tasks "read"'), ("McpWriteScope", "a\\b")],
+    [
+        ("McpAuthorizationServer", "http://auth.example/api/auth"),
+        ("McpResourceUrl", "https://api.example/mcp?x=1"),
+        ("McpResourceUrl", "ftp://api.example/mcp"),
+        ("McpReadScope", 'tasks "read"'),
+        ("McpWriteScope", "a\\b"),
+    ],
 )
 def test_mcp_oauth_parameters_refuse_what_cannot_work(parameter: str, value: str) -> None:
     from local.template import TemplateError
@@ -122,7 +152,8 @@ def test_the_authorizer_is_wired_as_design_says(transformed: dict[str, Any]) -> 
     assert api["paths"]["/.well-known/oauth-protected-resource/mcp"]["get"]["security"] == [{"NONE": []}]
     # EnableFunctionDefaultPermissions: API Gateway may invoke the authorizer.
     permissions = [
-        p for p in of_type(transformed, "AWS::Lambda::Permission").values()
+        p
+        for p in of_type(transformed, "AWS::Lambda::Permission").values()
         if p["Properties"]["FunctionName"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
     ]
     assert permissions and permissions[0]["Properties"]["Principal"] == "apigateway.amazonaws.com"
@@ -176,7 +207,12 @@ def test_alarms_and_outputs() -> None:
     assert "5xx" in metrics
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
-    stacked = [m["MetricStat"]["Metric"]["MetricName"] for a in alarms.values() for m in a["Properties"].get("Metrics", []) if "MetricStat" in m]
+    stacked = [
+        m["MetricStat"]["Metric"]["MetricName"]
+        for a in alarms.values()
+        for m in a["Properties"].get("Metrics", [])
+        if "MetricStat" in m
+    ]
     assert {"Errors", "Throttles"} <= set(stacked)
     assert {"ApiUrl", "McpUrl", "TasksTableName", "ThreadsTableName"} <= set(TEMPLATE.body["Outputs"])
 
@@ -187,11 +223,22 @@ def test_rotation_is_scheduled_after_its_permission() -> None:
     assert schedule["Properties"]["RotationRules"]["ScheduleExpression"].startswith("rate(")
 
 
-def test_chatkit_streams_through_a_regional_rest_api_behind_the_same_authorizer(transformed: dict[str, Any]) -> None:
+def test_chatkit_streams_through_a_regional_rest_api_behind_the_same_authorizer(
+    transformed: dict[str, Any],
+) -> None:
     route = next(r for r in TEMPLATE.routes() if r.route_key == "POST /chatkit")
-    assert (route.function, route.api, route.streaming, route.authorized) == ("ChatKitFunction", "rest", True, True)
+    assert (route.function, route.api, route.streaming, route.authorized) == (
+        "ChatKitFunction",
+        "rest",
+        True,
+        True,
+    )
     spec = TEMPLATE.rest_authorizer()
-    assert spec is not None and (spec.function, spec.identity_headers, spec.reauthorize_every) == ("AuthorizerFunction", ("authorization",), 60)
+    assert spec is not None and (spec.function, spec.identity_headers, spec.reauthorize_every) == (
+        "AuthorizerFunction",
+        ("authorization",),
+        60,
+    )
     api = transformed["ChatKitApi"]["Properties"]
     assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     post = api["Body"]["paths"]["/chatkit"]["post"]
@@ -199,26 +246,47 @@ def test_chatkit_streams_through_a_regional_rest_api_behind_the_same_authorizer(
     assert post["x-amazon-apigateway-integration"]["responseTransferMode"] == "STREAM"
     timeout_ms = post["x-amazon-apigateway-integration"]["timeoutInMillis"]
     assert timeout_ms == RESOURCES["ChatKitFunction"]["Properties"]["Timeout"] * 1000 > 29_000
-    assert "/2021-11-15/functions/${ChatKitFunctionAliaslive}/response-streaming-invocations" in post["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+    assert (
+        "/2021-11-15/functions/${ChatKitFunctionAliaslive}/response-streaming-invocations"
+        in post["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+    )
     assert post["security"] == [{"JwtRestAuthorizer": []}]
-    deployed = api["Body"]["components"]["securitySchemes"]["JwtRestAuthorizer"]["x-amazon-apigateway-authorizer"]
+    deployed = api["Body"]["components"]["securitySchemes"]["JwtRestAuthorizer"][
+        "x-amazon-apigateway-authorizer"
+    ]
     assert (deployed["type"], deployed["identitySource"], deployed["authorizerResultTtlInSeconds"]) == (
-        "request", "method.request.header.Authorization", 60)
+        "request",
+        "method.request.header.Authorization",
+        60,
+    )
     permissions = [p["Properties"] for p in of_type(transformed, "AWS::Lambda::Permission").values()]
-    assert any(p["FunctionName"] == {"Ref": "ChatKitFunctionAliaslive"} and p["Principal"] == "apigateway.amazonaws.com" for p in permissions)
+    assert any(
+        p["FunctionName"] == {"Ref": "ChatKitFunctionAliaslive"}
+        and p["Principal"] == "apigateway.amazonaws.com"
+        for p in permissions
+    )
 
 
-def test_chatkit_function_runs_behind_the_lambda_web_adapter_in_streaming_mode(transformed: dict[str, Any]) -> None:
+def test_chatkit_function_runs_behind_the_lambda_web_adapter_in_streaming_mode(
+    transformed: dict[str, Any],
+) -> None:
     props = transformed["ChatKitFunction"]["Properties"]
     assert props["Handler"] == "run.sh"
     # Layer 30 is Lambda Web Adapter 1.1.0, the first published layer that relays SnapStart's hooks.
-    assert {"Fn::Sub": "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerArm64:30"} in props["Layers"]
+    assert {
+        "Fn::Sub": "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerArm64:30"
+    } in props["Layers"]
     env = props["Environment"]["Variables"]
-    assert (env["AWS_LAMBDA_EXEC_WRAPPER"], env["AWS_LWA_INVOKE_MODE"]) == ("/opt/bootstrap", "response_stream")
+    assert (env["AWS_LAMBDA_EXEC_WRAPPER"], env["AWS_LWA_INVOKE_MODE"]) == (
+        "/opt/bootstrap",
+        "response_stream",
+    )
     from chatkit_backend.chat.app import SNAPSTART_HOOKS
 
     hooks = (env["AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"], env["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"])
-    assert hooks == ("/snapstart/before-checkpoint", "/snapstart/after-restore") and set(hooks) == set(SNAPSTART_HOOKS)
+    assert hooks == ("/snapstart/before-checkpoint", "/snapstart/after-restore") and set(hooks) == set(
+        SNAPSTART_HOOKS
+    )
     script = TEMPLATE.functions()["ChatKitFunction"].code_dir / "run.sh"
     assert script.stat().st_mode & 0o111, "the adapter executes run.sh: it must be executable"
     assert "AWS_LWA_PORT" in script.read_text() and "uvicorn app:app" in script.read_text()
@@ -227,15 +295,26 @@ def test_chatkit_function_runs_behind_the_lambda_web_adapter_in_streaming_mode(t
 
 @pytest.mark.parametrize(
     ("settings", "missing"),
-    [({"JwtJwksUrl": "https://app.example/api/auth/jwks"}, "JwtIssuer"),
-     ({"JwtJwksUrl": "https://app.example/api/auth/jwks", "JwtIssuer": "https://app.example"}, "JwtAudience")],
+    [
+        ({"JwtJwksUrl": "https://app.example/api/auth/jwks"}, "JwtIssuer"),
+        (
+            {"JwtJwksUrl": "https://app.example/api/auth/jwks", "JwtIssuer": "https://app.example"},
+            "JwtAudience",
+        ),
+    ],
 )
-def test_a_jwks_without_issuer_or_audience_is_refused_before_deploying(settings: dict[str, str], missing: str) -> None:
+def test_a_jwks_without_issuer_or_audience_is_refused_before_deploying(
+    settings: dict[str, str], missing: str
+) -> None:
     from local.template import TemplateError
 
     with pytest.raises(TemplateError, match=f"{missing} is required"):
         Template.load(settings)
-    complete = {"JwtJwksUrl": "https://app.example/api/auth/jwks", "JwtIssuer": "https://app.example", "JwtAudience": "https://app.example"}
+    complete = {
+        "JwtJwksUrl": "https://app.example/api/auth/jwks",
+        "JwtIssuer": "https://app.example",
+        "JwtAudience": "https://app.example",
+    }
     assert Template.load(complete).parameters["JwtAudience"] == "https://app.example"
 
 
@@ -252,11 +331,22 @@ def test_the_attachments_bucket_is_private_encrypted_and_forgets_unsent_files() 
     assert cors["AllowedOrigins"] == {"Ref": "AllowedOrigins"} and "PUT" in cors["AllowedMethods"]
     assert {"content-type", "x-amz-tagging"} <= set(cors["AllowedHeaders"])
     expiring = [r for r in props["LifecycleConfiguration"]["Rules"] if "TagFilters" in r]
-    assert expiring == [{"Id": "expire-files-never-sent", "Status": "Enabled", "ExpirationInDays": 1,
-                         "TagFilters": [{"Key": "chatkit-attachment", "Value": "pending"}]}]
+    assert expiring == [
+        {
+            "Id": "expire-files-never-sent",
+            "Status": "Enabled",
+            "ExpirationInDays": 1,
+            "TagFilters": [{"Key": "chatkit-attachment", "Value": "pending"}],
+        }
+    ]
     [tls_only] = RESOURCES["AttachmentsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert tls_only["Effect"] == "Deny" and tls_only["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert RESOURCES["ChatKitTable"]["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert tls_only["Effect"] == "Deny" and tls_only["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
+    assert RESOURCES["ChatKitTable"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at",
+        "Enabled": True,
+    }
     assert "AttachmentsBucketName" in TEMPLATE.body["Outputs"]
 
 
@@ -264,7 +354,10 @@ def test_chatkit_function_reaches_only_the_users_prefix_of_the_bucket() -> None:
     props = RESOURCES["ChatKitFunction"]["Properties"]
     env = props["Environment"]["Variables"]
     assert env["ATTACHMENTS_BUCKET"] == {"Ref": "AttachmentsBucket"}
-    assert (env["ATTACHMENT_MAX_BYTES"], env["TRANSCRIPTION_MODEL"]) == ({"Ref": "AttachmentMaxBytes"}, {"Ref": "TranscriptionModel"})
+    assert (env["ATTACHMENT_MAX_BYTES"], env["TRANSCRIPTION_MODEL"]) == (
+        {"Ref": "AttachmentMaxBytes"},
+        {"Ref": "TranscriptionModel"},
+    )
     [s3] = [s for s in props["Policies"][0]["Statement"] if any(a.startswith("s3:") for a in s["Action"])]
     assert sorted(s3["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"]
     assert s3["Resource"] == {"Fn::Sub": "${AttachmentsBucket.Arn}/users/*"}
@@ -273,12 +366,18 @@ def test_chatkit_function_reaches_only_the_users_prefix_of_the_bucket() -> None:
     assert parameters["AttachmentMaxBytes"]["MaxValue"] == 20 * 1024 * 1024
 
 
-def test_the_hosted_import_may_write_chatkit_table_and_read_the_openai_key_only(transformed: dict[str, Any]) -> None:
+def test_the_hosted_import_may_write_chatkit_table_and_read_the_openai_key_only(
+    transformed: dict[str, Any],
+) -> None:
     function = RESOURCES["ImportHostedThreadsFunction"]["Properties"]
     assert "Events" not in function  # invoked by hand (sam remote invoke), never by a route
     assert function["Timeout"] == 900
     statements = [s for policy in function["Policies"] for s in policy["Statement"]]
-    granted = {(action, str(s["Resource"])) for s in statements for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    granted = {
+        (action, str(s["Resource"]))
+        for s in statements
+        for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
     assert granted == {
         ("secretsmanager:GetSecretValue", str({"Ref": "OpenAIApiKeySecret"})),
         ("dynamodb:GetItem", str({"Fn::GetAtt": ["ChatKitTable", "Arn"]})),
@@ -286,16 +385,19 @@ def test_the_hosted_import_may_write_chatkit_table_and_read_the_openai_key_only(
     }
     role = transformed["ImportHostedThreadsFunctionRole"]["Properties"]
     # Beyond its inline policy, only what SAM adds for every function: logs and X-Ray (Tracing: Active).
-    assert sorted(role["ManagedPolicyArns"]) == sorted([
-        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-        "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
-    ])
+    assert sorted(role["ManagedPolicyArns"]) == sorted(
+        [
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+        ]
+    )
 
 
 def alarm_on(namespace: str, metric: str, dimension: Any) -> dict[str, Any]:
     """The one alarm watching ``metric`` of the resource ``dimension`` names."""
     found = [
-        a["Properties"] for a in of_type(RESOURCES, "AWS::CloudWatch::Alarm").values()
+        a["Properties"]
+        for a in of_type(RESOURCES, "AWS::CloudWatch::Alarm").values()
         if (a["Properties"].get("Namespace"), a["Properties"].get("MetricName")) == (namespace, metric)
         and dimension in [d["Value"] for d in a["Properties"]["Dimensions"]]
     ]
@@ -337,10 +439,21 @@ def test_every_table_is_deletion_protected_in_prod(table: str) -> None:
 
 def test_chatkit_function_may_reserve_concurrency_so_chats_cannot_starve_the_authorizer() -> None:
     reserved = RESOURCES["ChatKitFunction"]["Properties"]["ReservedConcurrentExecutions"]
-    assert reserved == {"Fn::If": ["HasChatKitReservedConcurrency", {"Ref": "ChatKitReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    assert reserved == {
+        "Fn::If": [
+            "HasChatKitReservedConcurrency",
+            {"Ref": "ChatKitReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
     # The authorizer itself reserves nothing: a reservation is also a ceiling, and every request needs it.
     assert "ReservedConcurrentExecutions" not in RESOURCES["AuthorizerFunction"]["Properties"]
-    assert Template.load({"ChatKitReservedConcurrency": "50"}).properties("ChatKitFunction")["ReservedConcurrentExecutions"] == "50"
+    assert (
+        Template.load({"ChatKitReservedConcurrency": "50"}).properties("ChatKitFunction")[
+            "ReservedConcurrentExecutions"
+        ]
+        == "50"
+    )
 
 
 def test_the_openai_key_is_no_parameter_and_its_secret_starts_empty() -> None:
@@ -359,7 +472,9 @@ def test_every_function_is_watched_for_errors_and_throttles(metric: str) -> None
     for alarm in of_type(RESOURCES, "AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
         stats = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m] + [props]
-        watched += [d["Value"] for s in stats if s.get("MetricName") == metric for d in s.get("Dimensions", [])]
+        watched += [
+            d["Value"] for s in stats if s.get("MetricName") == metric for d in s.get("Dimensions", [])
+        ]
     for function in of_type(RESOURCES, "AWS::Serverless::Function"):
         assert {"Ref": function} in watched, f"no {metric} alarm watches {function}"
     # A summing alarm adds every one of its inputs.
@@ -367,14 +482,18 @@ def test_every_function_is_watched_for_errors_and_throttles(metric: str) -> None
         metrics = alarm["Properties"].get("Metrics", [])
         total = next((m for m in metrics if m.get("ReturnData")), None)
         if total is not None and "(" not in total["Expression"]:  # a sum, not a rate
-            assert set(total["Expression"].replace(" ", "").split("+")) == {m["Id"] for m in metrics if "MetricStat" in m}
+            assert set(total["Expression"].replace(" ", "").split("+")) == {
+                m["Id"] for m in metrics if "MetricStat" in m
+            }
 
 
 SNAPSTARTED = ["ChatKitFunction", "SessionFunction"]
 
 
 @pytest.mark.parametrize("function", SNAPSTARTED)
-def test_snapstarted_functions_are_invoked_through_their_published_alias(transformed: dict[str, Any], function: str) -> None:
+def test_snapstarted_functions_are_invoked_through_their_published_alias(
+    transformed: dict[str, Any], function: str
+) -> None:
     props = transformed[function]["Properties"]
     assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
     # SnapStart's limits (docs/latency.md): no EFS, no ephemeral storage over 512 MB, no provisioned concurrency.
@@ -389,7 +508,8 @@ def test_snapstarted_functions_are_invoked_through_their_published_alias(transfo
         for api in (transformed["HttpApi"], transformed["ChatKitApi"])
         for path in api["Properties"]["Body"]["paths"].values()
         for operation in path.values()
-        if isinstance(operation, dict) and function in json.dumps(operation.get("x-amazon-apigateway-integration", {}).get("uri", ""))
+        if isinstance(operation, dict)
+        and function in json.dumps(operation.get("x-amazon-apigateway-integration", {}).get("uri", ""))
     ]
     assert uris and all(f"${{{function}Aliaslive}}" in uri for uri in uris)
     permissions = [p["Properties"] for p in of_type(transformed, "AWS::Lambda::Permission").values()]
@@ -397,12 +517,19 @@ def test_snapstarted_functions_are_invoked_through_their_published_alias(transfo
     assert targets and all(target == {"Ref": f"{function}Aliaslive"} for target in targets)
 
 
-def test_the_authorizer_and_the_other_functions_keep_their_unqualified_arns(transformed: dict[str, Any]) -> None:
+def test_the_authorizer_and_the_other_functions_keep_their_unqualified_arns(
+    transformed: dict[str, Any],
+) -> None:
     # The authorizer is not snapshotted: both APIs still call the function itself.
     http = transformed["HttpApi"]["Properties"]["Body"]["components"]["securitySchemes"]["JwtAuthorizer"]
-    rest = transformed["ChatKitApi"]["Properties"]["Body"]["components"]["securitySchemes"]["JwtRestAuthorizer"]
+    rest = transformed["ChatKitApi"]["Properties"]["Body"]["components"]["securitySchemes"][
+        "JwtRestAuthorizer"
+    ]
     for scheme in (http, rest):
         assert "AuthorizerFunction" in json.dumps(scheme["x-amazon-apigateway-authorizer"]["authorizerUri"])
         assert "Alias" not in json.dumps(scheme["x-amazon-apigateway-authorizer"]["authorizerUri"])
     for function in set(FUNCTIONS) - set(SNAPSTARTED):
-        assert "SnapStart" not in transformed[function]["Properties"] and f"{function}Aliaslive" not in transformed
+        assert (
+            "SnapStart" not in transformed[function]["Properties"]
+            and f"{function}Aliaslive" not in transformed
+        )

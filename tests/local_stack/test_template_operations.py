@@ -31,13 +31,22 @@ def test_limits_are_parameters_with_the_issues_defaults_and_make_dev_names() -> 
         ("ChatKitDailyTokenBudget", 200000, "CHATKIT_DAILY_TOKEN_BUDGET"),
         ("McpCallsPerMinute", 120, "MCP_CALLS_PER_MINUTE"),
     ]:
-        assert (parameters[name]["Type"], parameters[name]["Default"], parameters[name]["MinValue"]) == ("Number", default, 1)
+        assert (parameters[name]["Type"], parameters[name]["Default"], parameters[name]["MinValue"]) == (
+            "Number",
+            default,
+            1,
+        )
         assert ENV_TO_PARAMETER[env] == name
     functions = TEMPLATE.functions()
     chatkit, mcp = functions["ChatKitFunction"].environment, functions["McpFunction"].environment
     assert (chatkit["CHATKIT_MESSAGES_PER_MINUTE"], chatkit["CHATKIT_DAILY_TOKEN_BUDGET"]) == ("20", "200000")
     assert mcp["MCP_CALLS_PER_MINUTE"] == "120"
-    assert Template.load({"ChatKitMessagesPerMinute": "3"}).functions()["ChatKitFunction"].environment["CHATKIT_MESSAGES_PER_MINUTE"] == "3"
+    assert (
+        Template.load({"ChatKitMessagesPerMinute": "3"})
+        .functions()["ChatKitFunction"]
+        .environment["CHATKIT_MESSAGES_PER_MINUTE"]
+        == "3"
+    )
 
 
 def test_the_usage_table_expires_its_counters_and_is_updated_only() -> None:
@@ -46,17 +55,25 @@ def test_the_usage_table_expires_its_counters_and_is_updated_only() -> None:
     assert [k["AttributeName"] for k in props["KeySchema"]] == ["user_id", "sk"]
     assert props["BillingMode"] == "PAY_PER_REQUEST" and props["SSESpecification"] == {"SSEEnabled": True}
     assert ("dynamodb:UpdateItem", arn("UsageTable")) in granted("ChatKitFunction")
-    assert {g for g in granted("McpFunction") if "UsageTable" in g[1]} == {("dynamodb:UpdateItem", arn("UsageTable"))}
+    assert {g for g in granted("McpFunction") if "UsageTable" in g[1]} == {
+        ("dynamodb:UpdateItem", arn("UsageTable"))
+    }
 
 
 def test_user_data_routes_sit_behind_the_authorizer_and_reach_only_the_users_partitions() -> None:
     routes = {r.route_key: r for r in TEMPLATE.routes()}
     for key in ("GET /api/me/export", "DELETE /api/me"):
-        assert routes[key].function == "UserDataFunction" and routes[key].authorized and routes[key].api == "http"
+        assert (
+            routes[key].function == "UserDataFunction"
+            and routes[key].authorized
+            and routes[key].api == "http"
+        )
     assert RESOURCES["UserDataFunction"]["Properties"]["Timeout"] < 30  # API Gateway's HTTP API limit
     tables = ("TasksTable", "ThreadsTable", "ChatKitTable", "UsageTable")
     dynamodb = {g for g in granted("UserDataFunction") if g[0].startswith("dynamodb:")}
-    assert dynamodb == {(action, arn(t)) for action in ("dynamodb:Query", "dynamodb:BatchWriteItem") for t in tables}
+    assert dynamodb == {
+        (action, arn(t)) for action in ("dynamodb:Query", "dynamodb:BatchWriteItem") for t in tables
+    }
 
 
 def test_the_dashboard_shows_traffic_errors_latency_per_route_tokens_per_day_and_refusals() -> None:
@@ -70,7 +87,17 @@ def test_the_dashboard_shows_traffic_errors_latency_per_route_tokens_per_day_and
     latency = next(w for w in widgets if "Latency" in w["properties"]["title"])["properties"]
     assert latency["stat"] == "p95"
     routed = {m[3] for m in latency["metrics"]}
-    assert {f"${{{f}}}" for f in ("HealthFunction", "SessionFunction", "ThreadsFunction", "McpFunction", "ChatKitFunction", "UserDataFunction")} <= routed
+    assert {
+        f"${{{f}}}"
+        for f in (
+            "HealthFunction",
+            "SessionFunction",
+            "ThreadsFunction",
+            "McpFunction",
+            "ChatKitFunction",
+            "UserDataFunction",
+        )
+    } <= routed
     tokens = next(w for w in widgets if "Tokens" in w["properties"]["title"])["properties"]
     assert tokens["period"] == 86400 and [m[1] for m in tokens["metrics"]] == ["TokensIn", "TokensOut"]
 
@@ -79,14 +106,24 @@ def test_alarms_on_the_openai_error_rate_and_on_refusal_spikes_read_the_emitted_
     from chatkit_backend import metrics
 
     documented = metrics.__doc__ or ""
-    for alarm, names in (("OpenAIErrorRateAlarm", {"OpenAIErrors", "ChatTurns"}), ("LimitRefusalsAlarm", {"LimitRefusals"})):
+    for alarm, names in (
+        ("OpenAIErrorRateAlarm", {"OpenAIErrors", "ChatTurns"}),
+        ("LimitRefusalsAlarm", {"LimitRefusals"}),
+    ):
         props = RESOURCES[alarm]["Properties"]
         read = {q["MetricStat"]["Metric"]["MetricName"] for q in props["Metrics"] if "MetricStat" in q}
         assert read == names and all(name in documented for name in names)
-        assert {q["MetricStat"]["Metric"]["Namespace"] for q in props["Metrics"] if "MetricStat" in q} == {"ChatKitBackend"}
-        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}] and props["TreatMissingData"] == "notBreaching"
+        assert {q["MetricStat"]["Metric"]["Namespace"] for q in props["Metrics"] if "MetricStat" in q} == {
+            "ChatKitBackend"
+        }
+        assert (
+            props["AlarmActions"] == [{"Ref": "AlarmTopic"}] and props["TreatMissingData"] == "notBreaching"
+        )
     limits = {
-        d["Value"] for q in RESOURCES["LimitRefusalsAlarm"]["Properties"]["Metrics"] if "MetricStat" in q
-        for d in q["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "limit"
+        d["Value"]
+        for q in RESOURCES["LimitRefusalsAlarm"]["Properties"]["Metrics"]
+        if "MetricStat" in q
+        for d in q["MetricStat"]["Metric"]["Dimensions"]
+        if d["Name"] == "limit"
     }
     assert limits == {"messages_per_minute", "daily_tokens", "mcp_calls_per_minute"}

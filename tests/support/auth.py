@@ -67,7 +67,14 @@ def new_key(algorithm: str = "EdDSA") -> SigningKey:
     return SigningKey(algorithm, f"{algorithm.lower()}-{uuid.uuid4().hex[:8]}", private)
 
 
-def claims(sub: str = "user-1", *, ttl: int = 900, issuer: str | None = ISSUER, audience: Any = AUDIENCE, **extra: Any) -> dict[str, Any]:
+def claims(
+    sub: str = "user-1",
+    *,
+    ttl: int = 900,
+    issuer: str | None = ISSUER,
+    audience: Any = AUDIENCE,
+    **extra: Any,
+) -> dict[str, Any]:
     now = int(time.time())
     body: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + ttl}
     if issuer is not None:
@@ -176,7 +183,13 @@ def http_api_event(authorization: str | None, *, route_key: str = "POST /mcp") -
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "abcdef123",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "pytest"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "pytest",
+            },
             "requestId": "req-1",
             "routeKey": route_key,
             "stage": "$default",
@@ -207,7 +220,9 @@ class SecretsStack:
 
     def env(self, **overrides: str) -> dict[str, str]:
         """AuthorizerFunction's template environment; JWT_* overrides set the template parameters."""
-        return self.aws.function_env("AuthorizerFunction", {name: value for name, value in overrides.items() if value})
+        return self.aws.function_env(
+            "AuthorizerFunction", {name: value for name, value in overrides.items() if value}
+        )
 
 
 def signing_secrets(aws: Any) -> SecretsStack:

@@ -56,8 +56,9 @@ class World:
 
     def rotate_mcp_key(self) -> None:
         """What a finished rotation leaves: a new AWSCURRENT, the old one as AWSPREVIOUS."""
-        self.stack.client.put_secret_value(SecretId=self.stack.token_signing_secret_arn, SecretString=random_secret())
-
+        self.stack.client.put_secret_value(
+            SecretId=self.stack.token_signing_secret_arn, SecretString=random_secret()
+        )
 
 
 def tamper_payload(token: str) -> str:
@@ -98,55 +99,127 @@ REJECTIONS: list[tuple[str, Case, str]] = [
     ("not a jwt", lambda w: "Bearer not-a-jwt", "not_a_jwt"),
     ("two segments", lambda w: "Bearer abc.def", "not_a_jwt"),
     ("bad base64", lambda w: "Bearer @@@.###.$$$", "bad_encoding"),
-    ("base64 of non-json", lambda w: f"Bearer {b64url(b'hello')}.{b64url(b'world')}.{b64url(b'sig')}", "bad_encoding"),
+    (
+        "base64 of non-json",
+        lambda w: f"Bearer {b64url(b'hello')}.{b64url(b'world')}.{b64url(b'sig')}",
+        "bad_encoding",
+    ),
     ("alg none", lambda w: bearer(unsigned(claims())), "algorithm_not_allowed"),
-    ("alg HS512", lambda w: bearer(jwt.encode(claims(), w.user_secret, algorithm="HS512")), "algorithm_not_allowed"),
+    (
+        "alg HS512",
+        lambda w: bearer(jwt.encode(claims(), w.user_secret, algorithm="HS512")),
+        "algorithm_not_allowed",
+    ),
     (
         "alg PS256 outside the allow-list",
-        lambda w: bearer(jwt.encode(claims(), w.keys["RS256"].private, algorithm="PS256", headers={"kid": w.keys["RS256"].kid})),
+        lambda w: bearer(
+            jwt.encode(
+                claims(), w.keys["RS256"].private, algorithm="PS256", headers={"kid": w.keys["RS256"].kid}
+            )
+        ),
         "algorithm_not_allowed",
     ),
     (
         "HS256 signed with the RSA public key as secret",
-        lambda w: bearer(hs256_raw({"alg": "HS256", "kid": w.keys["RS256"].kid}, claims(), w.keys["RS256"].public_pem)),
+        lambda w: bearer(
+            hs256_raw({"alg": "HS256", "kid": w.keys["RS256"].kid}, claims(), w.keys["RS256"].public_pem)
+        ),
         "bad_signature",
     ),
     (
         "HS256 signed with the EC public key as secret",
-        lambda w: bearer(hs256_raw({"alg": "HS256", "kid": w.keys["ES256"].kid}, claims(), w.keys["ES256"].public_pem)),
+        lambda w: bearer(
+            hs256_raw({"alg": "HS256", "kid": w.keys["ES256"].kid}, claims(), w.keys["ES256"].public_pem)
+        ),
         "bad_signature",
     ),
     (
         "RS256 header on an Ed25519 kid",
-        lambda w: bearer(jwt.encode(claims(), w.keys["RS256"].private, algorithm="RS256", headers={"kid": w.keys["EdDSA"].kid})),
+        lambda w: bearer(
+            jwt.encode(
+                claims(), w.keys["RS256"].private, algorithm="RS256", headers={"kid": w.keys["EdDSA"].kid}
+            )
+        ),
         "algorithm_mismatch",
     ),
-    ("tampered payload (EdDSA)", lambda w: bearer(tamper_payload(w.keys["EdDSA"].sign(claims()))), "bad_signature"),
-    ("tampered signature (EdDSA)", lambda w: bearer(tamper_signature(w.keys["EdDSA"].sign(claims()))), "bad_signature"),
-    ("tampered payload (MCP)", lambda w: bearer(tamper_payload(mint_mcp_token("u", w.mcp_key, 300))), "bad_signature"),
-    ("tampered signature (MCP)", lambda w: bearer(tamper_signature(mint_mcp_token("u", w.mcp_key, 300))), "bad_signature"),
     (
-        "wrong key with a known kid",
-        lambda w: bearer(jwt.encode(claims(), new_key("EdDSA").private, algorithm="EdDSA", headers={"kid": w.keys["EdDSA"].kid})),
+        "tampered payload (EdDSA)",
+        lambda w: bearer(tamper_payload(w.keys["EdDSA"].sign(claims()))),
         "bad_signature",
     ),
-    ("wrong shared secret", lambda w: bearer(jwt.encode(claims(), random_secret(), algorithm="HS256")), "bad_signature"),
-    ("wrong key for an MCP token", lambda w: bearer(mint_mcp_token("u", random_secret(), 300)), "bad_signature"),
+    (
+        "tampered signature (EdDSA)",
+        lambda w: bearer(tamper_signature(w.keys["EdDSA"].sign(claims()))),
+        "bad_signature",
+    ),
+    (
+        "tampered payload (MCP)",
+        lambda w: bearer(tamper_payload(mint_mcp_token("u", w.mcp_key, 300))),
+        "bad_signature",
+    ),
+    (
+        "tampered signature (MCP)",
+        lambda w: bearer(tamper_signature(mint_mcp_token("u", w.mcp_key, 300))),
+        "bad_signature",
+    ),
+    (
+        "wrong key with a known kid",
+        lambda w: bearer(
+            jwt.encode(
+                claims(), new_key("EdDSA").private, algorithm="EdDSA", headers={"kid": w.keys["EdDSA"].kid}
+            )
+        ),
+        "bad_signature",
+    ),
+    (
+        "wrong shared secret",
+        lambda w: bearer(jwt.encode(claims(), random_secret(), algorithm="HS256")),
+        "bad_signature",
+    ),
+    (
+        "wrong key for an MCP token",
+        lambda w: bearer(mint_mcp_token("u", random_secret(), 300)),
+        "bad_signature",
+    ),
     ("unknown kid", lambda w: bearer(new_key("EdDSA").sign(claims())), "unknown_kid"),
     ("expired", lambda w: bearer(w.keys["EdDSA"].sign(claims(ttl=-120))), "expired"),
-    ("expired MCP token", lambda w: bearer(mint_mcp_token("u", w.mcp_key, 60, now=time.time() - 600)), "expired"),
-    ("nbf in the future", lambda w: bearer(w.keys["EdDSA"].sign(claims(nbf=int(time.time()) + 600))), "not_yet_valid"),
-    ("iat far in the future", lambda w: bearer(w.keys["ES256"].sign(claims(iat=int(time.time()) + 3600, ttl=7200))), "issued_in_future"),
+    (
+        "expired MCP token",
+        lambda w: bearer(mint_mcp_token("u", w.mcp_key, 60, now=time.time() - 600)),
+        "expired",
+    ),
+    (
+        "nbf in the future",
+        lambda w: bearer(w.keys["EdDSA"].sign(claims(nbf=int(time.time()) + 600))),
+        "not_yet_valid",
+    ),
+    (
+        "iat far in the future",
+        lambda w: bearer(w.keys["ES256"].sign(claims(iat=int(time.time()) + 3600, ttl=7200))),
+        "issued_in_future",
+    ),
     ("missing exp", lambda w: bearer(w.keys["EdDSA"].sign(claims(exp=None))), "missing_exp"),
     ("missing sub", lambda w: bearer(w.keys["EdDSA"].sign(claims(sub=None))), "missing_sub"),
     ("empty sub", lambda w: bearer(w.keys["EdDSA"].sign(claims(sub=""))), "invalid_subject"),
     ("numeric sub", lambda w: bearer(w.keys["EdDSA"].sign(claims(sub=42))), "invalid_claims"),
     ("exp not a number", lambda w: bearer(w.keys["EdDSA"].sign(claims(exp="tomorrow"))), "malformed"),
-    ("wrong iss", lambda w: bearer(w.keys["EdDSA"].sign(claims(issuer="https://evil.example"))), "wrong_issuer"),
+    (
+        "wrong iss",
+        lambda w: bearer(w.keys["EdDSA"].sign(claims(issuer="https://evil.example"))),
+        "wrong_issuer",
+    ),
     ("missing iss", lambda w: bearer(w.keys["EdDSA"].sign(claims(issuer=None))), "missing_iss"),
-    ("wrong aud", lambda w: bearer(w.keys["RS256"].sign(claims(audience="https://other.example"))), "wrong_audience"),
+    (
+        "wrong aud",
+        lambda w: bearer(w.keys["RS256"].sign(claims(audience="https://other.example"))),
+        "wrong_audience",
+    ),
     ("missing aud", lambda w: bearer(w.keys["RS256"].sign(claims(audience=None))), "missing_aud"),
-    ("shared-secret user token with a wrong aud", lambda w: bearer(jwt.encode(claims(audience="x"), w.user_secret, algorithm="HS256")), "wrong_audience"),
+    (
+        "shared-secret user token with a wrong aud",
+        lambda w: bearer(jwt.encode(claims(audience="x"), w.user_secret, algorithm="HS256")),
+        "wrong_audience",
+    ),
     (
         "MCP-key token carrying the user audience",
         lambda w: bearer(jwt.encode(claims(issuer=MCP_ISSUER), w.mcp_key, algorithm="HS256")),
@@ -154,17 +227,23 @@ REJECTIONS: list[tuple[str, Case, str]] = [
     ),
     (
         "user-secret token carrying the MCP audience",
-        lambda w: bearer(jwt.encode(claims(issuer=MCP_ISSUER, audience=MCP_AUDIENCE), w.user_secret, algorithm="HS256")),
+        lambda w: bearer(
+            jwt.encode(claims(issuer=MCP_ISSUER, audience=MCP_AUDIENCE), w.user_secret, algorithm="HS256")
+        ),
         "bad_signature",
     ),
-    ("JWKS user token carrying the MCP audience", lambda w: bearer(w.keys["EdDSA"].sign(claims(audience=MCP_AUDIENCE))), "wrong_audience"),
+    (
+        "JWKS user token carrying the MCP audience",
+        lambda w: bearer(w.keys["EdDSA"].sign(claims(audience=MCP_AUDIENCE))),
+        "wrong_audience",
+    ),
     (
         "MCP token with a foreign issuer",
-        lambda w: bearer(jwt.encode(claims(issuer="someone", audience=MCP_AUDIENCE), w.mcp_key, algorithm="HS256")),
+        lambda w: bearer(
+            jwt.encode(claims(issuer="someone", audience=MCP_AUDIENCE), w.mcp_key, algorithm="HS256")
+        ),
         "wrong_issuer",
     ),
     ("signed with a secret older than AWSPREVIOUS", older_than_previous, "bad_signature"),
     ("oversize token", oversize, "oversize"),
 ]
-
-

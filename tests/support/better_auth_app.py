@@ -39,7 +39,9 @@ def node_problem() -> str | None:
     """Why the app cannot run here, or None."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         return "Node.js and npm are not installed: the Better Auth app (tests/support/better_auth) needs them"
-    version = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30, check=False).stdout.strip()
+    version = subprocess.run(
+        ["node", "--version"], capture_output=True, text=True, timeout=30, check=False
+    ).stdout.strip()
     found = re.match(r"v(\d+)\.", version)
     if found is None or int(found.group(1)) < MIN_NODE:
         return f"Node.js {MIN_NODE}+ is needed for the Better Auth app, found {version or 'none'}"
@@ -63,7 +65,12 @@ def install() -> None:
     if stamp.exists() and stamp.read_bytes() == lock:
         return
     done = subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=APP, capture_output=True, text=True, timeout=600, check=False
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=APP,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"npm ci failed in {APP}:\n{done.stderr[-4000:]}")
@@ -91,7 +98,8 @@ class BetterAuthApp:
         browser = httpx.Client(base_url=self.url, timeout=30, headers={"origin": self.url})
         email = f"{name.lower()}-{secrets.token_hex(4)}@example.test"
         response = browser.post(
-            "/api/auth/sign-up/email", json={"email": email, "password": secrets.token_urlsafe(16), "name": name}
+            "/api/auth/sign-up/email",
+            json={"email": email, "password": secrets.token_urlsafe(16), "name": name},
         )
         response.raise_for_status()
         return User(response.json()["user"]["id"], browser)
@@ -103,7 +111,9 @@ class BetterAuthApp:
         location = urljoin(self.url, response.headers["location"])
         if urlsplit(location).path == "/consent":
             query = urlsplit(location).query
-            accepted = user.browser.post("/api/auth/oauth2/consent", json={"accept": True, "oauth_query": query})
+            accepted = user.browser.post(
+                "/api/auth/oauth2/consent", json={"accept": True, "oauth_query": query}
+            )
             accepted.raise_for_status()
             location = accepted.json()["url"]
         return location
@@ -122,12 +132,20 @@ def run_better_auth(resource: str, timeout: float = 60.0) -> Iterator[BetterAuth
     log = Path(tempfile.mkdtemp(prefix="better-auth-")) / "app.log"
     with open(log, "w") as output:
         process = subprocess.Popen(
-            ["node", "server.mjs"], cwd=APP, env={**os.environ, "MCP_RESOURCE": resource, "PORT": "0"},
-            stdout=output, stderr=subprocess.STDOUT, text=True,
+            ["node", "server.mjs"],
+            cwd=APP,
+            env={**os.environ, "MCP_RESOURCE": resource, "PORT": "0"},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
     try:
         deadline = time.monotonic() + timeout
-        while not (started := next((line for line in log.read_text().splitlines() if line.startswith('{"url"')), None)):
+        while not (
+            started := next(
+                (line for line in log.read_text().splitlines() if line.startswith('{"url"')), None
+            )
+        ):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the Better Auth app did not start:\n{log.read_text()}")
             time.sleep(0.05)

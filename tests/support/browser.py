@@ -96,7 +96,10 @@ class PageServer:
 def serve_pages(pages: dict[str, str | Path] | None = None) -> Iterator[PageServer]:
     """Serve ``pages`` (name -> HTML text or file) on a free loopback port until the block ends.
     More pages can be added to ``.pages`` while it runs."""
-    texts = {name: Path(page).read_text() if isinstance(page, Path) else page for name, page in (pages or {}).items()}
+    texts = {
+        name: Path(page).read_text() if isinstance(page, Path) else page
+        for name, page in (pages or {}).items()
+    }
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

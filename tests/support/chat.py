@@ -22,7 +22,11 @@ def user_message(text: str) -> dict[str, Any]:
 
 
 def sse(raw: bytes) -> list[Event]:
-    return [json.loads(block.removeprefix(b"data: ")) for block in raw.split(b"\n\n") if block.startswith(b"data: ")]
+    return [
+        json.loads(block.removeprefix(b"data: "))
+        for block in raw.split(b"\n\n")
+        if block.startswith(b"data: ")
+    ]
 
 
 @dataclass
@@ -38,14 +42,22 @@ class Chat:
 
     def post(self, body: Any, user: str | None = "alice", **headers: str) -> httpx.Response:
         content = body if isinstance(body, (str, bytes)) else json.dumps(body)
-        return httpx.post(f"{self.url}/chatkit", content=content, headers=self.headers(user, headers), timeout=120)
+        return httpx.post(
+            f"{self.url}/chatkit", content=content, headers=self.headers(user, headers), timeout=120
+        )
 
     def stream(self, body: Any, user: str = "alice") -> list[tuple[float, Event]]:
         """Each SSE event with the moment (s after the request) its bytes reached the client."""
         started = time.monotonic()
         events: list[tuple[float, Event]] = []
         buffer = b""
-        with httpx.stream("POST", f"{self.url}/chatkit", content=json.dumps(body), headers=self.headers(user, {}), timeout=120) as response:
+        with httpx.stream(
+            "POST",
+            f"{self.url}/chatkit",
+            content=json.dumps(body),
+            headers=self.headers(user, {}),
+            timeout=120,
+        ) as response:
             assert response.status_code == 200, response.read()
             assert response.headers["content-type"] == "text/event-stream"
             for chunk in response.iter_raw():
@@ -60,7 +72,9 @@ class Chat:
         return [event for _, event in self.stream(body, user)]
 
     def items(self, thread_id: str, user: str = "alice") -> list[Event]:
-        response = self.post({"type": "items.list", "params": {"thread_id": thread_id, "order": "asc", "limit": 100}}, user)
+        response = self.post(
+            {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc", "limit": 100}}, user
+        )
         assert response.status_code == 200, response.text
         return response.json()["data"]
 
@@ -72,8 +86,14 @@ class Chat:
     def mcp(self, tool: str, arguments: dict[str, Any], user: str = "alice") -> httpx.Response:
         body, headers = modern("tools/call", {"name": tool, "arguments": arguments})
         return httpx.post(
-            f"{self.url}/mcp", json=body, timeout=60,
-            headers={**headers, "authorization": f"Bearer {self.tokens[user]}", "accept": "application/json, text/event-stream"},
+            f"{self.url}/mcp",
+            json=body,
+            timeout=60,
+            headers={
+                **headers,
+                "authorization": f"Bearer {self.tokens[user]}",
+                "accept": "application/json, text/event-stream",
+            },
         )
 
     def list_tasks(self, user: str, status: str = "all") -> list[dict[str, Any]]:

@@ -41,22 +41,34 @@ def set_openai_key(aws: Any, key: str = "sk-test-component") -> None:
 
 def request_context(user_id: str | None, token_use: str = "user") -> str:
     """The x-amzn-request-context the Lambda Web Adapter passes on for a REST API request."""
-    authorizer = {} if user_id is None else {"principalId": user_id, "user_id": user_id, "token_use": token_use}
-    return json.dumps({"resourcePath": "/chatkit", "httpMethod": "POST", "stage": "dev", "authorizer": authorizer})
+    authorizer = (
+        {} if user_id is None else {"principalId": user_id, "user_id": user_id, "token_use": token_use}
+    )
+    return json.dumps(
+        {"resourcePath": "/chatkit", "httpMethod": "POST", "stage": "dev", "authorizer": authorizer}
+    )
 
 
 async def post(app: Any, body: Any, user_id: str | None = "user-1", **headers: str) -> httpx.Response:
     raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chatkit.local") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://chatkit.local"
+    ) as client:
         return await client.post(
             "/chatkit",
             content=raw,
-            headers={"content-type": "application/json", "x-amzn-request-context": request_context(user_id), **headers},
+            headers={
+                "content-type": "application/json",
+                "x-amzn-request-context": request_context(user_id),
+                **headers,
+            },
         )
 
 
 def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
-    return [json.loads(line[len("data: "):]) for line in response.text.splitlines() if line.startswith("data: ")]
+    return [
+        json.loads(line[len("data: ") :]) for line in response.text.splitlines() if line.startswith("data: ")
+    ]
 
 
 def user_message(text: str) -> dict[str, Any]:
@@ -80,7 +92,11 @@ def create_thread(app: Any, message: str, user_id: str = "alice") -> tuple[str, 
 
 
 def create_attachment(app: Any, name: str, mime_type: str, size: int, user: str = "alice") -> dict[str, Any]:
-    response = send(app, {"type": "attachments.create", "params": {"name": name, "size": size, "mime_type": mime_type}}, user)
+    response = send(
+        app,
+        {"type": "attachments.create", "params": {"name": name, "size": size, "mime_type": mime_type}},
+        user,
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -88,7 +104,9 @@ def create_attachment(app: Any, name: str, mime_type: str, size: int, user: str 
 def upload(attachment: dict[str, Any], content: bytes) -> requests.Response:
     """The browser's part of a two-phase upload: the presigned PUT (``mock_aws`` serves it in-process)."""
     descriptor = attachment["upload_descriptor"]
-    return requests.request(descriptor["method"], descriptor["url"], data=content, headers=descriptor["headers"], timeout=10)
+    return requests.request(
+        descriptor["method"], descriptor["url"], data=content, headers=descriptor["headers"], timeout=10
+    )
 
 
 def attach(app: Any, name: str, mime_type: str, content: bytes, user: str = "alice") -> dict[str, Any]:

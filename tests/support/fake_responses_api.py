@@ -87,6 +87,8 @@ class Transcription:
     filename: str
     content_type: str
     audio: bytes
+
+
 Step = Call | Text | Fault | Callable[[dict[str, Any]], "Call | Text"]
 
 
@@ -115,7 +117,11 @@ def hang(*, times: int = 2, seconds: float = 120.0) -> list[Hang]:
 
 def last_tool_output(request: dict[str, Any]) -> dict[str, Any]:
     """The JSON the last tool returned, as the agent sent it back in ``input``."""
-    outputs = [item for item in request.get("input", []) if isinstance(item, dict) and item.get("type") == "function_call_output"]
+    outputs = [
+        item
+        for item in request.get("input", [])
+        if isinstance(item, dict) and item.get("type") == "function_call_output"
+    ]
     output = outputs[-1]["output"]
     return json.loads(output if isinstance(output, str) else output[0]["text"])
 
@@ -142,7 +148,9 @@ class FakeResponses:
     def transcribe(self, transcription: Transcription) -> str | int:
         with self.lock:
             self.transcriptions.append(transcription)
-            return self.transcripts.popleft() if self.transcripts else "(the fake model has no transcript left)"
+            return (
+                self.transcripts.popleft() if self.transcripts else "(the fake model has no transcript left)"
+            )
 
     def next_step(self, request: dict[str, Any]) -> Call | Text | Fault:
         with self.lock:
@@ -174,34 +182,139 @@ class FakeResponses:
         if isinstance(step, Call):
             item_id, call_id = f"fc_{next(_ids)}", f"call_{next(_ids)}"
             arguments = json.dumps(step.arguments)
-            pending = {"type": "function_call", "id": item_id, "call_id": call_id, "name": step.name, "arguments": "", "status": "in_progress"}
+            pending = {
+                "type": "function_call",
+                "id": item_id,
+                "call_id": call_id,
+                "name": step.name,
+                "arguments": "",
+                "status": "in_progress",
+            }
             done = {**pending, "arguments": arguments, "status": "completed"}
-            yield {"type": "response.output_item.added", "sequence_number": next(sequence), "output_index": 0, "item": pending}, 0
-            yield {"type": "response.function_call_arguments.delta", "sequence_number": next(sequence), "item_id": item_id, "output_index": 0, "delta": arguments}, 0
-            yield {"type": "response.function_call_arguments.done", "sequence_number": next(sequence), "item_id": item_id, "output_index": 0, "arguments": arguments}, 0
-            yield {"type": "response.output_item.done", "sequence_number": next(sequence), "output_index": 0, "item": done}, 0
+            yield (
+                {
+                    "type": "response.output_item.added",
+                    "sequence_number": next(sequence),
+                    "output_index": 0,
+                    "item": pending,
+                },
+                0,
+            )
+            yield (
+                {
+                    "type": "response.function_call_arguments.delta",
+                    "sequence_number": next(sequence),
+                    "item_id": item_id,
+                    "output_index": 0,
+                    "delta": arguments,
+                },
+                0,
+            )
+            yield (
+                {
+                    "type": "response.function_call_arguments.done",
+                    "sequence_number": next(sequence),
+                    "item_id": item_id,
+                    "output_index": 0,
+                    "arguments": arguments,
+                },
+                0,
+            )
+            yield (
+                {
+                    "type": "response.output_item.done",
+                    "sequence_number": next(sequence),
+                    "output_index": 0,
+                    "item": done,
+                },
+                0,
+            )
             output = [done]
         else:
             item_id = f"msg_{next(_ids)}"
             where = {"item_id": item_id, "output_index": 0, "content_index": 0}
             empty_part = {"type": "output_text", "text": "", "annotations": []}
-            pending = {"type": "message", "id": item_id, "role": "assistant", "status": "in_progress", "content": []}
-            yield {"type": "response.output_item.added", "sequence_number": next(sequence), "output_index": 0, "item": pending}, 0
-            yield {"type": "response.content_part.added", "sequence_number": next(sequence), **where, "part": empty_part}, 0
+            pending = {
+                "type": "message",
+                "id": item_id,
+                "role": "assistant",
+                "status": "in_progress",
+                "content": [],
+            }
+            yield (
+                {
+                    "type": "response.output_item.added",
+                    "sequence_number": next(sequence),
+                    "output_index": 0,
+                    "item": pending,
+                },
+                0,
+            )
+            yield (
+                {
+                    "type": "response.content_part.added",
+                    "sequence_number": next(sequence),
+                    **where,
+                    "part": empty_part,
+                },
+                0,
+            )
             size = max(1, -(-len(step.text) // step.pieces))
             for start in range(0, len(step.text), size):
                 delta = step.text[start : start + size]
-                yield {"type": "response.output_text.delta", "sequence_number": next(sequence), **where, "delta": delta, "logprobs": []}, step.pause
+                yield (
+                    {
+                        "type": "response.output_text.delta",
+                        "sequence_number": next(sequence),
+                        **where,
+                        "delta": delta,
+                        "logprobs": [],
+                    },
+                    step.pause,
+                )
             part = {"type": "output_text", "text": step.text, "annotations": []}
-            yield {"type": "response.output_text.done", "sequence_number": next(sequence), **where, "text": step.text, "logprobs": []}, 0
-            yield {"type": "response.content_part.done", "sequence_number": next(sequence), **where, "part": part}, 0
+            yield (
+                {
+                    "type": "response.output_text.done",
+                    "sequence_number": next(sequence),
+                    **where,
+                    "text": step.text,
+                    "logprobs": [],
+                },
+                0,
+            )
+            yield (
+                {
+                    "type": "response.content_part.done",
+                    "sequence_number": next(sequence),
+                    **where,
+                    "part": part,
+                },
+                0,
+            )
             done = {**pending, "status": "completed", "content": [part]}
-            yield {"type": "response.output_item.done", "sequence_number": next(sequence), "output_index": 0, "item": done}, 0
+            yield (
+                {
+                    "type": "response.output_item.done",
+                    "sequence_number": next(sequence),
+                    "output_index": 0,
+                    "item": done,
+                },
+                0,
+            )
             output = [done]
-        completed = {**base, "status": "completed", "output": output, "usage": {
-            "input_tokens": 10, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-            "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15,
-        }}
+        completed = {
+            **base,
+            "status": "completed",
+            "output": output,
+            "usage": {
+                "input_tokens": 10,
+                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                "output_tokens": 5,
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": 15,
+            },
+        }
         yield {"type": "response.completed", "sequence_number": next(sequence), "response": completed}, 0
 
 
@@ -261,7 +374,9 @@ def fake_responses() -> Iterator[FakeResponses]:
 
         def _fail(self, step: Fail) -> None:
             kind = "rate_limit_exceeded" if step.status == 429 else "server_error"
-            body = json.dumps({"error": {"message": f"stand-in {kind}", "type": kind, "code": kind, "param": None}}).encode()
+            body = json.dumps(
+                {"error": {"message": f"stand-in {kind}", "type": kind, "code": kind, "param": None}}
+            ).encode()
             self.send_response(step.status)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(body)))
@@ -303,5 +418,9 @@ def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str, str, byte
     fields = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        fields[name] = (part.get_filename() or "", part.get_content_type(), part.get_payload(decode=True) or b"")
+        fields[name] = (
+            part.get_filename() or "",
+            part.get_content_type(),
+            part.get_payload(decode=True) or b"",
+        )
     return fields

@@ -42,7 +42,9 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
-def error_body(message: str, kind: str = "invalid_request_error", code: str | None = None, param: str | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, kind: str = "invalid_request_error", code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
@@ -83,7 +85,12 @@ class HostedChatKit:
 
     # ---- data --------------------------------------------------------------------------------
     def add_thread(
-        self, user: str, title: str | None, created_at: int, status: dict[str, Any] | None = None, thread_id: str | None = None
+        self,
+        user: str,
+        title: str | None,
+        created_at: int,
+        status: dict[str, Any] | None = None,
+        thread_id: str | None = None,
     ) -> str:
         thread = {
             "id": thread_id or new_id("cthr"),
@@ -136,7 +143,9 @@ class HostedChatKit:
             self.requests.append(Seen(method, path, query, headers, status, time.monotonic()))
         return status, reply_headers, body
 
-    def _answer(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+    def _answer(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], Any]:
         if headers.get("authorization") != f"Bearer {self.api_key}":
             return 401, {}, error_body("Incorrect API key provided.", code="invalid_api_key")
         with self._lock:
@@ -144,9 +153,17 @@ class HostedChatKit:
             if fault is not None:
                 self._faults.remove(fault)
         if fault is not None:
-            return fault.status, fault.headers, fault.body if fault.body is not None else error_body("scripted fault", "server_error")
+            return (
+                fault.status,
+                fault.headers,
+                fault.body if fault.body is not None else error_body("scripted fault", "server_error"),
+            )
         if headers.get("openai-beta") != BETA_HEADER:
-            return 400, {}, error_body("You must provide the 'OpenAI-Beta: chatkit_beta=v1' header to access ChatKit.")
+            return (
+                400,
+                {},
+                error_body("You must provide the 'OpenAI-Beta: chatkit_beta=v1' header to access ChatKit."),
+            )
         if method != "GET":
             return 405, {}, error_body(f"{method} is not served by this stand-in.")
         parts = path.split("/")
@@ -179,7 +196,9 @@ class HostedChatKit:
         for thread in self.threads.values():
             copy = {**thread, "id": new_id("cthr")}
             threads[copy["id"]] = copy
-            items[copy["id"]] = [{**item, "id": new_id("cthi"), "thread_id": copy["id"]} for item in self.items[thread["id"]]]
+            items[copy["id"]] = [
+                {**item, "id": new_id("cthi"), "thread_id": copy["id"]} for item in self.items[thread["id"]]
+            ]
         self._generation["current"] = (threads, items)
 
     def _items_of(self, thread_id: str) -> list[dict[str, Any]] | None:
@@ -194,7 +213,13 @@ class HostedChatKit:
             return 400, {}, error_body("Invalid 'limit': expected an integer.", param="limit")
         order = query.get("order", "desc")
         if not 0 <= limit <= 100 or order not in ("asc", "desc"):
-            return 400, {}, error_body("Invalid 'limit' or 'order'.", param="limit" if order in ("asc", "desc") else "order")
+            return (
+                400,
+                {},
+                error_body(
+                    "Invalid 'limit' or 'order'.", param="limit" if order in ("asc", "desc") else "order"
+                ),
+            )
         ordered = rows if order == "asc" else list(reversed(rows))
         ids = [row["id"] for row in ordered]
         start, end = 0, len(ordered)
@@ -204,7 +229,11 @@ class HostedChatKit:
             start = ids.index(query["after"]) + 1
         if query.get("before"):
             if query["before"] not in ids:
-                return 400, {}, error_body(f"Invalid 'before': no such id '{query['before']}'.", param="before")
+                return (
+                    400,
+                    {},
+                    error_body(f"Invalid 'before': no such id '{query['before']}'.", param="before"),
+                )
             end = ids.index(query["before"])
         window = ordered[start:end]
         data = window[:limit]
@@ -269,7 +298,10 @@ def reply(value: str, *annotations: dict[str, Any]) -> dict[str, Any]:
     return {"type": "output_text", "text": value, "annotations": list(annotations)}
 
 
-CARD = {"type": "Card", "children": [{"type": "Text", "value": "Buy milk"}, {"type": "Badge", "label": "pending"}]}
+CARD = {
+    "type": "Card",
+    "children": [{"type": "Text", "value": "Buy milk"}, {"type": "Badge", "label": "pending"}],
+}
 
 
 @dataclass
@@ -299,7 +331,14 @@ def seed_history(hosted: HostedChatKit, long_items: int = 130) -> History:
     for index in range(long_items):
         at = T0 + 10 + index // 4  # four items a second: ordering within a second matters
         if index % 2 == 0:
-            hosted.add_item(long_thread, "user_message", at, content=[text(f"message {index:03d}")], attachments=[], inference_options=None)
+            hosted.add_item(
+                long_thread,
+                "user_message",
+                at,
+                content=[text(f"message {index:03d}")],
+                attachments=[],
+                inference_options=None,
+            )
         else:
             hosted.add_item(long_thread, "assistant_message", at, content=[reply(f"answer {index:03d}")])
     history.long_thread = long_thread
@@ -307,41 +346,101 @@ def seed_history(hosted: HostedChatKit, long_items: int = 130) -> History:
     every = thread("alice", "Plan the move", T0 + 3600)
     at = T0 + 3600 + 5
     hosted.add_item(
-        every, "user_message", at,
+        every,
+        "user_message",
+        at,
         content=[{"type": "quoted_text", "text": "boxes by Friday"}, text("Add packing tasks for this")],
-        attachments=[], inference_options={"model": "gpt-4.1-mini", "tool_choice": {"id": "add_task"}},
+        attachments=[],
+        inference_options={"model": "gpt-4.1-mini", "tool_choice": {"id": "add_task"}},
     )
-    hosted.add_item(every, "task", at, task_type="custom", heading="Called add_task", summary="Pack the kitchen")
     hosted.add_item(
-        every, "task_group", at + 1,
-        tasks=[{"type": "thought", "heading": "Planning", "summary": "Three rooms to pack"}, {"type": "thought", "heading": None, "summary": "Kitchen first"}],
+        every, "task", at, task_type="custom", heading="Called add_task", summary="Pack the kitchen"
+    )
+    hosted.add_item(
+        every,
+        "task_group",
+        at + 1,
+        tasks=[
+            {"type": "thought", "heading": "Planning", "summary": "Three rooms to pack"},
+            {"type": "thought", "heading": None, "summary": "Kitchen first"},
+        ],
     )
     hosted.add_item(every, "widget", at + 1, widget=json.dumps(CARD))
     hosted.add_item(
-        every, "client_tool_call", at + 2, call_id="call_theme", name="set_theme",
-        arguments=json.dumps({"theme": "dark"}), output=json.dumps({"ok": True}), status="completed",
+        every,
+        "client_tool_call",
+        at + 2,
+        call_id="call_theme",
+        name="set_theme",
+        arguments=json.dumps({"theme": "dark"}),
+        output=json.dumps({"ok": True}),
+        status="completed",
     )
     hosted.add_item(
-        every, "assistant_message", at + 3,
-        content=[reply("Added 'Pack the kitchen'. See the checklist.", {"type": "url", "source": {"type": "url", "url": "https://example.com/moving-checklist"}}, {"type": "file", "source": {"type": "file", "filename": "plan.pdf"}})],
+        every,
+        "assistant_message",
+        at + 3,
+        content=[
+            reply(
+                "Added 'Pack the kitchen'. See the checklist.",
+                {"type": "url", "source": {"type": "url", "url": "https://example.com/moving-checklist"}},
+                {"type": "file", "source": {"type": "file", "filename": "plan.pdf"}},
+            )
+        ],
     )
     # Not convertible: a widget ChatKit's model refuses, and a tool call whose arguments are not an object.
     hosted.add_item(every, "widget", at + 4, widget=json.dumps({"type": "Carousel", "items": []}))
-    hosted.add_item(every, "client_tool_call", at + 4, call_id="call_bad", name="noop", arguments="[1, 2]", output=None, status="in_progress")
+    hosted.add_item(
+        every,
+        "client_tool_call",
+        at + 4,
+        call_id="call_bad",
+        name="noop",
+        arguments="[1, 2]",
+        output=None,
+        status="in_progress",
+    )
     history.unconvertible = {"chatkit.widget": 1, "chatkit.client_tool_call": 1}
     history.every_type = every
 
-    for offset, title, status in ((100, "Gym plan", None), (200, None, {"type": "locked", "reason": "archived"})):
+    for offset, title, status in (
+        (100, "Gym plan", None),
+        (200, None, {"type": "locked", "reason": "archived"}),
+    ):
         bob = thread("bob", title, T0 + offset, status=status)
-        hosted.add_item(bob, "user_message", T0 + offset + 1, content=[text(f"bob's message in {title}")], attachments=[], inference_options=None)
-        hosted.add_item(bob, "assistant_message", T0 + offset + 2, content=[reply(f"bob's answer in {title}")])
+        hosted.add_item(
+            bob,
+            "user_message",
+            T0 + offset + 1,
+            content=[text(f"bob's message in {title}")],
+            attachments=[],
+            inference_options=None,
+        )
+        hosted.add_item(
+            bob, "assistant_message", T0 + offset + 2, content=[reply(f"bob's answer in {title}")]
+        )
 
     carol = thread("carol", "Receipts", T0 + 50)
     hosted.add_item(
-        carol, "user_message", T0 + 51, content=[text("Here are my receipts")],
+        carol,
+        "user_message",
+        T0 + 51,
+        content=[text("Here are my receipts")],
         attachments=[
-            {"id": "cfile_receipt1", "mime_type": "image/png", "name": "receipt.png", "preview_url": "https://files.openai.example/receipt.png", "type": "image"},
-            {"id": "cfile_notes", "mime_type": "application/pdf", "name": "notes.pdf", "preview_url": None, "type": "file"},
+            {
+                "id": "cfile_receipt1",
+                "mime_type": "image/png",
+                "name": "receipt.png",
+                "preview_url": "https://files.openai.example/receipt.png",
+                "type": "image",
+            },
+            {
+                "id": "cfile_notes",
+                "mime_type": "application/pdf",
+                "name": "notes.pdf",
+                "preview_url": None,
+                "type": "file",
+            },
         ],
         inference_options=None,
     )

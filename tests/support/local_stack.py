@@ -73,7 +73,9 @@ class RunningStack:
 
 
 @contextmanager
-def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0, port: int | None = None) -> Iterator[RunningStack]:
+def start_stack(
+    env: dict[str, str] | None = None, timeout: float = 60.0, port: int | None = None
+) -> Iterator[RunningStack]:
     """Run `python -m local.dev` with ``env`` on ``port`` (default: a free one) until the block ends."""
     state_dir = Path(tempfile.mkdtemp(prefix="local-stack-"))
     log_path = state_dir / "dev.log"
@@ -87,7 +89,11 @@ def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0, port: 
     }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local.dev"], cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "local.dev"],
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -103,7 +109,9 @@ def start_stack(env: dict[str, str] | None = None, timeout: float = 60.0, port: 
                 except httpx.HTTPError:
                     pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"local stack did not answer /health in {timeout} s:\n{log_path.read_text()}")
+                raise TimeoutError(
+                    f"local stack did not answer /health in {timeout} s:\n{log_path.read_text()}"
+                )
             time.sleep(0.1)
         state = json.loads(state_file.read_text())
         yield RunningStack(

@@ -47,7 +47,12 @@ def user_token(user_id: str) -> str:
 
 
 def mcp_event(
-    method: str, body: Any, headers: dict[str, str] | None = None, *, user_id: str | None = "user-1", **kw: Any
+    method: str,
+    body: Any,
+    headers: dict[str, str] | None = None,
+    *,
+    user_id: str | None = "user-1",
+    **kw: Any,
 ) -> dict[str, Any]:
     """The event of a request to /mcp, with a bearer token for ``user_id`` (None: no Authorization)."""
     headers = dict(headers or {})

@@ -56,7 +56,9 @@ class Browser:
         assert redirect.startswith(REDIRECT_URI), redirect
         params = dict(parse_qsl(urlsplit(redirect).query))
         assert "code" in params, params
-        self._result = AuthorizationCodeResult(code=params["code"], state=params.get("state"), iss=params.get("iss"))
+        self._result = AuthorizationCodeResult(
+            code=params["code"], state=params.get("state"), iss=params.get("iss")
+        )
 
     async def callback(self) -> AuthorizationCodeResult:
         assert self._result is not None
@@ -79,7 +81,9 @@ def oauth_client(resource: str, browser: Browser, storage: MemoryStorage) -> OAu
 
 
 @asynccontextmanager
-async def connected(resource: str, provider: OAuthClientProvider, mode: str = "auto") -> AsyncIterator[Client]:
+async def connected(
+    resource: str, provider: OAuthClientProvider, mode: str = "auto"
+) -> AsyncIterator[Client]:
     """An MCP session to ``resource`` whose every request is authorized by ``provider``."""
     async with (
         httpx2.AsyncClient(auth=provider, timeout=30) as http,

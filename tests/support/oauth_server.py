@@ -147,17 +147,28 @@ class AuthorizationServer:
     # ---- endpoints ---------------------------------------------------------------------------
     def register(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         redirect_uris = body.get("redirect_uris")
-        if not isinstance(redirect_uris, list) or not redirect_uris or not all(isinstance(u, str) for u in redirect_uris):
+        if (
+            not isinstance(redirect_uris, list)
+            or not redirect_uris
+            or not all(isinstance(u, str) for u in redirect_uris)
+        ):
             return 400, {"error": "invalid_redirect_uri", "error_description": "redirect_uris is required"}
         method = body.get("token_endpoint_auth_method") or "client_secret_basic"  # RFC 7591 section 2
         if method not in ("none", "client_secret_basic", "client_secret_post"):
             return 400, {"error": "invalid_client_metadata", "error_description": f"unsupported {method}"}
         client = Client(
-            secrets.token_urlsafe(12), None if method == "none" else secrets.token_urlsafe(24), redirect_uris, method
+            secrets.token_urlsafe(12),
+            None if method == "none" else secrets.token_urlsafe(24),
+            redirect_uris,
+            method,
         )
         self.clients[client.client_id] = client
-        answer = {**body, "client_id": client.client_id, "client_id_issued_at": int(time.time()),
-                  "token_endpoint_auth_method": method}
+        answer = {
+            **body,
+            "client_id": client.client_id,
+            "client_id_issued_at": int(time.time()),
+            "token_endpoint_auth_method": method,
+        }
         if client.client_secret:
             answer.update(client_secret=client.client_secret, client_secret_expires_at=0)
         return 201, answer
@@ -182,7 +193,11 @@ class AuthorizationServer:
             return back(error="invalid_scope")
         code = secrets.token_urlsafe(24)
         self._codes[code] = Grant(
-            client.client_id, self.user, self.consent(requested), query.get("resource"), redirect_uri,
+            client.client_id,
+            self.user,
+            self.consent(requested),
+            query.get("resource"),
+            redirect_uri,
             query["code_challenge"],
         )
         return back(code=code)
@@ -195,10 +210,16 @@ class AuthorizationServer:
         if grant_type == "authorization_code":
             with self._lock:
                 grant = self._codes.pop(form.get("code", ""), None)  # a code is good once
-            if grant is None or grant.client_id != client.client_id or grant.redirect_uri != form.get("redirect_uri"):
+            if (
+                grant is None
+                or grant.client_id != client.client_id
+                or grant.redirect_uri != form.get("redirect_uri")
+            ):
                 return 400, {"error": "invalid_grant"}
             verifier = form.get("code_verifier", "")
-            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+            challenge = (
+                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+            )
             if challenge != grant.code_challenge:
                 return 400, {"error": "invalid_grant", "error_description": "PKCE verification failed"}
         elif grant_type == "refresh_token":
@@ -215,19 +236,32 @@ class AuthorizationServer:
     def _issue(self, grant: Grant, client: Client) -> dict[str, Any]:
         scope = " ".join(grant.scopes)
         if grant.resource and not self.opaque:
-            access_token = self.mint(grant.user, resource=grant.resource, scope=scope, client_id=client.client_id)
+            access_token = self.mint(
+                grant.user, resource=grant.resource, scope=scope, client_id=client.client_id
+            )
         else:
             access_token = secrets.token_urlsafe(32)
         now = int(time.time())
         self._issued[access_token] = {
-            "active": True, "iss": self.issuer, "sub": grant.user, "scope": scope, "client_id": client.client_id,
-            "token_type": "Bearer", "iat": now, "exp": now + self.token_ttl,
+            "active": True,
+            "iss": self.issuer,
+            "sub": grant.user,
+            "scope": scope,
+            "client_id": client.client_id,
+            "token_type": "Bearer",
+            "iat": now,
+            "exp": now + self.token_ttl,
             **({"aud": grant.resource} if grant.resource else {}),
         }
         refresh_token = secrets.token_urlsafe(32)
         self._refresh[refresh_token] = grant
-        return {"access_token": access_token, "token_type": "Bearer", "expires_in": self.token_ttl,
-                "scope": scope, "refresh_token": refresh_token}
+        return {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": self.token_ttl,
+            "scope": scope,
+            "refresh_token": refresh_token,
+        }
 
     def introspect(self, form: dict[str, str], authorization: str | None) -> tuple[int, dict[str, Any]]:
         client = self._authenticate(form, authorization)

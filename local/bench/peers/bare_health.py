@@ -4,4 +4,8 @@ import json
 
 
 def handler(event, context):
-    return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps({"status": "ok"})}
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps({"status": "ok"}),
+    }

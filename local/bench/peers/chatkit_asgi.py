@@ -25,7 +25,13 @@ async def _call(event: dict[str, Any]) -> dict[str, Any]:
     body = (event.get("body") or "").encode()
     headers = [(k.lower().encode(), str(v).encode()) for k, v in (event.get("headers") or {}).items()]
     headers.append((b"x-amzn-request-context", json.dumps(event["requestContext"]).encode()))
-    scope = {"type": "http", "method": event["httpMethod"], "path": event["path"], "headers": headers, "query_string": b""}
+    scope = {
+        "type": "http",
+        "method": event["httpMethod"],
+        "path": event["path"],
+        "headers": headers,
+        "query_string": b"",
+    }
     sent: list[dict[str, Any]] = []
     delivered = False
     done = asyncio.Event()

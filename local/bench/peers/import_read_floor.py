@@ -15,12 +15,21 @@ CONCURRENCY = int(os.environ.get("IMPORT_CONCURRENCY", "4"))
 
 
 async def read_everything() -> int:
-    client = openai.AsyncOpenAI(api_key=os.environ["OPENAI_API_KEY"], base_url=os.environ["OPENAI_BASE_URL"], max_retries=0)
+    client = openai.AsyncOpenAI(
+        api_key=os.environ["OPENAI_API_KEY"], base_url=os.environ["OPENAI_BASE_URL"], max_retries=0
+    )
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def items(thread_id: str) -> int:
         async with gate:
-            return len([item async for item in client.beta.chatkit.threads.list_items(thread_id, limit=100, order="asc")])
+            return len(
+                [
+                    item
+                    async for item in client.beta.chatkit.threads.list_items(
+                        thread_id, limit=100, order="asc"
+                    )
+                ]
+            )
 
     try:
         threads = [thread async for thread in client.beta.chatkit.threads.list(limit=100, order="asc")]

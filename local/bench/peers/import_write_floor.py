@@ -22,18 +22,34 @@ CONCURRENCY = int(os.environ.get("IMPORT_CONCURRENCY", "4"))
 
 def records_per_thread() -> list[list[dict]]:
     store = DynamoDBStore(TABLE)
-    sdk = openai.OpenAI(api_key=os.environ["OPENAI_API_KEY"], base_url=os.environ["OPENAI_BASE_URL"], max_retries=0)
+    sdk = openai.OpenAI(
+        api_key=os.environ["OPENAI_API_KEY"], base_url=os.environ["OPENAI_BASE_URL"], max_retries=0
+    )
     threads = []
     for hosted in sdk.beta.chatkit.threads.list(limit=100, order="asc"):
         context = RequestContext(user_id=hosted.user)
         items = [
             convert_item(item, hosted.id, item_time(item.created_at, position))
-            for position, item in enumerate(sdk.beta.chatkit.threads.list_items(hosted.id, limit=100, order="asc"))
+            for position, item in enumerate(
+                sdk.beta.chatkit.threads.list_items(hosted.id, limit=100, order="asc")
+            )
         ]
         records = [store._item_record(hosted.id, item, context) for item in items]
         records.append(store._thread_record(convert_thread(hosted), context))
-        mark = {"resume_after": items[-2].id, "resume_position": len(items) - 1, "items": len(items), "title": hosted.title}
-        records.append({"user_id": {"S": hosted.user}, "sk": {"S": f"hosted#{hosted.id}"}, "thread_id": {"S": hosted.id}, "data": {"S": json.dumps(mark)}})
+        mark = {
+            "resume_after": items[-2].id,
+            "resume_position": len(items) - 1,
+            "items": len(items),
+            "title": hosted.title,
+        }
+        records.append(
+            {
+                "user_id": {"S": hosted.user},
+                "sk": {"S": f"hosted#{hosted.id}"},
+                "thread_id": {"S": hosted.id},
+                "data": {"S": json.dumps(mark)},
+            }
+        )
         threads.append(records)
     return threads
 
@@ -46,7 +62,11 @@ def write(records: list[dict]) -> None:
     for index in range(0, len(records), BATCH_SIZE):
         pending = [{"PutRequest": {"Item": record}} for record in records[index : index + BATCH_SIZE]]
         while pending:
-            pending = dynamodb.batch_write_item(RequestItems={TABLE: pending}).get("UnprocessedItems", {}).get(TABLE, [])
+            pending = (
+                dynamodb.batch_write_item(RequestItems={TABLE: pending})
+                .get("UnprocessedItems", {})
+                .get(TABLE, [])
+            )
 
 
 pool = ThreadPoolExecutor(CONCURRENCY)

@@ -25,10 +25,14 @@ EDDSA_TOKEN = jwt.encode(_claims, PRIVATE, algorithm="EdDSA", headers={"kid": "b
 
 
 def decode_hs256(event: Any, context: Any) -> dict[str, Any]:
-    claims = jwt.decode(HS256_TOKEN, SECRET, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER, leeway=30)
+    claims = jwt.decode(
+        HS256_TOKEN, SECRET, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER, leeway=30
+    )
     return {"user_id": claims["sub"]}
 
 
 def decode_eddsa(event: Any, context: Any) -> dict[str, Any]:
-    claims = jwt.decode(EDDSA_TOKEN, PUBLIC, algorithms=["EdDSA"], audience=AUDIENCE, issuer=ISSUER, leeway=30)
+    claims = jwt.decode(
+        EDDSA_TOKEN, PUBLIC, algorithms=["EdDSA"], audience=AUDIENCE, issuer=ISSUER, leeway=30
+    )
     return {"user_id": claims["sub"]}

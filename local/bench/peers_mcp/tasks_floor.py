@@ -18,6 +18,12 @@ def handler(event, context):
     arguments = params["arguments"]
     user_id = event["requestContext"]["authorizer"]["lambda"]["user_id"]
     if params["name"] == "complete_task":
-        return {"statusCode": 200, "body": json.dumps(tasks.complete_task(user_id, arguments["task_id"]).to_dict())}
+        return {
+            "statusCode": 200,
+            "body": json.dumps(tasks.complete_task(user_id, arguments["task_id"]).to_dict()),
+        }
     page = tasks.list_tasks(user_id, status=arguments.get("status", "all"), limit=arguments.get("limit", 20))
-    return {"statusCode": 200, "body": json.dumps({"tasks": [t.to_dict() for t in page.tasks], "next_cursor": page.next_cursor})}
+    return {
+        "statusCode": 200,
+        "body": json.dumps({"tasks": [t.to_dict() for t in page.tasks], "next_cursor": page.next_cursor}),
+    }

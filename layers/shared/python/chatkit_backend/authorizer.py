@@ -45,7 +45,9 @@ def _header(event: dict[str, Any], name: str) -> Any:
 
 def wants_policy(event: Any) -> bool:
     """REST API events (TOKEN, REQUEST) carry ``methodArn`` and take an IAM policy; payload 2.0 does not."""
-    return isinstance(event, dict) and event.get("version") != "2.0" and isinstance(event.get("methodArn"), str)
+    return (
+        isinstance(event, dict) and event.get("version") != "2.0" and isinstance(event.get("methodArn"), str)
+    )
 
 
 def allow(event: dict[str, Any], verified: VerifiedToken) -> dict[str, Any]:
@@ -61,12 +63,16 @@ def deny(event: Any) -> dict[str, Any]:
     return {"isAuthorized": False}
 
 
-def _policy(event: dict[str, Any], principal: str, effect: str, context: dict[str, str] | None) -> dict[str, Any]:
+def _policy(
+    event: dict[str, Any], principal: str, effect: str, context: dict[str, str] | None
+) -> dict[str, Any]:
     response: dict[str, Any] = {
         "principalId": principal,
         "policyDocument": {
             "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": _stage_resource(event)}],
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": _stage_resource(event)}
+            ],
         },
     }
     if context is not None:

@@ -41,20 +41,22 @@ FAIL_FAST_CONFIG = Config(
 SERVICE_CONFIG = {"s3": Config(signature_version="s3v4")}
 
 # Error codes that mean "busy or broken, try later" whatever their HTTP status (throttling is a 400).
-OUTAGE_CODES = frozenset({
-    "ThrottlingException",
-    "Throttling",
-    "ThrottledException",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "SlowDown",
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "PriorRequestNotComplete",
-})
+OUTAGE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+    }
+)
 
 
 def client(service: str, *, fail_fast: bool = False) -> Any:
@@ -69,7 +71,9 @@ def client(service: str, *, fail_fast: bool = False) -> Any:
         config = FAIL_FAST_CONFIG if fail_fast else CLIENT_CONFIG
         if service in SERVICE_CONFIG:
             config = config.merge(SERVICE_CONFIG[service])
-        built = _clients[key] = OutageAwareClient(service, _botocore_session().create_client(service, config=config))
+        built = _clients[key] = OutageAwareClient(
+            service, _botocore_session().create_client(service, config=config)
+        )
     return built
 
 

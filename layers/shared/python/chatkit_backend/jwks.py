@@ -60,7 +60,9 @@ class _SafeRedirects(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
         if url_problem(newurl) is not None:
-            raise urllib.error.HTTPError(newurl, code, "redirect to a URL that may not serve keys", headers, fp)
+            raise urllib.error.HTTPError(
+                newurl, code, "redirect to a URL that may not serve keys", headers, fp
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -69,7 +71,9 @@ _OPENER = urllib.request.build_opener(_SafeRedirects)
 
 def fetch_json(url: str, *, timeout: float = FETCH_TIMEOUT_SECONDS, what: str = "JWKS") -> Any:
     """One GET of a small JSON document; raises ``KeysUnavailable`` on any network or format failure."""
-    request = urllib.request.Request(url, headers={"accept": "application/json", "user-agent": "chatkit-backend"})
+    request = urllib.request.Request(
+        url, headers={"accept": "application/json", "user-agent": "chatkit-backend"}
+    )
     try:
         with _OPENER.open(request, timeout=timeout) as response:
             raw = response.read(MAX_JWKS_BYTES + 1)
@@ -181,7 +185,9 @@ class JwksCache:
                         extra={
                             "reason": str(failure),
                             "serving_cached": stale,
-                            "cached_age_seconds": round(now - self._loaded_at) if self._keys is not None else None,
+                            "cached_age_seconds": round(now - self._loaded_at)
+                            if self._keys is not None
+                            else None,
                         },
                     )
                 if not stale:

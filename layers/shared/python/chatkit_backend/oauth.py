@@ -51,7 +51,10 @@ def metadata_urls(issuer: str) -> list[str]:
     origin = f"{parts.scheme}://{parts.netloc}"
     path = parts.path.rstrip("/")
     if not path:
-        return [f"{origin}/.well-known/oauth-authorization-server", f"{origin}/.well-known/openid-configuration"]
+        return [
+            f"{origin}/.well-known/oauth-authorization-server",
+            f"{origin}/.well-known/openid-configuration",
+        ]
     return [
         f"{origin}/.well-known/oauth-authorization-server{path}",
         f"{origin}/.well-known/openid-configuration{path}",
@@ -104,7 +107,9 @@ class AuthorizationServer:
                 raise KeysUnavailable(self.problem)
             now = self._clock()
             if self._last_attempt is not None and now - self._last_attempt < RETRY_AFTER_FAILURE_SECONDS:
-                raise KeysUnavailable("authorization server metadata not available yet (last attempt failed moments ago)")
+                raise KeysUnavailable(
+                    "authorization server metadata not available yet (last attempt failed moments ago)"
+                )
             self._last_attempt = now
             self._metadata = self._discover()
             return self._metadata
@@ -125,7 +130,9 @@ class AuthorizationServer:
                 failures.append(f"{url}: names issuer {str(document.get('issuer'))[:200]!r}")
                 continue
             return document
-        logger.error("authorization server metadata not found", extra={"issuer": self.issuer, "tried": failures})
+        logger.error(
+            "authorization server metadata not found", extra={"issuer": self.issuer, "tried": failures}
+        )
         raise KeysUnavailable(f"no metadata for issuer {self.issuer}")
 
     def keys(self) -> JwksCache:
@@ -154,9 +161,15 @@ class AuthorizationServer:
             return cached[1]
         credentials = self._credentials() if self._credentials is not None else None
         endpoint = self.metadata().get("introspection_endpoint")
-        if credentials is None or not isinstance(endpoint, str) or url_problem(endpoint, "introspection_endpoint"):
+        if (
+            credentials is None
+            or not isinstance(endpoint, str)
+            or url_problem(endpoint, "introspection_endpoint")
+        ):
             raise KeysUnavailable("introspection is not available at this authorization server")
-        answer = self._post(endpoint, {"token": token, "token_type_hint": "access_token"}, _client_auth(*credentials))
+        answer = self._post(
+            endpoint, {"token": token, "token_type_hint": "access_token"}, _client_auth(*credentials)
+        )
         if not isinstance(answer, dict) or not isinstance(answer.get("active"), bool):
             raise KeysUnavailable("the introspection endpoint answered out of shape")
         result = answer if answer["active"] else None
@@ -211,7 +224,9 @@ def _post_form(url: str, form: dict[str, str], headers: dict[str, str]) -> Any:
             raw = response.read(MAX_INTROSPECTION_BYTES + 1)
     except urllib.error.HTTPError as error:
         if error.code in (400, 401):
-            logger.error("the authorization server refused our introspection client", extra={"status": error.code})
+            logger.error(
+                "the authorization server refused our introspection client", extra={"status": error.code}
+            )
         raise KeysUnavailable(f"introspection failed: HTTP {error.code}") from None
     except (OSError, ValueError) as exc:
         raise KeysUnavailable(f"introspection failed: {type(exc).__name__}") from None
@@ -241,7 +256,9 @@ def secret_credentials(secret_id: str, cache: Any) -> Credentials:
             return None
         client_id = document.get("client_id") if isinstance(document, dict) else None
         client_secret = document.get("client_secret") if isinstance(document, dict) else None
-        if not (isinstance(client_id, str) and client_id and isinstance(client_secret, str) and client_secret):
+        if not (
+            isinstance(client_id, str) and client_id and isinstance(client_secret, str) and client_secret
+        ):
             return None
         return client_id, client_secret
 

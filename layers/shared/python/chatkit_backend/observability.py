@@ -54,7 +54,12 @@ def log_dependency_failure(error: DependencyUnavailable, **context: str) -> None
     """One warning line per refused request: which AWS service failed and how (never the request)."""
     logger.warning(
         "an AWS dependency failed",
-        extra={"dependency": error.service, "cause": error.cause, "retry_after": error.retry_after, **context},
+        extra={
+            "dependency": error.service,
+            "cause": error.cause,
+            "retry_after": error.retry_after,
+            **context,
+        },
     )
 
 

@@ -42,7 +42,9 @@ def rotate(event: dict[str, Any]) -> None:
     secret_id = event.get("SecretId")
     token = event.get("ClientRequestToken")
     if step not in STEPS or not isinstance(secret_id, str) or not isinstance(token, str):
-        raise RotationError(f"not a rotation event: Step must be one of {', '.join(STEPS)}, with SecretId and ClientRequestToken")
+        raise RotationError(
+            f"not a rotation event: Step must be one of {', '.join(STEPS)}, with SecretId and ClientRequestToken"
+        )
     log = {"step": step, "secret_id": secret_id, "version_id": token}
 
     secretsmanager = client("secretsmanager")
@@ -88,19 +90,25 @@ def step_create_secret(secretsmanager: Any, secret_id: str, token: str, log: dic
 def step_test_secret(secretsmanager: Any, secret_id: str, token: str, log: dict[str, str]) -> None:
     # No "differs from AWSCURRENT" check: when a schedule is set up without rotating at once,
     # Secrets Manager tests the configuration with testSecret on a pending copy of the current key.
-    pending = secretsmanager.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage=PENDING)["SecretString"]
+    pending = secretsmanager.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage=PENDING)[
+        "SecretString"
+    ]
     if len(pending.encode()) < MIN_KEY_BYTES:
         raise RotationError("the pending key is shorter than 256 bits")
     probe = mint_mcp_token("rotation-test", pending, 60)
     # The authorizer's own MCP path, over the key in hand: what it will accept once this key is
     # AWSCURRENT is exactly what is tested here.
     verifier = TokenVerifier(
-        mcp_keys=SigningKeys(secret_id, _KeyInHand(token, pending), stages=(PENDING,)), user_keys=None, jwks=None
+        mcp_keys=SigningKeys(secret_id, _KeyInHand(token, pending), stages=(PENDING,)),
+        user_keys=None,
+        jwks=None,
     )
     try:
         verified = verifier.verify(probe)
     except TokenRejected as rejection:
-        raise RotationError(f"the authorizer would refuse tokens signed with the pending key ({rejection.reason})") from None
+        raise RotationError(
+            f"the authorizer would refuse tokens signed with the pending key ({rejection.reason})"
+        ) from None
     if verified != VerifiedToken(user_id="rotation-test", token_use="mcp"):
         raise RotationError("a token signed with the pending key did not verify as an MCP token")
     logger.info("testSecret: the pending key signs and verifies an MCP token", extra=log)
@@ -124,7 +132,10 @@ def step_finish_secret(
     if current_version is not None:
         move["RemoveFromVersionId"] = current_version
     secretsmanager.update_secret_version_stage(**move)
-    logger.info("finishSecret: AWSCURRENT moved to the new version", extra={**log, "previous_version_id": current_version})
+    logger.info(
+        "finishSecret: AWSCURRENT moved to the new version",
+        extra={**log, "previous_version_id": current_version},
+    )
 
 
 def new_signing_key() -> str:

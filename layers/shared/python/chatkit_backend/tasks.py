@@ -104,7 +104,9 @@ def clean_title(title: Any) -> str:
     if not cleaned:
         raise InvalidInput("title must not be empty: give the task a short name.")
     if len(cleaned) > TASK_TITLE_MAX_CHARS:
-        raise InvalidInput(f"title is {len(cleaned)} characters; shorten it to at most {TASK_TITLE_MAX_CHARS}.")
+        raise InvalidInput(
+            f"title is {len(cleaned)} characters; shorten it to at most {TASK_TITLE_MAX_CHARS}."
+        )
     _refuse_control_characters("title", cleaned)
     return cleaned
 
@@ -194,10 +196,8 @@ class TaskService:
         )
         return _task_from_item(item)
 
-
     def list_tasks(
-        self,
-        user_id: str, status: Any = "all", limit: Any = PAGE_LIMIT_DEFAULT, cursor: Any = None
+        self, user_id: str, status: Any = "all", limit: Any = PAGE_LIMIT_DEFAULT, cursor: Any = None
     ) -> TaskPage:
         """One page of the user's tasks, oldest first; one Query (base table or the status index)."""
         if status not in ("all", "pending", "completed"):
@@ -241,7 +241,6 @@ class TaskService:
         tasks = [_task_from_item(item) for item in response.get("Items", [])]
         return TaskPage(tasks=tasks, next_cursor=encode_cursor(response.get("LastEvaluatedKey")))
 
-
     def complete_task(self, user_id: str, task_id: Any) -> Task:
         """Mark the task completed (idempotent: completing twice keeps the first completed_at)."""
         task_id = normalize_task_id(task_id)
@@ -254,7 +253,6 @@ class TaskService:
             {":completed": {"S": "completed"}, ":sk": {"S": f"completed#{task_id}"}, ":now": {"S": now}},
             {"#s": "status"},
         )
-
 
     def update_task(self, user_id: str, task_id: Any, title: Any = None, description: Any = None) -> Task:
         """Change the title and/or description; an empty description removes it."""
@@ -279,7 +277,6 @@ class TaskService:
             expression += " REMOVE " + ", ".join(removes)
         return self._update(user_id, task_id, expression, values, None)
 
-
     def delete_task(self, user_id: str, task_id: Any) -> Task:
         """Remove the task and return what it was; one conditional DeleteItem."""
         task_id = normalize_task_id(task_id)
@@ -295,7 +292,6 @@ class TaskService:
                 raise TaskNotFound(task_id) from None
             raise
         return _task_from_item(response["Attributes"])
-
 
     def _update(
         self,

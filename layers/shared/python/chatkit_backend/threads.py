@@ -127,7 +127,6 @@ class ThreadService:
         )
         return _thread(response["Attributes"])
 
-
     def list_threads(
         self, user_id: str, *, limit: int | None = None, cursor: str | None = None
     ) -> ThreadPage:
@@ -161,7 +160,6 @@ class ThreadService:
             threads=[_thread(item) for item in response.get("Items", [])],
             next_cursor=encode_cursor(response.get("LastEvaluatedKey")),
         )
-
 
     def delete_thread(self, user_id: str, thread_id: str) -> None:
         """Forget ``user_id``'s mapping of ``thread_id``; ``ThreadNotFound`` if there is none."""

@@ -242,7 +242,9 @@ class TokenVerifier:
     ) -> VerifiedToken:
         """An OAuth access token (RFC 9068) for ``resource``, signed by the authorization server."""
         token_type = header.get("typ")
-        if token_type is not None and (not isinstance(token_type, str) or token_type.lower() not in ACCESS_TOKEN_TYPES):
+        if token_type is not None and (
+            not isinstance(token_type, str) or token_type.lower() not in ACCESS_TOKEN_TYPES
+        ):
             raise TokenRejected("not_an_access_token")
         key = _key_from(server.keys(), header, algorithm)
         # The audience is compared below as a resource URL (RFC 8707), not as a plain string.
@@ -286,7 +288,13 @@ def _decode(
     """The token's claims if ``key`` signed it and they hold; None on a signature miss."""
     try:
         return _PYJWT.decode(
-            token, key, algorithms=[algorithm], audience=audience, issuer=issuer, leeway=LEEWAY_SECONDS, options=options
+            token,
+            key,
+            algorithms=[algorithm],
+            audience=audience,
+            issuer=issuer,
+            leeway=LEEWAY_SECONDS,
+            options=options,
         )
     except jwt.InvalidSignatureError:
         return None
@@ -307,7 +315,9 @@ def _key_from(jwks: JwksCache, header: dict[str, Any], algorithm: str) -> Any:
     return key
 
 
-def _identity(claims: dict[str, Any], token_use: TokenUse, scopes: frozenset[str] | None = None) -> VerifiedToken:
+def _identity(
+    claims: dict[str, Any], token_use: TokenUse, scopes: frozenset[str] | None = None
+) -> VerifiedToken:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_CHARS:
         raise TokenRejected("invalid_subject")

@@ -90,8 +90,15 @@ class UsageLimits:
         window = Window.at(self._clock())
         budget = self.settings.daily_token_budget
         old = self._count(
-            user_id, window, "t", "turns", self.settings.messages_per_minute,
-            extra_condition=("(attribute_not_exists(tokens) OR tokens < :budget)", {":budget": {"N": str(budget)}}),
+            user_id,
+            window,
+            "t",
+            "turns",
+            self.settings.messages_per_minute,
+            extra_condition=(
+                "(attribute_not_exists(tokens) OR tokens < :budget)",
+                {":budget": {"N": str(budget)}},
+            ),
         )
         if old is None:
             return

@@ -98,7 +98,9 @@ class Erasure:
         answer: dict[str, Any] = {"complete": self.complete, "removed": self.removed}
         if self.left:
             answer["left"] = self.left
-            answer["detail"] = "Time ran out before everything was erased: send DELETE /api/me again to finish."
+            answer["detail"] = (
+                "Time ran out before everything was erased: send DELETE /api/me again to finish."
+            )
         return answer
 
 
@@ -125,7 +127,11 @@ class UserData:
         attachments: list[dict[str, Any]] = []
         sections: list[tuple[str, str, Callable[[dict[str, Any]], None]]] = [
             ("tasks", self.settings.tasks_table, lambda r: document["tasks"].append(_task(r))),
-            ("thread_mappings", self.settings.threads_table, lambda r: document["thread_mappings"].append(_mapping(r))),
+            (
+                "thread_mappings",
+                self.settings.threads_table,
+                lambda r: document["thread_mappings"].append(_mapping(r)),
+            ),
             ("chatkit", self.settings.chatkit_table, lambda r: _chatkit_record(r, chatkit, attachments)),
             ("usage", self.settings.usage_table, lambda r: document["usage"].append(_usage_day(r))),
         ]
@@ -184,15 +190,29 @@ class UserData:
         erasure = Erasure()
         steps: list[tuple[str, Callable[[], None]]] = [
             ("attachment files", lambda: self._erase_files(user_id, erasure, budget)),
-            ("chatkit", lambda: self._erase_table(self.settings.chatkit_table, user_id, erasure, budget, _chatkit_kind)),
-            ("tasks", lambda: self._erase_table(self.settings.tasks_table, user_id, erasure, budget, lambda _: "tasks")),
+            (
+                "chatkit",
+                lambda: self._erase_table(
+                    self.settings.chatkit_table, user_id, erasure, budget, _chatkit_kind
+                ),
+            ),
+            (
+                "tasks",
+                lambda: self._erase_table(
+                    self.settings.tasks_table, user_id, erasure, budget, lambda _: "tasks"
+                ),
+            ),
             (
                 "thread_mappings",
-                lambda: self._erase_table(self.settings.threads_table, user_id, erasure, budget, lambda _: "thread_mappings"),
+                lambda: self._erase_table(
+                    self.settings.threads_table, user_id, erasure, budget, lambda _: "thread_mappings"
+                ),
             ),
             (
                 "usage",
-                lambda: self._erase_table(self.settings.usage_table, user_id, erasure, budget, lambda _: "usage_counters"),
+                lambda: self._erase_table(
+                    self.settings.usage_table, user_id, erasure, budget, lambda _: "usage_counters"
+                ),
             ),
         ]
         for name, step in steps:
@@ -207,14 +227,21 @@ class UserData:
         return erasure
 
     def _erase_table(
-        self, table: str, user_id: str, erasure: Erasure, budget: Budget, kind: Callable[[dict[str, Any]], str]
+        self,
+        table: str,
+        user_id: str,
+        erasure: Erasure,
+        budget: Budget,
+        kind: Callable[[dict[str, Any]], str],
     ) -> None:
         keys_of = self._key_names(table)
         for page in _pages(self._query(table, user_id, budget, projection=keys_of)):
             for start in range(0, len(page), BATCH_SIZE):
                 budget.check()
                 chunk = page[start : start + BATCH_SIZE]
-                self._delete_batch(table, [{name: record[name] for name in keys_of if name in record} for record in chunk])
+                self._delete_batch(
+                    table, [{name: record[name] for name in keys_of if name in record} for record in chunk]
+                )
                 for record in chunk:
                     erasure.count(kind(record))
 
@@ -233,7 +260,11 @@ class UserData:
         if not bucket:
             return
         s3 = client("s3")
-        request: dict[str, Any] = {"Bucket": bucket, "Prefix": user_prefix(user_id), "MaxKeys": S3_DELETE_BATCH}
+        request: dict[str, Any] = {
+            "Bucket": bucket,
+            "Prefix": user_prefix(user_id),
+            "MaxKeys": S3_DELETE_BATCH,
+        }
         while True:
             budget.check()
             response = s3.list_objects_v2(**request)
@@ -250,7 +281,10 @@ class UserData:
 
     def _key_names(self, table: str) -> tuple[str, str]:
         """The table's key attributes (the template's KeySchema)."""
-        return ("user_id", {self.settings.tasks_table: "task_id", self.settings.threads_table: "thread_id"}.get(table, "sk"))
+        return (
+            "user_id",
+            {self.settings.tasks_table: "task_id", self.settings.threads_table: "thread_id"}.get(table, "sk"),
+        )
 
     # ---- reading a partition ---------------------------------------------------------------
     def _records(self, table: str, user_id: str, budget: Budget) -> Iterator[dict[str, Any]]:
@@ -298,7 +332,7 @@ def _plain(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _value(attribute: dict[str, Any]) -> Any:
-    (kind, raw), = attribute.items()
+    ((kind, raw),) = attribute.items()
     if kind == "N":
         number = float(raw)
         return int(number) if number.is_integer() else number
@@ -330,7 +364,9 @@ def _usage_day(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _chatkit_record(record: dict[str, Any], chatkit: dict[str, Any], attachments: list[dict[str, Any]]) -> None:
+def _chatkit_record(
+    record: dict[str, Any], chatkit: dict[str, Any], attachments: list[dict[str, Any]]
+) -> None:
     sk = str(record.get("sk", ""))
     data = _json(record.get("data"))
     if sk.startswith("thread#"):

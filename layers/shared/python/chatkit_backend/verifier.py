@@ -60,7 +60,9 @@ def build_verifier(
     if authorization_server:
         server = AuthorizationServer(
             authorization_server,
-            credentials=secret_credentials(introspection_secret_arn, cache) if introspection_secret_arn else None,
+            credentials=secret_credentials(introspection_secret_arn, cache)
+            if introspection_secret_arn
+            else None,
             jwks=lambda url: jwks if jwks is not None and jwks.url == url else JwksCache(url),
         )
     return TokenVerifier(

@@ -49,7 +49,9 @@ class ActionOutcome:
 
     def events(self) -> list[ThreadStreamEvent]:
         shown: ThreadStreamEvent = (
-            ThreadItemReplacedEvent(item=self.replaced) if self.replaced else ThreadItemDoneEvent(item=self.card)
+            ThreadItemReplacedEvent(item=self.replaced)
+            if self.replaced
+            else ThreadItemDoneEvent(item=self.card)
         )
         effect = ClientEffectEvent(
             name=TASKS_CHANGED_EFFECT, data={"task_id": self.task.task_id, "status": self.task.status}
@@ -61,10 +63,18 @@ class ActionOutcome:
 def task_id_of(action: Action[str, Any]) -> str:
     """The task id of a ``task.complete`` action; InvalidInput for anything else."""
     if action.type != widgets.COMPLETE_ACTION:
-        raise InvalidInput(f"Unknown action '{str(action.type)[:64]}'. This server handles: {widgets.COMPLETE_ACTION}.")
+        raise InvalidInput(
+            f"Unknown action '{str(action.type)[:64]}'. This server handles: {widgets.COMPLETE_ACTION}."
+        )
     payload = action.payload
-    if not isinstance(payload, dict) or set(payload) != {"task_id"} or not isinstance(payload["task_id"], str):
-        raise InvalidInput(f'The {widgets.COMPLETE_ACTION} action takes a payload of {{"task_id": "<id>"}} only.')
+    if (
+        not isinstance(payload, dict)
+        or set(payload) != {"task_id"}
+        or not isinstance(payload["task_id"], str)
+    ):
+        raise InvalidInput(
+            f'The {widgets.COMPLETE_ACTION} action takes a payload of {{"task_id": "<id>"}} only.'
+        )
     return payload["task_id"]
 
 

@@ -56,7 +56,9 @@ def create_app(service: ChatKitService) -> ASGIApp:
             return
         if scope["type"] != "http":
             return
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+        }
         method, path = scope["method"], scope["path"]
         if method == "GET" and path == "/ready":
             reply = json_reply(200, {"status": "ok"})
@@ -65,7 +67,14 @@ def create_app(service: ChatKitService) -> ASGIApp:
         elif path != PATH:
             reply = json_reply(404, {"detail": f"No route {path}: POST {PATH} serves ChatKit."})
         elif method == "OPTIONS":
-            reply = Reply(204, {"access-control-allow-methods": "POST, OPTIONS", "access-control-allow-headers": ALLOW_HEADERS, "access-control-max-age": "600"})
+            reply = Reply(
+                204,
+                {
+                    "access-control-allow-methods": "POST, OPTIONS",
+                    "access-control-allow-headers": ALLOW_HEADERS,
+                    "access-control-max-age": "600",
+                },
+            )
         elif method != "POST":
             reply = json_reply(405, {"detail": f"{PATH} takes POST."})
             reply.headers["allow"] = "POST, OPTIONS"

@@ -62,10 +62,14 @@ class S3Files:
 
     def _s3(self) -> Any:
         if not self.bucket:
-            raise NotConfigured("ATTACHMENTS_BUCKET", "Deploy with template.yaml, which creates the attachments bucket.")
+            raise NotConfigured(
+                "ATTACHMENTS_BUCKET", "Deploy with template.yaml, which creates the attachments bucket."
+            )
         return client("s3")
 
-    def upload_descriptor(self, user_id: str, attachment_id: str, mime_type: str, size: int) -> AttachmentUploadDescriptor:
+    def upload_descriptor(
+        self, user_id: str, attachment_id: str, mime_type: str, size: int
+    ) -> AttachmentUploadDescriptor:
         url = self._s3().generate_presigned_url(
             "put_object",
             Params={

@@ -114,7 +114,9 @@ async def title_is_valid(request: Any, store: DynamoDBStore, context: RequestCon
 async def feedback_names_items(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
     count = len(request.params.item_ids)
     if not 1 <= count <= limits.FEEDBACK_ITEMS_MAX:
-        raise errors.InvalidInput(f"item_ids must name 1 to {limits.FEEDBACK_ITEMS_MAX} items; it names {count}.")
+        raise errors.InvalidInput(
+            f"item_ids must name 1 to {limits.FEEDBACK_ITEMS_MAX} items; it names {count}."
+        )
 
 
 # ---- ids ---------------------------------------------------------------------------------------
@@ -135,10 +137,14 @@ async def tool_call_is_pending(request: Any, store: DynamoDBStore, context: Requ
         raise errors.Conflict("This thread is not waiting for a client tool's output: nothing to add it to.")
 
 
-async def item_is_pending_structured_input(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
+async def item_is_pending_structured_input(
+    request: Any, store: DynamoDBStore, context: RequestContext
+) -> None:
     item = await _item(store, request.params.thread_id, request.params.item_id, context)
     if not isinstance(item, StructuredInputItem):
-        raise errors.InvalidInput(f"Item '{item.id}' is a {item.type}, not a structured input: it takes no answers.")
+        raise errors.InvalidInput(
+            f"Item '{item.id}' is a {item.type}, not a structured input: it takes no answers."
+        )
     if item.status != "pending":
         raise errors.Conflict(f"Item '{item.id}' was already {item.status}; it takes no more answers.")
 
@@ -167,7 +173,9 @@ async def attachments_sendable(request: Any, store: DynamoDBStore, context: Requ
     of another thread (ChatKit would move it, and deleting either thread would take the file)."""
     attachment_ids = request.params.input.attachments
     if len(attachment_ids) > limits.ATTACHMENTS_PER_MESSAGE_MAX:
-        raise errors.InvalidInput(f"A message can carry at most {limits.ATTACHMENTS_PER_MESSAGE_MAX} attachments.")
+        raise errors.InvalidInput(
+            f"A message can carry at most {limits.ATTACHMENTS_PER_MESSAGE_MAX} attachments."
+        )
     thread_id = getattr(request.params, "thread_id", None)
     for attachment_id in dict.fromkeys(attachment_ids):
         attachment = await _found(store.load_attachment(attachment_id, context))
@@ -178,9 +186,13 @@ async def attachments_sendable(request: Any, store: DynamoDBStore, context: Requ
         files = _files(store)
         size = await files.uploaded_size(context.user_id, attachment_id)
         if size is None:
-            raise errors.InvalidInput(f"Attachment '{attachment_id}' has not been uploaded yet: upload it, then send.")
+            raise errors.InvalidInput(
+                f"Attachment '{attachment_id}' has not been uploaded yet: upload it, then send."
+            )
         if size > files.max_bytes:
-            raise errors.InvalidInput(f"Attachment '{attachment_id}' is over the {files.max_bytes}-byte limit.")
+            raise errors.InvalidInput(
+                f"Attachment '{attachment_id}' is over the {files.max_bytes}-byte limit."
+            )
 
 
 async def attachment_is_callers(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
@@ -208,7 +220,11 @@ CHECKS: dict[type, tuple[Check, ...]] = {
     ThreadsCreateReq: (message_within_limits, attachments_sendable),
     ThreadsAddUserMessageReq: (message_within_limits, attachments_sendable),
     ThreadsAddClientToolOutputReq: (tool_output_within_limits, thread_exists, tool_call_is_pending),
-    ThreadsAddStructuredInputReq: (structured_input_within_limits, thread_exists, item_is_pending_structured_input),
+    ThreadsAddStructuredInputReq: (
+        structured_input_within_limits,
+        thread_exists,
+        item_is_pending_structured_input,
+    ),
     ThreadsRetryAfterItemReq: (thread_exists, item_is_user_message),
     # ChatKit loads the thread itself (404); a sender must be a widget of the caller's thread.
     # The task must be the caller's too: the action's one conditional UpdateItem is that check
@@ -239,7 +255,9 @@ async def _item(store: DynamoDBStore, thread_id: str, item_id: str, context: Req
 
 def _files(store: DynamoDBStore) -> AttachmentFiles:
     if store.files is None:
-        raise errors.NotConfigured("ATTACHMENTS_BUCKET", "Deploy with template.yaml, which creates the attachments bucket.")
+        raise errors.NotConfigured(
+            "ATTACHMENTS_BUCKET", "Deploy with template.yaml, which creates the attachments bucket."
+        )
     return store.files
 
 

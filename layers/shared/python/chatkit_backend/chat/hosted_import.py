@@ -151,7 +151,9 @@ def owner(hosted: ChatKitThread) -> str:
     """The user_id that owns the thread here: the hosted thread's ``user``."""
     user = hosted.user
     if not isinstance(user, str) or not user.strip() or len(user) > MAX_USER_ID_CHARS:
-        raise NotConvertible(f"its user is not a user id this API accepts (1 to {MAX_USER_ID_CHARS} characters)")
+        raise NotConvertible(
+            f"its user is not a user id this API accepts (1 to {MAX_USER_ID_CHARS} characters)"
+        )
     return user
 
 
@@ -195,7 +197,9 @@ def convert_item(hosted: HostedItem, thread_id: str, created_at: datetime) -> Th
         # What the store will write must fit one DynamoDB item and read back as the same item.
         stored = _ITEM.dump_json(item)
         if len(stored) > limits.IMPORTED_ITEM_MAX_BYTES:
-            raise NotConvertible(f"it is {len(stored) // 1024} KiB as JSON, over the {limits.IMPORTED_ITEM_MAX_BYTES // 1024} KiB a stored item may hold")
+            raise NotConvertible(
+                f"it is {len(stored) // 1024} KiB as JSON, over the {limits.IMPORTED_ITEM_MAX_BYTES // 1024} KiB a stored item may hold"
+            )
         return _ITEM.validate_json(stored)
     except PydanticSerializationError:
         raise NotConvertible("its text holds characters that cannot be stored (lone surrogates)") from None
@@ -254,7 +258,9 @@ def _widget(serialized: str) -> Any:
     try:
         return _WIDGET.validate_python(root)
     except ValidationError:
-        raise NotConvertible(f"ChatKit's widget model does not accept a {str(root.get('type'))[:40]!r} root") from None
+        raise NotConvertible(
+            f"ChatKit's widget model does not accept a {str(root.get('type'))[:40]!r} root"
+        ) from None
 
 
 def _client_tool_call(hosted: DataChatKitClientToolCall, base: dict[str, Any]) -> ClientToolCallItem:
@@ -305,9 +311,13 @@ class ImportRequest:
             raise InvalidInput('The event must be a JSON object: {"user"?, "dry_run"?, "continuation"?}.')
         unknown = sorted(set(event) - {"user", "dry_run", "continuation"})
         if unknown:
-            raise InvalidInput(f"Unknown field(s) {', '.join(unknown)}: the event takes user, dry_run and continuation.")
+            raise InvalidInput(
+                f"Unknown field(s) {', '.join(unknown)}: the event takes user, dry_run and continuation."
+            )
         user = event.get("user")
-        if user is not None and (not isinstance(user, str) or not user.strip() or len(user) > MAX_USER_ID_CHARS):
+        if user is not None and (
+            not isinstance(user, str) or not user.strip() or len(user) > MAX_USER_ID_CHARS
+        ):
             raise InvalidInput(f"user must be a user id: a string of 1 to {MAX_USER_ID_CHARS} characters.")
         dry_run = event.get("dry_run", False)
         if not isinstance(dry_run, bool):
@@ -317,7 +327,9 @@ class ImportRequest:
             return cls(user=user, dry_run=dry_run)
         resumed = cls.from_token(token)
         if ("user" in event and user != resumed.user) or ("dry_run" in event and dry_run != resumed.dry_run):
-            raise InvalidInput("user and dry_run must match the run the continuation came from (or be left out).")
+            raise InvalidInput(
+                "user and dry_run must match the run the continuation came from (or be left out)."
+            )
         return resumed
 
     @classmethod
@@ -331,7 +343,12 @@ class ImportRequest:
             raise invalid from None
         if not isinstance(state, dict) or state.get("v") != TOKEN_VERSION:
             raise invalid
-        user, dry_run, after, totals = state.get("user"), state.get("dry_run"), state.get("after"), state.get("totals")
+        user, dry_run, after, totals = (
+            state.get("user"),
+            state.get("dry_run"),
+            state.get("after"),
+            state.get("totals"),
+        )
         if not (user is None or isinstance(user, str)) or not isinstance(dry_run, bool):
             raise invalid
         if not (after is None or isinstance(after, str)) or not isinstance(totals, dict):
@@ -339,8 +356,16 @@ class ImportRequest:
         return cls(user=user, dry_run=dry_run, after=after, totals=totals)
 
     def token(self, after: str | None, totals: Totals) -> str:
-        state = {"v": TOKEN_VERSION, "user": self.user, "dry_run": self.dry_run, "after": after, "totals": totals.as_dict()}
-        return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
+        state = {
+            "v": TOKEN_VERSION,
+            "user": self.user,
+            "dry_run": self.dry_run,
+            "after": after,
+            "totals": totals.as_dict(),
+        }
+        return (
+            base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
+        )
 
 
 ThreadStatus = Literal["imported", "updated", "unchanged", "skipped", "failed"]
@@ -360,7 +385,9 @@ class ThreadOutcome:
 
     def line(self, dry_run: bool = False) -> str:
         """One progress line, for a person watching; no titles or texts (they are the user's)."""
-        verb = f"would be {self.status}" if dry_run and self.status in ("imported", "updated") else self.status
+        verb = (
+            f"would be {self.status}" if dry_run and self.status in ("imported", "updated") else self.status
+        )
         parts = [f"thread {self.thread_id} (user {self.user_id}): {verb}"]
         if self.items_imported or self.items_unchanged or self.items_failed:
             items = f"{self.items_imported} items {'to import' if dry_run else 'imported'}, {self.items_unchanged} already here"
@@ -389,7 +416,10 @@ class Totals:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "threads": {status: self.threads[status] for status in ("imported", "updated", "unchanged", "skipped", "failed")},
+            "threads": {
+                status: self.threads[status]
+                for status in ("imported", "updated", "unchanged", "skipped", "failed")
+            },
             "items": {
                 "imported": self.items_imported,
                 "skipped": self.items_unchanged,
@@ -406,9 +436,13 @@ class Totals:
             items = data.get("items") or {}
             totals.items_imported = int(items.get("imported", 0))
             totals.items_unchanged = int(items.get("skipped", 0))
-            totals.items_failed.update({str(k): int(v) for k, v in (items.get("failed_by_type") or {}).items()})
+            totals.items_failed.update(
+                {str(k): int(v) for k, v in (items.get("failed_by_type") or {}).items()}
+            )
         except (AttributeError, TypeError, ValueError):
-            raise InvalidInput("continuation is not a token this import returned: pass it back unchanged.") from None
+            raise InvalidInput(
+                "continuation is not a token this import returned: pass it back unchanged."
+            ) from None
         return totals
 
     def summary(self, dry_run: bool = False) -> str:
@@ -488,7 +522,8 @@ class HostedApi:
         if after is not None:
             query["after"] = after
         return await self.call(
-            f"list items of {thread_id}", lambda: self.client.beta.chatkit.threads.list_items(thread_id, **query)
+            f"list items of {thread_id}",
+            lambda: self.client.beta.chatkit.threads.list_items(thread_id, **query),
         )
 
     async def next_page(self, page: Any, what: str) -> Any:
@@ -507,7 +542,9 @@ class HostedApi:
                     raise
                 delay, told = _retry_delay(error, attempt)
                 if self.deadline.remaining() - delay < RETRY_MARGIN_SECONDS:
-                    raise OutOfTime(f"{what}: OpenAI asked to wait {delay:.0f} s, past this invocation's time") from error
+                    raise OutOfTime(
+                        f"{what}: OpenAI asked to wait {delay:.0f} s, past this invocation's time"
+                    ) from error
                 if getattr(error, "status_code", None) == 429:
                     self._not_before = max(self._not_before, time.monotonic() + delay)
                 logger.warning(
@@ -584,16 +621,23 @@ class HostedImport:
         self.secrets = secrets or SecretCache()
         self.store = DynamoDBStore(settings.chatkit_table)
 
-    def run(self, request: ImportRequest, deadline: Deadline | None = None, progress: Progress | None = None) -> RunResult:
+    def run(
+        self, request: ImportRequest, deadline: Deadline | None = None, progress: Progress | None = None
+    ) -> RunResult:
         return asyncio.run(self.run_async(request, deadline or Deadline(), progress))
 
-    async def run_async(self, request: ImportRequest, deadline: Deadline, progress: Progress | None = None) -> RunResult:
+    async def run_async(
+        self, request: ImportRequest, deadline: Deadline, progress: Progress | None = None
+    ) -> RunResult:
         """Visit the threads after ``request.after``, page by page, until done or out of time."""
         api_key = openai_api_key(self.secrets, self.settings.openai_api_key_secret_arn)
         totals = Totals.from_dict(request.totals)
         after = request.after
         client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=self.settings.openai_base_url or None, max_retries=0, timeout=REQUEST_TIMEOUT
+            api_key=api_key,
+            base_url=self.settings.openai_base_url or None,
+            max_retries=0,
+            timeout=REQUEST_TIMEOUT,
         )
         api = HostedApi(client, deadline)
         try:
@@ -622,12 +666,19 @@ class HostedImport:
             return RunResult(totals, request.dry_run, continuation=request.token(after, totals), error=reason)
         except _Fatal as stop:
             logger.error("hosted import stopped", extra={"reason": str(stop), "after": after})
-            return RunResult(totals, request.dry_run, continuation=request.token(after, totals), error=str(stop))
+            return RunResult(
+                totals, request.dry_run, continuation=request.token(after, totals), error=str(stop)
+            )
         finally:
             await client.close()
 
     async def _import_page(
-        self, api: HostedApi, threads: list[ChatKitThread], dry_run: bool, deadline: Deadline, progress: Progress | None
+        self,
+        api: HostedApi,
+        threads: list[ChatKitThread],
+        dry_run: bool,
+        deadline: Deadline,
+        progress: Progress | None,
     ) -> list[ThreadOutcome | None]:
         """Each thread's outcome, in page order; None for one not started or cut short."""
         gate = asyncio.Semaphore(self.settings.concurrency)
@@ -647,7 +698,9 @@ class HostedImport:
                 raise result
         return list(results)  # type: ignore[arg-type]
 
-    async def import_thread(self, api: HostedApi, hosted: ChatKitThread, dry_run: bool) -> ThreadOutcome | None:
+    async def import_thread(
+        self, api: HostedApi, hosted: ChatKitThread, dry_run: bool
+    ) -> ThreadOutcome | None:
         """Import one thread; never raises for this thread's own trouble (it is the outcome)."""
         outcome = ThreadOutcome(thread_id=hosted.id, user_id=str(hosted.user)[:MAX_USER_ID_CHARS])
         try:
@@ -662,7 +715,10 @@ class HostedImport:
             fatal = _fatal(error)
             if fatal:
                 raise _Fatal(fatal) from error
-            outcome.status, outcome.reason = "failed", f"OpenAI did not answer ({_status(error)}); run again to retry"
+            outcome.status, outcome.reason = (
+                "failed",
+                f"OpenAI did not answer ({_status(error)}); run again to retry",
+            )
         except Exception as error:  # noqa: BLE001 - one thread's surprise must not stop the others; logged with its traceback
             logger.exception("importing a hosted thread failed", extra={"thread_id": hosted.id})
             outcome.status, outcome.reason = "failed", f"{type(error).__name__}; run again to retry"
@@ -682,7 +738,9 @@ class HostedImport:
         )
         return outcome
 
-    async def _import_thread(self, api: HostedApi, hosted: ChatKitThread, dry_run: bool, outcome: ThreadOutcome) -> None:
+    async def _import_thread(
+        self, api: HostedApi, hosted: ChatKitThread, dry_run: bool, outcome: ThreadOutcome
+    ) -> None:
         thread = convert_thread(hosted)
         context = RequestContext(user_id=owner(hosted))
         mark, existing = await asyncio.gather(
@@ -709,7 +767,12 @@ class HostedImport:
                     outcome.items_failed[kind] += 1
                     logger.warning(
                         "hosted item not convertible",
-                        extra={"thread_id": hosted.id, "item_id": hosted_item.id, "item_type": kind, "reason": str(error)},
+                        extra={
+                            "thread_id": hosted.id,
+                            "item_id": hosted_item.id,
+                            "item_type": kind,
+                            "reason": str(error),
+                        },
                     )
                 else:
                     if position < known and await self._stored_as(hosted.id, item, context):
@@ -769,4 +832,3 @@ class HostedImport:
 
 class _Fatal(Exception):
     """Raised out of a thread's import to stop the run: the same refusal would hit every thread."""
-

@@ -84,4 +84,6 @@ class ModelInputConverter(ThreadItemConverter):
         summary = widgets.summarize(item.widget)
         if summary is None:
             return await super().widget_to_input(item)
-        return Message(type="message", role="user", content=[ResponseInputTextParam(type="input_text", text=summary)])
+        return Message(
+            type="message", role="user", content=[ResponseInputTextParam(type="input_text", text=summary)]
+        )

@@ -27,7 +27,9 @@ class ChatKitSettings(EnvSettings):
     # Per-user limits: turns per minute, tokens per day (UsageTable).
     usage: UsageSettings
     model: str = env("CHATKIT_MODEL", DEFAULT_MODEL)
-    openai_timeout_seconds: float = env("CHATKIT_OPENAI_TIMEOUT_SECONDS", float(DEFAULT_OPENAI_TIMEOUT_SECONDS))
+    openai_timeout_seconds: float = env(
+        "CHATKIT_OPENAI_TIMEOUT_SECONDS", float(DEFAULT_OPENAI_TIMEOUT_SECONDS)
+    )
     # Where attachments live (private S3 bucket); empty answers attachment requests with a 503.
     attachments_bucket: str = env("ATTACHMENTS_BUCKET", "")
     attachment_max_bytes: int = env("ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_MAX_BYTES)

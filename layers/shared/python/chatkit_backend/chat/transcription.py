@@ -68,17 +68,26 @@ async def transcribe(client: AsyncOpenAI, model: str, audio: AudioInput) -> Tran
     except APITimeoutError:
         raise UpstreamTimeout("OpenAI did not transcribe the recording in time. Try again.") from None
     except APIConnectionError:
-        raise UpstreamUnavailable("OpenAI could not be reached to transcribe the recording. Try again.") from None
+        raise UpstreamUnavailable(
+            "OpenAI could not be reached to transcribe the recording. Try again."
+        ) from None
     except RateLimitError as error:
         _log_refusal(error)
-        raise RateLimited("OpenAI is rate limiting transcriptions. Try again shortly.", retry_after_seconds(error.response.headers)) from None
+        raise RateLimited(
+            "OpenAI is rate limiting transcriptions. Try again shortly.",
+            retry_after_seconds(error.response.headers),
+        ) from None
     except (AuthenticationError, PermissionDeniedError) as error:
         _log_refusal(error)
-        raise UpstreamRejected("OpenAI rejected the server's API key; the operator must fix OpenAIApiKeySecret.") from None
+        raise UpstreamRejected(
+            "OpenAI rejected the server's API key; the operator must fix OpenAIApiKeySecret."
+        ) from None
     except APIStatusError as error:
         _log_refusal(error)
         if error.status_code >= 500:
-            raise UpstreamUnavailable("OpenAI failed to transcribe the recording. Try again in a moment.") from None
+            raise UpstreamUnavailable(
+                "OpenAI failed to transcribe the recording. Try again in a moment."
+            ) from None
         raise UpstreamRejected(
             f"OpenAI could not transcribe the recording (status {error.status_code}); check TranscriptionModel."
         ) from None

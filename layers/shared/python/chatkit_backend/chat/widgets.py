@@ -38,7 +38,12 @@ _TEXT_TYPES = {"Text", "Title", "Caption"}
 
 
 def _task_data(task: Task) -> dict[str, Any]:
-    return {"task_id": task.task_id, "title": task.title, "description": task.description, "status": task.status}
+    return {
+        "task_id": task.task_id,
+        "title": task.title,
+        "description": task.description,
+        "status": task.status,
+    }
 
 
 def task_list(tasks: list[Task], heading: str) -> WidgetRoot:
@@ -50,13 +55,21 @@ def task_card(task: Task, change: Change) -> WidgetRoot:
     """A compact card for one task that a tool or an action just changed."""
     caption, icon, color = _CHANGES[change]
     return TASK_CARD.build(
-        {"task": _task_data(task), "change": caption, "icon": icon, "color": color, "deleted": change == "deleted"}
+        {
+            "task": _task_data(task),
+            "change": caption,
+            "icon": icon,
+            "color": color,
+            "deleted": change == "deleted",
+        }
     )
 
 
 def list_heading(tasks: list[Task], status: str, more: bool) -> str:
     pending = sum(task.status == "pending" for task in tasks)
-    shown = {"all": "Your tasks", "pending": "Pending tasks", "completed": "Completed tasks"}.get(status, "Your tasks")
+    shown = {"all": "Your tasks", "pending": "Pending tasks", "completed": "Completed tasks"}.get(
+        status, "Your tasks"
+    )
     counts = f"{len(tasks)}{'+' if more else ''} shown, {pending} pending"
     return f"{shown} ({counts})"
 
@@ -79,7 +92,11 @@ def summarize(widget: WidgetRoot) -> str | None:
     kind = "task list" if _as_dict(widget).get("type") == "ListView" else "task card"
     lines = [f"The user was shown a {kind}:"]
     for entry in entries:
-        state = "pending, with a Complete button" if entry["pending"] else ", ".join(entry["badges"]) or "completed"
+        state = (
+            "pending, with a Complete button"
+            if entry["pending"]
+            else ", ".join(entry["badges"]) or "completed"
+        )
         lines.append(f"- {' — '.join(entry['texts'])} [{state}] (task_id {entry['task_id']})")
     return "\n".join(lines)
 
@@ -99,7 +116,10 @@ def with_task(widget: WidgetRoot, task: Task) -> WidgetRoot | None:
         return None
     for index in positions:
         children[index] = row
-    tree["status"] = {**tree.get("status", {}), "text": _recount(tree.get("status", {}).get("text", ""), children)}
+    tree["status"] = {
+        **tree.get("status", {}),
+        "text": _recount(tree.get("status", {}).get("text", ""), children),
+    }
     return DynamicWidgetRoot.model_validate(tree)
 
 
@@ -127,7 +147,9 @@ def _task_entries(widget: WidgetRoot) -> list[dict[str, Any]]:
             texts: list[str] = []
             badges: list[str] = []
             _collect(node, texts, badges)
-            entries.append({"task_id": key, "texts": texts, "badges": badges, "pending": _has_complete_button(node)})
+            entries.append(
+                {"task_id": key, "texts": texts, "badges": badges, "pending": _has_complete_button(node)}
+            )
             return
         visit(node.get("children"))
 
@@ -148,7 +170,6 @@ def _collect(node: Any, texts: list[str], badges: list[str]) -> None:
     if node.get("type") == "Badge" and isinstance(node.get("label"), str):
         badges.append(node["label"])
     _collect(node.get("children"), texts, badges)
-
 
 
 def _has_complete_button(node: Any) -> bool:

@@ -81,7 +81,9 @@ class McpAuthSettings(EnvSettings):
                 found["authorization_server"] = problem
         for scope in self.scopes:
             if not re.fullmatch(r"[\x21\x23-\x5b\x5d-\x7e]+", scope):
-                found["scopes"] = f"scope {scope!r} has characters a scope token may not have (RFC 6749 section 3.3)"
+                found["scopes"] = (
+                    f"scope {scope!r} has characters a scope token may not have (RFC 6749 section 3.3)"
+                )
         return found
 
 
@@ -106,7 +108,9 @@ class ResourceServer:
         self._resource_url = canonical_resource(settings.resource_url) if usable_url else ""
         # Without an authorization server there is nothing to discover: no metadata, no OAuth tokens.
         # Scopes that cannot be written into a challenge close OAuth too, rather than open every tool.
-        self.oauth = bool(settings.authorization_server) and not {"authorization_server", "scopes"} & set(problems)
+        self.oauth = bool(settings.authorization_server) and not {"authorization_server", "scopes"} & set(
+            problems
+        )
         self.scopes = settings.scopes
 
     def endpoint(self, domain: Any) -> Endpoint | None:
@@ -139,7 +143,9 @@ class ResourceServer:
     def request(self, authorization: Any, endpoint: Endpoint | None) -> RequestAuth:
         return RequestAuth(self, authorization, endpoint)
 
-    def challenge(self, endpoint: Endpoint | None, error: str | None = None, description: str | None = None) -> str:
+    def challenge(
+        self, endpoint: Endpoint | None, error: str | None = None, description: str | None = None
+    ) -> str:
         """A ``WWW-Authenticate`` value: ``Bearer`` with the RFC 6750 / RFC 9728 parameters that apply."""
         params = []
         if error:
@@ -175,7 +181,9 @@ class RequestAuth:
             # Expected while the authorization server, a JWKS host or Secrets Manager is down (and no
             # recent copy of its keys is at hand): the cause, no traceback.
             cause = failure.cause if isinstance(failure, DependencyUnavailable) else str(failure)
-            logger.error("token could not be checked: keys unavailable", extra={"auth": "error", "reason": cause})
+            logger.error(
+                "token could not be checked: keys unavailable", extra={"auth": "error", "reason": cause}
+            )
             raise _unavailable(failure if isinstance(failure, DependencyUnavailable) else None) from None
         except Exception:  # noqa: BLE001 - whatever failed, the token could not be checked: 503, logged with its traceback
             logger.exception("token could not be checked: a dependency failed", extra={"auth": "error"})
@@ -192,12 +200,18 @@ class RequestAuth:
         missing = [scope for scope in dict.fromkeys(needed) if scope and scope not in granted]
         if not missing:
             return
-        logger.info("token lacks a scope", extra={"auth": "deny", "reason": "insufficient_scope", "missing": missing})
+        logger.info(
+            "token lacks a scope", extra={"auth": "deny", "reason": "insufficient_scope", "missing": missing}
+        )
         wanted = " ".join(missing)
         raise HttpRefusal(
             403,
             f"Forbidden: this call needs the {wanted} scope; authorize again and grant it.",
-            {"www-authenticate": server.challenge(self._endpoint, "insufficient_scope", f"This call needs the {wanted} scope")},
+            {
+                "www-authenticate": server.challenge(
+                    self._endpoint, "insufficient_scope", f"This call needs the {wanted} scope"
+                )
+            },
         )
 
     def _refusal(self, reason: str) -> HttpRefusal:
@@ -205,7 +219,9 @@ class RequestAuth:
         if reason == "missing_header" or reason == "wrong_scheme":
             # No bearer credentials at all: the challenge carries no error (RFC 6750 section 3.1).
             return HttpRefusal(
-                401, "Unauthorized: send Authorization: Bearer <token>.", {"www-authenticate": server.challenge(endpoint)}
+                401,
+                "Unauthorized: send Authorization: Bearer <token>.",
+                {"www-authenticate": server.challenge(endpoint)},
             )
         logger.info("token rejected", extra={"auth": "deny", "reason": reason})
         if reason == "malformed_header":

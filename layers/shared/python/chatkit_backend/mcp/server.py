@@ -216,7 +216,9 @@ class McpServer:
 
         return TaskService(self.settings.tasks_table)
 
-    def handle(self, method: str, headers: dict[str, str], body: bytes, credentials: Credentials) -> HttpReply:
+    def handle(
+        self, method: str, headers: dict[str, str], body: bytes, credentials: Credentials
+    ) -> HttpReply:
         if method != "POST":
             return _transport_error(
                 405,
@@ -474,7 +476,9 @@ class McpServer:
 def _tool_calls(message: Any) -> int:
     """How many tools/call requests the message (or batch) holds."""
     items = message if isinstance(message, list) else [message]
-    return sum(1 for item in items if isinstance(item, dict) and item.get("method") == "tools/call" and "id" in item)
+    return sum(
+        1 for item in items if isinstance(item, dict) and item.get("method") == "tools/call" and "id" in item
+    )
 
 
 def _stamp(result: dict[str, Any], version: str) -> dict[str, Any]:

@@ -161,7 +161,12 @@ TOOLS: tuple[ToolSpec, ...] = (
         input_schema=_object(
             {
                 "status": {"type": "string", "enum": ["all", "pending", "completed"], "default": "all"},
-                "limit": {"type": "integer", "minimum": 1, "maximum": PAGE_LIMIT_MAX, "default": PAGE_LIMIT_DEFAULT},
+                "limit": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": PAGE_LIMIT_MAX,
+                    "default": PAGE_LIMIT_DEFAULT,
+                },
                 "cursor": {
                     "type": "string",
                     "maxLength": CURSOR_MAX_CHARS,
