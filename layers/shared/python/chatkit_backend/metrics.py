@@ -23,18 +23,19 @@ The metrics (the dashboard and the alarms in template.yaml read them by these na
 
 from __future__ import annotations
 
-import os
-
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-# The template's POWERTOOLS_METRICS_NAMESPACE; the same name where it is not set.
-NAMESPACE = "ChatKitBackend"
+from chatkit_backend.settings import env_str
+
+# The template's POWERTOOLS_METRICS_NAMESPACE, read once per container as Powertools reads its
+# own settings; the same name where it is not set.
+NAMESPACE = env_str("POWERTOOLS_METRICS_NAMESPACE", "ChatKitBackend")
 
 
 def emit(metrics: dict[str, float], **dimensions: str) -> None:
     """One EMF line with ``metrics`` (counts), under ``dimensions``; a metric never fails a request."""
     try:
-        line = EphemeralMetrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or NAMESPACE)
+        line = EphemeralMetrics(namespace=NAMESPACE)
         for name, value in dimensions.items():
             line.add_dimension(name=name, value=value)
         for name, value in metrics.items():
