@@ -85,12 +85,25 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
         counted = ", ".join(f"{name} ×{count}" for name, count in sorted(requests.items()))
         total = sum(requests.values())
         return [
-            Row(GROUP, "openai SDK: the two model calls alone (floor)", statistics.median(floor), _p99(floor), baseline=True,
-                note="the turn's own two Responses requests (history, tools and all), replayed with responses.create"),
-            Row(GROUP, "ChatKitFunction threads.add_user_message", statistics.median(ours), _p99(ours),
-                note=(f"server overhead {overhead:.1f} ms a turn (p50 − floor p50; target ≤ {OVERHEAD_TARGET_MS} ms); "
-                      f"DynamoDB requests in one turn: {total} ({counted}); {tool_calls} for the tool call, "
-                      f"{total - tool_calls} for the turn (budget {TURN_BUDGET})")),
+            Row(
+                GROUP,
+                "openai SDK: the two model calls alone (floor)",
+                statistics.median(floor),
+                _p99(floor),
+                baseline=True,
+                note="the turn's own two Responses requests (history, tools and all), replayed with responses.create",
+            ),
+            Row(
+                GROUP,
+                "ChatKitFunction threads.add_user_message",
+                statistics.median(ours),
+                _p99(ours),
+                note=(
+                    f"server overhead {overhead:.1f} ms a turn (p50 − floor p50; target ≤ {OVERHEAD_TARGET_MS} ms); "
+                    f"DynamoDB requests in one turn: {total} ({counted}); {tool_calls} for the tool call, "
+                    f"{total - tool_calls} for the turn (budget {TURN_BUDGET})"
+                ),
+            ),
         ]
 
     return LoadGroup(GROUP, measure)
@@ -155,7 +168,9 @@ class _Chat:
 
     def __init__(self, url: str, token: str) -> None:
         parts = urlsplit(url)
-        self.connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=60)
+        self.connection = http.client.HTTPConnection(
+            parts.hostname or "127.0.0.1", parts.port or 80, timeout=60
+        )
         self.headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
 
     def _post(self, body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -164,8 +179,14 @@ class _Chat:
         raw = response.read()
         if response.status != 200:
             raise RuntimeError(f"POST /chatkit answered {response.status}: {raw[:300]!r}")
-        events = [json.loads(block[len(b"data: "):]) for block in raw.split(b"\n\n") if block.startswith(b"data: ")]
-        if not events or events[-1].get("type") != "thread.item.done" or any(e.get("type") == "error" for e in events):
+        events = [
+            json.loads(block[len(b"data: ") :]) for block in raw.split(b"\n\n") if block.startswith(b"data: ")
+        ]
+        if (
+            not events
+            or events[-1].get("type") != "thread.item.done"
+            or any(e.get("type") == "error" for e in events)
+        ):
             raise RuntimeError(f"the turn did not finish with its answer: {[e.get('type') for e in events]}")
         return events
 
@@ -175,7 +196,12 @@ class _Chat:
 
     def turn(self, thread_id: str, message: str) -> float:
         started = time.perf_counter()
-        self._post({"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": _message(message)}})
+        self._post(
+            {
+                "type": "threads.add_user_message",
+                "params": {"thread_id": thread_id, "input": _message(message)},
+            }
+        )
         return (time.perf_counter() - started) * 1000
 
     def close(self) -> None:
@@ -192,7 +218,9 @@ def _counted_turn(state: dict[str, Any], chat: _Chat, thread_id: str) -> tuple[C
 
     def recorder(action: str) -> bytes:
         method = "GET" if action == "download-recording" else "POST"
-        with urllib.request.urlopen(urllib.request.Request(f"{aws}/moto-api/recorder/{action}", method=method), timeout=10) as reply:
+        with urllib.request.urlopen(
+            urllib.request.Request(f"{aws}/moto-api/recorder/{action}", method=method), timeout=10
+        ) as reply:
             return reply.read()
 
     recorder("reset-recording")

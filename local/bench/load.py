@@ -97,12 +97,17 @@ class LoadResult:
 LOAD_CALLS_PER_MINUTE = 1_000_000
 
 
-def mcp_request(tool: str, arguments: dict[str, Any], token: str, request_id: int = 1) -> tuple[bytes, dict[str, str]]:
+def mcp_request(
+    tool: str, arguments: dict[str, Any], token: str, request_id: int = 1
+) -> tuple[bytes, dict[str, str]]:
     """A 2026-07-28 (stateless) tools/call body and the headers a conforming client sends."""
     body = {
-        "jsonrpc": "2.0", "id": request_id, "method": "tools/call",
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
         "params": {
-            "name": tool, "arguments": arguments,
+            "name": tool,
+            "arguments": arguments,
             "_meta": {
                 "io.modelcontextprotocol/protocolVersion": PROTOCOL,
                 "io.modelcontextprotocol/clientCapabilities": {},
@@ -111,9 +116,12 @@ def mcp_request(tool: str, arguments: dict[str, Any], token: str, request_id: in
         },
     }
     headers = {
-        "authorization": f"Bearer {token}", "content-type": "application/json",
+        "authorization": f"Bearer {token}",
+        "content-type": "application/json",
         "accept": "application/json, text/event-stream",
-        "mcp-protocol-version": PROTOCOL, "mcp-method": "tools/call", "mcp-name": tool,
+        "mcp-protocol-version": PROTOCOL,
+        "mcp-method": "tools/call",
+        "mcp-name": tool,
     }
     return json.dumps(body).encode(), headers
 
@@ -155,7 +163,9 @@ async def run_calls(url: str, tokens: dict[str, str], calls: list[Call], connect
     tls = ssl.create_default_context()
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     # Generous: a call waits for a free sandbox, not for a deadline; a timeout counts as a failure.
-    clients = [httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0), verify=tls) for _ in range(connections)]
+    clients = [
+        httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0), verify=tls) for _ in range(connections)
+    ]
 
     async def connection(client: httpx.AsyncClient) -> None:
         async with client:
@@ -219,7 +229,9 @@ async def list_all(client: httpx.AsyncClient, url: str, token: str) -> list[dict
             return tasks
 
 
-async def check_final_state(url: str, tokens: dict[str, str], seeded: dict[str, list[Outcome]], result: LoadResult) -> list[str]:
+async def check_final_state(
+    url: str, tokens: dict[str, str], seeded: dict[str, list[Outcome]], result: LoadResult
+) -> list[str]:
     """What is wrong with the tasks after the run: each seeded task must hold a title and
     description that some accepted call (or the seeding) wrote, be completed exactly when a
     complete_task was accepted, and every accepted add_task must have left its task."""
@@ -229,8 +241,12 @@ async def check_final_state(url: str, tokens: dict[str, str], seeded: dict[str, 
             stored = {task["task_id"]: task for task in await list_all(client, url, token)}
             for seed in seeded[user]:
                 task_id = seed.result["task_id"]  # type: ignore[index]
-                writes = [o for o in result.outcomes if o.accepted and o.call.arguments.get("task_id") == task_id]
-                titles = {seed.call.arguments["title"]} | {o.call.arguments["title"] for o in writes if o.call.tool == "update_task"}
+                writes = [
+                    o for o in result.outcomes if o.accepted and o.call.arguments.get("task_id") == task_id
+                ]
+                titles = {seed.call.arguments["title"]} | {
+                    o.call.arguments["title"] for o in writes if o.call.tool == "update_task"
+                }
                 descriptions = {seed.call.arguments["description"]} | {
                     o.call.arguments["description"] for o in writes if o.call.tool == "update_task"
                 }
@@ -240,17 +256,27 @@ async def check_final_state(url: str, tokens: dict[str, str], seeded: dict[str, 
                     problems.append(f"{user}: seeded task {task_id} is gone")
                     continue
                 if task["title"] not in titles or task.get("description") not in descriptions:
-                    problems.append(f"{user}: task {task_id} holds {task['title']!r}/{task.get('description')!r}, which no accepted call wrote")
+                    problems.append(
+                        f"{user}: task {task_id} holds {task['title']!r}/{task.get('description')!r}, which no accepted call wrote"
+                    )
                 if (task["status"] == "completed") != completed:
-                    problems.append(f"{user}: task {task_id} is {task['status']} but complete_task was {'' if completed else 'never '}accepted")
-            for added in (o for o in result.outcomes if o.accepted and o.call.user == user and o.call.tool == "add_task"):
+                    problems.append(
+                        f"{user}: task {task_id} is {task['status']} but complete_task was {'' if completed else 'never '}accepted"
+                    )
+            for added in (
+                o for o in result.outcomes if o.accepted and o.call.user == user and o.call.tool == "add_task"
+            ):
                 task = stored.get(added.result["task_id"])  # type: ignore[index]
                 if task is None or task["title"] != added.call.arguments["title"]:
-                    problems.append(f"{user}: task {added.result['task_id']} added by call {added.call.index} is missing or changed")  # type: ignore[index]
+                    problems.append(
+                        f"{user}: task {added.result['task_id']} added by call {added.call.index} is missing or changed"
+                    )  # type: ignore[index]
     return problems
 
 
-async def mcp_load(url: str, tokens: dict[str, str], calls: int, connections: int) -> tuple[LoadResult, list[str]]:
+async def mcp_load(
+    url: str, tokens: dict[str, str], calls: int, connections: int
+) -> tuple[LoadResult, list[str]]:
     """Seed, run ``calls`` tool calls at ``connections`` connections, check; the result and its problems."""
     seeded = await seed_tasks(url, tokens)
     result = await run_calls(url, tokens, plan(seeded, calls), connections)
@@ -271,8 +297,15 @@ class Latency:
 
 
 def request_latency(
-    url: str, method: str, path: str, *, body: bytes = b"", headers: dict[str, str] | None = None, count: int = 50,
-    check: Callable[[int, bytes], None] | None = None, name: str = "",
+    url: str,
+    method: str,
+    path: str,
+    *,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    count: int = 50,
+    check: Callable[[int, bytes], None] | None = None,
+    name: str = "",
 ) -> Latency:
     """``count`` requests on one kept-alive connection and ``count`` on fresh ones, interleaved so
     both see the same machine. Plain http.client: it sends headers and body in one write, so the
@@ -316,7 +349,16 @@ def keepalive_latencies(url: str, token: str, count: int = 50) -> list[Latency]:
     body, headers = mcp_request("list_tasks", {"status": "all", "limit": 20}, token)
     return [
         request_latency(url, "GET", "/health", count=count, check=_expect_ok),
-        request_latency(url, "POST", "/mcp", body=body, headers=headers, count=count, check=_expect_ok, name="POST /mcp list_tasks"),
+        request_latency(
+            url,
+            "POST",
+            "/mcp",
+            body=body,
+            headers=headers,
+            count=count,
+            check=_expect_ok,
+            name="POST /mcp list_tasks",
+        ),
     ]
 
 
@@ -364,12 +406,20 @@ def latency_group(count: int = 100) -> LoadGroup:
         token = tokens_for(["bench-latency"])["bench-latency"]
         rows = []
         for latency in keepalive_latencies(url, token, count):
-            for name, values in (("fresh connection", latency.fresh_ms), ("kept-alive connection", latency.kept_alive_ms)):
+            for name, values in (
+                ("fresh connection", latency.fresh_ms),
+                ("kept-alive connection", latency.kept_alive_ms),
+            ):
                 ordered = sorted(values)
-                rows.append(Row(
-                    f"{group}: {latency.name}", f"{latency.name}, {name}", Latency.median(values),
-                    ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], baseline=name == "fresh connection",
-                ))
+                rows.append(
+                    Row(
+                        f"{group}: {latency.name}",
+                        f"{latency.name}, {name}",
+                        Latency.median(values),
+                        ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+                        baseline=name == "fresh connection",
+                    )
+                )
         return rows
 
     return LoadGroup(group, measure)
@@ -382,17 +432,28 @@ def throughput_group(calls: int = 1000, users: int = 8, connections: tuple[int, 
     def measure(url: str, tokens_for: Callable[[list[str]], dict[str, str]]) -> list[Row]:
         # Steady state, as a busy function runs in Lambda: the sandboxes the widest row needs are
         # started (and the authorizer's verdicts cached) by a burst before anything is timed.
-        asyncio.run(mcp_load(url, tokens_for([f"bench-warm-{n}" for n in range(users)]), calls // 4, max(connections)))
+        asyncio.run(
+            mcp_load(url, tokens_for([f"bench-warm-{n}" for n in range(users)]), calls // 4, max(connections))
+        )
         rows = []
         for count in connections:
             tokens = tokens_for([f"bench-{count}-{n}" for n in range(users)])
             result, problems = asyncio.run(mcp_load(url, tokens, calls, count))
             refused = sum(1 for o in result.outcomes if not o.accepted)
-            rows.append(Row(
-                group, f"{count} connection{'s' if count > 1 else ''}", result.percentile_ms(0.5), result.percentile_ms(0.99),
-                per_second=result.calls_per_second, errors=refused + len(problems), baseline=count == connections[0],
-                note="" if not (refused or problems) else f"{refused} calls not accepted, {len(problems)} final-state problems",
-            ))
+            rows.append(
+                Row(
+                    group,
+                    f"{count} connection{'s' if count > 1 else ''}",
+                    result.percentile_ms(0.5),
+                    result.percentile_ms(0.99),
+                    per_second=result.calls_per_second,
+                    errors=refused + len(problems),
+                    baseline=count == connections[0],
+                    note=""
+                    if not (refused or problems)
+                    else f"{refused} calls not accepted, {len(problems)} final-state problems",
+                )
+            )
         return rows
 
     return LoadGroup(group, measure)
@@ -415,11 +476,16 @@ def load_table(rows: list[Row]) -> str:
             else:
                 ratio = row.p50_ms / baseline.p50_ms if baseline.p50_ms else float("nan")
             per_second = f"{row.per_second:9.1f}" if row.per_second is not None else f"{'-':>9}"
-            lines.append(f"{row.name[:44]:44} {row.p50_ms:9.2f} {row.p99_ms:9.2f} {per_second} {row.errors:7d} {ratio:7.2f}")
+            lines.append(
+                f"{row.name[:44]:44} {row.p50_ms:9.2f} {row.p99_ms:9.2f} {per_second} {row.errors:7d} {ratio:7.2f}"
+            )
             if row.note:
                 lines.append(f"    {row.note}")
-    lines += ["", "× = calls/s over the group's first row (throughput), or p50 over it (latency); measured over",
-              "HTTP against one `make dev` stack started for the run (loopback, this machine's cores)."]
+    lines += [
+        "",
+        "× = calls/s over the group's first row (throughput), or p50 over it (latency); measured over",
+        "HTTP against one `make dev` stack started for the run (loopback, this machine's cores).",
+    ]
     return "\n".join(lines)
 
 
@@ -434,16 +500,22 @@ def dev_stack(timeout: float = 120.0) -> Iterator[dict[str, Any]]:
     # The load is 8 users' racing tool calls, far over a real user's per-minute limit: lift it.
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "PORT": "0", "LOCAL_STATE_DIR": str(state_dir), "MCP_CALLS_PER_MINUTE": str(LOAD_CALLS_PER_MINUTE),
+        "PORT": "0",
+        "LOCAL_STATE_DIR": str(state_dir),
+        "MCP_CALLS_PER_MINUTE": str(LOAD_CALLS_PER_MINUTE),
     }
     log = open(state_dir / "dev.log", "wb")  # noqa: SIM115 - the stack's log, open while it runs; closed in the finally below
-    process = subprocess.Popen([sys.executable, "-m", "local.dev"], cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.dev"], cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + timeout
         state_file = state_dir / "stack.json"
         while not state_file.exists():
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the local stack did not start:\n{(state_dir / 'dev.log').read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"the local stack did not start:\n{(state_dir / 'dev.log').read_text()[-3000:]}"
+                )
             time.sleep(0.1)
         yield json.loads(state_file.read_text())
     finally:
@@ -459,7 +531,11 @@ def dev_stack(timeout: float = 120.0) -> Iterator[dict[str, Any]]:
 def measure_groups(groups: list[LoadGroup]) -> list[Row]:
     """Every group against one fresh stack."""
     with dev_stack() as state:
-        return [row for group in groups for row in group.measure(state["url"], lambda users: user_tokens(state, users))]
+        return [
+            row
+            for group in groups
+            for row in group.measure(state["url"], lambda users: user_tokens(state, users))
+        ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -482,7 +558,9 @@ def main(argv: list[str] | None = None) -> int:
         result, problems = asyncio.run(mcp_load(url, tokens, args.calls, connections))
         print(result.summary())
         for outcome in result.connection_errors[:5] + result.server_errors[:5]:
-            print(f"  call {outcome.call.index}: {outcome.status} {outcome.transport_error or outcome.tool_error}")
+            print(
+                f"  call {outcome.call.index}: {outcome.status} {outcome.transport_error or outcome.tool_error}"
+            )
         for problem in problems[:10]:
             print(f"  final state: {problem}")
     token = next(iter(user_tokens(state, [f"load-{run}-latency"]).values()))

@@ -1,4 +1,4 @@
-"""Fixtures of the ChatKitFunction component tests: the Responses/transcription stand-in and
+"""Fixtures of the ChatKitFunction tests: the Responses/transcription stand-in and
 the function's app in-process, with an OpenAI key in its secret."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Two ways in, one vocabulary of faults (``Fault``):
 
-- ``Outage(service, fault)``: in-process, for component tests on moto's ``mock_aws``. It
+- ``Outage(service, fault)``: in-process, for function tests on moto's ``mock_aws``. It
   stubs botocore's transport: a ``before-send`` handler on the container's own clients
   (``chatkit_backend.aws.client``) turns each request away from moto and answers or raises as a
   dead or broken endpoint would. botocore then does what it does in AWS: retries, then gives up.

@@ -1,4 +1,4 @@
-"""ChatKitFunction's ASGI app loaded in-process, in its template environment, for component tests."""
+"""ChatKitFunction's ASGI app loaded in-process, in its template environment, for the function tests."""
 
 from __future__ import annotations
 

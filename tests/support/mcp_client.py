@@ -1,4 +1,4 @@
-"""Requests to McpFunction as API Gateway delivers them, for the component tests.
+"""Requests to McpFunction as API Gateway delivers them, for the function tests.
 
 ``/mcp`` has no gateway authorizer: the event carries the client's Authorization header and no
 authorizer context, and McpFunction checks the token. ``user_id`` becomes a real user token,

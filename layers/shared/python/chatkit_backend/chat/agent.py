@@ -198,4 +198,6 @@ TOOLS = [add_task, list_tasks, complete_task, update_task, delete_task]
 
 
 def build_agent(model: Model) -> Agent[AgentContext[Any]]:
-    return Agent[AgentContext[Any]](name="Task assistant", instructions=INSTRUCTIONS, model=model, tools=list(TOOLS))
+    return Agent[AgentContext[Any]](
+        name="Task assistant", instructions=INSTRUCTIONS, model=model, tools=list(TOOLS)
+    )

@@ -134,7 +134,9 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
     """ChatKit's server with the task agent answering every user message, the task widgets'
     actions, attachments in S3, dictation and feedback."""
 
-    def __init__(self, store: DynamoDBStore, files: S3Files, transcription_model: str, usage: UsageLimits) -> None:
+    def __init__(
+        self, store: DynamoDBStore, files: S3Files, transcription_model: str, usage: UsageLimits
+    ) -> None:
         self.attachments = S3AttachmentStore(files)
         super().__init__(store, self.attachments)
         self.store: DynamoDBStore = store
@@ -145,7 +147,9 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
         self.agent: Agent[AgentContext[Any]] | None = None
         self.openai: AsyncOpenAI | None = None
 
-    async def process_request(self, request: Any, context: RequestContext) -> StreamingResult | NonStreamingResult:
+    async def process_request(
+        self, request: Any, context: RequestContext
+    ) -> StreamingResult | NonStreamingResult:
         """ChatKit's ``process`` for a request the service has parsed already.
 
         ``process`` parses the body again with a ``TypeAdapter`` it builds on every call (about
@@ -211,7 +215,11 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
             await _record_tokens(self.usage, context.user_id, spent.input_tokens, spent.output_tokens)
 
     async def action(
-        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         try:
             outcome = await complete_from_widget(self.store, thread, action, sender, context)
@@ -223,7 +231,11 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
             yield event
 
     async def sync_action(
-        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
     ) -> SyncCustomActionResponse:
         outcome = await complete_from_widget(self.store, thread, action, sender, context)
         # A sync action's answer is not saved by ChatKit: store what the stream would have.
@@ -283,7 +295,9 @@ class ChatKitService:
                 timeout=self.settings.openai_timeout_seconds,
                 http_client=self._http,
             )
-            self.server.agent = build_agent(OpenAIResponsesModel(model=self.settings.model, openai_client=client))
+            self.server.agent = build_agent(
+                OpenAIResponsesModel(model=self.settings.model, openai_client=client)
+            )
             self.server.openai = client
             self._api_key = api_key
 
@@ -380,7 +394,11 @@ class ChatKitService:
             if failed:
                 yield _SSE_ERROR
 
-        headers = {"content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no"}
+        headers = {
+            "content-type": "text/event-stream",
+            "cache-control": "no-cache",
+            "x-accel-buffering": "no",
+        }
         return Reply(200, headers, stream=chunks())
 
     @staticmethod

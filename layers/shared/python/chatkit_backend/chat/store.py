@@ -132,7 +132,9 @@ class RequestContext:
 
     def task_service(self) -> TaskService:
         if self.tasks is None:
-            raise RuntimeError("this request context was built without the tasks service (ChatKitService.handle sets it)")
+            raise RuntimeError(
+                "this request context was built without the tasks service (ChatKitService.handle sets it)"
+            )
         return self.tasks
 
 
@@ -163,7 +165,9 @@ class DynamoDBStore(Store[RequestContext]):
         context.new_threads[thread_id] = None
         return thread_id
 
-    def generate_item_id(self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext) -> str:
+    def generate_item_id(
+        self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext
+    ) -> str:
         prefix = {"message": "msg", "tool_call": "tc", "task": "tsk", "workflow": "wf"}.get(item_type, "itm")
         return f"{prefix}_{uuid.uuid4().hex}"
 
@@ -342,7 +346,11 @@ class DynamoDBStore(Store[RequestContext]):
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         sk = _item_sk(thread_id, item_id)
         turn = context.turn
-        known = next((r for r in turn.items or () if r["sk"]["S"] == sk), None) if turn.thread_id == thread_id else None
+        known = (
+            next((r for r in turn.items or () if r["sk"]["S"] == sk), None)
+            if turn.thread_id == thread_id
+            else None
+        )
         if known is None and not (turn.thread_id == thread_id and turn.all_items):
             await self.flush(context)
             known = await self._get(context.user_id, sk)
@@ -482,7 +490,10 @@ class DynamoDBStore(Store[RequestContext]):
         unique = list(dict.fromkeys(item_ids))
         if not unique or len(unique) > FEEDBACK_ITEMS_MAX:
             raise InvalidInput(f"item_ids must name 1 to {FEEDBACK_ITEMS_MAX} items of the thread.")
-        keys = [{"user_id": {"S": context.user_id}, "sk": {"S": _item_sk(thread_id, item_id)}} for item_id in unique]
+        keys = [
+            {"user_id": {"S": context.user_id}, "sk": {"S": _item_sk(thread_id, item_id)}}
+            for item_id in unique
+        ]
         found = await self._existing(keys)
         missing = [item_id for item_id in unique if _item_sk(thread_id, item_id) not in found]
         if missing:
@@ -554,7 +565,9 @@ class DynamoDBStore(Store[RequestContext]):
         if start_key is not None:
             position = start_key.get("order_key", {}).get("S", "")
             if set(start_key) != {"user_id", "sk", "order_key"} or not position.startswith(prefix):
-                raise InvalidInput("after is not valid for this listing: pass the previous page's 'after' unchanged.")
+                raise InvalidInput(
+                    "after is not valid for this listing: pass the previous page's 'after' unchanged."
+                )
             request["ExclusiveStartKey"] = start_key
         response = await _call("query", **request)
         records = response.get("Items", [])
@@ -590,7 +603,13 @@ def _known_page(
     The copy holds the newest items (and all of them when ``all_items``), so a first page in
     descending order is in it when it holds ``limit`` items or the whole thread.
     """
-    if turn.thread_id != thread_id or turn.thread is None or turn.items is None or after is not None or order != "desc":
+    if (
+        turn.thread_id != thread_id
+        or turn.thread is None
+        or turn.items is None
+        or after is not None
+        or order != "desc"
+    ):
         return None
     _check_page(limit, order)
     newest = turn.items[::-1]
