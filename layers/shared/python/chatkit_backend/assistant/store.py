@@ -532,6 +532,10 @@ class DynamoDBStore(Store[RequestContext]):
             "ScanIndexForward": order == "asc",
             "ConsistentRead": True,
             "Limit": limit + 1,
+            # What pages are made of (the model, and the cursor's keys), nothing else: a page of
+            # items is the largest answer of a turn, and every attribute is parsed on both ends.
+            "ProjectionExpression": "sk, order_key, #data",
+            "ExpressionAttributeNames": {"#data": "data"},
         }
         start_key = decode_cursor(after, user_id)
         if start_key is not None:
