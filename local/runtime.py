@@ -72,6 +72,9 @@ def function_environment(spec: FunctionSpec, aws: dict[str, str], region: str) -
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
+        # No X-Ray daemon here (nor in SAM CLI's emulator, where Powertools turns tracing off too):
+        # traced code runs, but sends no segments.
+        "POWERTOOLS_TRACE_DISABLED": "true",
         "_HANDLER": spec.handler,
         **aws,
         **spec.environment,
@@ -355,6 +358,7 @@ class WebAppWorker:
     def __init__(self, spec: FunctionSpec, environment: dict[str, str], region: str) -> None:
         self.spec = spec
         self._environment = environment
+        self._region = region
         self._process: subprocess.Popen[bytes] | None = None
         self._port = 0
 
@@ -435,6 +439,12 @@ class WebAppWorker:
         forwarded = {k: v for k, v in headers.items() if k not in HOP_BY_HOP}
         # The adapter sets this header from the event, replacing any a client sent.
         forwarded["x-amzn-request-context"] = json.dumps(request_context, separators=(",", ":"))
+        # And Lambda's context, as the adapter does (no X-Ray trace locally).
+        forwarded["x-amzn-lambda-context"] = json.dumps({
+            "request_id": str(uuid.uuid4()),
+            "deadline": int((time.time() + self.spec.timeout) * 1000),
+            "invoked_function_arn": f"arn:aws:lambda:{self._region}:{ACCOUNT_ID}:function:{self.spec.logical_id}",
+        }, separators=(",", ":"))
         forwarded["content-length"] = str(len(body))
         connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=self.spec.timeout)
         try:

@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,14 +87,44 @@ def serve_moto() -> None:
     # moto's server otherwise allows every origin on every request (flask-cors): off, so S3
     # answers browsers from the bucket's CORS rules as AWS does. moto reads it on import.
     os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
-    from moto.server import ThreadedMotoServer
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
+    server = _moto_server(int(sys.argv[1]))
     server.start()
     host, port = server.get_host_and_port()
     print(host, port, flush=True)
     sys.stdin.read()
+
+
+def _moto_server(port: int) -> Any:
+    """moto's threaded server, with DynamoDB's requests applied one at a time.
+
+    DynamoDB applies each request to an item atomically: a condition and the update it guards are
+    one step, so N concurrent conditional updates at a limit let exactly the allowed number
+    through. moto checks and writes in separate steps on its request threads; serialising its
+    DynamoDB requests gives the local stack DynamoDB's answer (the usage limits rely on it).
+    """
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    dynamodb = threading.Lock()
+    app = DomainDispatcherApplication(create_backend_app)
+
+    def one_dynamodb_request_at_a_time(environ: dict[str, Any], start_response: Any) -> Any:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+            return app(environ, start_response)
+        with dynamodb:
+            return list(app(environ, start_response))
+
+    class Server(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            self._server = make_server(
+                self._ip_address, self._port, one_dynamodb_request_at_a_time, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return Server(ip_address="127.0.0.1", port=port, verbose=False)
 
 
 @dataclass

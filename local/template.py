@@ -35,6 +35,9 @@ ENV_TO_PARAMETER: dict[str, str] = {
     "MCP_READ_SCOPE": "McpReadScope",
     "MCP_WRITE_SCOPE": "McpWriteScope",
     "CHATKIT_OPENAI_TIMEOUT_SECONDS": "ChatKitOpenAITimeoutSeconds",
+    "CHATKIT_MESSAGES_PER_MINUTE": "ChatKitMessagesPerMinute",
+    "CHATKIT_DAILY_TOKEN_BUDGET": "ChatKitDailyTokenBudget",
+    "MCP_CALLS_PER_MINUTE": "McpCallsPerMinute",
     "ATTACHMENT_MAX_BYTES": "AttachmentMaxBytes",
     "TRANSCRIPTION_MODEL": "TranscriptionModel",
 }

@@ -26,10 +26,12 @@ verifier = build_verifier(settings)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # Every line of this request names Lambda's and API Gateway's request ids.
+    logger.append_keys(function_request_id=getattr(context, "aws_request_id", None), correlation_id=_request_id(event))
     try:
         verified = verifier.verify(bearer_token(event))
     except TokenRejected as rejection:
-        logger.info("token rejected", extra={"auth": "deny", "reason": rejection.reason, "request_id": _request_id(event)})
+        logger.info("token rejected", extra={"auth": "deny", "reason": rejection.reason})
         return deny(event)
     except (DependencyUnavailable, KeysUnavailable) as failure:
         logger.error(

@@ -6,13 +6,13 @@ from typing import Any
 
 from chatkit_backend import __version__
 from chatkit_backend.http import json_response
-from chatkit_backend.observability import logger
+from chatkit_backend.observability import REQUEST_ID_PATH, logger
 from chatkit_backend.settings import HealthSettings
 
 settings = HealthSettings.from_env()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=REQUEST_ID_PATH)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return json_response(
         200,

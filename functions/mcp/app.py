@@ -16,6 +16,7 @@ from typing import Any
 from chatkit_backend.http import json_response
 from chatkit_backend.mcp.auth import METADATA_MAX_AGE_SECONDS, METADATA_PATH, McpAuthSettings, ResourceServer
 from chatkit_backend.mcp.server import McpServer, McpSettings, encode
+from chatkit_backend.observability import REQUEST_ID_PATH, logger
 from chatkit_backend.verifier import VerifierSettings, build_verifier
 
 AUTH = McpAuthSettings.from_env()
@@ -30,6 +31,7 @@ RESOURCE_SERVER = ResourceServer(
 SERVER = McpServer(McpSettings.from_env())
 
 
+@logger.inject_lambda_context(correlation_id_path=REQUEST_ID_PATH)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_context = event.get("requestContext") or {}
     http = request_context.get("http") or {}

@@ -94,6 +94,10 @@ class LoadResult:
         )
 
 
+# Per user, above any load this module sends.
+LOAD_CALLS_PER_MINUTE = 1_000_000
+
+
 def mcp_request(tool: str, arguments: dict[str, Any], token: str, request_id: int = 1) -> tuple[bytes, dict[str, str]]:
     """A 2026-07-28 (stateless) tools/call body and the headers a conforming client sends."""
     body = {
@@ -428,10 +432,12 @@ def dev_stack(timeout: float = 120.0) -> Iterator[dict[str, Any]]:
     from local.template import ROOT
 
     state_dir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    # The demo page's port defaults to PORT+1, which for PORT=0 would be port 1: give it a free one.
+    # The load is 8 users' racing tool calls, far over a real user's per-minute limit: lift it. The
+    # demo page's port defaults to PORT+1, which for PORT=0 would be port 1: give it a free one.
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         "PORT": "0", "DEMO_PORT": str(_free_port()), "LOCAL_STATE_DIR": str(state_dir),
+        "MCP_CALLS_PER_MINUTE": str(LOAD_CALLS_PER_MINUTE),
     }
     log = open(state_dir / "dev.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "local.dev"], cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)

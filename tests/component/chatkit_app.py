@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
 
 from local.template import REGION
 
@@ -76,6 +77,24 @@ def create_thread(app: Any, message: str, user_id: str = "alice") -> tuple[str, 
     assert response.status_code == 200 and response.headers["content-type"] == "text/event-stream"
     events = sse_events(response)
     return events[0]["thread"]["id"], events
+
+
+def create_attachment(app: Any, name: str, mime_type: str, size: int, user: str = "alice") -> dict[str, Any]:
+    response = send(app, {"type": "attachments.create", "params": {"name": name, "size": size, "mime_type": mime_type}}, user)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def upload(attachment: dict[str, Any], content: bytes) -> requests.Response:
+    """The browser's part of a two-phase upload: the presigned PUT (``mock_aws`` serves it in-process)."""
+    descriptor = attachment["upload_descriptor"]
+    return requests.request(descriptor["method"], descriptor["url"], data=content, headers=descriptor["headers"], timeout=10)
+
+
+def attach(app: Any, name: str, mime_type: str, content: bytes, user: str = "alice") -> dict[str, Any]:
+    attachment = create_attachment(app, name, mime_type, len(content), user)
+    assert upload(attachment, content).status_code == 200
+    return attachment
 
 
 def table_items(aws: Any, logical_id: str) -> list[dict[str, Any]]:

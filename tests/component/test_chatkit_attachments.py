@@ -14,28 +14,21 @@ from typing import Any
 import pytest
 import requests
 
-from tests.component.chatkit_app import create_thread, send, sse_events, table_items, user_message
+from tests.component.chatkit_app import (
+    attach,
+    create_attachment,
+    create_thread,
+    send,
+    sse_events,
+    table_items,
+    upload,
+    user_message,
+)
+from tests.support.emf import emf_lines, metric
 from tests.support.responses import FakeResponses, text
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # what a photo's bytes look like to S3
 PDF = b"%PDF-1.7\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 20
-
-
-def create_attachment(app: Any, name: str, mime_type: str, size: int, user: str = "alice") -> dict[str, Any]:
-    response = send(app, {"type": "attachments.create", "params": {"name": name, "size": size, "mime_type": mime_type}}, user)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def upload(attachment: dict[str, Any], content: bytes) -> requests.Response:
-    descriptor = attachment["upload_descriptor"]
-    return requests.request(descriptor["method"], descriptor["url"], data=content, headers=descriptor["headers"], timeout=10)
-
-
-def attach(app: Any, name: str, mime_type: str, content: bytes, user: str = "alice") -> dict[str, Any]:
-    attachment = create_attachment(app, name, mime_type, len(content), user)
-    assert upload(attachment, content).status_code == 200
-    return attachment
 
 
 def message_with(text_: str, *attachment_ids: str) -> dict[str, Any]:
@@ -183,13 +176,18 @@ def test_dictation_upstream_failures_get_a_status_and_no_openai_message(app: Any
         assert response.headers["retry-after"]
 
 
-def test_feedback_is_stored_per_item_and_user(app: Any, fake: FakeResponses, aws: Any) -> None:
+def test_feedback_is_stored_per_item_and_user(
+    app: Any, fake: FakeResponses, aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.script(text("Added."))
     thread_id, events = create_thread(app, "add milk")
     answer = events[-1]["item"]["id"]
     body = {"type": "items.feedback", "params": {"thread_id": thread_id, "item_ids": [answer], "kind": "negative"}}
+    capsys.readouterr()
     assert send(app, body, "bob").status_code == 404
     assert send(app, body).json() == {}
+    # One vote counted for the operators: Bob's refused one is not.
+    assert len(metric(emf_lines(capsys.readouterr().out), "Feedback", kind="negative")) == 1
     votes = [r for r in table_items(aws, "ChatKitTable") if r["sk"]["S"].startswith("feedback#")]
     assert [(v["user_id"]["S"], v["item_id"]["S"], v["kind"]["S"]) for v in votes] == [("alice", answer, "negative")]
 

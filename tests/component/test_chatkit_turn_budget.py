@@ -38,7 +38,9 @@ class Requests:
     def __init__(self, tables: dict[str, str]) -> None:
         self.kinds = tables
         self.seen: Counter[tuple[str, str]] = Counter()
-        aws_clients.client("dynamodb").meta.events.register("before-parameter-build.dynamodb", self._count)
+        # The usage counter fails fast, so it has a client of its own: count on both.
+        for fail_fast in (False, True):
+            aws_clients.client("dynamodb", fail_fast=fail_fast).meta.events.register("before-parameter-build.dynamodb", self._count)
 
     def _count(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         table = params.get("TableName") or next(iter(params.get("RequestItems") or {}), None)
@@ -55,7 +57,7 @@ class Requests:
 def counted(aws: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeResponses) -> tuple[Any, Requests]:
     set_openai_key(aws)
     app = load_chatkit_app(aws, monkeypatch, {"OPENAI_BASE_URL": fake.url})
-    kinds = {aws.physical_id("ChatKitTable"): "chatkit", aws.physical_id("TasksTable"): "tasks"}
+    kinds = {aws.physical_id("ChatKitTable"): "chatkit", aws.physical_id("TasksTable"): "tasks", aws.physical_id("UsageTable"): "usage"}
     return app, Requests(kinds)
 
 
@@ -77,6 +79,9 @@ def test_a_turn_with_a_tool_call_stays_within_the_budget(counted: tuple[Any, Req
         return turns
 
     (created, first), (_, second), (_, third), (items, listing) = asyncio.run(conversation())
+    # Every turn: the per-user limit's conditional count before anything else, its tokens at the end.
+    for _, turn in ((created, first), (None, second), (None, third)):
+        assert turn.pop(("usage", "UpdateItem")) == 2
     # A new thread: its first message goes with the thread in one transaction; the answer and
     # the thread's title in one batch at the end; nothing is read back.
     assert first == Counter({("chatkit", "TransactWriteItems"): 1, ("tasks", "Query"): 1, ("chatkit", "BatchWriteItem"): 1})
@@ -90,7 +95,7 @@ def test_a_turn_with_a_tool_call_stays_within_the_budget(counted: tuple[Any, Req
     assert third == Counter({("chatkit", "GetItem"): 1, ("chatkit", "Query"): 1, ("chatkit", "PutItem"): 1, ("chatkit", "BatchWriteItem"): 1})
     for turn in (first, second, third):
         tool_calls = turn[("tasks", "Query")]
-        assert sum(turn.values()) - tool_calls <= TURN_BUDGET
+        assert sum(turn.values()) + 2 - tool_calls <= TURN_BUDGET  # the two usage updates count too
     # What the held writes stored is all there, in order, and the model saw it on the next turn.
     # Each list_tasks call also shows its result as a widget (the task list), stored in the same batch.
     assert [i["type"] for i in items] == ["user_message", "widget", "assistant_message"] * 2 + ["user_message", "assistant_message"]
@@ -104,7 +109,7 @@ def test_the_title_of_a_new_thread_is_stored_with_the_answer(counted: tuple[Any,
     app, requests = counted
     fake.script(text("Hello.", pieces=1, pause=0))
     events = sse_events(asyncio.run(post(app, {"type": "threads.create", "params": {"input": user_message("Plan my week")}}, "alice")))
-    assert requests.take() == Counter({("chatkit", "TransactWriteItems"): 1, ("chatkit", "BatchWriteItem"): 1})
+    assert requests.take() == Counter({("usage", "UpdateItem"): 2, ("chatkit", "TransactWriteItems"): 1, ("chatkit", "BatchWriteItem"): 1})
     assert [e["thread"]["title"] for e in events if e["type"] == "thread.updated"] == ["Plan my week"]
     listed = asyncio.run(post(app, {"type": "threads.list", "params": {}}, "alice")).json()["data"]
     assert [(t["id"], t["title"]) for t in listed] == [(events[0]["thread"]["id"], "Plan my week")]

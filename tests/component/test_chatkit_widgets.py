@@ -17,6 +17,7 @@ import pytest
 from chatkit_backend import aws as aws_clients
 from chatkit_backend import tasks
 from tests.component.chatkit_app import create_thread, send, sse_events, user_message
+from tests.support.emf import emf_lines, metric
 from tests.support.responses import FakeResponses, call, last_tool_output, text
 
 
@@ -76,10 +77,13 @@ def dynamodb_calls(app: Any) -> Iterator[list[tuple[str, str, bool]]]:
         table = params.get("TableName") or ",".join(params.get("RequestItems", {}))
         seen.append((model.name, table.rsplit("-", 1)[-1], "ConditionExpression" in params))
 
-    events = aws_clients.client("dynamodb").meta.events
-    events.register("before-parameter-build.dynamodb", record)
+    # The usage counter has a fail-fast client of its own: count its requests too.
+    clients = [aws_clients.client("dynamodb"), aws_clients.client("dynamodb", fail_fast=True)]
+    for client in clients:
+        client.meta.events.register("before-parameter-build.dynamodb", record)
     yield seen
-    events.unregister("before-parameter-build.dynamodb", record)
+    for client in clients:
+        client.meta.events.unregister("before-parameter-build.dynamodb", record)
 
 
 def test_list_tasks_shows_a_widget_with_a_complete_button_per_pending_task(listed: dict[str, Any], fake: FakeResponses) -> None:
@@ -104,9 +108,14 @@ def test_list_tasks_shows_a_widget_with_a_complete_button_per_pending_task(liste
 
 
 def test_the_complete_button_completes_the_task_and_updates_the_widget_in_place(
-    app: Any, fake: FakeResponses, listed: dict[str, Any], dynamodb_calls: list[tuple[str, str, bool]]
+    app: Any,
+    fake: FakeResponses,
+    listed: dict[str, Any],
+    dynamodb_calls: list[tuple[str, str, bool]],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     dynamodb_calls.clear()
+    capsys.readouterr()
     response = send(app, action(listed["thread_id"], listed["item"]["id"], listed["milk"].task_id))
     assert response.status_code == 200 and response.headers["content-type"] == "text/event-stream"
     events = sse_events(response)
@@ -117,11 +126,17 @@ def test_the_complete_button_completes_the_task_and_updates_the_widget_in_place(
     assert buttons(milk) == [] and texts(milk) == ["Buy milk", "2 litres"] and len(buttons(mom)) == 1
     assert "1 pending" in replaced["widget"]["status"]["text"]
     assert events[2] == {"type": "client_effect", "name": "tasks.changed", "data": {"task_id": listed["milk"].task_id, "status": "completed"}}
+    # The operators see the click (one line, by action type) and the turn it counted.
+    lines = emf_lines(capsys.readouterr().out)
+    assert len(metric(lines, "WidgetActions", action="task.complete")) == 1 and len(metric(lines, "ChatTurns")) == 1
     # The task changed with one conditional request. Before it: the request check reads the
-    # sender (a widget of the caller's?), then ChatKit reads the thread and the widget; after it,
-    # ChatKit stores the new widget and the note for the model.
+    # sender (a widget of the caller's?), the per-minute limit counts the click (a conditional
+    # update), then ChatKit reads the thread and the widget; after it, ChatKit stores the new
+    # widget and the note for the model.
     assert dynamodb_calls == [
-        ("GetItem", "ChatKitTable", False), ("GetItem", "ChatKitTable", False), ("GetItem", "ChatKitTable", False),
+        ("GetItem", "ChatKitTable", False),
+        ("UpdateItem", "UsageTable", True),
+        ("GetItem", "ChatKitTable", False), ("GetItem", "ChatKitTable", False),
         ("UpdateItem", "TasksTable", True),
         ("PutItem", "ChatKitTable", False), ("PutItem", "ChatKitTable", False),
     ]

@@ -135,17 +135,22 @@ def test_every_tool_runs_and_answers_structured_content_and_text(invoke: Any, ve
     )
 
 
-def test_each_tool_call_is_exactly_one_dynamodb_request(invoke: Any) -> None:
+def test_each_tool_call_is_one_task_request_and_one_count(invoke: Any, aws: Any) -> None:
     call(invoke, "list_tasks", {})  # the first call builds the container's client
-    seen: list[str] = []
-    client("dynamodb").meta.events.register(
-        "before-call.dynamodb.*", lambda model, **_: seen.append(model.name)
-    )
+    seen: list[tuple[str, str]] = []
+    # The usage counter fails fast, so it has a client of its own: count on both.
+    for fail_fast in (False, True):
+        client("dynamodb", fail_fast=fail_fast).meta.events.register(
+            "before-parameter-build.dynamodb.*", lambda model, params, **_: seen.append((model.name, params["TableName"]))
+        )
+    tasks_table, usage_table = aws.physical_id("TasksTable"), aws.physical_id("UsageTable")
 
     def one(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         seen.clear()
         result = call(invoke, tool, arguments).result
-        assert len(seen) == 1, (tool, seen)
+        # The per-minute limit's conditional count, then the tool's one request.
+        assert [table for _, table in seen] == [usage_table, tasks_table], (tool, seen)
+        assert seen[0][0] == "UpdateItem"
         return result
 
     task_id = one("add_task", {"title": "Count me"})["structuredContent"]["task_id"]
@@ -153,7 +158,7 @@ def test_each_tool_call_is_exactly_one_dynamodb_request(invoke: Any) -> None:
     one("complete_task", {"task_id": task_id})
     one("update_task", {"task_id": task_id, "description": "once"})
     one("delete_task", {"task_id": task_id})
-    assert seen == ["DeleteItem"]
+    assert seen[-1] == ("DeleteItem", tasks_table)
 
 
 def test_two_users_never_see_each_others_tasks(invoke: Any, aws: Any) -> None:

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chatkit_backend.errors import AuthenticationRequired, DependencyUnavailable, DomainError, Forbidden
 from chatkit_backend.http import error_headers, status_for
 from chatkit_backend.identity import Identity, identity_from_event
-from chatkit_backend.observability import log_dependency_failure, logger
+from chatkit_backend.observability import REQUEST_ID_PATH, log_dependency_failure, logger
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -75,7 +75,7 @@ def lambda_handler(app: FastAPI) -> LambdaHandler:
     so start-up work happens at module import instead."""
     adapter = Mangum(app, lifespan="off")
 
-    @logger.inject_lambda_context
+    @logger.inject_lambda_context(correlation_id_path=REQUEST_ID_PATH)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return adapter(event, context)
 

@@ -30,6 +30,7 @@ from chatkit_backend.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from chatkit_backend.metrics import count
 from chatkit_backend.observability import logger
 from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.openai_pools import sync_pool
@@ -192,6 +193,7 @@ class SessionService:
         logger.info(
             "chatkit session created", extra={"session_id": session.id, "expires_at": session.expires_at}
         )
+        count("SessionsCreated")
         return CreatedSession(client_secret=session.client_secret, expires_at=session.expires_at)
 
     def request(self, user_id: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from chatkit.widgets import WidgetRoot
 from chatkit_backend import limits, tasks
 from chatkit_backend.assistant import widgets
 from chatkit_backend.errors import DomainError
+from chatkit_backend.metrics import count
 
 INSTRUCTIONS = """\
 You are a task assistant inside a todo app. You help the signed-in user manage their own tasks
@@ -63,6 +64,7 @@ def _with_limits(function: Tool) -> Tool:
 
 async def _run(
     wrapper: ToolContext,
+    tool: str,
     progress: str,
     operation: Callable[[], Result],
     show: Callable[[Result], WidgetRoot],
@@ -74,7 +76,9 @@ async def _run(
     try:
         result = await asyncio.to_thread(operation)
     except DomainError as error:
+        count("ToolCalls", tool=tool, outcome="error", via="chat")
         return json.dumps({"error": error.detail}, ensure_ascii=False)
+    count("ToolCalls", tool=tool, outcome="ok", via="chat")
     widget = show(result)
     await wrapper.context.stream_widget(widget, copy_text=widgets.copy_text(widget))
     return json.dumps(output(result), ensure_ascii=False)
@@ -95,6 +99,7 @@ async def add_task(wrapper: ToolContext, title: str, description: str | None = N
     """
     return await _run(
         wrapper,
+        "add_task",
         "Adding the task…",
         lambda: tasks.add_task(_user_id(wrapper), title, description),
         lambda task: widgets.task_card(task, "created"),
@@ -119,6 +124,7 @@ async def list_tasks(
     """
     return await _run(
         wrapper,
+        "list_tasks",
         "Looking up your tasks…",
         lambda: tasks.list_tasks(_user_id(wrapper), status, limit, cursor),
         lambda page: widgets.task_list(
@@ -137,6 +143,7 @@ async def complete_task(wrapper: ToolContext, task_id: str) -> str:
     """
     return await _run(
         wrapper,
+        "complete_task",
         "Completing the task…",
         lambda: tasks.complete_task(_user_id(wrapper), task_id),
         lambda task: widgets.task_card(task, "completed"),
@@ -158,6 +165,7 @@ async def update_task(
     """
     return await _run(
         wrapper,
+        "update_task",
         "Updating the task…",
         lambda: tasks.update_task(_user_id(wrapper), task_id, title, description),
         lambda task: widgets.task_card(task, "updated"),
@@ -174,6 +182,7 @@ async def delete_task(wrapper: ToolContext, task_id: str) -> str:
     """
     return await _run(
         wrapper,
+        "delete_task",
         "Deleting the task…",
         lambda: tasks.delete_task(_user_id(wrapper), task_id),
         lambda task: widgets.task_card(task, "deleted"),

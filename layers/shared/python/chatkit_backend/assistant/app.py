@@ -26,6 +26,7 @@ from typing import Any
 from chatkit_backend import snapstart
 from chatkit_backend.assistant.server import ChatKitService, Reply, json_reply, unexpected_reply
 from chatkit_backend.limits import TRANSCRIBE_BODY_MAX_BYTES
+from chatkit_backend.observability import bind_web_request
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -34,6 +35,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 REQUEST_CONTEXT_HEADER = "x-amzn-request-context"
+LAMBDA_CONTEXT_HEADER = "x-amzn-lambda-context"
 PATH = "/chatkit"
 # AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH and AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH (template.yaml).
 SNAPSTART_HOOKS = {
@@ -69,7 +71,9 @@ def create_app(service: ChatKitService) -> ASGIApp:
             reply.headers["allow"] = "POST, OPTIONS"
         else:
             body = await _read_body(receive)
-            reply = await service.handle(body, _request_context(headers), headers.get("content-type"))
+            request_context = _request_context(headers)
+            bind_web_request(headers.get(LAMBDA_CONTEXT_HEADER), request_context)
+            reply = await service.handle(body, request_context, headers.get("content-type"))
         origin = headers.get("origin")
         if origin and ("*" in allowed_origins or origin in allowed_origins):
             reply.headers.update({"access-control-allow-origin": origin, "vary": "origin"})

@@ -19,7 +19,6 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 from chatkit.store import AttachmentStore
@@ -32,6 +31,7 @@ from chatkit.types import (
 )
 
 from chatkit_backend.assistant.store import RequestContext
+from chatkit_backend.attachment_keys import object_key
 from chatkit_backend.aws import client
 from chatkit_backend.errors import InvalidInput, NotConfigured, PayloadTooLarge
 
@@ -46,16 +46,6 @@ NAME_MAX = 255
 # The tag the bucket's lifecycle rule expires, and the one a sent message puts in its place.
 STATE_TAG = "chatkit-attachment"
 PENDING_TAGGING = f"{STATE_TAG}=pending"
-
-
-def user_prefix(user_id: str) -> str:
-    """The S3 prefix of one user's files (``/`` and other specials encoded, so no user's prefix
-    is a prefix of another's)."""
-    return f"users/{quote(user_id, safe='')}/"
-
-
-def object_key(user_id: str, attachment_id: str) -> str:
-    return f"{user_prefix(user_id)}{attachment_id}"
 
 
 def media_type(mime_type: str) -> str:

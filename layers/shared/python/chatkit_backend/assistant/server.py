@@ -17,6 +17,7 @@ An answer is always generated to the end and saved in full, even when the client
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -40,15 +41,21 @@ from chatkit.types import (
     SyncCustomActionResponse,
     ThreadItem,
     ThreadMetadata,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
+    ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsCustomActionReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsSyncCustomActionReq,
     ThreadStreamEvent,
+    ItemsFeedbackReq,
     TranscriptionResult,
     UserMessageItem,
     WidgetItem,
     is_streaming_req,
 )
-from openai import AsyncOpenAI
+from openai import APIError, AsyncOpenAI
 from pydantic import TypeAdapter, ValidationError
 
 from chatkit_backend import errors, limits
@@ -62,10 +69,13 @@ from chatkit_backend.assistant.settings import ChatKitSettings
 from chatkit_backend.assistant.store import DynamoDBStore, RequestContext
 from chatkit_backend.http import error_headers, status_for
 from chatkit_backend.identity import identity_from_event
+from chatkit_backend.metrics import count, emit
 from chatkit_backend.observability import log_dependency_failure, logger
 from chatkit_backend.openai_key import openai_api_key
 from chatkit_backend.openai_pools import async_pool
 from chatkit_backend.secrets import SecretCache
+from chatkit_backend.tracing import tracer
+from chatkit_backend.usage import UsageLimits
 
 # How many earlier items of the thread the agent sees each turn.
 HISTORY_ITEMS = 30
@@ -74,6 +84,19 @@ JSON_MEDIA_TYPE = "application/json"
 CUT_SHORT_NOTE = "\n\n(This answer was cut short before it was finished.)"
 _REQUEST = TypeAdapter(ChatKitReq)
 _SSE_ERROR = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
+# The requests that start a turn, each counted against the user's per-minute limit and daily
+# token budget: a message, a retry, a widget action, a dictation, and the answers that make the
+# model run again (a client tool's output, a structured input), which spend tokens just the same.
+TURN_REQUESTS = (
+    ThreadsCreateReq,
+    ThreadsAddUserMessageReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsCustomActionReq,
+    ThreadsSyncCustomActionReq,
+    InputTranscribeReq,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
+)
 _STREAM_OPTIONS = b'data: {"type":"stream_options"'
 
 
@@ -109,12 +132,13 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
     """ChatKit's server with the task agent answering every user message, the task widgets'
     actions, attachments in S3, dictation and feedback."""
 
-    def __init__(self, store: DynamoDBStore, files: S3Files, transcription_model: str) -> None:
+    def __init__(self, store: DynamoDBStore, files: S3Files, transcription_model: str, usage: UsageLimits) -> None:
         self.attachments = S3AttachmentStore(files)
         super().__init__(store, self.attachments)
         self.store: DynamoDBStore = store
         self.files = files
         self.transcription_model = transcription_model
+        self.usage = usage
         # Set by ChatKitService before any request that calls OpenAI (it needs the OpenAI key).
         self.agent: Agent[AgentContext[Any]] | None = None
         self.openai: AsyncOpenAI | None = None
@@ -172,8 +196,17 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
             # Traces would go to OpenAI's tracing endpoint; this service logs its own way.
             run_config=RunConfig(tracing_disabled=True),
         )
-        async for event in stream_agent_response(agent_context, result):
-            yield event
+        try:
+            async for event in stream_agent_response(agent_context, result):
+                yield event
+        except APIError:
+            # ChatKit turns it into an error event for the user; the operators' alarm counts it.
+            count("OpenAIErrors")
+            raise
+        finally:
+            # What the turn spent, even when it failed part-way: the budget counts every token.
+            spent = result.context_wrapper.usage
+            await _record_tokens(self.usage, context.user_id, spent.input_tokens, spent.output_tokens)
 
     async def action(
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
@@ -221,7 +254,8 @@ class ChatKitService:
     def __post_init__(self) -> None:
         files = S3Files(self.settings.attachments_bucket, self.settings.attachment_max_bytes)
         store = DynamoDBStore(self.settings.chatkit_table, files)
-        self.server = TaskAssistantServer(store, files, self.settings.transcription_model)
+        usage = UsageLimits(self.settings.usage)
+        self.server = TaskAssistantServer(store, files, self.settings.transcription_model, usage)
         # The OpenAI client's HTTP pool is built at init; each key gets a light client over it.
         self._http = async_pool()
 
@@ -252,6 +286,7 @@ class ChatKitService:
     def _openai_api_key(self) -> str:
         return openai_api_key(self.secrets, self.settings.openai_api_key_secret_arn)
 
+    @tracer.capture_method(capture_response=False)
     async def handle(
         self, body: bytes, request_context: dict[str, Any] | None, content_type: str | None = JSON_MEDIA_TYPE
     ) -> Reply:
@@ -268,9 +303,14 @@ class ChatKitService:
                 # The model sees the newest items: read them with the thread, once.
                 context.turn.history = HISTORY_ITEMS
             await check_request(request, self.server.store, context)
+            if isinstance(request, TURN_REQUESTS):
+                # Before anything is stored and before OpenAI is called: over a limit, a 429.
+                await asyncio.to_thread(self.server.usage.begin_turn, identity.user_id)
+                count("ChatTurns")
             if _runs_model(request) or isinstance(request, InputTranscribeReq):
                 self._ready_agent()
             result = await self.server.process_request(request, context)
+            _count_request(request)
             if isinstance(result, NonStreamingResult):
                 return Reply(200, {"content-type": "application/json"}, result.json)
             return await self._stream(result, request, context)
@@ -345,6 +385,23 @@ class ChatKitService:
             log_dependency_failure(error, request_type=request_type)
         else:
             logger.exception("the ChatKit stream failed", extra={"request_type": request_type})
+
+
+def _count_request(request: Any) -> None:
+    """The product metrics a handled request adds to: widget actions, feedback votes."""
+    if isinstance(request, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)):
+        count("WidgetActions", action=str(request.params.action.type)[:64])
+    elif isinstance(request, ItemsFeedbackReq):
+        count("Feedback", kind=str(request.params.kind))
+
+
+async def _record_tokens(usage: UsageLimits, user_id: str, tokens_in: int, tokens_out: int) -> None:
+    emit({"TokensIn": tokens_in, "TokensOut": tokens_out})
+    try:
+        await asyncio.to_thread(usage.record_tokens, user_id, tokens_in, tokens_out)
+    except errors.DependencyUnavailable as error:
+        # The answer is out; losing one turn's count is better than failing it.
+        log_dependency_failure(error, purpose="token usage")
 
 
 def _runs_model(request: Any) -> bool:

@@ -33,6 +33,9 @@ INVALID_PARAMS: Final = -32602
 INTERNAL_ERROR: Final = -32603
 HEADER_MISMATCH: Final = -32020
 UNSUPPORTED_PROTOCOL_VERSION: Final = -32022
+# JSON-RPC's implementation-defined server error, for a request refused by the per-user limit
+# (or an unreachable counter); the HTTP 429/503 and its Retry-After are what clients act on.
+RATE_LIMITED: Final = -32000
 
 # 2026-07-28 maps JSON-RPC errors to HTTP statuses (the SDK's ERROR_CODE_HTTP_STATUS);
 # unmapped codes ride on 200. Handshake-era method errors also ride on 200, as every

@@ -23,10 +23,12 @@ from functools import cache
 from typing import Any, Protocol
 
 from chatkit_backend import __version__
-from chatkit_backend.errors import DependencyUnavailable, DomainError
+from chatkit_backend.errors import DependencyUnavailable, DomainError, RateLimited
 from chatkit_backend.mcp import protocol as p
+from chatkit_backend.metrics import count
 from chatkit_backend.mcp.tools import LISTINGS, TOOLS_BY_NAME, ArgumentError, normalized_arguments
 from chatkit_backend.settings import env_int, env_list
+from chatkit_backend.usage import UsageLimits, UsageSettings
 
 SERVER_NAME = "chatkit-tasks"
 SERVER_TITLE = "ChatKit Tasks"
@@ -62,12 +64,15 @@ class Credentials(Protocol):
 class McpSettings:
     allowed_origins: tuple[str, ...]
     max_body_bytes: int
+    # The per-user tool-call limit (UsageTable).
+    usage: UsageSettings
 
     @classmethod
     def from_env(cls) -> McpSettings:
         return cls(
             allowed_origins=env_list("ALLOWED_ORIGINS"),
             max_body_bytes=env_int("MCP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            usage=UsageSettings.from_env(),
         )
 
 
@@ -205,6 +210,7 @@ class McpServer:
 
     def __init__(self, settings: McpSettings) -> None:
         self.settings = settings
+        self.usage = UsageLimits(settings.usage)
 
     def handle(self, method: str, headers: dict[str, str], body: bytes, credentials: Credentials) -> HttpReply:
         if method != "POST":
@@ -247,9 +253,34 @@ class McpServer:
             credentials.allow(writes=_writes(message))
         except p.HttpRefusal as refusal:
             return _refused(refusal)
+        refused = self._count_tool_calls(message, user_id)
+        if refused is not None:
+            return refused
         if header_version in p.MODERN_VERSIONS or (header_version is None and _has_modern_meta(message)):
             return self._modern(message, headers, user_id)
         return self._handshake(message, header_version or p.DEFAULT_HEADERLESS_VERSION, user_id)
+
+    def _count_tool_calls(self, message: Any, user_id: str) -> HttpReply | None:
+        """Count the message's tool calls against the user's per-minute limit (one conditional
+        DynamoDB update); over it, the whole request is refused before any tool runs: HTTP 429
+        with Retry-After and a JSON-RPC error.
+
+        With the counter unreachable the calls go ahead: a tool call spends no OpenAI money, and
+        each tool then meets the same outage and answers the sentence the model can act on.
+        """
+        calls = _tool_calls(message)
+        if not calls:
+            return None
+        try:
+            self.usage.begin_tool_call(user_id, calls)
+        except DependencyUnavailable as error:
+            _log_outage(error, "usage limit")
+        except RateLimited as error:
+            request_id = message.get("id") if isinstance(message, dict) else None
+            refusal = p.RpcError(p.RATE_LIMITED, error.detail, {"retryAfter": error.retry_after})
+            reply = p.error_message(request_id if _valid_id(request_id) else None, refusal)
+            return HttpReply(429, reply, {"retry-after": str(error.retry_after)})
+        return None
 
     # ---- initialize era (2024-11-05 .. 2025-11-25) -------------------------------------------
 
@@ -343,16 +374,21 @@ class McpServer:
         try:
             structured = tool.run(user_id, normalized_arguments(tool, arguments))
         except ArgumentError as error:
+            count("ToolCalls", tool=tool.name, outcome="error", via="mcp")
             return _tool_error(str(error))
         except DependencyUnavailable as error:
             _log_outage(error, tool.name)
+            count("ToolCalls", tool=tool.name, outcome="failed", via="mcp")
             # A write that timed out may still have been applied: say how to find out.
             return _tool_error(f"{error.detail} {OUTAGE_HINT}")
         except DomainError as error:
+            count("ToolCalls", tool=tool.name, outcome="error", via="mcp")
             return _tool_error(error.detail)
         except Exception:
             _log_exception("tool call failed", tool.name)
+            count("ToolCalls", tool=tool.name, outcome="failed", via="mcp")
             return _tool_error(f"The tool failed unexpectedly. {OUTAGE_HINT}")
+        count("ToolCalls", tool=tool.name, outcome="ok", via="mcp")
         result: dict[str, Any] = {
             "content": [
                 {"type": "text", "text": json.dumps(structured, separators=(",", ":"), ensure_ascii=False)}
@@ -426,6 +462,12 @@ class McpServer:
         if request.method == "tools/call":
             return _stamp(self._tools_call(params, version, user_id), version)
         raise p.RpcError(p.METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")
+
+
+def _tool_calls(message: Any) -> int:
+    """How many tools/call requests the message (or batch) holds."""
+    items = message if isinstance(message, list) else [message]
+    return sum(1 for item in items if isinstance(item, dict) and item.get("method") == "tools/call" and "id" in item)
 
 
 def _stamp(result: dict[str, Any], version: str) -> dict[str, Any]:
