@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from local.bench.load import LoadGroup, Row, dev_stack, user_tokens
+from local.bench.load import LOAD_CALLS_PER_MINUTE, LoadGroup, Row, dev_stack, user_tokens
 
 GROUP = "chat turn through make dev: list_tasks + answer (instant Responses stand-in)"
 TURNS = 40
@@ -55,7 +55,9 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
     def measure(url: str, tokens_for: Callable[[list[str]], dict[str, str]]) -> list[Row]:
         from tests.support.responses import call, fake_responses, text
 
-        with fake_responses() as model, _environment(OPENAI_BASE_URL=model.url), dev_stack() as state:
+        # One user's 45 turns in well under a minute: over a real user's per-minute limit, lifted.
+        limits = {"CHATKIT_MESSAGES_PER_MINUTE": str(LOAD_CALLS_PER_MINUTE)}
+        with fake_responses() as model, _environment(OPENAI_BASE_URL=model.url, **limits), dev_stack() as state:
             key = f"sk-bench-{secrets.token_hex(12)}"
             _store_openai_key(state, key)
             token = user_tokens(state, ["bench-turn"])["bench-turn"]
@@ -67,7 +69,7 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
             chat = _Chat(state["url"], token)
             script_turn()
             thread_id = chat.create("What is on my list?")
-            local = _InProcess(state, model.url)
+            local = _InProcess(state)
             script_turn()
             local_thread = local.create("What is on my list?")
             floor_client = _FloorClient(model.url, key)
@@ -176,12 +178,13 @@ class _InProcess:
 
     USER = "bench-turn-in-process"
 
-    def __init__(self, state: dict[str, Any], model_url: str) -> None:
+    def __init__(self, state: dict[str, Any]) -> None:
         from local.resources import FAKE_CREDENTIALS
         from local.runtime import function_environment, load_handler
         from local.template import Template
 
-        template = Template.load({"OpenAIBaseUrl": model_url})
+        # The variables `make dev` was started with (the stand-in's URL, the lifted limit).
+        template = Template.from_environment(dict(os.environ))
         template.physical_ids = dict(state["resources"])
         spec = template.functions()["ChatKitFunction"]
         aws = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": state["aws_endpoint_url"], "AWS_DEFAULT_REGION": state["region"]}
@@ -192,9 +195,11 @@ class _InProcess:
         from chatkit_backend import aws as aws_clients  # the app's own module, imported by load_handler
 
         self._spans: list[tuple[float, float]] = []
-        events = aws_clients.client("dynamodb").meta.events
-        events.register("before-call.dynamodb", self._started)
-        events.register("after-call.dynamodb", self._finished)
+        # Both of the app's DynamoDB clients: the store's and the tools', and the usage limits' (fail-fast).
+        for fail_fast in (False, True):
+            events = aws_clients.client("dynamodb", fail_fast=fail_fast).meta.events
+            events.register("before-call.dynamodb", self._started)
+            events.register("after-call.dynamodb", self._finished)
 
     def _started(self, context: dict[str, Any], **_: Any) -> None:
         context["bench_started"] = time.perf_counter()
