@@ -106,6 +106,8 @@ class Turn:
     # Where a handler that runs inside ChatKit's stream (a widget action) leaves the domain error
     # it hit, so the service can still answer it as an HTTP status.
     error: DomainError | None = None
+    # What the agent's model calls spent (input, output tokens), recorded at the end of the turn.
+    spent: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
