@@ -11,7 +11,12 @@ started for this group with OPENAI_BASE_URL pointing at the stand-in:
   ``openai`` SDK, client built once, right after each of our turns;
 - ours: ``threads.add_user_message`` through the local gateway and ChatKitFunction's sandbox
   (DynamoDB on moto, the tool run in process), read to the stream's end on a kept-alive
-  connection.
+  connection;
+- ours in process: the same request on a thread of its own, to ChatKitFunction's ASGI app loaded
+  in this process and called as the Lambda Web Adapter calls it (``local.runtime.load_handler``),
+  against the same moto and stand-in: what the function's own code adds, without the gateway's
+  hop and the sandbox pool. Its DynamoDB requests are timed on botocore's events (before-call to
+  after-call, overlapping requests counted once): the part of the turn spent waiting for moto.
 
 Ours p50 minus the floor's p50 is the server's per-turn overhead (target: at most 35 ms). The
 DynamoDB requests of one extra turn are counted by moto's request recorder (every request that
@@ -37,7 +42,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from local.bench.load import LoadGroup, Row, dev_stack, user_tokens
+from local.bench.load import LOAD_CALLS_PER_MINUTE, LoadGroup, Row, dev_stack, user_tokens
 
 GROUP = "chat turn through make dev: list_tasks + answer (instant Responses stand-in)"
 TURNS = 40
@@ -50,7 +55,13 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
     def measure(url: str, tokens_for: Callable[[list[str]], dict[str, str]]) -> list[Row]:
         from tests.support.fake_responses_api import call, fake_responses, text
 
-        with fake_responses() as model, _environment(OPENAI_BASE_URL=model.url), dev_stack() as state:
+        # One user's 45 turns in well under a minute: over a real user's per-minute limit, lifted.
+        limits = {"CHATKIT_MESSAGES_PER_MINUTE": str(LOAD_CALLS_PER_MINUTE)}
+        with (
+            fake_responses() as model,
+            _environment(OPENAI_BASE_URL=model.url, **limits),
+            dev_stack() as state,
+        ):
             key = f"sk-bench-{secrets.token_hex(12)}"
             _store_openai_key(state, key)
             token = user_tokens(state, ["bench-turn"])["bench-turn"]
@@ -62,36 +73,57 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
             chat = _Chat(state["url"], token)
             script_turn()
             thread_id = chat.create("What is on my list?")
+            local = _InProcess(state)
+            script_turn()
+            local_thread = local.create("What is on my list?")
             floor_client = _FloorClient(model.url, key)
             ours: list[float] = []
             floor: list[float] = []
+            in_process: list[float] = []
+            waits: list[float] = []
             for index in range(WARM_UP + turns):
-                # Ours, then the same two model requests replayed from the SDK: the same machine
-                # moment for both rows.
+                # Ours, the same two model requests replayed from the SDK, then ours in process:
+                # the same machine moment for the three rows.
                 script_turn()
                 sent = len(model.requests)
                 took = chat.turn(thread_id, "And now?")
                 script_turn()
                 replayed = floor_client.replay(model.requests[sent : sent + 2])
+                script_turn()
+                took_here, waited = local.turn(local_thread, "And now?")
                 if index >= WARM_UP:
                     ours.append(took)
                     floor.append(replayed)
+                    in_process.append(took_here)
+                    waits.append(waited)
             floor_client.close()
+            local.close()
             script_turn()
             requests, tool_calls = _counted_turn(state, chat, thread_id)
             chat.close()
 
-        overhead = statistics.median(ours) - statistics.median(floor)
+        floor_p50, here_p50 = statistics.median(floor), statistics.median(in_process)
+        overhead = statistics.median(ours) - floor_p50
         counted = ", ".join(f"{name} ×{count}" for name, count in sorted(requests.items()))
         total = sum(requests.values())
         return [
             Row(
                 GROUP,
                 "openai SDK: the two model calls alone (floor)",
-                statistics.median(floor),
+                floor_p50,
                 _p99(floor),
                 baseline=True,
                 note="the turn's own two Responses requests (history, tools and all), replayed with responses.create",
+            ),
+            Row(
+                GROUP,
+                "ChatKitFunction app in process (no gateway)",
+                here_p50,
+                _p99(in_process),
+                note=(
+                    f"the app as the adapter calls it, no gateway: overhead {here_p50 - floor_p50:.1f} ms a turn, "
+                    f"of which waiting for DynamoDB (moto) {statistics.median(waits):.1f} ms (p50)"
+                ),
             ),
             Row(
                 GROUP,
@@ -99,7 +131,8 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
                 statistics.median(ours),
                 _p99(ours),
                 note=(
-                    f"server overhead {overhead:.1f} ms a turn (p50 − floor p50; target ≤ {OVERHEAD_TARGET_MS} ms); "
+                    f"server overhead {overhead:.1f} ms a turn (p50 − floor p50; target ≤ {OVERHEAD_TARGET_MS} ms), "
+                    f"{statistics.median(ours) - here_p50:.1f} ms of it the gateway's hop and the sandbox pool; "
                     f"DynamoDB requests in one turn: {total} ({counted}); {tool_calls} for the tool call, "
                     f"{total - tool_calls} for the turn (budget {TURN_BUDGET})"
                 ),
@@ -163,6 +196,105 @@ class _FloorClient:
         self.client.close()
 
 
+class _InProcess:
+    """ChatKitFunction's ASGI app in this process, called as the Lambda Web Adapter calls it, on
+    the stack's moto and the stand-in; its DynamoDB requests timed on botocore's events."""
+
+    USER = "bench-turn-in-process"
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        from local.resources import FAKE_CREDENTIALS
+        from local.runtime import function_environment, load_handler
+        from local.template import Template
+
+        # The variables `make dev` was started with (the stand-in's URL, the lifted limit).
+        template = Template.from_environment(dict(os.environ))
+        template.physical_ids = dict(state["resources"])
+        spec = template.functions()["ChatKitFunction"]
+        aws = {
+            **FAKE_CREDENTIALS,
+            "AWS_ENDPOINT_URL": state["aws_endpoint_url"],
+            "AWS_DEFAULT_REGION": state["region"],
+        }
+        # The function's environment while it runs here (it reads some of it per request).
+        self._saved = dict(os.environ)
+        os.environ.update(function_environment(spec, aws, state["region"]))
+        self.handler = load_handler(spec)
+        from chatkit_backend import aws as aws_clients  # the app's own module, imported by load_handler
+
+        self._spans: list[tuple[float, float]] = []
+        # Both of the app's DynamoDB clients: the store's and the tools', and the usage limits' (fail-fast).
+        for fail_fast in (False, True):
+            events = aws_clients.client("dynamodb", fail_fast=fail_fast).meta.events
+            events.register("before-call.dynamodb", self._started)
+            events.register("after-call.dynamodb", self._finished)
+
+    def _started(self, context: dict[str, Any], **_: Any) -> None:
+        context["bench_started"] = time.perf_counter()
+
+    def _finished(self, context: dict[str, Any], **_: Any) -> None:
+        self._spans.append((context.get("bench_started", time.perf_counter()), time.perf_counter()))
+
+    def _post(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        from local.events import rest_request_context
+
+        headers = {"content-type": "application/json"}
+        context = rest_request_context("POST", "/chatkit", "/chatkit", "dev", headers, "127.0.0.1")
+        context["authorizer"] = {"principalId": self.USER, "user_id": self.USER, "token_use": "user"}
+        event = {
+            "httpMethod": "POST",
+            "path": "/chatkit",
+            "headers": headers,
+            "body": json.dumps(body),
+            "requestContext": context,
+        }
+        result = self.handler(event, None)
+        return _events(result["statusCode"], result["body"].encode())
+
+    def create(self, message: str) -> str:
+        events = self._post({"type": "threads.create", "params": {"input": _message(message)}})
+        return str(events[0]["thread"]["id"])
+
+    def turn(self, thread_id: str, message: str) -> tuple[float, float]:
+        """The turn's time, and the time in it when a DynamoDB request was under way (ms)."""
+        self._spans.clear()
+        started = time.perf_counter()
+        self._post(
+            {
+                "type": "threads.add_user_message",
+                "params": {"thread_id": thread_id, "input": _message(message)},
+            }
+        )
+        took = (time.perf_counter() - started) * 1000
+        waited, reached = 0.0, 0.0
+        for begin, end in sorted(self._spans):
+            begin = max(begin, reached)
+            if end > begin:
+                waited += end - begin
+                reached = end
+        return took, waited * 1000
+
+    def close(self) -> None:
+        os.environ.clear()
+        os.environ.update(self._saved)
+
+
+def _events(status: int, raw: bytes) -> list[dict[str, Any]]:
+    """The SSE events of a turn's answer; an error unless it ended with the answer."""
+    if status != 200:
+        raise RuntimeError(f"POST /chatkit answered {status}: {raw[:300]!r}")
+    events = [
+        json.loads(block[len(b"data: ") :]) for block in raw.split(b"\n\n") if block.startswith(b"data: ")
+    ]
+    if (
+        not events
+        or events[-1].get("type") != "thread.item.done"
+        or any(e.get("type") == "error" for e in events)
+    ):
+        raise RuntimeError(f"the turn did not finish with its answer: {[e.get('type') for e in events]}")
+    return events
+
+
 class _Chat:
     """POST /chatkit on one kept-alive connection, each stream read to its end."""
 
@@ -176,19 +308,7 @@ class _Chat:
     def _post(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         self.connection.request("POST", "/chatkit", body=json.dumps(body), headers=self.headers)
         response = self.connection.getresponse()
-        raw = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"POST /chatkit answered {response.status}: {raw[:300]!r}")
-        events = [
-            json.loads(block[len(b"data: ") :]) for block in raw.split(b"\n\n") if block.startswith(b"data: ")
-        ]
-        if (
-            not events
-            or events[-1].get("type") != "thread.item.done"
-            or any(e.get("type") == "error" for e in events)
-        ):
-            raise RuntimeError(f"the turn did not finish with its answer: {[e.get('type') for e in events]}")
-        return events
+        return _events(response.status, response.read())
 
     def create(self, message: str) -> str:
         events = self._post({"type": "threads.create", "params": {"input": _message(message)}})

@@ -20,6 +20,7 @@ import json
 import os
 import random
 import signal
+import socket
 import ssl
 import statistics
 import subprocess
@@ -497,10 +498,12 @@ def dev_stack(timeout: float = 120.0) -> Iterator[dict[str, Any]]:
     from local.template import ROOT
 
     state_dir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    # The load is 8 users' racing tool calls, far over a real user's per-minute limit: lift it.
+    # The load is 8 users' racing tool calls, far over a real user's per-minute limit: lift it. The
+    # demo page's port defaults to PORT+1, which for PORT=0 would be port 1: give it a free one.
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         "PORT": "0",
+        "DEMO_PORT": str(_free_port()),
         "LOCAL_STATE_DIR": str(state_dir),
         "MCP_CALLS_PER_MINUTE": str(LOAD_CALLS_PER_MINUTE),
     }
@@ -526,6 +529,12 @@ def dev_stack(timeout: float = 120.0) -> Iterator[dict[str, Any]]:
             process.kill()
             process.wait()
         log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def measure_groups(groups: list[LoadGroup]) -> list[Row]:

@@ -211,8 +211,9 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
             raise
         finally:
             # What the turn spent, even when it failed part-way: the budget counts every token.
+            # The service records it at the end of the turn, beside the answer's own writes.
             spent = result.context_wrapper.usage
-            await _record_tokens(self.usage, context.user_id, spent.input_tokens, spent.output_tokens)
+            context.turn.spent = (spent.input_tokens, spent.output_tokens)
 
     async def action(
         self,
@@ -386,11 +387,15 @@ class ChatKitService:
                 self._log_stream_failure(error, request.type)
                 failed = True
             finally:
-                try:
-                    await self.server.store.flush(context)
-                except Exception as error:  # noqa: BLE001 - as above: logged, and the stream ends with an error event
-                    self._log_stream_failure(error, request.type)
-                    failed = True
+                # The answer's writes and the turn's token count go out together: one round trip
+                # at the end of the turn instead of two.
+                recorded = asyncio.ensure_future(self._record_spent(context))
+                for pending in (self.server.store.flush(context), recorded):
+                    try:
+                        await pending
+                    except Exception as error:  # noqa: BLE001 - as above: logged, and the stream ends with an error event
+                        self._log_stream_failure(error, request.type)
+                        failed = True
             if failed:
                 yield _SSE_ERROR
 
@@ -400,6 +405,10 @@ class ChatKitService:
             "x-accel-buffering": "no",
         }
         return Reply(200, headers, stream=chunks())
+
+    async def _record_spent(self, context: RequestContext) -> None:
+        if context.turn.spent is not None:
+            await _record_tokens(self.server.usage, context.user_id, *context.turn.spent)
 
     @staticmethod
     def _log_stream_failure(error: Exception, request_type: str) -> None:

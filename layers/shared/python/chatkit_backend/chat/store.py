@@ -115,6 +115,8 @@ class Turn:
     # Where a handler that runs inside ChatKit's stream (a widget action) leaves the domain error
     # it hit, so the service can still answer it as an HTTP status.
     error: DomainError | None = None
+    # What the agent's model calls spent (input, output tokens), recorded at the end of the turn.
+    spent: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -560,6 +562,10 @@ class DynamoDBStore(Store[RequestContext]):
             "ScanIndexForward": order == "asc",
             "ConsistentRead": True,
             "Limit": limit + 1,
+            # What pages are made of (the model, and the cursor's keys), nothing else: a page of
+            # items is the largest answer of a turn, and every attribute is parsed on both ends.
+            "ProjectionExpression": "sk, order_key, #data",
+            "ExpressionAttributeNames": {"#data": "data"},
         }
         start_key = decode_cursor(after, user_id)
         if start_key is not None:
