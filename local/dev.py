@@ -72,7 +72,7 @@ def main() -> int:
         "lambdas  up to %d warm sandboxes per function, one invocation each (LOCAL_FUNCTION_CONCURRENCY)",
         limit,
     )
-    log.info("settings %s", ", ".join(configured) or "defaults (see README: Configuration)")
+    log.info("settings %s", ", ".join(configured) or "defaults (see docs/local-stack.md: Configuration)")
     log.info("state    %s; stop with Ctrl-C", state)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -20,7 +20,7 @@ REGION = "us-east-1"
 STACK_NAME = "chatkit-backend-local"
 API_ID = "localapi"
 
-# The environment variables `make dev` reads (README: configuration), and the template parameter each sets.
+# The environment variables `make dev` reads (docs/local-stack.md: Configuration), and the template parameter each sets.
 ENV_TO_PARAMETER: dict[str, str] = {
     "JWT_JWKS_URL": "JwtJwksUrl",
     "JWT_ISSUER": "JwtIssuer",

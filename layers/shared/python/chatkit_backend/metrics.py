@@ -23,7 +23,11 @@ The metrics (the dashboard and the alarms in template.yaml read them by these na
 
 from __future__ import annotations
 
+import json
+import sys
+
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from chatkit_backend.settings import env_str
 
@@ -40,7 +44,12 @@ def emit(metrics: dict[str, float], **dimensions: str) -> None:
             line.add_dimension(name=name, value=value)
         for name, value in metrics.items():
             line.add_metric(name=name, unit=MetricUnit.Count, value=value)
-        line.flush_metrics()
+        if is_metrics_disabled():
+            return
+        # One write of the line and its newline (Powertools' flush prints them as two): on a pipe
+        # shared with other writers, as make dev's output is, a line must never be split.
+        sys.stdout.write(json.dumps(line.serialize_metric_set(), separators=(",", ":")) + "\n")
+        sys.stdout.flush()
     except Exception:  # noqa: BLE001 - a metric must never fail the request it counts
         from chatkit_backend.observability import logger
 
