@@ -114,3 +114,24 @@ def test_windows_at_their_edges(moment: datetime, minute: int, left_in_minute: i
         left_in_minute,
         left_in_day,
     )
+
+
+def test_a_turn_given_back_frees_its_place_in_the_minute(aws: Any) -> None:
+    clock = Clock(NOON_ISH)
+    usage = limits(aws, clock)
+    usage.begin_turn("alice")
+    usage.begin_turn("alice")
+    window = usage.begin_turn("alice")
+    assert window == Window.at(NOON_ISH)
+    usage.give_back_turn("alice", window)
+    item = day_item(aws, "alice")
+    assert (item["turns"], item["t615"]) == ({"N": "2"}, {"N": "2"})
+    usage.begin_turn("alice")  # the third place is free again
+    with pytest.raises(RateLimited):
+        usage.begin_turn("alice")
+    # Given back in the minute it was counted in, even once the clock has moved on.
+    clock.now += 40
+    later = usage.begin_turn("alice")
+    usage.give_back_turn("alice", window)
+    item = day_item(aws, "alice")
+    assert later.minute == 616 and item["t616"] == {"N": "1"} and item["turns"] == {"N": "3"}

@@ -96,6 +96,49 @@ def test_over_the_daily_token_budget_chatkit_answers_429_until_midnight(
     assert len(fake.requests) == 1
 
 
+def test_a_turn_refused_for_bad_input_counts_nothing_though_the_limit_is_checked_beside_it(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeResponses, chat: Any
+) -> None:
+    """The limit's update goes out while the thread is read; a turn the checks refuse gives its
+    count back, and a check's error comes before the limit's 429, as when they ran in turn."""
+    set_openai_key(aws)
+    app = load_chatkit_app(
+        aws, monkeypatch, {"OPENAI_BASE_URL": fake.url, "CHATKIT_MESSAGES_PER_MINUTE": "2"}
+    )
+    fake.script(text("One."), text("Two."))
+    start_of_a_minute()
+    create = {"type": "threads.create", "params": {"input": user_message("Hello")}}
+    bobs = sse_events(chat(app, create, "bob"))[0]["thread"]["id"]
+    alices = sse_events(chat(app, create))[0]["thread"]["id"]
+    before = usage_of(aws, "alice")
+    stored = scan(aws, "ChatKitTable")
+
+    def add(thread_id: str, message: str = "Again") -> dict[str, Any]:
+        return {
+            "type": "threads.add_user_message",
+            "params": {"thread_id": thread_id, "input": user_message(message)},
+        }
+
+    refused = [
+        (add("thr_does_not_exist"), 404),
+        (add(bobs), 404),  # another user's thread is not found, as if it did not exist
+        (add(alices, "x" * 32_001), 413),
+        ({"type": "threads.retry_after_item", "params": {"thread_id": bobs, "item_id": "msg_x"}}, 404),
+    ]
+    for body, status in refused:
+        assert chat(app, body).status_code == status, body["type"]
+    assert usage_of(aws, "alice")["turns"] == before["turns"] == {"N": "1"}
+    assert scan(aws, "ChatKitTable") == stored
+    assert len(fake.requests) == 2
+
+    # The minute still holds Alice's second turn, then the limit answers.
+    assert chat(app, add(alices)).status_code == 200
+    assert chat(app, add(alices)).status_code == 429
+    # Over the limit, a bad thread is still a 404, and still counts nothing.
+    assert chat(app, add("thr_does_not_exist")).status_code == 404
+    assert usage_of(aws, "alice")["turns"] == {"N": "2"}
+
+
 def test_over_the_tool_call_limit_mcp_answers_http_429_with_retry_after(invoke: Any, aws: Any) -> None:
     limit = {"MCP_CALLS_PER_MINUTE": "3"}
 

@@ -84,9 +84,9 @@ class UsageLimits:
         self.settings = settings
         self._clock = clock
 
-    def begin_turn(self, user_id: str) -> None:
-        """Count one chat turn for ``user_id``; ``RateLimited`` (nothing counted) when the minute's
-        turns or the day's tokens are used up."""
+    def begin_turn(self, user_id: str) -> Window:
+        """Count one chat turn for ``user_id`` and return the window it was counted in;
+        ``RateLimited`` (nothing counted) when the minute's turns or the day's tokens are used up."""
         window = Window.at(self._clock())
         budget = self.settings.daily_token_budget
         old = self._count(
@@ -101,7 +101,7 @@ class UsageLimits:
             ),
         )
         if old is None:
-            return
+            return window
         if int(old.get("tokens", {}).get("N", "0")) >= budget:
             _refused("daily_tokens", user_id)
             raise RateLimited(
@@ -113,6 +113,17 @@ class UsageLimits:
             f"You are sending messages too fast: at most {self.settings.messages_per_minute} a minute. "
             f"Try again in {window.seconds_left_in_minute} seconds.",
             retry_after=window.seconds_left_in_minute,
+        )
+
+    def give_back_turn(self, user_id: str, window: Window) -> None:
+        """Take back a turn ``begin_turn`` counted in ``window``, for a request refused after all
+        (the limit is checked while the thread is read, and the thread may not be the user's)."""
+        self._dynamodb().update_item(
+            TableName=self._table(),
+            Key=_key(user_id, window),
+            UpdateExpression="ADD #minute :less, turns :less",
+            ExpressionAttributeNames={"#minute": f"t{window.minute}"},
+            ExpressionAttributeValues={":less": {"N": "-1"}},
         )
 
     def record_tokens(self, user_id: str, tokens_in: int, tokens_out: int) -> None:

@@ -218,7 +218,9 @@ async def action_is_known(request: Any, store: DynamoDBStore, context: RequestCo
 
 CHECKS: dict[type, tuple[Check, ...]] = {
     ThreadsCreateReq: (message_within_limits, attachments_sendable),
-    ThreadsAddUserMessageReq: (message_within_limits, attachments_sendable),
+    # The thread (and the history the model will see) is read here, while the turn's limit is
+    # counted beside it; ChatKit's own load of the thread is then answered from that copy.
+    ThreadsAddUserMessageReq: (message_within_limits, attachments_sendable, thread_exists),
     ThreadsAddClientToolOutputReq: (tool_output_within_limits, thread_exists, tool_call_is_pending),
     ThreadsAddStructuredInputReq: (
         structured_input_within_limits,
