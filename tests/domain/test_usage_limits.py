@@ -135,3 +135,19 @@ def test_a_turn_given_back_frees_its_place_in_the_minute(aws: Any) -> None:
     usage.give_back_turn("alice", window)
     item = day_item(aws, "alice")
     assert later.minute == 616 and item["t616"] == {"N": "1"} and item["turns"] == {"N": "3"}
+
+
+def test_a_day_whose_only_turn_was_given_back_leaves_no_record(aws: Any) -> None:
+    usage = limits(aws, Clock(NOON_ISH))
+    usage.give_back_turn("carol", usage.begin_turn("carol"))
+    assert day_item(aws, "carol") == {}
+    # A day with something else counted keeps its item: a tool call, or tokens.
+    usage.begin_tool_call("dave")
+    usage.give_back_turn("dave", usage.begin_turn("dave"))
+    assert day_item(aws, "dave")["calls"] == {"N": "1"}
+    assert day_item(aws, "dave")["turns"] == {"N": "0"}
+    usage.begin_turn("erin")
+    usage.record_tokens("erin", 10, 5)
+    window = usage.begin_turn("erin")
+    usage.give_back_turn("erin", window)
+    assert day_item(aws, "erin")["turns"] == {"N": "1"}

@@ -128,6 +128,9 @@ def test_a_turn_refused_for_bad_input_counts_nothing_though_the_limit_is_checked
     for body, status in refused:
         assert chat(app, body).status_code == status, body["type"]
     assert usage_of(aws, "alice")["turns"] == before["turns"] == {"N": "1"}
+    # A user whose only request was refused has no usage record at all.
+    assert chat(app, add(alices), "carol").status_code == 404
+    assert [item for item in scan(aws, "UsageTable") if item["user_id"]["S"] == "carol"] == []
     assert scan(aws, "ChatKitTable") == stored
     assert len(fake.requests) == 2
 

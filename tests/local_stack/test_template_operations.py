@@ -54,7 +54,10 @@ def test_the_usage_table_expires_its_counters_and_is_updated_only() -> None:
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert [k["AttributeName"] for k in props["KeySchema"]] == ["user_id", "sk"]
     assert props["BillingMode"] == "PAY_PER_REQUEST" and props["SSESpecification"] == {"SSEEnabled": True}
-    assert ("dynamodb:UpdateItem", arn("UsageTable")) in granted("ChatKitFunction")
+    assert {g for g in granted("ChatKitFunction") if "UsageTable" in g[1]} == {
+        ("dynamodb:UpdateItem", arn("UsageTable")),
+        ("dynamodb:DeleteItem", arn("UsageTable")),  # a refused turn's count, given back
+    }
     assert {g for g in granted("McpFunction") if "UsageTable" in g[1]} == {
         ("dynamodb:UpdateItem", arn("UsageTable"))
     }

@@ -117,14 +117,32 @@ class UsageLimits:
 
     def give_back_turn(self, user_id: str, window: Window) -> None:
         """Take back a turn ``begin_turn`` counted in ``window``, for a request refused after all
-        (the limit is checked while the thread is read, and the thread may not be the user's)."""
-        self._dynamodb().update_item(
+        (the limit is checked while the thread is read, and the thread may not be the user's).
+
+        If that leaves the day with nothing counted, its item goes too, so that a user whose
+        only request was refused has no usage record at all; the delete is conditional, so a
+        turn, a tool call or tokens counted meanwhile keep it."""
+        dynamodb, key = self._dynamodb(), _key(user_id, window)
+        after = dynamodb.update_item(
             TableName=self._table(),
-            Key=_key(user_id, window),
+            Key=key,
             UpdateExpression="ADD #minute :less, turns :less",
             ExpressionAttributeNames={"#minute": f"t{window.minute}"},
             ExpressionAttributeValues={":less": {"N": "-1"}},
-        )
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        if after.get("turns") != {"N": "0"} or "calls" in after or "tokens" in after:
+            return
+        try:
+            dynamodb.delete_item(
+                TableName=self._table(),
+                Key=key,
+                ConditionExpression="turns = :zero AND attribute_not_exists(calls) AND attribute_not_exists(tokens)",
+                ExpressionAttributeValues={":zero": {"N": "0"}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
 
     def record_tokens(self, user_id: str, tokens_in: int, tokens_out: int) -> None:
         """Add a finished turn's Responses API usage to the user's day."""
