@@ -133,6 +133,11 @@ def renew() -> None:
         client(service, fail_fast=fail_fast)
 
 
+def is_condition_failure(error: ClientError) -> bool:
+    """Whether DynamoDB refused a request because its condition did not hold."""
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
 def outage(service: str, error: Exception) -> DependencyUnavailable | None:
     """``error`` as ``DependencyUnavailable`` when it is an outage of ``service``, else None."""
     if isinstance(error, (BotocoreConnectionError, HTTPClientError)):

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from chatkit_backend.aws import client
+from chatkit_backend.aws import client, is_condition_failure
 from chatkit_backend.cursor import decode_cursor, encode_cursor
 from chatkit_backend.errors import InvalidInput, NotConfigured, TaskNotFound
 from chatkit_backend.limits import (
@@ -156,10 +156,6 @@ def _task_from_item(item: dict[str, Any]) -> Task:
     )
 
 
-def _is_condition_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 @dataclass(frozen=True)
 class TaskService:
     """The tasks in one TasksTable; built once per container from the function's settings."""
@@ -288,7 +284,7 @@ class TaskService:
                 ReturnValues="ALL_OLD",
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 raise TaskNotFound(task_id) from None
             raise
         return _task_from_item(response["Attributes"])
@@ -314,7 +310,7 @@ class TaskService:
         try:
             response = client("dynamodb").update_item(**request)
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 raise TaskNotFound(task_id) from None
             raise
         return _task_from_item(response["Attributes"])

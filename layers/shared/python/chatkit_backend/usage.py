@@ -30,7 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chatkit_backend.aws import client
+from chatkit_backend.aws import client, is_condition_failure
 from chatkit_backend.errors import NotConfigured, RateLimited
 from chatkit_backend.settings import EnvSettings, env
 
@@ -141,7 +141,7 @@ class UsageLimits:
                 ExpressionAttributeValues={":zero": {"N": "0"}},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_condition_failure(error):
                 raise
 
     def record_tokens(self, user_id: str, tokens_in: int, tokens_out: int) -> None:
@@ -211,7 +211,7 @@ class UsageLimits:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_condition_failure(error):
                 raise
             return dict(error.response.get("Item") or {})
         return None

@@ -64,7 +64,7 @@ from chatkit.types import (
 )
 from pydantic import AnyUrl, TypeAdapter
 
-from chatkit_backend.aws import client
+from chatkit_backend.aws import client, is_condition_failure
 from chatkit_backend.cursor import decode_cursor, encode_cursor
 from chatkit_backend.errors import DomainError, InvalidInput
 from chatkit_backend.limits import FEEDBACK_ITEMS_MAX, PAGE_LIMIT_MAX
@@ -247,7 +247,7 @@ class DynamoDBStore(Store[RequestContext]):
                 ConditionExpression="attribute_exists(sk)",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_condition_failure(error):
                 raise NotFoundError(f"No thread with id '{thread_id[:128]}'.") from None
             raise
         if context.turn.thread_id == thread_id:
