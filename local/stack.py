@@ -121,16 +121,15 @@ def _moto_server(port: int) -> Any:
     app = DomainDispatcherApplication(create_backend_app)
     # moto's dispatcher finds the service of every request anew (about 1 ms: it lists moto's
     # modules on disk and matches URL patterns); a DynamoDB request always goes to the same
-    # app, whatever its region, so it is looked up once.
-    dynamodb_app: list[Any] = []
+    # app, whatever its region (the backends are moto's, shared by every app), so it is made
+    # here, as the dispatcher would make it for the first DynamoDB request.
+    dynamodb_app = create_backend_app("dynamodb")
 
     def one_dynamodb_request_at_a_time(environ: dict[str, Any], start_response: Any) -> Any:
         if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
             return app(environ, start_response)
         with dynamodb:
-            if not dynamodb_app:
-                dynamodb_app.append(app.get_application(environ))
-            return list(dynamodb_app[0](environ, start_response))
+            return list(dynamodb_app(environ, start_response))
 
     class Server(ThreadedMotoServer):
         def _server_entry(self) -> None:
