@@ -65,6 +65,7 @@ from chatkit_backend.chat.agent import build_agent
 from chatkit_backend.chat.attachments import S3AttachmentStore, S3Files
 from chatkit_backend.chat.checks import check_request
 from chatkit_backend.chat.model_input import ModelInputConverter
+from chatkit_backend.chat.responses_client import ResponsesClient
 from chatkit_backend.chat.settings import ChatKitSettings
 from chatkit_backend.chat.store import DynamoDBStore, RequestContext
 from chatkit_backend.http_responses import error_answer
@@ -289,7 +290,7 @@ class ChatKitService:
         api_key = self._openai_api_key()
         if self.server.agent is None or api_key != self._api_key:
             # One retry of a bounded wait (ChatKitOpenAITimeoutSeconds), inside the function's 120 s.
-            client = AsyncOpenAI(
+            client = ResponsesClient(
                 api_key=api_key,
                 base_url=self.settings.openai_base_url or None,
                 max_retries=1,
