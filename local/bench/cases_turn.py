@@ -19,7 +19,10 @@ started for this group with OPENAI_BASE_URL pointing at the stand-in:
   in this process and called as the Lambda Web Adapter calls it (``local.runtime.load_handler``),
   against the same moto and stand-in: what the function's own code adds, without the gateway's
   hop and the sandbox pool. Its DynamoDB requests are timed on botocore's events (before-call to
-  after-call, overlapping requests counted once): the part of the turn spent waiting for moto.
+  after-call, overlapping requests counted once): the part of the turn spent waiting for moto;
+- the turn's DynamoDB requests alone: the requests the in-process turn made, recorded as botocore
+  built them, replayed from this process on the same moto, those the turn sent together again
+  together: what waiting for the local DynamoDB costs a turn before any of the server's own work.
 
 Ours p50 minus the floor's p50 is the server's per-turn overhead (target: at most 35 ms), against
 either floor: the SDK as shipped (the issue's measure) and the SDK sending as ChatKitFunction does
@@ -31,6 +34,7 @@ reached DynamoDB, retries included), the tool call's among them.
 from __future__ import annotations
 
 import base64
+import copy
 import http.client
 import inspect
 import json
@@ -42,7 +46,9 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,6 +91,8 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
             ours: list[float] = []
             floor: list[float] = []
             floor_as_given: list[float] = []
+            dynamodb_alone: list[float] = []
+            alone = _DynamoDBAlone(state)
             in_process: list[float] = []
             waits: list[float] = []
             for index in range(WARM_UP + turns):
@@ -99,20 +107,26 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
                 replayed_as_given = floor_client.replay(model.requests[sent : sent + 2], as_given=True)
                 script_turn()
                 took_here, waited = local.turn(local_thread, "And now?")
+                replayed_requests = alone.replay(local.rounds)
                 if index >= WARM_UP:
                     ours.append(took)
                     floor.append(replayed)
                     floor_as_given.append(replayed_as_given)
                     in_process.append(took_here)
                     waits.append(waited)
+                    dynamodb_alone.append(replayed_requests)
             floor_client.close()
+            rounds = local.rounds
             local.close()
+            alone.close()
             script_turn()
             requests, tool_calls = _counted_turn(state, chat, thread_id)
             chat.close()
 
         floor_p50, here_p50 = statistics.median(floor), statistics.median(in_process)
         as_given_p50 = statistics.median(floor_as_given)
+        alone_p50 = statistics.median(dynamodb_alone)
+        replayed = sum(len(batch) for batch in rounds)
         overhead = statistics.median(ours) - floor_p50
         counted = ", ".join(f"{name} ×{count}" for name, count in sorted(requests.items()))
         total = sum(requests.values())
@@ -134,6 +148,16 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
             ),
             Row(
                 GROUP,
+                "the turn's DynamoDB requests alone (moto)",
+                alone_p50,
+                _p99(dynamodb_alone),
+                note=(
+                    f"the in-process turn's {replayed} requests in {len(rounds)} round trips, replayed with boto3 "
+                    f"on the stack's moto ({alone.refused} of all replays refused by a condition)"
+                ),
+            ),
+            Row(
+                GROUP,
                 "ChatKitFunction app in process (no gateway)",
                 here_p50,
                 _p99(in_process),
@@ -150,6 +174,7 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
                 note=(
                     f"server overhead {overhead:.1f} ms a turn (p50 − floor p50; target ≤ {OVERHEAD_TARGET_MS} ms), "
                     f"{statistics.median(ours) - as_given_p50:.1f} ms over the SDK sending as it does, "
+                    f"{statistics.median(ours) - as_given_p50 - alone_p50:.1f} ms over that and the DynamoDB requests alone, "
                     f"{statistics.median(ours) - here_p50:.1f} ms of it the gateway's hop and the sandbox pool; "
                     f"DynamoDB requests in one turn: {total} ({counted}); {tool_calls} for the tool call, "
                     f"{total - tool_calls} for the turn (budget {TURN_BUDGET})"
@@ -246,18 +271,26 @@ class _InProcess:
         self.handler = load_handler(spec)
         from chatkit_backend import aws as aws_clients  # the app's own module, imported by load_handler
 
-        self._spans: list[tuple[float, float]] = []
+        self._requests: list[_Request] = []
+        # The last turn's requests, grouped as it sent them (see _rounds).
+        self.rounds: list[list[_Request]] = []
         # Both of the app's DynamoDB clients: the store's and the tools', and the usage limits' (fail-fast).
         for fail_fast in (False, True):
             events = aws_clients.client("dynamodb", fail_fast=fail_fast).meta.events
+            events.register("before-parameter-build.dynamodb", self._building)
             events.register("before-call.dynamodb", self._started)
             events.register("after-call.dynamodb", self._finished)
+
+    def _building(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        context["bench_request"] = (model.name, copy.deepcopy(params))
 
     def _started(self, context: dict[str, Any], **_: Any) -> None:
         context["bench_started"] = time.perf_counter()
 
     def _finished(self, context: dict[str, Any], **_: Any) -> None:
-        self._spans.append((context.get("bench_started", time.perf_counter()), time.perf_counter()))
+        operation, params = context["bench_request"]
+        began = context.get("bench_started", time.perf_counter())
+        self._requests.append(_Request(operation, params, began, time.perf_counter()))
 
     def _post(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         from local.events import rest_request_context
@@ -281,7 +314,7 @@ class _InProcess:
 
     def turn(self, thread_id: str, message: str) -> tuple[float, float]:
         """The turn's time, and the time in it when a DynamoDB request was under way (ms)."""
-        self._spans.clear()
+        self._requests.clear()
         started = time.perf_counter()
         self._post(
             {
@@ -291,16 +324,77 @@ class _InProcess:
         )
         took = (time.perf_counter() - started) * 1000
         waited, reached = 0.0, 0.0
-        for begin, end in sorted(self._spans):
-            begin = max(begin, reached)
-            if end > begin:
-                waited += end - begin
-                reached = end
+        for request in sorted(self._requests, key=lambda r: r.began):
+            begin = max(request.began, reached)
+            if request.ended > begin:
+                waited += request.ended - begin
+                reached = request.ended
+        self.rounds = _rounds(self._requests)
         return took, waited * 1000
 
     def close(self) -> None:
         os.environ.clear()
         os.environ.update(self._saved)
+
+
+@dataclass
+class _Request:
+    """One DynamoDB request of a turn: its operation and parameters as botocore built them, and when
+    it was under way (perf_counter seconds)."""
+
+    operation: str
+    params: dict[str, Any]
+    began: float
+    ended: float
+
+
+def _rounds(requests: list[_Request]) -> list[list[_Request]]:
+    """``requests`` in round trips: a request that began before every earlier one had ended went
+    out together with them."""
+    rounds: list[list[_Request]] = []
+    reached = float("-inf")
+    for request in sorted(requests, key=lambda r: r.began):
+        if rounds and request.began < reached:
+            rounds[-1].append(request)
+        else:
+            rounds.append([request])
+        reached = max(reached, request.ended)
+    return rounds
+
+
+class _DynamoDBAlone:
+    """A turn's DynamoDB requests replayed with boto3 on the stack's moto, round by round, the
+    requests of a round together (threads, as the function sends them). The writes put the same
+    items again; a write refused by its condition still made its round trip, and is counted."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        from local.stack import LocalAws
+
+        self.client = LocalAws(state["aws_endpoint_url"], state["region"]).client("dynamodb")
+        self.pool = ThreadPoolExecutor(max_workers=4)
+        self.refused = 0
+
+    def replay(self, rounds: list[list[_Request]]) -> float:
+        started = time.perf_counter()
+        for batch in rounds:
+            for refused in self.pool.map(self._send, batch):
+                self.refused += refused
+        return (time.perf_counter() - started) * 1000
+
+    def _send(self, request: _Request) -> bool:
+        from botocore import xform_name
+        from botocore.exceptions import ClientError
+
+        try:
+            getattr(self.client, xform_name(request.operation))(**request.params)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return True
+        return False
+
+    def close(self) -> None:
+        self.pool.shutdown()
 
 
 def _events(status: int, raw: bytes) -> list[dict[str, Any]]:
