@@ -24,11 +24,11 @@ started for this group with OPENAI_BASE_URL pointing at the stand-in:
   built them, replayed from this process on the same moto, those the turn sent together again
   together: what waiting for the local DynamoDB costs a turn before any of the server's own work.
 
-Ours p50 minus the floor's p50 is the server's per-turn overhead (target: at most 35 ms), against
-either floor: the SDK as shipped (the issue's measure) and the SDK sending as ChatKitFunction does
-(the server's own work, the stricter one). The
-DynamoDB requests of one extra turn are counted by moto's request recorder (every request that
-reached DynamoDB, retries included), the tool call's among them.
+Ours p50 minus a floor's p50 is the server's per-turn overhead (target: at most 35 ms), against
+either floor: the SDK as shipped (the issue's measure) and the SDK sending as ChatKitFunction
+does (the stricter one); minus the DynamoDB requests alone as well, it is the server's own work.
+The DynamoDB requests of one extra turn are counted by moto's request recorder (every request
+that reached DynamoDB, retries included), the tool call's among them.
 """
 
 from __future__ import annotations
