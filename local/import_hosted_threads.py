@@ -1,7 +1,7 @@
 """`make import-hosted-threads [USER=<id>] [DRY_RUN=1]`: hosted ChatKit threads into the running
 local stack's ChatKitTable.
 
-It runs ImportHostedThreadsFunction's code (``chatkit_backend.chat.hosted_import``) in this
+It runs ImportHostedThreadsFunction's code (``chatkit_backend.migration.hosted_import``) in this
 process, in the function's template environment, against the `make dev` stack's AWS, as
 `make rotate` runs RotationFunction's: the OpenAI key is the one in the stack's
 OpenAIApiKeySecret, and OPENAI_BASE_URL is what `make dev` was started with. No Lambda time
@@ -54,13 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     sys.path[:0] = [str(directory) for directory in (spec.code_dir, *spec.layer_dirs)]
     # The function logs to stdout (Powertools binds it when the logger is made): here, stderr.
     with contextlib.redirect_stdout(sys.stderr):
-        from chatkit_backend.chat.hosted_import import (
+        from chatkit_backend.errors import DomainError
+        from chatkit_backend.migration.hosted_import import (
             HostedImport,
             ImportRequest,
             ImportSettings,
             ThreadOutcome,
         )
-        from chatkit_backend.errors import DomainError
 
         try:
             request = ImportRequest.from_event(

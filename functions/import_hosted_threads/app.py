@@ -6,15 +6,15 @@ The event takes ``user`` (one user's threads; all users' when left out), ``dry_r
 write nothing) and ``continuation``. The answer is ``{"done", "continuation", "totals",
 "summary"}``: while ``done`` is false, invoke again with ``{"continuation": <that token>}``.
 A bad event answers ``{"done": false, "error": ...}`` and changes nothing. The import itself is
-``chatkit_backend.chat.hosted_import`` (docs/migration.md).
+``chatkit_backend.migration.hosted_import`` (docs/migration.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chatkit_backend.chat.hosted_import import Deadline, HostedImport, ImportRequest, ImportSettings
 from chatkit_backend.errors import DomainError
+from chatkit_backend.migration.hosted_import import Deadline, HostedImport, ImportRequest, ImportSettings
 from chatkit_backend.observability import logger
 
 settings = ImportSettings.from_env()

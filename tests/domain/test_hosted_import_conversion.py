@@ -22,7 +22,8 @@ from chatkit.types import (
     WidgetItem,
     WorkflowItem,
 )
-from chatkit_backend.chat.hosted_import import (
+from chatkit_backend.errors import InvalidInput
+from chatkit_backend.migration.hosted_import import (
     ImportRequest,
     NotConvertible,
     Totals,
@@ -30,7 +31,6 @@ from chatkit_backend.chat.hosted_import import (
     convert_thread,
     item_time,
 )
-from chatkit_backend.errors import InvalidInput
 from openai.types.beta.chatkit import ChatKitThread
 from openai.types.beta.chatkit.chatkit_thread_item_list import ChatKitThreadItemList
 from pydantic import TypeAdapter

@@ -18,6 +18,9 @@ from tests.support.chatkit_app import (
     attach,
     create_attachment,
     create_thread,
+    create_thread_with,
+    message_with,
+    objects,
     send,
     sse_events,
     table_items,
@@ -29,16 +32,6 @@ from tests.support.fake_responses_api import FakeResponses, text
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # what a photo's bytes look like to S3
 PDF = b"%PDF-1.7\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 20
-
-
-def message_with(text_: str, *attachment_ids: str) -> dict[str, Any]:
-    return {**user_message(text_), "attachments": list(attachment_ids)}
-
-
-def objects(aws: Any) -> dict[str, bytes]:
-    s3, bucket = aws.client("s3"), aws.physical_id("AttachmentsBucket")
-    keys = [entry["Key"] for entry in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-    return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
 
 
 def model_content(request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -118,15 +111,6 @@ def test_photos_and_pdfs_reach_the_model_as_data(app: Any, fake: FakeResponses, 
         "X-Amz-Signature=" in stored["attachments"][0]["preview_url"]
         and "upload_descriptor" not in stored["attachments"][0]
     )
-
-
-def create_thread_with(
-    app: Any, message: dict[str, Any], user: str = "alice"
-) -> tuple[str, list[dict[str, Any]]]:
-    response = send(app, {"type": "threads.create", "params": {"input": message}}, user)
-    assert response.status_code == 200, response.text
-    events = sse_events(response)
-    return events[0]["thread"]["id"], events
 
 
 @pytest.mark.parametrize(

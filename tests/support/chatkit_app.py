@@ -39,11 +39,14 @@ def set_openai_key(aws: Any, key: str = "sk-test-component") -> None:
     )
 
 
-def request_context(user_id: str | None, token_use: str = "user") -> str:
-    """The x-amzn-request-context the Lambda Web Adapter passes on for a REST API request."""
-    authorizer = (
-        {} if user_id is None else {"principalId": user_id, "user_id": user_id, "token_use": token_use}
-    )
+def request_context(user_id: str | None, token_use: str = "user", expires_at: int | None = None) -> str:
+    """The x-amzn-request-context the Lambda Web Adapter passes on for a REST API request (with a
+    session token's ``expires_at`` as the authorizer sets it, a string, when given)."""
+    authorizer: dict[str, str] = {}
+    if user_id is not None:
+        authorizer = {"principalId": user_id, "user_id": user_id, "token_use": token_use}
+        if expires_at is not None:
+            authorizer["expires_at"] = str(expires_at)
     return json.dumps(
         {"resourcePath": "/chatkit", "httpMethod": "POST", "stage": "dev", "authorizer": authorizer}
     )
@@ -89,6 +92,26 @@ def create_thread(app: Any, message: str, user_id: str = "alice") -> tuple[str, 
     assert response.status_code == 200 and response.headers["content-type"] == "text/event-stream"
     events = sse_events(response)
     return events[0]["thread"]["id"], events
+
+
+def create_thread_with(
+    app: Any, message: dict[str, Any], user: str = "alice"
+) -> tuple[str, list[dict[str, Any]]]:
+    response = send(app, {"type": "threads.create", "params": {"input": message}}, user)
+    assert response.status_code == 200, response.text
+    events = sse_events(response)
+    return events[0]["thread"]["id"], events
+
+
+def message_with(text: str, *attachment_ids: str) -> dict[str, Any]:
+    return {**user_message(text), "attachments": list(attachment_ids)}
+
+
+def objects(aws: Any) -> dict[str, bytes]:
+    """The attachments bucket's files, by key."""
+    s3, bucket = aws.client("s3"), aws.physical_id("AttachmentsBucket")
+    keys = [entry["Key"] for entry in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
 
 
 def create_attachment(app: Any, name: str, mime_type: str, size: int, user: str = "alice") -> dict[str, Any]:

@@ -12,9 +12,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import openai
+from chatkit_backend.aws import BATCH_WRITE_SIZE as BATCH_SIZE
 from chatkit_backend.aws import client
-from chatkit_backend.chat.hosted_import import convert_item, convert_thread, item_time
-from chatkit_backend.chat.store import BATCH_SIZE, DynamoDBStore, RequestContext
+from chatkit_backend.chat.store import DynamoDBStore, RequestContext
+from chatkit_backend.migration.hosted_import import convert_item, convert_thread, item_time
 
 TABLE = os.environ["CHATKIT_TABLE"]
 CONCURRENCY = int(os.environ.get("IMPORT_CONCURRENCY", "4"))

@@ -16,6 +16,7 @@ caller to handle or to surface as the bug it is.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import botocore.session
@@ -39,6 +40,8 @@ FAIL_FAST_CONFIG = Config(
 # SigV4 signs content-type, content-length and x-amz-tagging, so a client cannot upload something
 # else than what the server agreed to.
 SERVICE_CONFIG = {"s3": Config(signature_version="s3v4")}
+# BatchWriteItem takes at most 25 requests.
+BATCH_WRITE_SIZE = 25
 
 # Error codes that mean "busy or broken, try later" whatever their HTTP status (throttling is a 400).
 OUTAGE_CODES = frozenset(
@@ -136,6 +139,21 @@ def renew() -> None:
 def is_condition_failure(error: ClientError) -> bool:
     """Whether DynamoDB refused a request because its condition did not hold."""
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def batch_write(table: str, requests: list[dict[str, Any]]) -> None:
+    """Put and delete requests on ``table`` by BatchWriteItem, 25 a request (its ceiling),
+    retrying what DynamoDB leaves unprocessed with a short backoff."""
+    for index in range(0, len(requests), BATCH_WRITE_SIZE):
+        pending = requests[index : index + BATCH_WRITE_SIZE]
+        for attempt in range(5):
+            response = client("dynamodb").batch_write_item(RequestItems={table: pending})
+            pending = response.get("UnprocessedItems", {}).get(table, [])
+            if not pending:
+                break
+            time.sleep(0.05 * 2**attempt)
+        else:
+            raise RuntimeError(f"DynamoDB left {len(pending)} writes unprocessed five times")
 
 
 def outage(service: str, error: Exception) -> DependencyUnavailable | None:

@@ -1,10 +1,9 @@
 """Every size limit of the API, in one place, and the one check for forbidden characters.
 
-The task service, the MCP tool schemas, the FastAPI models of the session and thread routes and
-the ChatKit server import
-their limits from here, so a limit is written once and documented once (docs/chatkit-errors.md).
-The ChatKit limits sit well under DynamoDB's 400 KB item size: a refused request is refused
-before anything is stored, never half-way through.
+The task service, the MCP tool schemas, the FastAPI models of the thread routes and the ChatKit
+server import their limits from here, so a limit is written once and documented once
+(docs/chatkit-errors.md). The ChatKit limits sit well under DynamoDB's 400 KB item size: a
+refused request is refused before anything is stored, never half-way through.
 
 This module imports nothing outside the standard library: the MCP function reads its tool
 schemas from here without loading the AWS SDK.
@@ -19,15 +18,16 @@ TASK_TITLE_MAX_CHARS = 200
 TASK_DESCRIPTION_MAX_CHARS = 1000
 # A task_id as a caller may send it (ours are 26-character ULIDs; longer is refused unread).
 TASK_ID_MAX_CHARS = 64
-# A page of tasks, thread mappings, ChatKit threads or items: the default and the most.
+# A page of tasks, ChatKit threads or items: the default and the most.
 PAGE_LIMIT_DEFAULT = 20
 PAGE_LIMIT_MAX = 100
 # The next_cursor a page hands out, as a caller may send it back.
 CURSOR_MAX_CHARS = 512
 
-# Threads: a ChatKit thread's title, and the title of a thread mapping (ThreadsTable).
+# Threads: a ChatKit thread's title.
 THREAD_TITLE_MAX_CHARS = 200
-# A ChatKit thread id (hosted ``cthr_<hex>``, self-hosted ``thr_<hex>``).
+# A ChatKit thread id (hosted ``cthr_<hex>``, self-hosted ``thr_<hex>``), and any other id of
+# ChatKitTable (items, attachments).
 THREAD_ID_MAX_CHARS = 128
 
 # ChatKit requests (POST /chatkit).

@@ -4,10 +4,10 @@ Everything this backend stores for a user sits in that user's partition (``user_
 tables, and in one prefix of the attachments bucket:
 
 - TasksTable: the tasks;
-- ThreadsTable: the thread mappings (thread id, title);
-- ChatKitTable: ChatKit threads (``thread#``), their items (``item#``), feedback (``feedback#``),
-  attachment records (``attachment#``) and marks of threads imported from hosted ChatKit
-  (``hosted#``);
+- ThreadsTable: the hosted thread mappings (thread id, title) the frontend recorded before the
+  2026-11-30 cutover; no function writes it any more, but a deployed table keeps its rows;
+- ChatKitTable: ChatKit threads, their items, feedback, attachment records and marks of threads
+  imported from hosted ChatKit (``chat.records`` has their keys);
 - UsageTable: the usage counters (one item per day);
 - the attachments bucket: the files, under ``users/<user id, percent-encoded>/``.
 
@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chatkit_backend.attachment_keys import object_key, user_prefix
-from chatkit_backend.aws import client
+from chatkit_backend.aws import BATCH_WRITE_SIZE, batch_write, client
+from chatkit_backend.chat import records
 from chatkit_backend.settings import EnvSettings, env
 
 # Stop starting new work this long before the function's own timeout.
@@ -37,16 +38,15 @@ TIME_MARGIN_SECONDS = 3.0
 EXPORT_MAX_BYTES = 5_000_000
 DOWNLOAD_URL_SECONDS = 900
 QUERY_PAGE = 500
-BATCH_SIZE = 25
 S3_DELETE_BATCH = 1000
 
 # ChatKitTable's record kinds, by sort key prefix, as the export and the counts name them.
 CHATKIT_KINDS = {
-    "thread#": "chatkit_threads",
-    "item#": "chatkit_items",
-    "feedback#": "feedback",
-    "attachment#": "attachments",
-    "hosted#": "import_marks",
+    records.THREAD: "chatkit_threads",
+    records.ITEM: "chatkit_items",
+    records.FEEDBACK: "feedback",
+    records.ATTACHMENT: "attachments",
+    records.HOSTED: "import_marks",
 }
 
 
@@ -236,24 +236,13 @@ class UserData:
     ) -> None:
         keys_of = self._key_names(table)
         for page in _pages(self._query(table, user_id, budget, projection=keys_of)):
-            for start in range(0, len(page), BATCH_SIZE):
+            for start in range(0, len(page), BATCH_WRITE_SIZE):
                 budget.check()
-                chunk = page[start : start + BATCH_SIZE]
-                self._delete_batch(
-                    table, [{name: record[name] for name in keys_of if name in record} for record in chunk]
-                )
+                chunk = page[start : start + BATCH_WRITE_SIZE]
+                keys = [{name: record[name] for name in keys_of if name in record} for record in chunk]
+                batch_write(table, [{"DeleteRequest": {"Key": key}} for key in keys])
                 for record in chunk:
                     erasure.count(kind(record))
-
-    def _delete_batch(self, table: str, keys: list[dict[str, Any]]) -> None:
-        pending = [{"DeleteRequest": {"Key": key}} for key in keys]
-        for attempt in range(5):
-            response = client("dynamodb").batch_write_item(RequestItems={table: pending})
-            pending = response.get("UnprocessedItems", {}).get(table, [])
-            if not pending:
-                return
-            time.sleep(0.05 * 2**attempt)
-        raise RuntimeError(f"DynamoDB left {len(pending)} deletes unprocessed five times")
 
     def _erase_files(self, user_id: str, erasure: Erasure, budget: Budget) -> None:
         bucket = self.settings.attachments_bucket
@@ -369,26 +358,26 @@ def _chatkit_record(
 ) -> None:
     sk = str(record.get("sk", ""))
     data = _json(record.get("data"))
-    if sk.startswith("thread#"):
-        chatkit["threads"][sk.removeprefix("thread#")] = data
-    elif sk.startswith("item#"):
+    if sk.startswith(records.THREAD):
+        chatkit["threads"][sk.removeprefix(records.THREAD)] = data
+    elif sk.startswith(records.ITEM):
         thread_id = str(record.get("thread_id") or sk.split("#")[1])
         chatkit["items"].setdefault(thread_id, []).append(data)
-    elif sk.startswith("feedback#"):
+    elif sk.startswith(records.FEEDBACK):
         _, thread_id, item_id = (sk.split("#", 2) + ["", ""])[:3]
         entry = {"thread_id": thread_id, "item_id": item_id}
         entry.update({k: v for k, v in record.items() if k not in ("user_id", "sk", "data")})
         if isinstance(data, dict):
             entry.update(data)
         chatkit["feedback"].append(entry)
-    elif sk.startswith("attachment#"):
+    elif sk.startswith(records.ATTACHMENT):
         attachment = data if isinstance(data, dict) else {}
-        attachment.setdefault("id", sk.removeprefix("attachment#"))
+        attachment.setdefault("id", sk.removeprefix(records.ATTACHMENT))
         if record.get("thread_id"):
             attachment.setdefault("thread_id", record["thread_id"])
         attachments.append(attachment)
-    elif sk.startswith("hosted#"):
-        chatkit["imported"].append({"thread_id": sk.removeprefix("hosted#"), "import": data})
+    elif sk.startswith(records.HOSTED):
+        chatkit["imported"].append({"thread_id": sk.removeprefix(records.HOSTED), "import": data})
 
 
 def _json(raw: Any) -> Any:

@@ -30,7 +30,7 @@ from chatkit.types import (
     ImageAttachment,
 )
 
-from chatkit_backend.attachment_keys import object_key
+from chatkit_backend.attachment_keys import delete_files, object_key
 from chatkit_backend.aws import client
 from chatkit_backend.chat.store import RequestContext
 from chatkit_backend.errors import InvalidInput, NotConfigured, PayloadTooLarge
@@ -130,12 +130,8 @@ class S3Files:
         )
 
     async def delete_files(self, user_id: str, attachment_ids: list[str]) -> None:
-        # DeleteObject per file, not DeleteObjects: the latter needs Content-MD5 and a bulk
-        # permission; a thread rarely has more than a handful of files.
-        for attachment_id in attachment_ids:
-            await asyncio.to_thread(
-                self._s3().delete_object, Bucket=self.bucket, Key=object_key(user_id, attachment_id)
-            )
+        self._s3()  # NotConfigured without a bucket
+        await asyncio.to_thread(delete_files, self.bucket, user_id, attachment_ids)
 
 
 class S3AttachmentStore(AttachmentStore[RequestContext]):

@@ -1,27 +1,22 @@
 """ChatKit's ``Store`` on DynamoDB: threads and their items in the signed-in user's partition.
 
-ChatKitTable, one partition per user (``user_id``), sort key ``sk``:
-- a thread: ``sk = thread#<thread_id>``;
-- a thread item: ``sk = item#<thread_id>#<item_id>``, so loading, replacing or deleting one
-  item by id is one key operation.
-Each record also carries ``order_key`` (``thread#<created_at>#<thread_id>`` or
-``item#<thread_id>#<created_at>#<item_id>``), the sort key of the ``by_order`` local index: a
-page of threads or of a thread's items, in either order, is one Query; nothing ever scans.
-``data`` holds the ChatKit model as JSON, exactly as ChatKit serialises it.
+ChatKitTable's records (their keys, the ``by_order`` index that pages threads and items in time
+order, a thread's deletion) are ``chatkit_backend.chat.records``'; this module turns them into
+ChatKit's models and back. Loading, replacing or deleting one item by id is one key operation;
+a page of threads or of a thread's items is one Query; nothing ever scans. ``data`` holds the
+ChatKit model as JSON, exactly as ChatKit serialises it.
 
 A thread imported from hosted ChatKit keeps its hosted id (``cthr_...``) and has one more
-record, its import mark: ``sk = hosted#<thread_id>``, ``data`` = where the last import stopped
-(see ``chatkit_backend.chat.hosted_import``). It has no ``order_key``, so no listing sees
-it, and deleting the thread leaves it: a later import then knows the user deleted the thread
-and does not bring it back.
+record, its import mark (``hosted#<thread_id>``, written by ``chatkit_backend.migration``). It
+has no ``order_key``, so no listing sees it, and deleting the thread leaves it: a later import
+then knows the user deleted the thread and does not bring it back.
 
 Attachments and feedback live in the same partition:
-- an attachment: ``sk = attachment#<attachment_id>``. Once a message carries it, it also has
-  ``thread_id`` and ``order_key = attachment#<thread_id>#<attachment_id>`` (so deleting the
-  thread finds its files with one Query); until then ``expires_at`` lets DynamoDB's TTL drop
-  the record of a file never sent, as the bucket's lifecycle rule drops the file;
-- feedback: ``sk = feedback#<thread_id>#<item_id>``, ``kind`` positive or negative, one per item
-  and user (a second vote replaces the first).
+- an attachment record: once a message carries it, it also has ``thread_id`` and an
+  ``order_key`` (so deleting the thread finds its files with one Query); until then
+  ``expires_at`` lets DynamoDB's TTL drop the record of a file never sent, as the bucket's
+  lifecycle rule drops the file;
+- feedback: ``kind`` positive or negative, one per item and user (a second vote replaces the first).
 The files themselves are in S3, behind ``AttachmentFiles``.
 
 Everything is keyed by the caller's ``user_id``, so another user's thread, item or attachment is
@@ -42,16 +37,12 @@ One chat turn reads and writes as little as it can (``Turn``, docs/latency.md):
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, get_args
 
-from botocore.exceptions import ClientError
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import (
     Attachment,
@@ -64,17 +55,13 @@ from chatkit.types import (
 )
 from pydantic import AnyUrl, TypeAdapter
 
-from chatkit_backend.aws import client, is_condition_failure
-from chatkit_backend.cursor import decode_cursor, encode_cursor
-from chatkit_backend.errors import DomainError, InvalidInput
-from chatkit_backend.limits import FEEDBACK_ITEMS_MAX, PAGE_LIMIT_MAX
+from chatkit_backend.aws import batch_write, client
+from chatkit_backend.chat import records
+from chatkit_backend.chat.records import accepts_id
+from chatkit_backend.errors import DomainError, InvalidInput, ThreadNotFound
+from chatkit_backend.limits import FEEDBACK_ITEMS_MAX
 from chatkit_backend.tasks import TaskService
 
-ORDER_INDEX = "by_order"
-# BatchWriteItem takes at most 25 requests.
-BATCH_SIZE = 25
-# Ids this store accepts from clients: what it generates and what the Responses API returns.
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _ITEM = TypeAdapter(ThreadItem)
 # chatkit.types leaves its models with forward references unbuilt until a class is used
 # directly, and ChatKit serialises a page of items by each item's own class. Items this store
@@ -86,8 +73,8 @@ _ATTACHMENT = TypeAdapter(Attachment)
 # How long the record of an attachment never sent in a message is kept (the bucket's lifecycle
 # rule removes the file after a day too).
 PENDING_ATTACHMENT_SECONDS = 2 * 24 * 3600
-# The metadata of threads and attachments imported from hosted ChatKit (hosted_import writes it;
-# an imported attachment is a name and a type, its file stayed with OpenAI).
+# The metadata of threads and attachments imported from hosted ChatKit (chatkit_backend.migration
+# writes it; an imported attachment is a name and a type, its file stayed with OpenAI).
 IMPORTED_METADATA: dict[str, str] = {"imported_from": "hosted_chatkit"}
 
 
@@ -143,6 +130,7 @@ class RequestContext:
 class AttachmentFiles(Protocol):
     """The bytes of attachments (S3), as the store and the request checks need them."""
 
+    bucket: str
     max_bytes: int
 
     def preview_url(self, user_id: str, attachment_id: str) -> str: ...
@@ -150,8 +138,6 @@ class AttachmentFiles(Protocol):
     async def uploaded_size(self, user_id: str, attachment_id: str) -> int | None: ...
 
     async def mark_attached(self, user_id: str, attachment_id: str) -> None: ...
-
-    async def delete_files(self, user_id: str, attachment_ids: list[str]) -> None: ...
 
 
 class DynamoDBStore(Store[RequestContext]):
@@ -216,7 +202,7 @@ class DynamoDBStore(Store[RequestContext]):
         return {
             "user_id": {"S": context.user_id},
             "sk": {"S": _thread_sk(metadata.id)},
-            "order_key": {"S": f"thread#{_stamp(metadata.created_at)}#{metadata.id}"},
+            "order_key": {"S": records.thread_order_key(metadata.created_at, metadata.id)},
             "thread_id": {"S": metadata.id},
             "data": {"S": metadata.model_dump_json()},
         }
@@ -224,69 +210,23 @@ class DynamoDBStore(Store[RequestContext]):
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
-        records, next_after = await self._page(context, "thread#", limit, after, order)
+        found, next_after = await self._page(context, records.THREAD, limit, after, order)
         return Page(
-            data=[ThreadMetadata.model_validate_json(r["data"]["S"]) for r in records],
+            data=[ThreadMetadata.model_validate_json(r["data"]["S"]) for r in found],
             has_more=next_after is not None,
             after=next_after,
         )
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
-        """Delete the thread's files, the thread (conditionally: a thread that is not there is
-        NotFound), then its items.
-
-        Files go first: should S3 fail, the thread is still there to delete again, rather than
-        gone with its files left behind for good.
-        """
-        await self._delete_thread_attachments(thread_id, context)
+        """The thread with its items, feedback, attachment records and files (``records.delete_thread``,
+        which DELETE /api/chatkit/threads/{id} runs too); NotFound when the caller has no such thread."""
+        bucket = self.files.bucket if self.files is not None else ""
         try:
-            await _call(
-                "delete_item",
-                TableName=self.table,
-                Key={"user_id": {"S": context.user_id}, "sk": {"S": _thread_sk(thread_id)}},
-                ConditionExpression="attribute_exists(sk)",
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                raise NotFoundError(f"No thread with id '{thread_id[:128]}'.") from None
-            raise
+            await asyncio.to_thread(records.delete_thread, self.table, bucket, context.user_id, thread_id)
+        except ThreadNotFound:
+            raise NotFoundError(f"No thread with id '{thread_id[:128]}'.") from None
         if context.turn.thread_id == thread_id:
             context.turn.thread_id, context.turn.thread, context.turn.items = None, None, None
-        # The thread is gone, so its items are unreachable from here on; remove them for good.
-        async for keys in self._keys(context.user_id, "sk", f"item#{thread_id}#"):
-            await self._write_batch([{"DeleteRequest": {"Key": key}} for key in keys])
-
-    async def _delete_thread_attachments(self, thread_id: str, context: RequestContext) -> None:
-        _check_id(thread_id)
-        async for keys in self._keys(context.user_id, "order_key", f"attachment#{thread_id}#", ORDER_INDEX):
-            if self.files is not None:
-                ids = [key["sk"]["S"].removeprefix("attachment#") for key in keys]
-                await self.files.delete_files(context.user_id, ids)
-            await self._write_batch([{"DeleteRequest": {"Key": key}} for key in keys])
-
-    async def _keys(
-        self, user_id: str, attribute: str, prefix: str, index: str | None = None
-    ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Pages of the keys of the user's records whose ``attribute`` (sk, or the index's
-        order_key) starts with ``prefix``: one Query a page."""
-        start_key: dict[str, Any] | None = None
-        while True:
-            request: dict[str, Any] = {
-                "TableName": self.table,
-                "KeyConditionExpression": f"user_id = :u AND begins_with({attribute}, :p)",
-                "ExpressionAttributeValues": {":u": {"S": user_id}, ":p": {"S": prefix}},
-                "ProjectionExpression": "user_id, sk",
-            }
-            if index:
-                request["IndexName"] = index
-            if start_key:
-                request["ExclusiveStartKey"] = start_key
-            response = await _call("query", **request)
-            if response.get("Items"):
-                yield [{"user_id": item["user_id"], "sk": item["sk"]} for item in response["Items"]]
-            start_key = response.get("LastEvaluatedKey")
-            if not start_key:
-                return
 
     # ---- items -----------------------------------------------------------------------------
     async def load_thread_items(
@@ -294,19 +234,18 @@ class DynamoDBStore(Store[RequestContext]):
     ) -> Page[ThreadItem]:
         _check_id(thread_id)
         known = _known_page(context.turn, thread_id, limit, after, order)
-        if known is not None:
-            records, next_after = known
-            return Page(
-                data=[self._fresh(_ITEM.validate_json(r["data"]["S"]), context) for r in records],
-                has_more=next_after is not None,
-                after=next_after,
-            )
-        records, next_after = await self._page(context, f"item#{thread_id}#", limit, after, order)
-        if not records and after is None and await self._get(context.user_id, _thread_sk(thread_id)) is None:
-            # An empty first page: tell "no such thread" (or another user's) from an empty one.
-            raise NotFoundError(f"No thread with id '{thread_id[:128]}'.")
+        if known is None:
+            known = await self._page(context, records.item_sk(thread_id, ""), limit, after, order)
+            if (
+                not known[0]
+                and after is None
+                and await self._get(context.user_id, _thread_sk(thread_id)) is None
+            ):
+                # An empty first page: tell "no such thread" (or another user's) from an empty one.
+                raise NotFoundError(f"No thread with id '{thread_id[:128]}'.")
+        found, next_after = known
         return Page(
-            data=[self._fresh(_ITEM.validate_json(r["data"]["S"]), context) for r in records],
+            data=[self._fresh(_ITEM.validate_json(r["data"]["S"]), context) for r in found],
             has_more=next_after is not None,
             after=next_after,
         )
@@ -340,7 +279,7 @@ class DynamoDBStore(Store[RequestContext]):
         return {
             "user_id": {"S": context.user_id},
             "sk": {"S": _item_sk(thread_id, item.id)},
-            "order_key": {"S": f"item#{thread_id}#{_stamp(item.created_at)}#{item.id}"},
+            "order_key": {"S": records.item_order_key(thread_id, item.created_at, item.id)},
             "thread_id": {"S": thread_id},
             "data": {"S": _ITEM.dump_json(item).decode()},
         }
@@ -370,43 +309,6 @@ class DynamoDBStore(Store[RequestContext]):
             return
         await _call("delete_item", TableName=self.table, Key=key)
 
-    # ---- threads imported from hosted ChatKit ----------------------------------------------
-    async def load_import_mark(self, thread_id: str, context: RequestContext) -> dict[str, Any] | None:
-        """Where the last import of this hosted thread stopped, or None if it was never imported."""
-        record = await self._get(context.user_id, _mark_sk(thread_id))
-        return None if record is None else json.loads(record["data"]["S"])
-
-    async def save_imported(
-        self,
-        thread_id: str,
-        items: list[ThreadItem],
-        context: RequestContext,
-        *,
-        thread: ThreadMetadata | None = None,
-        mark: dict[str, Any] | None = None,
-    ) -> None:
-        """Write imported ``items`` of the thread, then (if given) the thread and its import mark.
-
-        Records are the ones ``save_item`` and ``save_thread`` write, sent by BatchWriteItem, 25 a
-        request. The thread and its mark go in the last request, so a mark never claims items that
-        are not stored yet.
-        """
-        requests = [{"PutRequest": {"Item": self._item_record(thread_id, item, context)}} for item in items]
-        if thread is not None:
-            record = self._thread_record(thread, context)
-            if context.turn.thread_id == thread_id:
-                context.turn.thread = record
-            requests.append({"PutRequest": {"Item": record}})
-        if mark is not None:
-            record = {
-                "user_id": {"S": context.user_id},
-                "sk": {"S": _mark_sk(thread_id)},
-                "thread_id": {"S": thread_id},
-                "data": {"S": json.dumps(mark, sort_keys=True)},
-            }
-            requests.append({"PutRequest": {"Item": record}})
-        await self._write_batch(requests)
-
     async def flush(self, context: RequestContext) -> None:
         """Send the writes the turn holds (BatchWriteItem, 25 a request); the service calls this
         at the end of every streamed answer, before the stream ends."""
@@ -423,17 +325,7 @@ class DynamoDBStore(Store[RequestContext]):
         await _call("put_item", TableName=self.table, Item=record)
 
     async def _write_batch(self, requests: list[dict[str, Any]]) -> None:
-        """BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed."""
-        for index in range(0, len(requests), BATCH_SIZE):
-            pending = requests[index : index + BATCH_SIZE]
-            for attempt in range(5):
-                response = await _call("batch_write_item", RequestItems={self.table: pending})
-                pending = response.get("UnprocessedItems", {}).get(self.table, [])
-                if not pending:
-                    break
-                await asyncio.sleep(0.05 * 2**attempt)
-            else:
-                raise RuntimeError(f"DynamoDB left {len(pending)} writes unprocessed five times")
+        await asyncio.to_thread(batch_write, self.table, requests)
 
     # ---- attachments ---------------------------------------------------------------------
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
@@ -443,13 +335,13 @@ class DynamoDBStore(Store[RequestContext]):
         stored = attachment.model_copy(update={"upload_descriptor": None})
         record: dict[str, Any] = {
             "user_id": {"S": context.user_id},
-            "sk": {"S": f"attachment#{attachment.id}"},
+            "sk": {"S": records.attachment_sk(attachment.id)},
             "data": {"S": _ATTACHMENT.dump_json(stored).decode()},
         }
         if attachment.thread_id:
             _check_id(attachment.thread_id)
             record["thread_id"] = {"S": attachment.thread_id}
-            record["order_key"] = {"S": f"attachment#{attachment.thread_id}#{attachment.id}"}
+            record["order_key"] = {"S": records.attachment_order_key(attachment.thread_id, attachment.id)}
             if self.files is not None:
                 await self.files.mark_attached(context.user_id, attachment.id)
         else:
@@ -458,7 +350,7 @@ class DynamoDBStore(Store[RequestContext]):
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         _check_attachment_id(attachment_id)
-        record = await self._get(context.user_id, f"attachment#{attachment_id}")
+        record = await self._get(context.user_id, records.attachment_sk(attachment_id))
         if record is None:
             raise NotFoundError(f"No attachment with id '{attachment_id[:128]}'.")
         return self._fresh_attachment(_ATTACHMENT.validate_json(record["data"]["S"]), context)
@@ -468,7 +360,7 @@ class DynamoDBStore(Store[RequestContext]):
         await _call(
             "delete_item",
             TableName=self.table,
-            Key={"user_id": {"S": context.user_id}, "sk": {"S": f"attachment#{attachment_id}"}},
+            Key={"user_id": {"S": context.user_id}, "sk": {"S": records.attachment_sk(attachment_id)}},
         )
 
     def _fresh(self, item: ThreadItem, context: RequestContext) -> ThreadItem:
@@ -501,10 +393,10 @@ class DynamoDBStore(Store[RequestContext]):
         if missing:
             raise NotFoundError(f"No item with id '{missing[0][:128]}' in thread '{thread_id[:128]}'.")
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        records = [
+        votes = [
             {
                 "user_id": {"S": context.user_id},
-                "sk": {"S": f"feedback#{thread_id}#{item_id}"},
+                "sk": {"S": records.feedback_sk(thread_id, item_id)},
                 "thread_id": {"S": thread_id},
                 "item_id": {"S": item_id},
                 "kind": {"S": kind},
@@ -512,7 +404,7 @@ class DynamoDBStore(Store[RequestContext]):
             }
             for item_id in unique
         ]
-        await self._write_batch([{"PutRequest": {"Item": record}} for record in records])
+        await self._write_batch([{"PutRequest": {"Item": vote}} for vote in votes])
 
     async def _existing(self, keys: list[dict[str, Any]]) -> set[str]:
         """The sort keys among ``keys`` that exist (one BatchGetItem, retried for unprocessed keys)."""
@@ -540,55 +432,16 @@ class DynamoDBStore(Store[RequestContext]):
     async def _page(
         self, context: RequestContext, prefix: str, limit: int, after: str | None, order: str
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Up to ``limit`` records under ``prefix`` in ``order``, and the cursor of the next page.
-
-        One Query for ``limit + 1`` records: the extra one only says whether more exist, so
-        ``has_more`` is exact (a bare LastEvaluatedKey can point at an empty next page).
-        """
-        _check_page(limit, order)
+        """Up to ``limit`` records under ``prefix`` in ``order``, and the cursor of the next page."""
+        records.check_page(limit, order)
         await self.flush(context)
-        records, more = await self._query_page(context.user_id, prefix, limit, after, order)
-        return records, _cursor(records[-1]) if more else None
+        found, more = await self._query_page(context.user_id, prefix, limit, after, order)
+        return found, records.page_cursor(found[-1]) if more else None
 
     async def _query_page(
         self, user_id: str, prefix: str, limit: int, after: str | None, order: str
     ) -> tuple[list[dict[str, Any]], bool]:
-        """Up to ``limit`` records under ``prefix`` in ``order``, and whether more follow."""
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": ORDER_INDEX,
-            "KeyConditionExpression": "user_id = :u AND begins_with(order_key, :p)",
-            "ExpressionAttributeValues": {":u": {"S": user_id}, ":p": {"S": prefix}},
-            "ScanIndexForward": order == "asc",
-            "ConsistentRead": True,
-            "Limit": limit + 1,
-            # What pages are made of (the model, and the cursor's keys), nothing else: a page of
-            # items is the largest answer of a turn, and every attribute is parsed on both ends.
-            "ProjectionExpression": "sk, order_key, #data",
-            "ExpressionAttributeNames": {"#data": "data"},
-        }
-        start_key = decode_cursor(after, user_id)
-        if start_key is not None:
-            position = start_key.get("order_key", {}).get("S", "")
-            if set(start_key) != {"user_id", "sk", "order_key"} or not position.startswith(prefix):
-                raise InvalidInput(
-                    "after is not valid for this listing: pass the previous page's 'after' unchanged."
-                )
-            request["ExclusiveStartKey"] = start_key
-        response = await _call("query", **request)
-        records = response.get("Items", [])
-        return records[:limit], len(records) > limit
-
-
-def _check_page(limit: int, order: str) -> None:
-    if order not in ("asc", "desc"):
-        raise InvalidInput("order must be 'asc' or 'desc'.")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_LIMIT_MAX:
-        raise InvalidInput(f"limit must be a whole number from 1 to {PAGE_LIMIT_MAX}.")
-
-
-def _cursor(record: dict[str, Any]) -> str | None:
-    return encode_cursor({"sk": record["sk"], "order_key": record["order_key"]})
+        return await asyncio.to_thread(records.query_page, self.table, user_id, prefix, limit, after, order)
 
 
 def _remember(turn: Turn, thread_id: str, record: dict[str, Any]) -> None:
@@ -617,13 +470,13 @@ def _known_page(
         or order != "desc"
     ):
         return None
-    _check_page(limit, order)
+    records.check_page(limit, order)
     newest = turn.items[::-1]
     if len(newest) < limit and not turn.all_items:
         return None
     page = newest[:limit]
     more = len(newest) > limit or not turn.all_items
-    return page, _cursor(page[-1]) if more else None
+    return page, records.page_cursor(page[-1]) if more else None
 
 
 async def _call(operation: str, **request: Any) -> dict[str, Any]:
@@ -631,40 +484,23 @@ async def _call(operation: str, **request: Any) -> dict[str, Any]:
     return await asyncio.to_thread(getattr(client("dynamodb"), operation), **request)
 
 
-def accepts_id(value: object) -> bool:
-    """Whether ``value`` can be a thread or item id in this store."""
-    return isinstance(value, str) and bool(_ID.match(value))
-
-
 def _check_id(value: str) -> None:
-    if not isinstance(value, str) or not _ID.match(value):
+    if not accepts_id(value):
         raise NotFoundError(f"No thread with id '{str(value)[:128]}'.")
 
 
 def _check_attachment_id(value: str) -> None:
-    if not isinstance(value, str) or not _ID.match(value):
+    if not accepts_id(value):
         raise NotFoundError(f"No attachment with id '{str(value)[:128]}'.")
 
 
 def _thread_sk(thread_id: str) -> str:
     _check_id(thread_id)
-    return f"thread#{thread_id}"
+    return records.thread_sk(thread_id)
 
 
 def _item_sk(thread_id: str, item_id: str) -> str:
     _check_id(thread_id)
-    if not isinstance(item_id, str) or not _ID.match(item_id):
+    if not accepts_id(item_id):
         raise NotFoundError(f"No item with id '{str(item_id)[:128]}'.")
-    return f"item#{thread_id}#{item_id}"
-
-
-def _mark_sk(thread_id: str) -> str:
-    _check_id(thread_id)
-    return f"hosted#{thread_id}"
-
-
-def _stamp(moment: datetime) -> str:
-    """A sortable timestamp; ChatKit stamps items with naive local time, Lambda's local is UTC."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="microseconds")
+    return records.item_sk(thread_id, item_id)

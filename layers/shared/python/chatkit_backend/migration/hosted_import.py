@@ -12,7 +12,7 @@ and writes each one into the self-hosted store, so ``POST /chatkit`` shows it to
   are set apart by a microsecond per position, so the store's time order is the hosted order.
 - Each item becomes the ``openai-chatkit`` item that shows the same thing (``convert_item``).
   One that cannot be converted is counted and logged by its type, never dropped in silence.
-- Idempotent and resumable: an import mark per thread (see the store) records where the last
+- Idempotent and resumable: an import mark per thread (``ImportStore``) records where the last
   import stopped. A rerun re-reads from the last imported item on, writes only what is new or
   changed, and leaves alone a thread the user deleted here since.
 - A 429 or 5XX is retried with backoff, honouring ``Retry-After``; a thread that still fails is
@@ -78,7 +78,9 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from chatkit_backend import limits
-from chatkit_backend.chat.store import IMPORTED_METADATA, DynamoDBStore, RequestContext, accepts_id
+from chatkit_backend.chat import records
+from chatkit_backend.chat.records import accepts_id
+from chatkit_backend.chat.store import IMPORTED_METADATA, DynamoDBStore, RequestContext
 from chatkit_backend.errors import InvalidInput
 from chatkit_backend.observability import logger
 from chatkit_backend.openai_key import openai_api_key
@@ -109,6 +111,50 @@ TOKEN_VERSION = 1
 _WIDGET = TypeAdapter(WidgetRoot)
 _ITEM = TypeAdapter(ThreadItem)
 T = TypeVar("T")
+
+
+# ---- the store, with the import marks -----------------------------------------------------
+class ImportStore(DynamoDBStore):
+    """The chat's store, plus what only the import writes: a thread's import mark
+    (``hosted#<thread_id>``, ``data`` = where the last import stopped) and its items in batches."""
+
+    async def load_import_mark(self, thread_id: str, context: RequestContext) -> dict[str, Any] | None:
+        """Where the last import of this hosted thread stopped, or None if it was never imported."""
+        if not accepts_id(thread_id):
+            raise NotFoundError(f"No thread with id '{str(thread_id)[:128]}'.")
+        record = await self._get(context.user_id, records.mark_sk(thread_id))
+        return None if record is None else json.loads(record["data"]["S"])
+
+    async def save_imported(
+        self,
+        thread_id: str,
+        items: list[ThreadItem],
+        context: RequestContext,
+        *,
+        thread: ThreadMetadata | None = None,
+        mark: dict[str, Any] | None = None,
+    ) -> None:
+        """Write imported ``items`` of the thread, then (if given) the thread and its import mark.
+
+        Records are the ones ``save_item`` and ``save_thread`` write, sent by BatchWriteItem, 25 a
+        request. The thread and its mark go in the last request, so a mark never claims items that
+        are not stored yet.
+        """
+        requests = [{"PutRequest": {"Item": self._item_record(thread_id, item, context)}} for item in items]
+        if thread is not None:
+            record = self._thread_record(thread, context)
+            if context.turn.thread_id == thread_id:
+                context.turn.thread = record
+            requests.append({"PutRequest": {"Item": record}})
+        if mark is not None:
+            record = {
+                "user_id": {"S": context.user_id},
+                "sk": {"S": records.mark_sk(thread_id)},
+                "thread_id": {"S": thread_id},
+                "data": {"S": json.dumps(mark, sort_keys=True)},
+            }
+            requests.append({"PutRequest": {"Item": record}})
+        await self._write_batch(requests)
 
 
 # ---- converting one hosted thread or item -----------------------------------------------
@@ -619,7 +665,7 @@ class HostedImport:
     def __init__(self, settings: ImportSettings, secrets: SecretCache | None = None) -> None:
         self.settings = settings
         self.secrets = secrets or SecretCache()
-        self.store = DynamoDBStore(settings.chatkit_table)
+        self.store = ImportStore(settings.chatkit_table)
 
     def run(
         self, request: ImportRequest, deadline: Deadline | None = None, progress: Progress | None = None
