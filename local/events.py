@@ -133,9 +133,11 @@ def http_event(
     path_params: dict[str, str] | None = None,
     user_id: str | None = "user-1",
     token_use: str = "user",
+    expires_at: int | None = None,
     route_key: str | None = None,
 ) -> dict[str, Any]:
-    """A test's event for ``method path`` as the authorizer would have let ``user_id`` through."""
+    """A test's event for ``method path`` as the authorizer would have let ``user_id`` through
+    (with a session token's ``expires_at`` when given)."""
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     if isinstance(body, (dict, list)):
         body = json.dumps(body)
@@ -143,7 +145,11 @@ def http_event(
     raw_body = body.encode() if isinstance(body, str) else body
     if raw_body is not None:
         headers.setdefault("content-length", str(len(raw_body)))
-    context = None if user_id is None else {"user_id": user_id, "token_use": token_use}
+    context: dict[str, str] | None = None
+    if user_id is not None:
+        context = {"user_id": user_id, "token_use": token_use}
+        if expires_at is not None:
+            context["expires_at"] = str(expires_at)
     return gateway_event(
         method.upper(),
         path,

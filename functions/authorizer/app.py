@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatkit_backend.authorizer import allow, bearer_token, deny
+from chatkit_backend.authorizer import allow, bearer_token, deny, works_here
 from chatkit_backend.errors import DependencyUnavailable
 from chatkit_backend.jwks import KeysUnavailable
 from chatkit_backend.observability import logger
@@ -44,6 +44,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception:
         logger.exception("token could not be checked", extra={"auth": "error"})
         raise
+    if not works_here(event, verified):
+        logger.info("token rejected", extra={"auth": "deny", "reason": "session_token_not_for_this_api"})
+        return deny(event)
     return allow(event, verified)
 
 

@@ -4,7 +4,7 @@ Keys and tokens are made at import. The verifier is the real ``TokenVerifier``; 
 sources are in memory (a dict instead of Secrets Manager, functions instead of the JWKS and
 metadata URLs), so what is measured is the warm path: no network, as in a warm Lambda container.
 
-- as bench rows: ``verify_hs256_user``, ``verify_mcp``, ``verify_eddsa`` are the authorizer's
+- as bench rows: ``verify_hs256_user``, ``verify_session``, ``verify_eddsa`` are the authorizer's
   check (the event is ignored); ``mcp_check_hs256_user`` and ``mcp_check_oauth`` are McpFunction's
   check on /mcp (``ResourceServer``: header parsing, the same verify for the resource, the scope
   check), next to the floor in local/bench/peers/jwt_floor.py;
@@ -24,7 +24,7 @@ from chatkit_backend.jwks import JwksCache
 from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
 from chatkit_backend.oauth import AuthorizationServer
 from chatkit_backend.secret_cache import CURRENT, PREVIOUS, SecretVersion
-from chatkit_backend.tokens import SigningKeys, TokenVerifier, mint_mcp_token
+from chatkit_backend.tokens import SigningKeys, TokenVerifier, mint_session_token
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 ISSUER = AUDIENCE = "https://app.example.test"
@@ -46,8 +46,8 @@ class MemorySecrets:
 
 
 USER_SECRET = secrets.token_urlsafe(48)
-MCP_CURRENT = secrets.token_urlsafe(48)
-MCP_PREVIOUS = secrets.token_urlsafe(48)
+SESSION_CURRENT = secrets.token_urlsafe(48)
+SESSION_PREVIOUS = secrets.token_urlsafe(48)
 EDDSA_KEY = ed25519.Ed25519PrivateKey.generate()
 EDDSA_JWK = {
     **json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(EDDSA_KEY.public_key())),
@@ -65,10 +65,14 @@ OAUTH_JWK = {
 }
 
 _cache: Any = MemorySecrets(
-    {("user", CURRENT): USER_SECRET, ("mcp", CURRENT): MCP_CURRENT, ("mcp", PREVIOUS): MCP_PREVIOUS}
+    {
+        ("user", CURRENT): USER_SECRET,
+        ("session", CURRENT): SESSION_CURRENT,
+        ("session", PREVIOUS): SESSION_PREVIOUS,
+    }
 )
 VERIFIER = TokenVerifier(
-    mcp_keys=SigningKeys("mcp", _cache, (CURRENT, PREVIOUS)),
+    session_keys=SigningKeys("session", _cache, (CURRENT, PREVIOUS)),
     user_keys=SigningKeys("user", _cache, (CURRENT,)),
     jwks=JwksCache("https://app.example.test/api/auth/jwks", fetch=lambda url: {"keys": [EDDSA_JWK]}),
     issuer=ISSUER,
@@ -89,9 +93,9 @@ def _claims() -> dict[str, Any]:
 
 TOKENS = {
     "hs256_user": jwt.encode(_claims(), USER_SECRET, algorithm="HS256"),
-    "mcp": mint_mcp_token("bench-user", MCP_CURRENT, 3600),
-    # The worst MCP case short of a refresh: signed with AWSPREVIOUS, so AWSCURRENT misses first.
-    "mcp_previous_key": mint_mcp_token("bench-user", MCP_PREVIOUS, 3600),
+    "session": mint_session_token("bench-user", SESSION_CURRENT, 3600).token,
+    # The worst session case short of a refresh: signed with AWSPREVIOUS, so AWSCURRENT misses first.
+    "session_previous_key": mint_session_token("bench-user", SESSION_PREVIOUS, 3600).token,
     "eddsa": jwt.encode(_claims(), EDDSA_KEY, algorithm="EdDSA", headers={"kid": "bench"}),
     # What Better Auth's MCP plugin issues: at+jwt, EdDSA, bound to the resource, with scopes.
     "oauth_access_token": jwt.encode(
@@ -113,8 +117,8 @@ def verify_hs256_user(event: Any, context: Any) -> dict[str, Any]:
     return {"user_id": VERIFIER.verify(TOKENS["hs256_user"]).user_id}
 
 
-def verify_mcp(event: Any, context: Any) -> dict[str, Any]:
-    return {"user_id": VERIFIER.verify(TOKENS["mcp"]).user_id}
+def verify_session(event: Any, context: Any) -> dict[str, Any]:
+    return {"user_id": VERIFIER.verify(TOKENS["session"]).user_id}
 
 
 def verify_eddsa(event: Any, context: Any) -> dict[str, Any]:

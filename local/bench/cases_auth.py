@@ -103,8 +103,8 @@ CASES = [
     ),
     Case(
         "auth: verify HS256, keys cached",
-        "MCP token, AWSCURRENT+PREVIOUS (ours)",
-        "local/bench/auth_micro.py:verify_mcp",
+        "session token, AWSCURRENT+PREVIOUS (ours)",
+        "local/bench/auth_micro.py:verify_session",
         ANY_EVENT,
         iterations=2000,
         sys_path=SHARED,

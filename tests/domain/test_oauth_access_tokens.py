@@ -232,7 +232,7 @@ def verifier(
         ISSUER, fetch=Documents({metadata_urls(ISSUER)[0]: metadata()}), jwks=jwks_of(server_key), **kw
     )
     return TokenVerifier(
-        mcp_keys=None,
+        session_keys=None,
         user_keys=None,
         jwks=jwks_of(frontend_key)("https://app.example.test/api/auth/jwks"),
         issuer=user_issuer,
@@ -364,7 +364,7 @@ def test_oauth_is_on_only_with_settings_that_can_work(settings: tuple[str, ...],
     from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
 
     server = ResourceServer(
-        McpAuthSettings(*settings), TokenVerifier(mcp_keys=None, user_keys=None, jwks=None)
+        McpAuthSettings(*settings), TokenVerifier(session_keys=None, user_keys=None, jwks=None)
     )
     assert server.oauth is oauth
 
@@ -374,7 +374,7 @@ def test_a_custom_resource_url_names_its_own_metadata_url() -> None:
 
     server = ResourceServer(
         McpAuthSettings("HTTPS://Tasks.Example.TEST/v1/mcp/", ISSUER, "tasks:read", "", ""),
-        TokenVerifier(mcp_keys=None, user_keys=None, jwks=None),
+        TokenVerifier(session_keys=None, user_keys=None, jwks=None),
     )
     endpoint = server.endpoint("abc123.execute-api.us-east-1.amazonaws.com")
     assert endpoint is not None
@@ -402,7 +402,7 @@ def test_without_a_custom_url_the_resource_is_where_the_request_came(
     from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
 
     server = ResourceServer(
-        McpAuthSettings("", ISSUER, "", "", ""), TokenVerifier(mcp_keys=None, user_keys=None, jwks=None)
+        McpAuthSettings("", ISSUER, "", "", ""), TokenVerifier(session_keys=None, user_keys=None, jwks=None)
     )
     endpoint = server.endpoint(domain)
     assert (endpoint.resource if endpoint else None) == resource

@@ -13,6 +13,7 @@ from typing import Any
 
 import jwt
 import pytest
+from chatkit_backend.tokens import mint_session_token
 
 from local.rotate import STEPS, begin_rotation
 from local.template import ROOT
@@ -43,7 +44,12 @@ def load(path: Any, token: str | None) -> dict[str, Any]:
 
 
 def test_every_authorizer_fixture_has_an_expectation() -> None:
-    assert {path.name for path in AUTHORIZER_EVENTS.glob("*.json")} == {*EXPECTED, "rest_token.json"}
+    assert {path.name for path in AUTHORIZER_EVENTS.glob("*.json")} == {
+        *EXPECTED,
+        "rest_token.json",
+        "session_token_http.json",
+        "session_token_rest.json",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -95,3 +101,22 @@ def test_rotation_fixtures_run_one_rotation_in_order(aws: Any, invoke: Any) -> N
         current["SecretString"],
         algorithms=["HS256"],
     )
+
+
+def test_session_token_fixtures_pass_on_chatkit_only(aws: Any, invoke: Any) -> None:
+    """A session token is allowed on the REST API (POST /chatkit) with its expiry, denied on the HTTP API."""
+    key = aws.client("secretsmanager").get_secret_value(
+        SecretId=aws.physical_id("TokenSigningSecret"), VersionStage="AWSCURRENT"
+    )["SecretString"]
+    session = mint_session_token("alice", key, 600)
+
+    rest = invoke("AuthorizerFunction", load(AUTHORIZER_EVENTS / "session_token_rest.json", session.token))
+    http = invoke("AuthorizerFunction", load(AUTHORIZER_EVENTS / "session_token_http.json", session.token))
+
+    assert rest["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert rest["context"] == {
+        "user_id": "alice",
+        "token_use": "session",
+        "expires_at": str(session.expires_at),
+    }
+    assert http == {"isAuthorized": False}

@@ -9,7 +9,7 @@ from typing import Any
 
 import jwt
 import pytest
-from chatkit_backend.tokens import mint_mcp_token
+from chatkit_backend.tokens import mint_session_token
 
 from tests.support.auth import (
     JwksServer,
@@ -20,9 +20,10 @@ from tests.support.auth import (
     http_api_event,
     new_key,
     random_secret,
+    rest_api_event,
     signing_secrets,
 )
-from tests.support.auth_cases import REJECTIONS, Case, World, bearer
+from tests.support.auth_cases import REJECTIONS, Case, World, bearer, session_token
 
 
 @pytest.fixture
@@ -36,6 +37,12 @@ def world(
 
 def decide(handler: Any, authorization: str | None) -> dict[str, Any]:
     return handler.handler(http_api_event(authorization), None)
+
+
+def allowed_on_chatkit(handler: Any, authorization: str) -> bool:
+    """Whether the REST API's authorizer lets the request through to POST /chatkit."""
+    answer = handler.handler(rest_api_event(authorization), None)
+    return answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
 
 
 # ---- accepted ------------------------------------------------------------------------------
@@ -78,58 +85,88 @@ def test_replacing_the_shared_user_secret_retires_the_old_one_at_once(world: Wor
 
 def test_a_key_two_rotations_old_is_refused_when_the_cache_expires(world: World) -> None:
     handler = world.handler()
-    old = mint_mcp_token("carol", world.mcp_key, 300)
-    assert decide(handler, bearer(old))["isAuthorized"] is True
-    world.rotate_mcp_key()
-    world.rotate_mcp_key()
+    old = session_token("carol", world.session_key)
+    assert allowed_on_chatkit(handler, bearer(old))
+    world.rotate_session_key()
+    world.rotate_session_key()
 
-    handler.service.mcp_keys._cache.max_age = 0  # what 60 s later looks like to the cache
+    handler.service.session_keys._cache.max_age = 0  # what 60 s later looks like to the cache
 
-    assert decide(handler, bearer(old)) == {"isAuthorized": False}
+    assert not allowed_on_chatkit(handler, bearer(old))
 
 
-def test_mcp_token_passes_as_mcp(world: World) -> None:
-    token = mint_mcp_token("carol", world.mcp_key, 300)
+def test_a_session_token_passes_on_chatkit_with_its_expiry(world: World) -> None:
+    minted = mint_session_token("carol", world.session_key, 300)
 
-    assert decide(world.handler(), bearer(token)) == {
-        "isAuthorized": True,
-        "context": {"user_id": "carol", "token_use": "mcp"},
+    answer = world.handler().handler(rest_api_event(bearer(minted.token)), None)
+
+    assert answer["principalId"] == "carol"
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    # REST API passes context values on as strings; ChatKitFunction refuses the token after it.
+    assert answer["context"] == {
+        "user_id": "carol",
+        "token_use": "session",
+        "expires_at": str(minted.expires_at),
     }
 
 
-def test_mcp_token_minted_before_a_rotation_still_passes_after_it(world: World) -> None:
-    token = mint_mcp_token("carol", world.mcp_key, 300)
+@pytest.mark.parametrize(
+    "route_key",
+    [
+        "POST /api/chatkit/session",
+        "GET /api/chatkit/threads",
+        "PUT /api/chatkit/threads/{thread_id}",
+        "DELETE /api/chatkit/threads/{thread_id}",
+        "GET /api/me/export",
+        "DELETE /api/me",
+        "POST /mcp",
+    ],
+)
+def test_a_session_token_is_denied_on_every_http_api_route(world: World, route_key: str) -> None:
+    token = session_token("carol", world.session_key)
+
+    with captured_logs() as logs:
+        answer = world.handler().handler(http_api_event(bearer(token), route_key=route_key), None)
+
+    assert answer == {"isAuthorized": False}
+    assert [r["reason"] for r in logs.records() if r.get("auth") == "deny"] == [
+        "session_token_not_for_this_api"
+    ]
+
+
+def test_a_session_token_minted_before_a_rotation_still_passes_after_it(world: World) -> None:
+    token = session_token("carol", world.session_key)
     handler = world.handler()
-    assert decide(handler, bearer(token))["isAuthorized"] is True
+    assert allowed_on_chatkit(handler, bearer(token))
 
-    world.rotate_mcp_key()
-    handler.service.mcp_keys._cache.clear()
+    world.rotate_session_key()
+    handler.service.session_keys._cache.clear()
 
-    assert decide(handler, bearer(token))["isAuthorized"] is True
-    assert decide(world.handler(), bearer(token))["isAuthorized"] is True
+    assert allowed_on_chatkit(handler, bearer(token))
+    assert allowed_on_chatkit(world.handler(), bearer(token))
 
 
 def test_token_signed_with_a_key_newer_than_the_cached_ones_passes_at_once(world: World) -> None:
     handler = world.handler()
-    assert decide(handler, bearer(mint_mcp_token("carol", world.mcp_key, 300)))["isAuthorized"] is True
+    assert allowed_on_chatkit(handler, bearer(session_token("carol", world.session_key)))
 
-    world.rotate_mcp_key()
-    fresh = mint_mcp_token("carol", world.mcp_key, 300)
+    world.rotate_session_key()
+    fresh = session_token("carol", world.session_key)
 
-    assert decide(handler, bearer(fresh))["isAuthorized"] is True
+    assert allowed_on_chatkit(handler, bearer(fresh))
 
 
 def test_a_key_two_rotations_old_is_refused_once_the_newer_key_was_read(world: World) -> None:
     handler = world.handler()
-    old = mint_mcp_token("carol", world.mcp_key, 300)
-    assert decide(handler, bearer(old))["isAuthorized"] is True
+    old = session_token("carol", world.session_key)
+    assert allowed_on_chatkit(handler, bearer(old))
 
-    world.rotate_mcp_key()
-    world.rotate_mcp_key()
-    newest = mint_mcp_token("carol", world.mcp_key, 300)
-    assert decide(handler, bearer(newest))["isAuthorized"] is True
+    world.rotate_session_key()
+    world.rotate_session_key()
+    newest = session_token("carol", world.session_key)
+    assert allowed_on_chatkit(handler, bearer(newest))
 
-    assert decide(handler, bearer(old)) == {"isAuthorized": False}
+    assert not allowed_on_chatkit(handler, bearer(old))
 
 
 def test_token_without_kid_passes_when_the_jwks_has_one_key_of_its_algorithm(world: World) -> None:
@@ -165,11 +202,11 @@ def test_rest_token_event_gets_an_allow_policy_for_the_stage_with_the_context(wo
 
 
 def test_rest_request_event_reads_the_header_whatever_its_case(world: World) -> None:
-    token = mint_mcp_token("frank", world.mcp_key, 300)
+    token = jwt.encode(claims("frank"), world.user_secret, algorithm="HS256")
     event = {
         "type": "REQUEST",
-        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/POST/mcp",
-        "headers": {"Authorization": bearer(token)},
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/POST/chatkit",
+        "headers": {"aUtHoRiZaTiOn": bearer(token)},
         "requestContext": {"requestId": "r-2"},
     }
 
@@ -177,7 +214,7 @@ def test_rest_request_event_reads_the_header_whatever_its_case(world: World) -> 
 
     assert answer["principalId"] == "frank"
     assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
-    assert answer["context"] == {"user_id": "frank", "token_use": "mcp"}
+    assert answer["context"] == {"user_id": "frank", "token_use": "user"}
 
 
 def test_rest_event_with_a_bad_token_gets_a_deny_policy(world: World) -> None:
@@ -289,7 +326,7 @@ def test_asymmetric_tokens_are_refused_when_jwks_has_no_issuer_or_audience(world
     assert answer == {"isAuthorized": False}
     assert world.jwks.requests == 0
     assert "JWT_ISSUER and JWT_AUDIENCE are required" in logs.text
-    assert decide(handler, bearer(mint_mcp_token("u", world.mcp_key, 60)))["isAuthorized"] is True
+    assert allowed_on_chatkit(handler, bearer(session_token("u", world.session_key, 60)))
 
 
 def test_unreachable_jwks_fails_loudly_instead_of_caching_a_deny(world: World) -> None:
@@ -299,4 +336,4 @@ def test_unreachable_jwks_fails_loudly_instead_of_caching_a_deny(world: World) -
         decide(handler, bearer(world.keys["EdDSA"].sign(claims())))
 
     assert any(record.get("auth") == "error" for record in logs.records())
-    assert decide(handler, bearer(mint_mcp_token("u", world.mcp_key, 60)))["isAuthorized"] is True
+    assert allowed_on_chatkit(handler, bearer(session_token("u", world.session_key, 60)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -319,13 +320,23 @@ def test_bad_requests_get_a_clear_error_and_change_nothing(
 
 
 @pytest.mark.parametrize(
-    ("user_id", "token_use", "status"),
-    [(None, "user", 401), ("", "user", 401), ("alice", "mcp", 403), ("alice", "admin", 401)],
+    ("user_id", "token_use", "expires_in", "status"),
+    [
+        (None, "user", None, 401),
+        ("", "user", None, 401),
+        ("alice", "admin", None, 401),
+        ("alice", "mcp", None, 401),
+        ("alice", "session", None, 401),  # a session without its expiry
+        ("alice", "session", -1, 401),  # expired, though API Gateway still holds the Allow
+        ("alice", "session", 0, 401),
+    ],
 )
 def test_the_caller_comes_from_the_authorizer_context_only(
-    app: Any, aws: Any, user_id: Any, token_use: str, status: int
+    app: Any, aws: Any, user_id: Any, token_use: str, expires_in: int | None, status: int
 ) -> None:
     import httpx
+
+    expires_at = None if expires_in is None else int(time.time()) + expires_in
 
     async def call_app() -> httpx.Response:
         async with httpx.AsyncClient(
@@ -334,12 +345,28 @@ def test_the_caller_comes_from_the_authorizer_context_only(
             return await client.post(
                 "/chatkit",
                 json={"type": "threads.create", "params": {"input": user_message("hi"), "user_id": "bob"}},
-                headers={"x-amzn-request-context": request_context(user_id, token_use)},
+                headers={"x-amzn-request-context": request_context(user_id, token_use, expires_at)},
             )
 
     response = asyncio.run(call_app())
     assert response.status_code == status
     assert table_items(aws, "ChatKitTable") == []
+
+
+def test_a_session_token_before_its_expiry_chats_as_its_user(app: Any, aws: Any, fake: FakeResponses) -> None:
+    fake.script(text("Added."))
+    context = request_context("alice", "session", int(time.time()) + 60)
+
+    response = send(
+        app,
+        {"type": "threads.create", "params": {"input": user_message("Buy milk")}},
+        **{"x-amzn-request-context": context},
+    )
+
+    assert response.status_code == 200 and response.headers["content-type"] == "text/event-stream"
+    [thread] = send(app, {"type": "threads.list", "params": {}}, "alice").json()["data"]
+    assert thread["title"] == "Buy milk"
+    assert send(app, {"type": "threads.list", "params": {}}, "bob").json()["data"] == []
 
 
 def test_without_an_openai_key_chat_is_503_but_history_still_reads(
@@ -393,7 +420,8 @@ FIXTURE_STATUS = {
     "error_custom_action_unknown_thread": 404,
     "error_transcribe_type": 422,
     "error_no_identity": 401,
-    "error_mcp_token": 403,
+    "error_session_expired": 401,
+    "threads_list_session": 200,
     "error_wrong_content_type": 415,
     "error_retry_unknown_thread": 404,
 }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -275,6 +276,13 @@ def _item_ref(kind: str, item_id: str) -> Params:
     return {"item_ids": [item_id]} if kind == "items.feedback" else {"item_id": item_id}
 
 
+def _bobs_item(kind: str) -> str:
+    """Bob's item of the kind the request names."""
+    if "action" in kind:
+        return ID["b_widget"]
+    return ID["b_pending_input"] if "structured" in kind else ID["b_user"]
+
+
 def _attaching(kind: str, params: Params, *attachment_ids: str) -> Params:
     """``params`` naming ``attachment_ids``: in the message sent, or as the attachment to delete."""
     if kind == "attachments.delete":
@@ -287,21 +295,20 @@ def _attaching(kind: str, params: Params, *attachment_ids: str) -> Params:
 STATES: dict[str, tuple[list[str], Callable[[str, Params], Any], int | dict[str, int]]] = {
     "unknown thread": (NAMES_THREAD, lambda k, p: _with(p, thread_id="thr_never_created"), 404),
     "another user's thread": (NAMES_THREAD, lambda k, p: _with(p, thread_id=B), 404),
+    "another user's thread, with a session token": (NAMES_THREAD, lambda k, p: _with(p, thread_id=B), 404),
     "malformed thread id": (NAMES_THREAD, lambda k, p: _with(p, thread_id="../thr#x" + "y" * 300), 404),
     "unknown item": (NAMES_ITEM, lambda k, p: _with(p, **_item_ref(k, "msg_never_created")), 404),
     "another user's item": (
         NAMES_ITEM,
         lambda k, p: _with(
             p,
-            **_item_ref(
-                k,
-                ID["b_widget"]
-                if "action" in k
-                else ID["b_pending_input"]
-                if "structured" in k
-                else ID["b_user"],
-            ),
+            **_item_ref(k, _bobs_item(k)),
         ),
+        404,
+    ),
+    "another user's item, with a session token": (
+        NAMES_ITEM,
+        lambda k, p: _with(p, thread_id=B, **_item_ref(k, _bobs_item(k))),
         404,
     ),
     "item of another thread": (NAMES_ITEM, lambda k, p: _with(p, **_item_ref(k, ID["a2_user"])), 404),
@@ -483,7 +490,7 @@ STATES: dict[str, tuple[list[str], Callable[[str, Params], Any], int | dict[str,
     ),
     "wrong content type": (list(VALID), lambda k, p: p, 415),
     "no user identity": (list(VALID), lambda k, p: p, 401),
-    "an MCP token": (list(VALID), lambda k, p: p, 403),
+    "an expired session token": (list(VALID), lambda k, p: p, 401),
 }
 
 
@@ -516,8 +523,11 @@ def _send(world: World, case: Case) -> Any:
         headers["content-type"] = "text/plain;charset=UTF-8"
     elif case.state == "no user identity":
         headers["x-amzn-request-context"] = request_context(None)
-    elif case.state == "an MCP token":
-        headers["x-amzn-request-context"] = request_context(ALICE, "mcp")
+    elif case.state.endswith("with a session token"):
+        headers["x-amzn-request-context"] = request_context(ALICE, "session", int(time.time()) + 600)
+    elif case.state == "an expired session token":
+        # Its exp has passed while API Gateway still holds the authorizer's Allow for it.
+        headers["x-amzn-request-context"] = request_context(ALICE, "session", int(time.time()) - 1)
     body = json.dumps(case.body)
     for stand_in, task_id in world.tasks.items():
         body = body.replace(json.dumps(stand_in)[1:-1], task_id)

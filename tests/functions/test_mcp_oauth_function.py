@@ -130,19 +130,18 @@ def test_refusals_are_logged_with_a_reason_and_never_the_token(
     assert not any(token in logs.text for token in tokens)
 
 
-def test_the_mcp_token_of_a_chatkit_session_keeps_every_tool_without_scopes(invoke: Any, aws: Any) -> None:
-    from chatkit_backend.tokens import mint_mcp_token
+def test_a_chat_session_token_is_refused_on_mcp(invoke: Any, aws: Any) -> None:
+    from tests.support.auth_cases import session_token
 
     key = aws.client("secretsmanager").get_secret_value(
         SecretId=aws.physical_id("TokenSigningSecret"), VersionStage="AWSCURRENT"
     )["SecretString"]
-    add = request("tools/call", {"name": "add_task", "arguments": {"title": "from the workflow"}})
+    add = request("tools/call", {"name": "add_task", "arguments": {"title": "from a chat session"}})
 
-    answer = call(
-        invoke,
-        mint_mcp_token("alice", key, 300),
-        {"MCP_AUTHORIZATION_SERVER": "https://app.example.test/api/auth"},
-        add,
-    )
+    for env in ({"MCP_AUTHORIZATION_SERVER": "https://app.example.test/api/auth"}, {}):
+        answer = call(invoke, session_token("alice", key), env, add)
 
-    assert answer["statusCode"] == 200 and json.loads(answer["body"])["result"]["isError"] is False
+        assert answer["statusCode"] == 401
+        assert 'error="invalid_token"' in answer["headers"]["www-authenticate"]
+        assert "chat session" in answer["headers"]["www-authenticate"]
+    assert aws.client("dynamodb").scan(TableName=aws.physical_id("TasksTable"))["Items"] == []

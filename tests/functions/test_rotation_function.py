@@ -7,18 +7,18 @@ from typing import Any
 
 import pytest
 from chatkit_backend import rotation as rotation_logic
-from chatkit_backend.tokens import mint_mcp_token
 
 from local.rotate import STEPS, begin_rotation, end_rotation, rotate_once
 from tests.support.auth import (
     SecretsStack,
     authorizer,
     captured_logs,
-    http_api_event,
     lambda_context,
     load_function,
+    rest_api_event,
     signing_secrets,
 )
+from tests.support.auth_cases import session_token
 
 LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:RotationFunction"
 
@@ -62,9 +62,10 @@ class Rotation:
         return next(version for version, labels in self.stages().items() if "AWSCURRENT" in labels)
 
     def authorizes(self, token: str) -> bool:
-        """Whether a brand-new authorizer container lets the MCP token through."""
+        """Whether a brand-new authorizer container lets the session token through to POST /chatkit."""
         handler = authorizer(self.monkeypatch, self.stack.env())
-        return handler.handler(http_api_event(f"Bearer {token}"), None)["isAuthorized"]
+        answer = handler.handler(rest_api_event(f"Bearer {token}"), None)
+        return answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
 
 
 @pytest.fixture
@@ -124,12 +125,12 @@ def test_a_failed_step_leaves_current_as_it_was_and_the_next_attempt_completes(
     rotation: Rotation, monkeypatch: pytest.MonkeyPatch, failing_step: str
 ) -> None:
     old_key, old_version = rotation.value("AWSCURRENT"), rotation.current_version()
-    minted_before = mint_mcp_token("alice", old_key, 600)
+    minted_before = session_token("alice", old_key, 600)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("injected failure")
 
-    target = {"createSecret": "new_signing_key", "testSecret": "mint_mcp_token"}[failing_step]
+    target = {"createSecret": "new_signing_key", "testSecret": "mint_session_token"}[failing_step]
     token = begin_rotation(rotation.secretsmanager, rotation.secret_id, LAMBDA_ARN)
     with monkeypatch.context() as patch:
         patch.setattr(rotation_logic, target, broken)
@@ -188,19 +189,19 @@ def test_the_configuration_test_secrets_manager_runs_when_a_schedule_is_set_pass
 
 
 def test_a_token_minted_before_one_rotation_still_passes_the_authorizer(rotation: Rotation) -> None:
-    minted_before = mint_mcp_token("alice", rotation.value("AWSCURRENT"), 600)
+    minted_before = session_token("alice", rotation.value("AWSCURRENT"), 600)
 
     rotation.rotate()
 
     assert rotation.authorizes(minted_before)
-    assert rotation.authorizes(mint_mcp_token("alice", rotation.value("AWSCURRENT"), 600))
+    assert rotation.authorizes(session_token("alice", rotation.value("AWSCURRENT"), 600))
 
 
 def test_two_rotations_make_a_token_minted_before_the_first_invalid(rotation: Rotation) -> None:
-    minted_before = mint_mcp_token("alice", rotation.value("AWSCURRENT"), 600)
+    minted_before = session_token("alice", rotation.value("AWSCURRENT"), 600)
 
     rotation.rotate()
-    minted_between = mint_mcp_token("alice", rotation.value("AWSCURRENT"), 600)
+    minted_between = session_token("alice", rotation.value("AWSCURRENT"), 600)
     rotation.rotate()
 
     assert not rotation.authorizes(minted_before)
@@ -209,17 +210,20 @@ def test_two_rotations_make_a_token_minted_before_the_first_invalid(rotation: Ro
 
 def test_a_warm_authorizer_refuses_the_old_key_once_it_has_read_the_new_one(rotation: Rotation) -> None:
     handler = authorizer(rotation.monkeypatch, rotation.stack.env())
-    minted_before = mint_mcp_token("alice", rotation.value("AWSCURRENT"), 600)
-    assert handler.handler(http_api_event(f"Bearer {minted_before}"), None)["isAuthorized"]
+
+    def allowed(token: str) -> bool:
+        answer = handler.handler(rest_api_event(f"Bearer {token}"), None)
+        return answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+    minted_before = session_token("alice", rotation.value("AWSCURRENT"), 600)
+    assert allowed(minted_before)
 
     rotation.rotate()
     rotation.rotate()
-    fresh = mint_mcp_token("alice", rotation.value("AWSCURRENT"), 600)
+    fresh = session_token("alice", rotation.value("AWSCURRENT"), 600)
 
-    assert handler.handler(http_api_event(f"Bearer {fresh}"), None)["isAuthorized"], (
-        "newer key accepted at once"
-    )
-    assert not handler.handler(http_api_event(f"Bearer {minted_before}"), None)["isAuthorized"]
+    assert allowed(fresh), "newer key accepted at once"
+    assert not allowed(minted_before)
 
 
 def bad_events(rotation: Rotation, token: str) -> list[tuple[dict[str, Any], str]]:

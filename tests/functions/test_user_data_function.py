@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import requests
-from chatkit_backend.threads import ThreadService
 
 from local.events import http_event
 from local.runtime import LambdaContext
@@ -39,7 +38,15 @@ def me(
     invoke: Any, method: str, user_id: str | None = "alice", token_use: str = "user", context: Any = None
 ) -> tuple[int, dict[str, Any]]:
     path = "/api/me/export" if method == "GET" else "/api/me"
-    event = http_event(method, path, route_key=f"{method} {path}", user_id=user_id, token_use=token_use)
+    expires_at = 4102444800 if token_use == "session" else None
+    event = http_event(
+        method,
+        path,
+        route_key=f"{method} {path}",
+        user_id=user_id,
+        token_use=token_use,
+        expires_at=expires_at,
+    )
     if user_id is None:
         event["requestContext"].pop("authorizer", None)
     result = invoke("UserDataFunction", event, context=context)
@@ -53,13 +60,11 @@ def partition(aws: Any, logical_id: str, user_id: str) -> list[dict[str, Any]]:
 
 
 def seed(aws: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeResponses, user_id: str, word: str) -> str:
-    """What a user leaves behind by using the product: tasks, a mapping, a chat with its usage,
-    a photo sent in the chat and a photo uploaded but never sent."""
+    """What a user leaves behind by using the product: tasks, a hosted thread mapping from before
+    the cutover, a chat with its usage, a photo sent in the chat and a photo uploaded but never sent."""
     task_service().add_task(user_id, f"{word} task", "details")
     task_service().add_task(user_id, f"{word} other task")
-    ThreadService(aws.physical_id("ThreadsTable")).upsert_thread(
-        user_id, f"cthr_{word}", title=f"{word} hosted"
-    )
+    put_mapping(aws, user_id, f"cthr_{word}", f"{word} hosted")
     set_openai_key(aws)
     app = load_chatkit_app(aws, monkeypatch, {"OPENAI_BASE_URL": fake.url})
     sent = attach(app, f"{word} list.png", "image/png", PNG + word.encode(), user_id)
@@ -69,6 +74,21 @@ def seed(aws: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeResponses, user_id
     response = asyncio.run(post(app, {"type": "threads.create", "params": {"input": message}}, user_id))
     assert response.status_code == 200
     return sse_events(response)[0]["thread"]["id"]
+
+
+def put_mapping(aws: Any, user_id: str, thread_id: str, title: str) -> None:
+    """A ThreadsTable row as PUT /api/chatkit/threads/{id} wrote it before the 2026-11-30 cutover."""
+    stamp = "2026-11-24T07:00:00.000000Z"
+    aws.client("dynamodb").put_item(
+        TableName=aws.physical_id("ThreadsTable"),
+        Item={
+            "user_id": {"S": user_id},
+            "thread_id": {"S": thread_id},
+            "title": {"S": title},
+            "created_at": {"S": stamp},
+            "updated_at": {"S": stamp},
+        },
+    )
 
 
 def files(aws: Any, user_id: str) -> dict[str, bytes]:
@@ -157,7 +177,7 @@ def test_an_erasure_cut_short_by_time_says_what_is_left_and_the_next_call_finish
 ) -> None:
     for n in range(60):
         task_service().add_task("alice", f"Task {n}")
-    ThreadService(aws.physical_id("ThreadsTable")).upsert_thread("alice", "cthr_one", title="One")
+    put_mapping(aws, "alice", "cthr_one", "One")
     status, first = me(invoke, "DELETE", context=ShortOfTime(checks=3))
     assert status == 200 and first["complete"] is False
     assert "tasks" in first["left"] and "thread_mappings" in first["left"]
@@ -182,7 +202,8 @@ def test_an_export_cut_short_by_time_says_which_sections_are_missing(invoke: Any
     ("user_id", "token_use", "status", "says"),
     [
         (None, "user", 401, "Authentication required"),
-        ("alice", "mcp", 403, "MCP tokens only work on /mcp"),
+        ("alice", "session", 403, "works on POST /chatkit only"),
+        ("alice", "mcp", 401, "Authentication required"),
         ("alice", "admin", 401, "Authentication required"),
         ("", "user", 401, "Authentication required"),
     ],

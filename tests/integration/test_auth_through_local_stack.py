@@ -1,8 +1,9 @@
 """Token checks through `make dev`: every refused token is refused, good ones reach the function.
 
-Two doors, one verifier: the gateway authorizer in front of the user routes (401/403 from API
-Gateway) and McpFunction on /mcp, which answers its own 401 with a WWW-Authenticate challenge
-(400 for an Authorization header that is not "Bearer <token>"). The stack runs with JWT_JWKS_URL
+Two doors, one verifier: the gateway authorizer in front of the user routes and POST /chatkit
+(401/403 from API Gateway) and McpFunction on /mcp, which answers its own 401 with a
+WWW-Authenticate challenge (400 for an Authorization header that is not "Bearer <token>"). A chat
+session's token works on POST /chatkit only, until it expires. The stack runs with JWT_JWKS_URL
 pointing at a JWKS this test serves on 127.0.0.1, as a Better Auth app would serve
 /api/auth/jwks. `make token` and `make rotate` run against it.
 """
@@ -18,17 +19,22 @@ from typing import Any
 
 import httpx
 import pytest
-from chatkit_backend.tokens import mint_mcp_token
+from chatkit_backend.tokens import mint_session_token
 
-from local.template import ROOT
+from local.template import ROOT, Template
 from tests.support.auth import AUDIENCE, ISSUER, JwksServer, SecretsStack, SigningKey, claims
-from tests.support.auth_cases import REJECTIONS, Case, World, bearer
+from tests.support.auth_cases import REJECTIONS, Case, World, bearer, session_token
 from tests.support.local_stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration
 
-ROUTES = {"gateway": ("GET", "/api/chatkit/threads"), "mcp": ("POST", "/mcp")}
+ROUTES = {
+    "gateway": ("GET", "/api/chatkit/threads"),
+    "mcp": ("POST", "/mcp"),
+    "chatkit": ("POST", "/chatkit"),
+}
 PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+THREADS_LIST = {"type": "threads.list", "params": {}}
 # How /mcp refuses what the authorizer refuses (RFC 6750 section 3.1): no bearer credentials get a
 # bare challenge, a malformed header is a bad request, every other refused token is invalid_token.
 MCP_REFUSALS = {
@@ -61,16 +67,16 @@ def world(
 def call(stack: RunningStack, authorization: str | None, route: str = "gateway") -> httpx.Response:
     method, path = ROUTES[route]
     headers = {} if authorization is None else {"authorization": authorization}
-    body = PING if route == "mcp" else None
+    body = {"mcp": PING, "chatkit": THREADS_LIST}.get(route)
     return httpx.request(method, f"{stack.url}{path}", headers=headers, json=body, timeout=30)
 
 
 def let_through(response: httpx.Response) -> bool:
-    """The token was accepted: the function answered (its own 403 for an MCP token on a user route
-    counts), not the gateway with ``{"message": ...}`` nor /mcp with its challenge."""
+    """The token was accepted: the function answered, not the gateway (HTTP API ``{"message": ...}``,
+    REST API ``{"Message": ...}``) nor /mcp with its challenge."""
     if response.status_code >= 500 or "www-authenticate" in response.headers:
         return False
-    return "message" not in response.json()
+    return not {"message", "Message"} & set(response.json())
 
 
 def run_tool(module: str, stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
@@ -94,8 +100,80 @@ def test_better_auth_style_token_reaches_the_function(
     assert let_through(response), response.text
 
 
-def test_mcp_token_reaches_the_function(auth_stack: RunningStack, world: World) -> None:
-    assert let_through(call(auth_stack, bearer(mint_mcp_token("alice", world.mcp_key, 300))))
+def test_a_session_token_reaches_chatkit_and_no_other_function(
+    auth_stack: RunningStack, world: World
+) -> None:
+    token = bearer(session_token("alice", world.session_key))
+
+    assert let_through(call(auth_stack, token, "chatkit"))
+    assert call(auth_stack, token, "gateway").json() == {"message": "Forbidden"}
+    assert "chat session" in call(auth_stack, token, "mcp").headers["www-authenticate"]
+
+
+# Every HTTP API route that takes a token: a session token is refused on each, by the authorizer
+# (403) or by McpFunction (401), and changes nothing.
+TOKEN_ROUTES = sorted(
+    (route.method, route.path.replace("{thread_id}", "thr_x"))
+    for route in Template.load().routes()
+    if route.api == "http" and (route.authorized or (route.path == "/mcp" and route.method == "POST"))
+)
+
+
+@pytest.mark.parametrize(("method", "path"), TOKEN_ROUTES, ids=[f"{m} {p}" for m, p in TOKEN_ROUTES])
+def test_a_session_token_is_refused_on_every_other_route(
+    auth_stack: RunningStack, world: World, method: str, path: str
+) -> None:
+    user = bearer(world.keys["EdDSA"].sign(claims("erin")))
+    add = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "add_task", "arguments": {"title": "Kept"}},
+    }
+    mcp = {
+        "content-type": "application/json",
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": "2025-11-25",
+    }
+    assert (
+        httpx.post(f"{auth_stack.url}/mcp", headers={"authorization": user, **mcp}, json=add).status_code
+        == 200
+    )
+    session = bearer(session_token("erin", world.session_key))
+    body = add if path == "/mcp" else None
+
+    response = httpx.request(
+        method, f"{auth_stack.url}{path}", headers={"authorization": session, **mcp}, json=body
+    )
+
+    if path == "/mcp":
+        assert response.status_code == 401 and 'error="invalid_token"' in response.headers["www-authenticate"]
+    else:
+        assert (response.status_code, response.json()) == (403, {"message": "Forbidden"})
+    listed = httpx.post(
+        f"{auth_stack.url}/mcp",
+        headers={"authorization": user, **mcp},
+        json={**add, "params": {"name": "list_tasks", "arguments": {}}},
+    )
+    titles = [task["title"] for task in listed.json()["result"]["structuredContent"]["tasks"]]
+    assert titles and set(titles) == {"Kept"}
+
+
+def test_an_expired_session_token_is_refused_on_chatkit_though_the_gateway_cached_it(
+    auth_stack: RunningStack, world: World
+) -> None:
+    # ChatKitFunction warm first: a cold start on a busy machine can outlast a short token.
+    assert let_through(call(auth_stack, bearer(world.keys["EdDSA"].sign(claims("alice"))), "chatkit"))
+    minted = mint_session_token("alice", world.session_key, 3)
+    assert let_through(call(auth_stack, bearer(minted.token), "chatkit"))
+
+    time.sleep(max(0.0, minted.expires_at - time.time()) + 0.5)
+    response = call(auth_stack, bearer(minted.token), "chatkit")
+
+    # The gateway answers from its 60 s cache; ChatKitFunction reads the exp it was given.
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("The chat session expired")
+    assert auth_stack.wait_for_log("POST /chatkit 401 ChatKitFunction auth=cached:allowed")
 
 
 def test_make_token_prints_only_a_token_the_stack_accepts(auth_stack: RunningStack) -> None:
@@ -137,9 +215,15 @@ def test_refused_token_is_refused_at_both_doors(
     authorization = case(world)
     if expected_reason == "bad_signature" and case.__name__ == "older_than_previous":
         # A warm verifier refuses a key two rotations old once it has read the newer version
-        # (else within its 60 s cache): a token signed with the newest key makes it read it.
+        # (else within its 60 s cache): a token signed with the newest key makes it read it. The
+        # authorizer reads it on /chatkit; McpFunction checks it too before refusing a session token.
         time.sleep(KEY_REFRESH_PAUSE)
-        assert let_through(call(auth_stack, bearer(mint_mcp_token("alice", world.mcp_key, 300)), route))
+        primed = call(
+            auth_stack,
+            bearer(session_token("alice", world.session_key)),
+            "mcp" if route == "mcp" else "chatkit",
+        )
+        assert let_through(primed) or route == "mcp"
 
     response = call(auth_stack, authorization, route)
 
@@ -147,6 +231,10 @@ def test_refused_token_is_refused_at_both_doors(
         expected = 401 if not authorization else 403
         assert response.status_code == expected, response.text
         assert response.json() == {"message": "Unauthorized" if expected == 401 else "Forbidden"}
+    elif route == "chatkit":
+        expected = 401 if not authorization else 403
+        assert response.status_code == expected, response.text
+        assert ("message" if expected == 401 else "Message") in response.json()
     else:
         status, error = MCP_REFUSALS.get(expected_reason, (401, "invalid_token"))
         assert response.status_code == status, response.text
@@ -157,25 +245,30 @@ def test_refused_token_is_refused_at_both_doors(
     assert "Traceback" not in auth_stack.log()
 
 
-def test_make_rotate_keeps_earlier_tokens_for_one_rotation(auth_stack: RunningStack, world: World) -> None:
+def test_make_rotate_keeps_earlier_session_tokens_for_one_rotation(
+    auth_stack: RunningStack, world: World
+) -> None:
     # Distinct tokens, so the gateway's per-header verdict cache never answers for the authorizer.
-    before = [mint_mcp_token("alice", world.mcp_key, 300) for _ in range(3)]
-    assert let_through(call(auth_stack, bearer(before[0])))
+    before = [session_token("alice", world.session_key) for _ in range(3)]
+    assert let_through(call(auth_stack, bearer(before[0]), "chatkit"))
 
     first = run_tool("local.rotate", auth_stack)
     assert first.returncode == 0, first.stderr
     assert "TokenSigningSecret rotated" in first.stderr
     time.sleep(KEY_REFRESH_PAUSE)
-    assert let_through(call(auth_stack, bearer(mint_mcp_token("alice", world.mcp_key, 300)))), (
+    assert let_through(call(auth_stack, bearer(session_token("alice", world.session_key)), "chatkit")), (
         "the new key passes at once"
     )
-    assert let_through(call(auth_stack, bearer(before[1]))), "minted before one rotation: still good"
+    assert let_through(call(auth_stack, bearer(before[1]), "chatkit")), (
+        "minted before one rotation: still good"
+    )
 
     second = run_tool("local.rotate", auth_stack)
     assert second.returncode == 0, second.stderr
     time.sleep(KEY_REFRESH_PAUSE)
-    assert let_through(call(auth_stack, bearer(mint_mcp_token("alice", world.mcp_key, 300))))
-    assert call(auth_stack, bearer(before[2])).status_code == 403, "minted before two rotations: refused"
+    assert let_through(call(auth_stack, bearer(session_token("alice", world.session_key)), "chatkit"))
+    refused = call(auth_stack, bearer(before[2]), "chatkit")
+    assert refused.status_code == 403 and "Message" in refused.json(), "minted before two rotations: refused"
 
 
 def test_make_invoke_honors_the_jwt_settings(

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from chatkit_backend.tokens import mint_mcp_token
+from chatkit_backend.tokens import mint_session_token
 
 from local.stack import LocalAws
 from local.template import REGION
@@ -48,16 +48,16 @@ class Faults:
     model: FakeResponses
     jwks: JwksServer
     key: SigningKey
-    mcp_keys_read_at: float
+    session_keys_read_at: float
 
     def token(self, user: str, **extra: Any) -> str:
         return self.key.sign(claims(user, **extra))
 
-    def mcp_token(self, user: str) -> str:
+    def session_token(self, user: str) -> str:
         signing_key = self.moto.client("secretsmanager").get_secret_value(
             SecretId=self.stack.physical_id("TokenSigningSecret"), VersionStage="AWSCURRENT"
         )["SecretString"]
-        return mint_mcp_token(user, signing_key, 600)
+        return mint_session_token(user, signing_key, 600).token
 
     def get(self, path: str, token: str) -> httpx.Response:
         return httpx.get(f"{self.stack.url}{path}", headers={"authorization": f"Bearer {token}"}, timeout=60)
@@ -83,7 +83,6 @@ def faults() -> Iterator[Faults]:
                     "OPENAI_BASE_URL": model.url,
                     "OPENAI_API_KEY": "sk-test-faults",
                     "CHATKIT_OPENAI_TIMEOUT_SECONDS": str(OPENAI_TIMEOUT_SECONDS),
-                    "CHATKIT_WORKFLOW_ID": "wf_test",
                     "JWT_JWKS_URL": jwks.url,
                     "JWT_ISSUER": ISSUER,
                     "JWT_AUDIENCE": AUDIENCE,
@@ -92,11 +91,11 @@ def faults() -> Iterator[Faults]:
         ):
             chat = Chat(stack.url, {user: key.sign(claims(user, ttl=3600)) for user in ("alice", "bob")})
             world = Faults(stack, chat, aws, moto, model, jwks, key, 0.0)
-            # McpFunction reads TokenSigningSecret on the first MCP token (with the authorizer's
-            # code); the last test comes back to it once that read is older than the cache's lifetime.
-            chat.tokens["mcp"] = world.mcp_token("alice")
-            assert chat.mcp("list_tasks", {}, "mcp").status_code == 200
-            world.mcp_keys_read_at = time.monotonic()
+            # The authorizer reads TokenSigningSecret on the first session token; the last test
+            # comes back to it once that read is older than the cache's lifetime.
+            chat.tokens["session"] = world.session_token("alice")
+            assert chat.post({"type": "threads.list", "params": {}}, "session").status_code == 200
+            world.session_keys_read_at = time.monotonic()
             yield world
     finally:
         moto.stop()
@@ -240,25 +239,25 @@ def test_with_the_jwks_host_down_known_keys_keep_working_and_unknown_ones_are_re
 
 
 def test_valid_tokens_keep_working_while_secrets_manager_is_down(faults: Faults) -> None:
-    """Last in the module: by now the MCP keys McpFunction's verifier (the authorizer's code) read
-    are nearly a minute old, so the request below finds them expired, tries Secrets Manager,
-    fails, and verifies with the copy."""
-    remaining = faults.mcp_keys_read_at + SECRET_CACHE_SECONDS + 1 - time.monotonic()
+    """Last in the module: by now the session keys the authorizer read are nearly a minute old,
+    so the request below finds them expired, tries Secrets Manager, fails, and verifies with the
+    copy."""
+    remaining = faults.session_keys_read_at + SECRET_CACHE_SECONDS + 1 - time.monotonic()
     if remaining > 0:
         time.sleep(remaining)
     log_so_far = len(faults.stack.log())
     with faults.aws.outage("secretsmanager", "hang"):
-        faults.chat.tokens["mcp-bob"] = faults.mcp_token("bob")  # a token the gateway has not cached
+        faults.chat.tokens["session-bob"] = faults.session_token("bob")  # one the gateway has not cached
         started = time.monotonic()
-        reply = faults.chat.mcp("list_tasks", {}, "mcp-bob")
-        assert reply.status_code == 200 and reply.json()["result"]["isError"] is False, reply.text
+        reply = faults.chat.post({"type": "threads.list", "params": {}}, "session-bob")
+        assert reply.status_code == 200, reply.text
         assert time.monotonic() - started < 5  # one short attempt, not the authorizer's whole timeout
-        forged = claims("bob", issuer="chatkit-backend", audience="chatkit-backend:mcp")
+        forged = claims("bob", issuer="chatkit-backend", audience="chatkit-backend:chatkit")
         faults.chat.tokens["forged"] = jwt.encode(
             forged, "not-the-signing-key-" + "x" * 32, algorithm="HS256"
         )
-        # /mcp refuses it itself: 401 with its challenge (the gateway's authorizer would say 403).
-        assert faults.chat.mcp("list_tasks", {}, "forged").status_code == 401
+        # The REST API's answer to the authorizer's Deny.
+        assert faults.chat.post({"type": "threads.list", "params": {}}, "forged").status_code == 403
     # The verifier tried Secrets Manager, failed, said so once, and verified with its cached keys.
     logged = wait_for(
         lambda: (

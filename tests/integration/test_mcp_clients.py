@@ -215,26 +215,33 @@ def test_gateway_and_transport_refusals(stack: RunningStack, mint: Mint) -> None
     )
 
 
-def test_an_mcp_token_minted_for_a_chatkit_session_acts_for_its_user(stack: RunningStack, mint: Mint) -> None:
-    """The ChatKit workflow's path: SessionFunction mints an MCP token; /mcp acts for its sub."""
-    from chatkit_backend.tokens import mint_mcp_token
+def test_a_chat_sessions_token_is_refused_by_the_official_client_too(stack: RunningStack, mint: Mint) -> None:
+    """A chat session's client_secret works on POST /chatkit only: /mcp refuses it, and the user's
+    own token sees that nothing was added."""
+    from chatkit_backend.tokens import mint_session_token
 
     signing_key = stack.client("secretsmanager").get_secret_value(
         SecretId=stack.physical_id("TokenSigningSecret"), VersionStage="AWSCURRENT"
     )["SecretString"]
     user = new_user()
+    refused = httpx.post(
+        f"{stack.url}/mcp",
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "add_task", "arguments": {"title": "No"}},
+        },
+        headers={
+            "authorization": f"Bearer {mint_session_token(user, signing_key, 300).token}",
+            "accept": "application/json, text/event-stream",
+            "mcp-protocol-version": "2025-11-25",
+        },
+    )
+    assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["www-authenticate"]
 
-    async def scenario() -> None:
-        async def add(client: Client) -> Any:
-            return await client.call_tool("add_task", {"title": "From the workflow"})
+    async def listing(client: Client) -> Any:
+        return await client.call_tool("list_tasks", {})
 
-        async def listing(client: Client) -> Any:
-            return await client.call_tool("list_tasks", {})
-
-        added = await official_client(stack, mint_mcp_token(user, signing_key, 300), "auto", add)
-        assert added.is_error is False
-        # The user's own (user) token sees the task the workflow added with the MCP token.
-        seen = (await official_client(stack, mint(user), "auto", listing)).structured_content["tasks"]
-        assert [t["title"] for t in seen] == ["From the workflow"]
-
-    asyncio.run(scenario())
+    seen = asyncio.run(official_client(stack, mint(user), "auto", listing)).structured_content["tasks"]
+    assert seen == []

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import jwt
 import pytest
-from chatkit_backend.tokens import mint_mcp_token
+from chatkit_backend.tokens import mint_session_token
 from mcp.shared.auth import ProtectedResourceMetadata
 
 from local.token import mint_user_token
@@ -252,17 +252,21 @@ def test_access_tokens_for_this_resource_act_for_their_subject(
     assert [t["title"] for t in listed.json()["result"]["structuredContent"]["tasks"]] == ["via OAuth"]
 
 
-def test_the_projects_own_tokens_still_work_on_mcp(stack: RunningStack, keys: dict[str, SigningKey]) -> None:
+def test_user_tokens_still_work_on_mcp_and_session_tokens_never_do(
+    stack: RunningStack, keys: dict[str, SigningKey]
+) -> None:
     signing_key = stack.client("secretsmanager").get_secret_value(
         SecretId=stack.physical_id("TokenSigningSecret"), VersionStage="AWSCURRENT"
     )["SecretString"]
-    for token in (keys["EdDSA"].sign(claims(new_user())), mint_mcp_token(new_user(), signing_key, 300)):
-        assert (
-            post(stack, token, tool_call("add_task", {"title": "first party"})).json()["result"]["isError"]
-            is False
-        )
-    expired = mint_mcp_token(new_user(), signing_key, 60, now=time.time() - 600)
-    assert post(stack, expired).status_code == 401
+    added = post(
+        stack, keys["EdDSA"].sign(claims(new_user())), tool_call("add_task", {"title": "first party"})
+    )
+    assert added.json()["result"]["isError"] is False
+    for session in (
+        mint_session_token(new_user(), signing_key, 300),
+        mint_session_token(new_user(), signing_key, 60, now=time.time() - 600),
+    ):
+        assert post(stack, session.token, tool_call("add_task", {"title": "no"})).status_code == 401
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from chatkit_backend.tokens import MCP_AUDIENCE, MCP_ISSUER, mint_mcp_token
+from chatkit_backend.tokens import ISSUER as SESSION_ISSUER
+from chatkit_backend.tokens import SESSION_AUDIENCE, mint_session_token
 
 from tests.support.auth import (
     AUDIENCE,
@@ -47,14 +48,14 @@ class World:
         return authorizer(self.monkeypatch, self.stack.env(**settings))
 
     @property
-    def mcp_key(self) -> str:
+    def session_key(self) -> str:
         return self.stack.value(self.stack.token_signing_secret_arn)
 
     @property
     def user_secret(self) -> str:
         return self.stack.value(self.stack.user_token_secret_arn)
 
-    def rotate_mcp_key(self) -> None:
+    def rotate_session_key(self) -> None:
         """What a finished rotation leaves: a new AWSCURRENT, the old one as AWSPREVIOUS."""
         self.stack.client.put_secret_value(
             SecretId=self.stack.token_signing_secret_arn, SecretString=random_secret()
@@ -75,10 +76,14 @@ def tamper_signature(token: str) -> str:
     return ".".join([header, payload, b64url(bytes(raw))])
 
 
+def session_token(user_id: str, key: str, ttl: int = 300, *, now: float | None = None) -> str:
+    return mint_session_token(user_id, key, ttl, now=now).token
+
+
 def older_than_previous(world: World) -> str:
-    token = mint_mcp_token("carol", world.mcp_key, 300)
-    world.rotate_mcp_key()
-    world.rotate_mcp_key()
+    token = session_token("carol", world.session_key)
+    world.rotate_session_key()
+    world.rotate_session_key()
     return bearer(token)
 
 
@@ -153,13 +158,13 @@ REJECTIONS: list[tuple[str, Case, str]] = [
         "bad_signature",
     ),
     (
-        "tampered payload (MCP)",
-        lambda w: bearer(tamper_payload(mint_mcp_token("u", w.mcp_key, 300))),
+        "tampered payload (session)",
+        lambda w: bearer(tamper_payload(session_token("u", w.session_key))),
         "bad_signature",
     ),
     (
-        "tampered signature (MCP)",
-        lambda w: bearer(tamper_signature(mint_mcp_token("u", w.mcp_key, 300))),
+        "tampered signature (session)",
+        lambda w: bearer(tamper_signature(session_token("u", w.session_key))),
         "bad_signature",
     ),
     (
@@ -177,15 +182,15 @@ REJECTIONS: list[tuple[str, Case, str]] = [
         "bad_signature",
     ),
     (
-        "wrong key for an MCP token",
-        lambda w: bearer(mint_mcp_token("u", random_secret(), 300)),
+        "wrong key for a session token",
+        lambda w: bearer(session_token("u", random_secret())),
         "bad_signature",
     ),
     ("unknown kid", lambda w: bearer(new_key("EdDSA").sign(claims())), "unknown_kid"),
     ("expired", lambda w: bearer(w.keys["EdDSA"].sign(claims(ttl=-120))), "expired"),
     (
-        "expired MCP token",
-        lambda w: bearer(mint_mcp_token("u", w.mcp_key, 60, now=time.time() - 600)),
+        "expired session token",
+        lambda w: bearer(session_token("u", w.session_key, 60, now=time.time() - 600)),
         "expired",
     ),
     (
@@ -221,26 +226,28 @@ REJECTIONS: list[tuple[str, Case, str]] = [
         "wrong_audience",
     ),
     (
-        "MCP-key token carrying the user audience",
-        lambda w: bearer(jwt.encode(claims(issuer=MCP_ISSUER), w.mcp_key, algorithm="HS256")),
+        "session-key token carrying the user audience",
+        lambda w: bearer(jwt.encode(claims(issuer=SESSION_ISSUER), w.session_key, algorithm="HS256")),
         "bad_signature",
     ),
     (
-        "user-secret token carrying the MCP audience",
+        "user-secret token carrying the session audience",
         lambda w: bearer(
-            jwt.encode(claims(issuer=MCP_ISSUER, audience=MCP_AUDIENCE), w.user_secret, algorithm="HS256")
+            jwt.encode(
+                claims(issuer=SESSION_ISSUER, audience=SESSION_AUDIENCE), w.user_secret, algorithm="HS256"
+            )
         ),
         "bad_signature",
     ),
     (
-        "JWKS user token carrying the MCP audience",
-        lambda w: bearer(w.keys["EdDSA"].sign(claims(audience=MCP_AUDIENCE))),
+        "JWKS user token carrying the session audience",
+        lambda w: bearer(w.keys["EdDSA"].sign(claims(audience=SESSION_AUDIENCE))),
         "wrong_audience",
     ),
     (
-        "MCP token with a foreign issuer",
+        "session token with a foreign issuer",
         lambda w: bearer(
-            jwt.encode(claims(issuer="someone", audience=MCP_AUDIENCE), w.mcp_key, algorithm="HS256")
+            jwt.encode(claims(issuer="someone", audience=SESSION_AUDIENCE), w.session_key, algorithm="HS256")
         ),
         "wrong_issuer",
     ),

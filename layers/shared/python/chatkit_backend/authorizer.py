@@ -6,9 +6,11 @@ Two answer formats, chosen by the event:
 - REST API TOKEN and REQUEST events (``methodArn``): an IAM policy with ``principalId`` and
   ``context``. The policy covers every method of the stage, because REST caches it per token
   and reuses it on the caller's next route.
-The context is ``{"user_id": <sub>, "token_use": "user" | "mcp"}``, what
-``identity.identity_from_event`` reads. The verifier is built in ``chatkit_backend.verifier``,
-the same way McpFunction builds its own.
+The context is ``{"user_id": <sub>, "token_use": "user" | "session"}``, plus ``expires_at`` (the
+token's exp, as a string: REST API passes context values on as strings) for a session token:
+what ``identity.identity_from_event`` reads. A session token is denied on the HTTP API: it works on
+``POST /chatkit`` (the REST API) only (``chatkit_backend.identity``). The verifier is built in
+``chatkit_backend.verifier``, the same way McpFunction builds its own.
 """
 
 from __future__ import annotations
@@ -50,8 +52,17 @@ def wants_policy(event: Any) -> bool:
     )
 
 
+def works_here(event: Any, verified: VerifiedToken) -> bool:
+    """Whether the token may be used on the API the event came from: a session token on the
+    REST API (``POST /chatkit``) only."""
+    return verified.token_use != "session" or wants_policy(event)
+
+
 def allow(event: dict[str, Any], verified: VerifiedToken) -> dict[str, Any]:
     context = {"user_id": verified.user_id, "token_use": verified.token_use}
+    if verified.token_use == "session" and verified.expires_at is not None:
+        # ChatKitFunction refuses the token once this has passed, whatever API Gateway cached.
+        context["expires_at"] = str(verified.expires_at)
     if wants_policy(event):
         return _policy(event, verified.user_id, "Allow", context)
     return {"isAuthorized": True, "context": context}

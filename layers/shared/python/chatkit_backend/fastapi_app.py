@@ -17,9 +17,10 @@ from mangum import Mangum
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from chatkit_backend import identity
 from chatkit_backend.errors import AuthenticationRequired, DependencyUnavailable, DomainError, Forbidden
 from chatkit_backend.http_responses import error_answer, status_for
-from chatkit_backend.identity import Identity, identity_from_event
+from chatkit_backend.identity import Identity
 from chatkit_backend.observability import REQUEST_ID_PATH, log_dependency_failure, logger
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -54,15 +55,8 @@ class RequireIdentity:
 
 
 def signed_in_user(scope: Scope) -> Identity:
-    """The user the authorizer vouched for; ``AuthenticationRequired`` without one.
-
-    MCP tokens are refused (``Forbidden``): they are handed to the ChatKit workflow for ``/mcp``
-    only, and must not mint new sessions (and with them new MCP tokens) or read the user's threads.
-    """
-    identity = identity_from_event(scope.get("aws.event") or {})
-    if identity.token_use != "user":
-        raise Forbidden("This route needs the user's sign-in token; MCP tokens only work on /mcp.")
-    return identity
+    """The user the authorizer vouched for, with a user token (``identity.user_identity``)."""
+    return identity.user_identity(scope.get("aws.event") or {})
 
 
 def user_identity(request: Request) -> Identity:

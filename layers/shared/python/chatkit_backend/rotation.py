@@ -6,7 +6,7 @@ run twice:
 
 - createSecret puts a new random key as AWSPENDING, unless this token's version already has one;
 - setSecret has nothing to do: the key lives only in Secrets Manager, verifiers read it there;
-- testSecret signs an MCP token with the pending key and verifies it as the authorizer would;
+- testSecret signs a session token with the pending key and verifies it as the authorizer would;
 - finishSecret moves AWSCURRENT to the new version (Secrets Manager moves AWSPREVIOUS along).
 
 Until finishSecret succeeds AWSCURRENT is untouched, so a failure anywhere leaves the session
@@ -23,7 +23,7 @@ from typing import Any
 from chatkit_backend.aws import client
 from chatkit_backend.observability import logger
 from chatkit_backend.secret_cache import CURRENT, PENDING, SecretVersion
-from chatkit_backend.tokens import SigningKeys, TokenRejected, TokenVerifier, VerifiedToken, mint_mcp_token
+from chatkit_backend.tokens import SigningKeys, TokenRejected, TokenVerifier, mint_session_token
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 # 48 random bytes (384 bits) as URL-safe text: well over HS256's 256-bit minimum, and a plain string
@@ -95,11 +95,11 @@ def step_test_secret(secretsmanager: Any, secret_id: str, token: str, log: dict[
     ]
     if len(pending.encode()) < MIN_KEY_BYTES:
         raise RotationError("the pending key is shorter than 256 bits")
-    probe = mint_mcp_token("rotation-test", pending, 60)
-    # The authorizer's own MCP path, over the key in hand: what it will accept once this key is
-    # AWSCURRENT is exactly what is tested here.
+    probe = mint_session_token("rotation-test", pending, 60).token
+    # The authorizer's own session-token path, over the key in hand: what it will accept once
+    # this key is AWSCURRENT is exactly what is tested here.
     verifier = TokenVerifier(
-        mcp_keys=SigningKeys(secret_id, _KeyInHand(token, pending), stages=(PENDING,)),
+        session_keys=SigningKeys(secret_id, _KeyInHand(token, pending), stages=(PENDING,)),
         user_keys=None,
         jwks=None,
     )
@@ -109,9 +109,9 @@ def step_test_secret(secretsmanager: Any, secret_id: str, token: str, log: dict[
         raise RotationError(
             f"the authorizer would refuse tokens signed with the pending key ({rejection.reason})"
         ) from None
-    if verified != VerifiedToken(user_id="rotation-test", token_use="mcp"):
-        raise RotationError("a token signed with the pending key did not verify as an MCP token")
-    logger.info("testSecret: the pending key signs and verifies an MCP token", extra=log)
+    if (verified.user_id, verified.token_use) != ("rotation-test", "session"):
+        raise RotationError("a token signed with the pending key did not verify as a session token")
+    logger.info("testSecret: the pending key signs and verifies a session token", extra=log)
 
 
 class _KeyInHand:

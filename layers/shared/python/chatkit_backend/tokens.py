@@ -1,14 +1,18 @@
-"""The project's tokens: MCP tokens minted for a ChatKit session, and the verification of every token.
+"""The project's tokens: the chat session token SessionFunction mints, and the verification of every token.
 
-MCP tokens are HS256 JWTs signed with TokenSigningSecret (AWSCURRENT). Their audience is
-distinct from any user token's, so neither kind is accepted where the other is expected.
-``TokenVerifier`` is the one implementation of token checks. The gateway authorizer runs it for
-every route but ``/mcp``; McpFunction runs it for ``/mcp``, naming itself as the ``resource``:
+A session token (the ``client_secret`` of ``POST /api/chatkit/session``) is an HS256 JWT signed
+with TokenSigningSecret (AWSCURRENT), at most ``MAX_SESSION_SECONDS`` long. Its audience
+(``SESSION_AUDIENCE``) is distinct from any user token's, so neither kind is accepted where the
+other is expected; it works on ``POST /chatkit`` only (``chatkit_backend.identity`` says where
+each kind of token works). ``TokenVerifier`` is the one implementation of token checks. The
+gateway authorizer runs it for every route but ``/mcp``; McpFunction runs it for ``/mcp``,
+naming itself as the ``resource``:
 
 - asymmetric user tokens (EdDSA, RS256, ES256) verify against the frontend's JWKS, with ``iss``
   and ``aud`` required to equal JWT_ISSUER and JWT_AUDIENCE;
-- HS256 tokens whose ``aud`` is ``MCP_AUDIENCE`` verify against TokenSigningSecret's AWSCURRENT
-  and AWSPREVIOUS keys, so a rotation never rejects a token minted just before it;
+- HS256 tokens whose ``aud`` is ``SESSION_AUDIENCE`` verify against TokenSigningSecret's
+  AWSCURRENT and AWSPREVIOUS keys, so a rotation never rejects a token minted just before it (and
+  a second rotation retires it);
 - any other HS256 token is a user token and verifies against UserTokenSecret's AWSCURRENT, with
   ``iss`` checked when JWT_ISSUER is set and ``aud`` required to equal JWT_AUDIENCE when set (and
   to be absent when it is not);
@@ -42,9 +46,11 @@ from chatkit_backend.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
 from chatkit_backend.oauth import AuthorizationServer
 from chatkit_backend.secret_cache import CURRENT, PREVIOUS, SecretVersion
 
-MCP_AUDIENCE = "chatkit-backend:mcp"
-MCP_ISSUER = "chatkit-backend"
+SESSION_AUDIENCE = "chatkit-backend:chatkit"
+ISSUER = "chatkit-backend"
 ALGORITHM = "HS256"
+# The longest a session token lives: the refresh is a new POST /api/chatkit/session before then.
+MAX_SESSION_SECONDS = 600
 
 ALLOWED_ALGORITHMS = frozenset({ALGORITHM, *ASYMMETRIC_ALGORITHMS})
 MAX_TOKEN_CHARS = 8192
@@ -56,25 +62,33 @@ MAX_SUBJECT_CHARS = 256
 # per container; the window in which a flood of them could delay a just-rotated key is one second.
 KEY_REFRESH_INTERVAL_SECONDS = 1.0
 
-TokenUse = Literal["user", "mcp", "oauth"]
+TokenUse = Literal["user", "session", "oauth"]
 # RFC 9068 section 4: a JWT access token's typ is at+jwt; "JWT" (or none) is what many servers
 # still send. Anything else (an ID token's, a logout token's) is another kind of JWT.
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt", "jwt"})
 
 
-def mint_mcp_token(user_id: str, signing_key: str, ttl_seconds: int, *, now: float | None = None) -> str:
-    """A token that lets the ChatKit workflow's MCP calls act for ``user_id`` for ``ttl_seconds``."""
+@dataclass(frozen=True)
+class SessionToken:
+    token: str
+    expires_at: int  # unix seconds, the token's exp
+
+
+def mint_session_token(
+    user_id: str, signing_key: str, ttl_seconds: int, *, now: float | None = None
+) -> SessionToken:
+    """A token with which ``POST /chatkit`` acts for ``user_id`` for ``ttl_seconds``."""
     issued = int(time.time() if now is None else now)
     claims = {
         "sub": user_id,
-        "aud": MCP_AUDIENCE,
-        "iss": MCP_ISSUER,
+        "aud": SESSION_AUDIENCE,
+        "iss": ISSUER,
         "iat": issued,
         "nbf": issued,
         "exp": issued + ttl_seconds,
         "jti": uuid.uuid4().hex,
     }
-    return jwt.encode(claims, signing_key, algorithm=ALGORITHM)
+    return SessionToken(jwt.encode(claims, signing_key, algorithm=ALGORITHM), issued + ttl_seconds)
 
 
 class TokenRejected(Exception):
@@ -89,9 +103,11 @@ class TokenRejected(Exception):
 class VerifiedToken:
     user_id: str
     token_use: TokenUse
-    # What an OAuth access token grants. None for the project's own tokens (user and session MCP
-    # tokens), which carry no scopes: they act for their user with every tool.
+    # What an OAuth access token grants. None for user and session tokens, which carry no
+    # scopes: they act for their user with every tool.
     scopes: frozenset[str] | None = None
+    # A session token's exp (unix seconds): the authorizer passes it on to ChatKitFunction.
+    expires_at: int | None = None
 
 
 class SecretSource(Protocol):
@@ -175,7 +191,7 @@ class TokenVerifier:
     def __init__(
         self,
         *,
-        mcp_keys: SigningKeys | None,
+        session_keys: SigningKeys | None,
         user_keys: SigningKeys | None,
         jwks: JwksCache | None,
         issuer: str = "",
@@ -183,12 +199,12 @@ class TokenVerifier:
         jwks_problem: str | None = None,
         authorization_server: AuthorizationServer | None = None,
     ) -> None:
-        self.mcp_keys = mcp_keys
+        self.session_keys = session_keys
         self.user_keys = user_keys
         self.jwks = jwks
         self.jwks_problem = jwks_problem
         self.authorization_server = authorization_server
-        self._mcp = _Path("mcp", MCP_AUDIENCE, MCP_ISSUER)
+        self._session = _Path("session", SESSION_AUDIENCE, ISSUER)
         self._user = _Path("user", audience or None, issuer or None)
 
     def verify(self, token: str, *, resource: str | None = None) -> VerifiedToken:
@@ -207,8 +223,8 @@ class TokenVerifier:
         if not isinstance(algorithm, str) or algorithm not in ALLOWED_ALGORITHMS:
             raise TokenRejected("algorithm_not_allowed")
         if algorithm == ALGORITHM:
-            if _names_audience(claims.get("aud"), MCP_AUDIENCE):
-                return self._verify_shared_secret(token, self.mcp_keys, self._mcp)
+            if _names_audience(claims.get("aud"), SESSION_AUDIENCE):
+                return self._verify_shared_secret(token, self.session_keys, self._session)
             return self._verify_shared_secret(token, self.user_keys, self._user)
         # By audience, as for HS256: a token that names the resource is an access token for it;
         # any other (a user token, or an access token for another resource) is checked as a user
@@ -321,7 +337,9 @@ def _identity(
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_CHARS:
         raise TokenRejected("invalid_subject")
-    return VerifiedToken(user_id=subject, token_use=token_use, scopes=scopes)
+    # PyJWT has checked that exp is there and a number.
+    expires_at = int(claims["exp"]) if token_use == "session" else None
+    return VerifiedToken(user_id=subject, token_use=token_use, scopes=scopes, expires_at=expires_at)
 
 
 def canonical_resource(url: str) -> str:

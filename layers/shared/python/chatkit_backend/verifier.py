@@ -66,8 +66,8 @@ def build_verifier(
             jwks=lambda url: jwks if jwks is not None and jwks.url == url else JwksCache(url),
         )
     return TokenVerifier(
-        # MCP tokens survive one rotation: AWSPREVIOUS is still accepted.
-        mcp_keys=SigningKeys(settings.token_signing_secret_arn, cache, (CURRENT, PREVIOUS))
+        # Session tokens survive one rotation: AWSPREVIOUS is still accepted (a second one retires them).
+        session_keys=SigningKeys(settings.token_signing_secret_arn, cache, (CURRENT, PREVIOUS))
         if settings.token_signing_secret_arn
         else None,
         # A replaced shared user secret stops working at once: only AWSCURRENT.

@@ -69,7 +69,7 @@ from chatkit_backend.chat.responses_client import ResponsesClient
 from chatkit_backend.chat.settings import ChatKitSettings
 from chatkit_backend.chat.store import DynamoDBStore, RequestContext
 from chatkit_backend.http_responses import error_answer
-from chatkit_backend.identity import identity_from_event
+from chatkit_backend.identity import chat_identity
 from chatkit_backend.metrics import count, emit
 from chatkit_backend.observability import log_dependency_failure, logger
 from chatkit_backend.openai_key import openai_api_key
@@ -313,9 +313,7 @@ class ChatKitService:
         """Answer one POST /chatkit; ``request_context`` is API Gateway's (with the authorizer's)."""
         kind = "unknown"
         try:
-            identity = identity_from_event({"requestContext": request_context or {}})
-            if identity.token_use != "user":
-                raise errors.Forbidden("This route takes a user's token, not an MCP token.")
+            identity = chat_identity({"requestContext": request_context or {}})
             request = parse_request(body, content_type)
             kind = request.type
             context = RequestContext(user_id=identity.user_id, tasks=self.tasks)

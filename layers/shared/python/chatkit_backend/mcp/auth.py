@@ -50,6 +50,7 @@ _DESCRIPTIONS = {
     "missing_iss": "The access token was not issued by this resource's authorization server",
     "inactive": "The access token is not active",
     "oversize": "The access token is too long",
+    "session_token": "The token is a chat session's; use a sign-in or access token",
 }
 
 
@@ -175,6 +176,9 @@ class RequestAuth:
             token = bearer_token(self._authorization)
             resource = endpoint.resource if server.oauth and endpoint is not None else None
             self._verified = server.verifier.verify(token, resource=resource)
+            if self._verified.token_use == "session":
+                # A chat session's token works on POST /chatkit only (chatkit_backend.identity).
+                raise TokenRejected("session_token")
         except TokenRejected as rejection:
             raise self._refusal(rejection.reason) from None
         except (KeysUnavailable, DependencyUnavailable) as failure:
