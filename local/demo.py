@@ -1,7 +1,8 @@
 """The demo page of `make dev`: local/demo/index.html on an origin of its own, which the API allows.
 
-The page is static; ``config.js`` tells it where this stack's ``/chatkit`` is and the upload
-limit, so the page itself stays the file a frontend developer copies.
+The page is static; ``config.js`` tells it where this stack's API is (the page asks it for a
+chat session, which names the ``/chatkit`` URL) and the upload limit, so the page itself stays
+the file a frontend developer copies.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ def demo_origins(port: int) -> list[str]:
     return [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
 
 
-def serve_demo(host: str, port: int, chatkit_url: str, attachment_max_bytes: int) -> ThreadingHTTPServer:
+def serve_demo(host: str, port: int, api_url: str, attachment_max_bytes: int) -> ThreadingHTTPServer:
     """A started server (background thread) for the page and its config."""
-    config = {"chatkitUrl": chatkit_url, "attachmentMaxBytes": attachment_max_bytes, "domainKey": "local-dev"}
+    config = {"apiUrl": api_url, "attachmentMaxBytes": attachment_max_bytes, "domainKey": "local-dev"}
     files = {
         "/": ("text/html; charset=utf-8", PAGE.read_bytes()),
         "/index.html": ("text/html; charset=utf-8", PAGE.read_bytes()),

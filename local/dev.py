@@ -28,6 +28,8 @@ def main() -> int:
         origins = Template.from_environment(environ).parameters["AllowedOrigins"]
         environ["ALLOWED_ORIGINS"] = ",".join(dict.fromkeys([*origins, *demo_origins(demo_port)]))
         template = Template.from_environment(environ)
+        # The functions learn the APIs' URLs (SessionFunction's CHATKIT_URL) from the template.
+        template.gateway_url = f"http://{host}:{port}"
         limit = concurrency_limit()
     except (TemplateError, ValueError) as exc:
         log.error("cannot start: %s", exc)
@@ -45,7 +47,7 @@ def main() -> int:
     try:
         url = stack.serve(host, port)
         listening = f"{host}:{demo_port}"
-        demo = serve_demo(host, demo_port, f"{url}/chatkit", int(template.parameters["AttachmentMaxBytes"]))
+        demo = serve_demo(host, demo_port, url, int(template.parameters["AttachmentMaxBytes"]))
     except (OSError, TemplateError) as exc:
         if isinstance(exc, OSError):
             log.error(

@@ -31,6 +31,7 @@ def prepare(template: Template) -> tuple[LocalAws, str]:
     state = running_stack_state()
     if state is not None:
         template.physical_ids.update(state["resources"])
+        template.gateway_url = state["url"]
         return LocalAws(
             state["aws_endpoint_url"], state["region"]
         ), f"the running local stack ({state['url']})"

@@ -26,8 +26,6 @@ ENV_TO_PARAMETER: dict[str, str] = {
     "JWT_ISSUER": "JwtIssuer",
     "JWT_AUDIENCE": "JwtAudience",
     "OPENAI_BASE_URL": "OpenAIBaseUrl",
-    "CHATKIT_WORKFLOW_ID": "ChatKitWorkflowId",
-    "CHATKIT_WORKFLOW_VERSION": "ChatKitWorkflowVersion",
     "ALLOWED_ORIGINS": "AllowedOrigins",
     "CHATKIT_MODEL": "ChatKitModel",
     "MCP_AUTHORIZATION_SERVER": "McpAuthorizationServer",
@@ -37,6 +35,7 @@ ENV_TO_PARAMETER: dict[str, str] = {
     "CHATKIT_OPENAI_TIMEOUT_SECONDS": "ChatKitOpenAITimeoutSeconds",
     "CHATKIT_MESSAGES_PER_MINUTE": "ChatKitMessagesPerMinute",
     "CHATKIT_DAILY_TOKEN_BUDGET": "ChatKitDailyTokenBudget",
+    "CHATKIT_SESSION_SECONDS": "ChatKitSessionSeconds",
     "MCP_CALLS_PER_MINUTE": "McpCallsPerMinute",
     "ATTACHMENT_MAX_BYTES": "AttachmentMaxBytes",
     "TRANSCRIPTION_MODEL": "TranscriptionModel",
@@ -146,6 +145,9 @@ class Template:
     parameters: dict[str, Any]
     physical_ids: dict[str, str] = field(default_factory=dict)
     region: str = REGION
+    # Where the local gateway serves both APIs (http://host:port); once set, an API's
+    # execute-api URL (``!Sub https://${Api}.execute-api...``) resolves to it.
+    gateway_url: str = ""
 
     @classmethod
     def load(cls, overrides: dict[str, str] | None = None, path: Path = TEMPLATE_PATH) -> Template:
@@ -440,8 +442,25 @@ class Template:
             return self.get_att(logical_id, attribute)
         if key == "Fn::Sub":
             text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-            return re.sub(r"\$\{([^}]+)\}", lambda m: self._substitute(m.group(1), variables), text)
+            return self._at_gateway(
+                re.sub(r"\$\{([^}]+)\}", lambda m: self._substitute(m.group(1), variables), text)
+            )
         raise TemplateError(f"{key} is not supported by the local stack")
+
+    def _at_gateway(self, text: str) -> str:
+        """``text`` with the invoke URLs of this template's APIs (``https://<api id>.execute-api.
+        <region>.amazonaws.com``, plus ``/<stage>`` for the REST API) replaced by the local gateway's:
+        it serves the HTTP API at its root and the REST API's routes without the stage."""
+        if not self.gateway_url:
+            return text
+        apis = {
+            **{api: "" for api in self.resources_of_type("AWS::Serverless::HttpApi")},
+            **{api: f"/{self.rest_stage()}" for api in self.resources_of_type("AWS::Serverless::Api")},
+        }
+        for api, stage in apis.items():
+            aws_url = f"https://{self.ref(api)}.execute-api.{self.region}.{self.ref('AWS::URLSuffix')}{stage}"
+            text = text.replace(aws_url, self.gateway_url)
+        return text
 
     def _substitute(self, name: str, variables: dict[str, Any]) -> str:
         if name.startswith("!"):

@@ -1,18 +1,18 @@
-"""POST /api/chatkit/session: a ChatKit client secret for the signed-in user (also the refresh path)."""
+"""POST /api/chatkit/session: a chat session for the signed-in user (calling again is the refresh)."""
 
 from typing import Annotated
 
-from chatkit_backend import aws, limits, snapstart
+from chatkit_backend import aws, snapstart
 from chatkit_backend.fastapi_app import create_app, lambda_handler, user_identity
 from chatkit_backend.identity import Identity
 from chatkit_backend.sessions import SessionService, SessionSettings
 from fastapi import Body, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 # Built once per container, at start-up (where SnapStart's snapshot holds it): settings, the
-# secret cache, the AWS clients and the OpenAI HTTP pool; the OpenAI client once the key is
-# read. A sandbox restored from the snapshot renews clients and secrets (chatkit_backend.snapstart).
+# secret cache and the AWS clients. A sandbox restored from the snapshot renews clients and
+# secrets (chatkit_backend.snapstart).
 settings = SessionSettings.from_env()
 service = SessionService(settings)
 aws.prepare("secretsmanager", "dynamodb")
@@ -21,14 +21,16 @@ app = create_app("ChatKit sessions")
 
 
 class SessionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """No fields: the session is the caller's; a body, if sent, must be ``{}``."""
 
-    thread_id: str | None = Field(default=None, min_length=1, max_length=limits.THREAD_ID_MAX_CHARS)
+    model_config = ConfigDict(extra="forbid")
 
 
 class SessionResponse(BaseModel):
     client_secret: str
     expires_at: int
+    chatkit_url: str
+    thread_id: str | None
 
 
 @app.post("/api/chatkit/session", status_code=201, response_model=SessionResponse)
@@ -36,7 +38,7 @@ def create_session(
     identity: Annotated[Identity, Depends(user_identity)],
     body: Annotated[SessionRequest | None, Body()] = None,
 ) -> JSONResponse:
-    session = service.create_session(identity.user_id, body.thread_id if body else None)
+    session = service.create_session(identity.user_id)
     # The client secret is a credential: no cache may keep it.
     return JSONResponse(session.to_dict(), status_code=201, headers={"cache-control": "no-store"})
 

@@ -1,24 +1,20 @@
-"""GET|PUT|DELETE /api/chatkit/threads[/{thread_id}]: the signed-in user's ChatKit threads."""
+"""GET /api/chatkit/threads, DELETE /api/chatkit/threads/{thread_id}: the signed-in user's
+ChatKit threads (ChatKitTable), as ``threads.list`` and ``threads.delete`` on POST /chatkit see
+them. PUT, which recorded hosted threads, answers 410 Gone."""
 
 from typing import Annotated
 
 from chatkit_backend import limits
 from chatkit_backend.fastapi_app import create_app, lambda_handler, user_identity
 from chatkit_backend.identity import Identity
-from chatkit_backend.threads import Thread, ThreadPage, ThreadService, ThreadsSettings
-from fastapi import Body, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from chatkit_backend.threads import PUT_GONE, ThreadPage, ThreadService, ThreadsSettings
+from fastapi import Depends, Query, Response
+from fastapi.responses import JSONResponse
 
 # Built once per container, at start-up: the settings, then the service that uses them.
 settings = ThreadsSettings.from_env()
-service = ThreadService(settings.table_name)
+service = ThreadService(settings)
 app = create_app("ChatKit threads")
-
-
-class ThreadIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    title: str | None = Field(default=None, max_length=limits.THREAD_TITLE_MAX_CHARS)
 
 
 @app.get("/api/chatkit/threads", response_model=ThreadPage)
@@ -30,13 +26,9 @@ def list_threads(
     return service.list_threads(identity.user_id, limit=limit, cursor=cursor)
 
 
-@app.put("/api/chatkit/threads/{thread_id}", response_model=Thread)
-def put_thread(
-    thread_id: str,
-    identity: Annotated[Identity, Depends(user_identity)],
-    body: Annotated[ThreadIn | None, Body()] = None,
-) -> Thread:
-    return service.upsert_thread(identity.user_id, thread_id, title=body.title if body else None)
+@app.put("/api/chatkit/threads/{thread_id}")
+def put_thread(thread_id: str, identity: Annotated[Identity, Depends(user_identity)]) -> JSONResponse:
+    return JSONResponse({"detail": PUT_GONE}, status_code=410)
 
 
 @app.delete("/api/chatkit/threads/{thread_id}", status_code=204)

@@ -1,33 +1,41 @@
-"""POST /api/chatkit/session against a local OpenAI stand-in, and what each function imports.
+"""POST /api/chatkit/session, and what each function on the request path imports.
 
-The stand-in (local/fake_chatkit_sessions.py) runs in the bench process for the whole run; every probe
-reaches it over loopback, so the upstream call costs the same for every row and the gaps are
-the functions' own.
+A session is a Secrets Manager read (cached after the first), an HS256 token and one DynamoDB
+Query (the user's newest thread), all against the bench's moto: no upstream call. The floor peer
+does the same work with nothing around it; the gap is what FastAPI, Mangum, Powertools and the
+identity checks cost. The session is made for a user with threads, so the Query returns one.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 
 from local.bench.runner import Bench, Case
-from local.fake_chatkit_sessions import FakeChatKitSessions
 from local.template import ROOT, Template
 
-# Started on import: cases are plain data, and the stand-in must outlive every probe process.
-STAND_IN = FakeChatKitSessions().start()
-API_KEY = f"sk-bench-{secrets.token_hex(12)}"  # generated per run, known only to the stand-in's caller
-UPSTREAM = {"OPENAI_BASE_URL": STAND_IN.url, "CHATKIT_WORKFLOW_ID": "wf_bench"}
-SESSION = "session POST /api/chatkit/session (local OpenAI stand-in)"
-IMPORTS = "imports: openai only in SessionFunction, fastapi only in Session/Threads"
+SESSION = "session POST /api/chatkit/session (secret, token, newest thread)"
+IMPORTS = "imports: fastapi only in Session/Threads, openai only in the hosted import"
+EVENT = "events/session/create.json"
 
 
-def store_api_key(bench: Bench) -> None:
-    """Put the run's key where SessionFunction reads it, as an operator would."""
-    bench.aws.client("secretsmanager").put_secret_value(
-        SecretId=bench.template.physical_ids["OpenAIApiKeySecret"],
-        SecretString=json.dumps({"api_key": API_KEY}),
-    )
+def store_threads(bench: Bench) -> None:
+    """Give the event's user a few threads in ChatKitTable, as the chat stores them."""
+    table = bench.template.physical_ids["ChatKitTable"]
+    user_id = json.loads((ROOT / EVENT).read_text())["requestContext"]["authorizer"]["lambda"]["user_id"]
+    for day in range(1, 4):
+        thread_id = f"thr_bench{day}"
+        created = f"2026-12-0{day}T09:00:00.000000"
+        data = {"id": thread_id, "title": f"Day {day}", "created_at": created, "status": {"type": "active"}}
+        bench.aws.client("dynamodb").put_item(
+            TableName=table,
+            Item={
+                "user_id": {"S": user_id},
+                "sk": {"S": f"thread#{thread_id}"},
+                "order_key": {"S": f"thread#{created}#{thread_id}"},
+                "thread_id": {"S": thread_id},
+                "data": {"S": json.dumps(data)},
+            },
+        )
 
 
 def first_fixture(folder: str) -> str | None:
@@ -41,30 +49,21 @@ CASES = [
         SESSION,
         "SessionFunction (ours)",
         "SessionFunction",
-        "events/session/create.json",
-        env=UPSTREAM,
+        EVENT,
         baseline=True,
-        iterations=100,
-        prepare=store_api_key,
-        note="cold = import (FastAPI, openai, botocore) + first session (secrets read, client, MCP token)",
+        iterations=200,
+        prepare=store_threads,
+        note="cold = import (FastAPI, PyJWT, botocore) + first session (secret read, token, Query)",
     ),
     Case(
         SESSION,
-        "openai SDK call alone (the upstream floor)",
-        "local/bench/peers/openai_session.py:handler",
-        "events/session/create.json",
-        env={**UPSTREAM, "OPENAI_API_KEY": API_KEY},
-        iterations=100,
-        note="ours warm − this row's warm = what SessionFunction adds over the upstream call",
-    ),
-    Case(
-        SESSION,
-        "seed route: new OpenAI client per request",
-        "local/bench/peers/seed_session.py:handler",
-        "events/session/create.json",
-        env={**UPSTREAM, "OPENAI_API_KEY": API_KEY},
-        iterations=100,
-        note="the FastAPI version this replaces (its report's code), on Mangum",
+        "the same work, bare handler (the floor)",
+        "local/bench/peers/session_floor.py:handler",
+        EVENT,
+        iterations=200,
+        prepare=store_threads,
+        function_env="SessionFunction",
+        note="boto3 + PyJWT, no framework: ours warm − this warm = FastAPI, Mangum, Powertools, checks",
     ),
 ]
 
@@ -85,9 +84,7 @@ for logical_id, spec in sorted(TEMPLATE.functions().items()):
                 logical_id,
                 logical_id,
                 event,
-                env=UPSTREAM if logical_id == "SessionFunction" else {},
                 baseline=logical_id == "HealthFunction",
                 iterations=20,
-                prepare=store_api_key if logical_id == "SessionFunction" else None,
             )
         )

@@ -10,11 +10,11 @@ Two rows per function, on the same event:
 """
 
 from local.bench.cases_chatkit import CHATKIT_ENV
-from local.bench.cases_session import UPSTREAM, store_api_key
+from local.bench.cases_session import store_threads
 from local.bench.runner import Case
 
 CHATKIT = "SnapStart: ChatKitFunction's first request (threads.list), cold vs restored"
-SESSION = "SnapStart: SessionFunction's first request (local OpenAI stand-in), cold vs restored"
+SESSION = "SnapStart: SessionFunction's first request, cold vs restored"
 RESTORED = "local/bench/peers/restored.py:handler"
 RESTORED_NOTE = "import = init, in the snapshot; 1st call = after-restore hooks + the request: what a restored sandbox pays"
 
@@ -47,20 +47,19 @@ CASES = [
         "SessionFunction cold, no SnapStart (ours)",
         "SessionFunction",
         "events/session/create.json",
-        env=UPSTREAM,
         baseline=True,
         iterations=20,
-        prepare=store_api_key,
-        note="a new sandbox without SnapStart pays import + 1st call (secrets read, OpenAI client, MCP token)",
+        prepare=store_threads,
+        note="a new sandbox without SnapStart pays import + 1st call (secret read, token, Query)",
     ),
     Case(
         SESSION,
         "SessionFunction restored from its snapshot",
         RESTORED,
         "events/session/create.json",
-        env={**UPSTREAM, "BENCH_RESTORED_MODULE": "app"},
+        env={"BENCH_RESTORED_MODULE": "app"},
         iterations=20,
-        prepare=store_api_key,
+        prepare=store_threads,
         sys_path=("functions/session", "layers/shared/python"),
         function_env="SessionFunction",
         note=RESTORED_NOTE,

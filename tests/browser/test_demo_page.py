@@ -2,15 +2,18 @@
 
 ChatKit itself only loads from OpenAI's CDN, which tests cannot reach: the page gets a stand-in
 ``<openai-chatkit>`` element that records the options it is given, and the test drives the
-page's own code through them: its fetch (the user's bearer on every ChatKit request), a task
+page's own code through them: the chat session it gets from POST /api/chatkit/session, its
+fetch (the session's client_secret on every ChatKit request, renewed before it expires), a task
 widget's Complete button as ChatKit sends it to the server, and a two-phase upload. The upload
 runs from the page, cross-origin to the bucket (moto), so the bucket's CORS rules are what a
 real browser enforces. The model is the Responses stand-in (tests/support/fake_responses_api.py).
+The stack's sessions live SESSION_SECONDS, so a test outlives a client_secret.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +35,9 @@ customElements.define("openai-chatkit", class extends HTMLElement {
 });
 """
 PNG = list(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2)
-USERS = ("alice", "bob", "carol")
+USERS = ("alice", "bob", "carol", "dave")
+# Long enough for a request on a busy machine, short enough that a test outlives a client_secret.
+SESSION_SECONDS = 15
 
 
 class Site(Chat):
@@ -49,9 +54,20 @@ class Site(Chat):
 def site() -> Iterator[Site]:
     with (
         fake_responses() as fake,
-        start_stack({"OPENAI_BASE_URL": fake.url, "OPENAI_API_KEY": "sk-test-browser"}) as stack,
+        start_stack(
+            {
+                "OPENAI_BASE_URL": fake.url,
+                "OPENAI_API_KEY": "sk-test-browser",
+                "CHATKIT_SESSION_SECONDS": str(SESSION_SECONDS),
+            }
+        ) as stack,
     ):
-        yield Site(stack, fake)
+        site = Site(stack, fake)
+        # Warm the functions of the flow, so no test's first request waits out a cold start.
+        headers = {"authorization": f"Bearer {site.tokens['alice']}"}
+        assert httpx.post(f"{stack.url}/api/chatkit/session", headers=headers, timeout=60).status_code == 201
+        assert site.post({"type": "threads.list", "params": {}}, "alice").status_code == 200
+        yield site
 
 
 def open_demo(page: Any, site: Site, user: str) -> None:
@@ -63,6 +79,21 @@ def open_demo(page: Any, site: Site, user: str) -> None:
     page.fill("#token", site.tokens[user])
     page.click("button[type=submit]")
     page.wait_for_function("() => window.chatkitOptions !== undefined")
+
+
+def seen(page: Any) -> list[tuple[str, str | None]]:
+    """Every POST the page sends from now on: (URL, Authorization), in order."""
+    requests: list[tuple[str, str | None]] = []
+    page.on(
+        "request",
+        lambda r: requests.append((r.url, r.headers.get("authorization"))) if r.method == "POST" else None,
+    )
+    return requests
+
+
+def sent_to(requests: list[tuple[str, str | None]], url: str) -> list[str | None]:
+    """The Authorization of each POST to ``url``, in order."""
+    return [authorization for target, authorization in requests if target == url]
 
 
 # A ChatKit request through the page's own api.fetch: its status, content type and body text.
@@ -116,20 +147,72 @@ def test_the_pages_options_turn_on_what_the_server_serves(page: Any, site: Site)
     ]
 
 
-def test_the_pages_fetch_sends_the_bearer_to_chatkit(page: Any, site: Site) -> None:
+def test_the_pages_fetch_sends_the_sessions_client_secret_to_chatkit(page: Any, site: Site) -> None:
+    requests = seen(page)
     open_demo(page, site, "carol")
-    sent: list[dict[str, str]] = []
-    chatkit = f"{site.url}/chatkit"
-    page.on(
-        "request",
-        lambda request: (
-            sent.append(request.headers) if request.url == chatkit and request.method == "POST" else None
-        ),
-    )
     answer = page_fetch(page, site, {"type": "threads.list", "params": {}})
     assert (answer["status"], json.loads(answer["body"])) == (200, {"data": [], "has_more": False})
-    assert [headers["authorization"] for headers in sent] == [f"Bearer {site.tokens['carol']}"]
+    session = sent_to(requests, f"{site.url}/api/chatkit/session")
+    sent = sent_to(requests, f"{site.url}/chatkit")
+    assert session and set(session) == {f"Bearer {site.tokens['carol']}"}
+    assert len(sent) == 1 and sent[0] != f"Bearer {site.tokens['carol']}"
     assert site.stack.wait_for_log("POST /chatkit 200 ChatKitFunction auth=called:allowed")
+
+
+def test_the_page_chats_with_a_session_it_renews_and_another_device_opens_the_same_thread(
+    browser: Any, page: Any, site: Site
+) -> None:
+    """The flow of docs/chatkit-frontend.md: the user's token gets a session; ChatKit talks to its
+    chatkit_url with its client_secret, renewed before it expires; a second device (a new browser
+    context, the same user) opens the thread the user wrote in, from the session's thread_id."""
+    requests = seen(page)
+    session_url, chatkit = f"{site.url}/api/chatkit/session", f"{site.url}/chatkit"
+    with page.expect_response(lambda r: r.url == session_url and r.request.method == "POST") as got:
+        open_demo(page, site, "dave")
+    first = got.value.json()
+    assert (got.value.status, first["thread_id"]) == (201, None)
+    assert sent_to(requests, session_url) == [f"Bearer {site.tokens['dave']}"]
+    options = page.evaluate(
+        "() => ({ url: window.chatkitOptions.api.url, thread: window.chatkitOptions.initialThread })"
+    )
+    assert options == {"url": chatkit, "thread": None}
+
+    created = page_fetch(
+        page, site, {"type": "threads.create", "params": {"input": user_message("Buy milk")}}
+    )
+    assert (created["status"], created["contentType"]) == (200, "text/event-stream")
+    thread_id = sse(created["body"].encode())[0]["thread"]["id"]
+    assert sent_to(requests, chatkit) == [f"Bearer {first['client_secret']}"]
+
+    # Past the first secret's expiry: the page renewed it before a request went out with it.
+    time.sleep(max(0.0, first["expires_at"] - time.time()) + 0.5)
+    listed = page_fetch(page, site, {"type": "items.list", "params": {"thread_id": thread_id}})
+    assert listed["status"] == 200 and json.loads(listed["body"])["data"]
+    assert len(sent_to(requests, session_url)) >= 2, "renewed by asking for a new session"
+    latest = sent_to(requests, chatkit)[-1]
+    assert latest not in (f"Bearer {first['client_secret']}", f"Bearer {site.tokens['dave']}")
+    # The first secret is refused now, though the gateway still holds the authorizer's Allow.
+    refused = httpx.post(
+        chatkit,
+        headers={"authorization": f"Bearer {first['client_secret']}"},
+        json={"type": "threads.list", "params": {}},
+    )
+    assert refused.status_code == 401 and refused.json()["detail"].startswith("The chat session expired")
+
+    other_device = browser.new_context()
+    try:
+        second = other_device.new_page()
+        open_demo(second, site, "dave")
+        assert second.evaluate("() => window.chatkitOptions.initialThread") == thread_id
+        items = page_fetch(
+            second, site, {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}
+        )
+        assert (
+            items["status"] == 200
+            and json.loads(items["body"])["data"][0]["content"][0]["text"] == "Buy milk"
+        )
+    finally:
+        other_device.close()
 
 
 def test_a_task_widgets_complete_button_completes_the_task_from_the_page(page: Any, site: Site) -> None:

@@ -69,6 +69,7 @@ from chatkit_backend import limits
 name, value = sys.argv[1], int(sys.argv[2])
 setattr(limits, name, value)
 from chatkit_backend import cursor, tasks, threads
+from chatkit_backend.chat import records
 from chatkit_backend.errors import InvalidInput
 from chatkit_backend.mcp.tools import TOOLS_BY_NAME
 
@@ -86,6 +87,11 @@ def largest_accepted(check, make):
         except InvalidInput:
             continue
     return None
+
+
+def an_id(value):
+    if not records.accepts_id(value):
+        raise InvalidInput("not an id of ChatKitTable")
 
 
 def schema(tool, field):
@@ -110,16 +116,13 @@ surfaces = {
     },
     "TASK_ID_MAX_CHARS": {"mcp": schema("complete_task", "task_id")["maxLength"]},
     "PAGE_LIMIT_MAX": {
-        "service": largest_accepted(threads.validate_limit, lambda size: size),
+        "service": largest_accepted(lambda size: records.check_page(size, "desc"), lambda size: size),
         "mcp": schema("list_tasks", "limit")["maximum"],
         "api": query("limit")["maximum"],
     },
     "CURSOR_MAX_CHARS": {"mcp": schema("list_tasks", "cursor")["maxLength"], "api": query("cursor")["maxLength"]},
-    "THREAD_TITLE_MAX_CHARS": {
-        "service": largest_accepted(threads.validate_title, text),
-        "api": api["components"]["schemas"]["ThreadIn"]["properties"]["title"]["anyOf"][0]["maxLength"],
-    },
-    "THREAD_ID_MAX_CHARS": {"service": largest_accepted(threads.validate_thread_id, text)},
+    "THREAD_TITLE_MAX_CHARS": {"service": largest_accepted(threads.validate_title, text)},
+    "THREAD_ID_MAX_CHARS": {"service": largest_accepted(an_id, text)},
 }
 print(json.dumps(surfaces[name]))
 """
@@ -130,7 +133,7 @@ SURFACES = {
     "TASK_ID_MAX_CHARS": {"mcp"},
     "PAGE_LIMIT_MAX": {"service", "mcp", "api"},
     "CURSOR_MAX_CHARS": {"mcp", "api"},
-    "THREAD_TITLE_MAX_CHARS": {"service", "api"},
+    "THREAD_TITLE_MAX_CHARS": {"service"},
     "THREAD_ID_MAX_CHARS": {"service"},
 }
 

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from chatkit_backend.errors import DependencyUnavailable
 from chatkit_backend.secret_cache import SecretCache
-from chatkit_backend.tokens import mint_mcp_token
 from chatkit_backend.verifier import VerifierSettings, build_verifier
 
 from local.events import http_event
 from tests.conftest import AwsResources
 from tests.support.auth import captured_logs
+from tests.support.auth_cases import session_token
 from tests.support.aws_faults import FAULTS, Fault, Outage
 from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
 from tests.support.fake_responses_api import FakeResponses, fake_responses, text
@@ -43,34 +43,32 @@ def table(aws: AwsResources, logical_id: str) -> list[dict[str, Any]]:
 # ---- REST routes -----------------------------------------------------------------------------------
 
 
-def test_threads_route_answers_503_and_stores_nothing(invoke: Any, aws: AwsResources, fault: Fault) -> None:
-    put = http_event(
-        "PUT",
-        "/api/chatkit/threads/cthr_1",
-        body={"title": "Groceries"},
-        path_params={"thread_id": "cthr_1"},
-        route_key="PUT /api/chatkit/threads/{thread_id}",
+def test_threads_routes_answer_503_and_delete_nothing(invoke: Any, aws: AwsResources, fault: Fault) -> None:
+    thread = {"thread_id": "thr_1"}
+    delete = http_event(
+        "DELETE",
+        "/api/chatkit/threads/thr_1",
+        path_params=thread,
+        route_key="DELETE /api/chatkit/threads/{thread_id}",
     )
     invoke("ThreadsFunction", http_event("GET", "/api/chatkit/threads"))  # a warm container
     with Outage("dynamodb", fault) as outage:
-        for event in (http_event("GET", "/api/chatkit/threads"), put):
+        for event in (http_event("GET", "/api/chatkit/threads"), delete):
             result = invoke("ThreadsFunction", event)
             assert_503(result["statusCode"], result["headers"], json.loads(result["body"]), "DynamoDB")
     assert sum(outage.attempts.values()) == 4  # two requests, each tried twice
-    assert table(aws, "ThreadsTable") == []
-    assert invoke("ThreadsFunction", put)["statusCode"] == 200  # and it works again at once
+    assert invoke("ThreadsFunction", delete)["statusCode"] == 404  # and it answers again at once
 
 
-def test_session_route_answers_503_when_its_secrets_cannot_be_read(
-    invoke: Any, aws: AwsResources, fault: Fault
+@pytest.mark.parametrize("service", ["secretsmanager", "dynamodb"])
+def test_session_route_answers_503_when_its_key_or_table_cannot_be_read(
+    invoke: Any, fault: Fault, service: str
 ) -> None:
-    aws.client("secretsmanager").put_secret_value(
-        SecretId=aws.physical_id("OpenAIApiKeySecret"), SecretString='{"api_key": "sk-x"}'
-    )
     event = http_event("POST", "/api/chatkit/session", body={})
-    with Outage("secretsmanager", fault):
-        result = invoke("SessionFunction", event, {"CHATKIT_WORKFLOW_ID": "wf_test"})
-    assert_503(result["statusCode"], result["headers"], json.loads(result["body"]), "Secrets Manager")
+    with Outage(service, fault):
+        result = invoke("SessionFunction", event)
+    name = {"secretsmanager": "Secrets Manager", "dynamodb": "DynamoDB"}[service]
+    assert_503(result["statusCode"], result["headers"], json.loads(result["body"]), name)
 
 
 def test_an_mcp_tool_call_tells_the_model_to_check_before_retrying(invoke: Any, fault: Fault) -> None:
@@ -204,13 +202,13 @@ def test_a_valid_token_keeps_verifying_while_secrets_manager_is_down(aws: AwsRes
         VerifierSettings(secret_id, aws.physical_id("UserTokenSecret"), "", "", ""),
         SecretCache(clock=lambda: clock[0]),
     )
-    assert verifier.verify(mint_mcp_token("alice", key, 3600)).user_id == "alice"
+    assert verifier.verify(session_token("alice", key, 3600)).user_id == "alice"
 
     with Outage("secretsmanager", fault):
         clock[0] = 61.0  # the cache's own lifetime is over: every stage is re-read, and fails
-        assert verifier.verify(mint_mcp_token("alice", key, 3600)).user_id == "alice"
+        assert verifier.verify(session_token("alice", key, 3600)).user_id == "alice"
         clock[0] = 3599.0
-        assert verifier.verify(mint_mcp_token("bob", key, 3600)).user_id == "bob"
+        assert verifier.verify(session_token("bob", key, 3600)).user_id == "bob"
         clock[0] = 3700.0  # past the hour: no key is trusted any longer
         with pytest.raises(DependencyUnavailable):
-            verifier.verify(mint_mcp_token("alice", key, 3600))
+            verifier.verify(session_token("alice", key, 3600))

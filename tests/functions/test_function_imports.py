@@ -2,7 +2,8 @@
 
 The chatkit/agents stack (about a second to import) is ChatKitFunction's alone, but for the
 hosted import, which reads chatkit's types (never the agent or the web server); ``openai`` is
-SessionFunction's, ChatKitFunction's and the import's; FastAPI is for the two REST functions.
+ChatKitFunction's and the import's; FastAPI is for the two REST functions, SessionFunction and
+ThreadsFunction, which read ChatKitTable without ChatKit.
 Each function is imported in a fresh interpreter with its template environment, as Lambda would.
 """
 
@@ -34,7 +35,7 @@ HANDLERS = {logical_id for logical_id, spec in FUNCTIONS.items() if not spec.web
 IMPORT = "ImportHostedThreadsFunction"
 # Functions that must not load a package.
 FORBIDDEN = {
-    "openai": HANDLERS - {"SessionFunction", IMPORT},
+    "openai": HANDLERS - {IMPORT},
     "fastapi": HANDLERS - {"SessionFunction", "ThreadsFunction"},
     **{package: HANDLERS - {IMPORT} for package in ("chatkit", "jinja2")},
     **{package: HANDLERS for package in ("agents", "uvicorn")},
@@ -76,9 +77,9 @@ def test_chatkit_function_is_the_one_web_adapter_function() -> None:
     assert sorted(set(FUNCTIONS) - HANDLERS) == ["ChatKitFunction"]
 
 
-def test_the_session_function_is_the_one_that_loads_openai_and_fastapi() -> None:
+def test_the_session_and_threads_functions_load_fastapi_and_no_more() -> None:
     # The check above would pass vacuously if the probe saw no imports at all.
-    assert {"openai", "fastapi", "mangum"} <= imported_packages("SessionFunction")
+    assert {"fastapi", "mangum", "jwt"} <= imported_packages("SessionFunction")
     assert {"fastapi", "mangum"} <= imported_packages("ThreadsFunction")
 
 

@@ -202,23 +202,39 @@ def test_the_import_carries_every_users_history_and_runs_again_safely(world: Wor
     assert len(world.table()) == len(before) + 2
 
 
-def test_a_thread_id_kept_by_the_frontend_opens_the_imported_thread(world: World) -> None:
-    if not world.threads("bob"):
-        assert world.make("USER=bob").returncode == 0
+def test_imported_threads_are_listed_as_threads_list_shows_them_and_open_by_their_hosted_id(
+    world: World,
+) -> None:
+    for user in ("alice", "bob"):
+        if not world.threads(user):
+            assert world.make(f"USER={user}").returncode == 0
+    for user in ("alice", "bob"):
+        headers = {"authorization": f"Bearer {world.tokens[user]}"}
+        route, listed, cursor, after = [], [], None, None
+        while True:
+            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = httpx.get(f"{world.stack.url}/api/chatkit/threads", params=params, headers=headers).json()
+            chatkit = world.chatkit(
+                user, "threads.list", limit=2, **({"after": after} if after else {})
+            ).json()
+            route.append(([(t["thread_id"], t["title"]) for t in page["threads"]], page["next_cursor"]))
+            listed.append(
+                (
+                    [(t["id"], t["title"]) for t in chatkit["data"]],
+                    chatkit["after"] if chatkit["has_more"] else None,
+                )
+            )
+            cursor, after = page["next_cursor"], chatkit["after"] if chatkit["has_more"] else None
+            if cursor is None and after is None:
+                break
+        assert route == listed
+        assert {thread_id for ids, _ in route for thread_id, _ in ids} == set(world.history.threads[user])
+        # A new device opens the newest of them.
+        session = httpx.post(f"{world.stack.url}/api/chatkit/session", headers=headers).json()
+        assert session["thread_id"] == route[0][0][0][0]
+
+    # A thread id the frontend kept (in localStorage, as the seed did) is the imported thread's.
     gym = world.history.threads["bob"][0]
-    headers = {"authorization": f"Bearer {world.tokens['bob']}"}
-    # The sidebar's mapping (ThreadsTable) names the hosted id, which is the imported thread's id.
-    mapped = httpx.put(
-        f"{world.stack.url}/api/chatkit/threads/{gym}",
-        json={"title": "Gym plan"},
-        headers=headers,
-        timeout=30,
-    )
-    assert mapped.status_code == 200, mapped.text
-    sidebar = httpx.get(f"{world.stack.url}/api/chatkit/threads", headers=headers, timeout=30).json()[
-        "threads"
-    ]
-    assert gym in [t["thread_id"] for t in sidebar]
     opened = world.chatkit("bob", "threads.get_by_id", thread_id=gym)
     assert opened.status_code == 200, opened.text
     assert opened.json()["title"] == "Gym plan"

@@ -91,7 +91,7 @@ def test_design_variables_reach_the_template_parameters() -> None:
     env = {
         "ALLOWED_ORIGINS": "https://app.example",
         "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
-        "CHATKIT_WORKFLOW_ID": "wf_local",
+        "CHATKIT_SESSION_SECONDS": "120",
     }
     with start_stack(env) as stack:
         state = json.loads((stack.state_dir / "stack.json").read_text())
@@ -99,7 +99,7 @@ def test_design_variables_reach_the_template_parameters() -> None:
         demo_port = int(stack.demo_url.rsplit(":", 1)[1])
         assert state["parameters"]["AllowedOrigins"] == ["https://app.example", *demo_origins(demo_port)]
         assert state["parameters"]["OpenAIBaseUrl"] == "http://127.0.0.1:9/v1"
-        assert state["parameters"]["ChatKitWorkflowId"] == "wf_local"
+        assert state["parameters"]["ChatKitSessionSeconds"] == "120"
         preflight = httpx.options(
             f"{stack.url}/mcp",
             headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},

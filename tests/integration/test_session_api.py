@@ -1,265 +1,170 @@
-"""The ChatKit frontend's routes over HTTP through `make dev`: sessions against a local OpenAI
-stand-in, and thread mappings, with user tokens the stack's authorizer accepts."""
+"""The ChatKit frontend's routes over HTTP through `make dev`: a chat session, the chat with its
+client_secret, and the user's threads, as the frontend sees them. The model is the Responses
+stand-in; user tokens are what `make token` prints."""
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import jwt
 import pytest
-from chatkit_backend.tokens import MCP_AUDIENCE
+from chatkit_backend.tokens import SESSION_AUDIENCE
 
-from local.fake_chatkit_sessions import FakeChatKitSessions, Reply, error_body, fake_chatkit_sessions
-from local.token import mint_user_token
-from tests.support.local_stack import RunningStack, start_stack
+from tests.support.chat import StackChat, user_message
+from tests.support.fake_responses_api import fake_responses
+from tests.support.local_stack import start_stack
 
 pytestmark = pytest.mark.integration
 
-WORKFLOW_ID = "wf_integration_1"
-
 
 @pytest.fixture(scope="module")
-def openai_api() -> Iterator[FakeChatKitSessions]:
-    with fake_chatkit_sessions() as server:
-        yield server
+def site() -> Iterator[StackChat]:
+    with (
+        fake_responses() as fake,
+        start_stack({"OPENAI_BASE_URL": fake.url, "OPENAI_API_KEY": "sk-test-sessions"}) as stack,
+    ):
+        users = ("alice", "bob", "carol", "dave", "erin", "grace")
+        yield StackChat(stack.url, {user: stack.user_token(user) for user in users}, stack, fake)
 
 
-@pytest.fixture(scope="module")
-def api_key() -> str:
-    return f"sk-test-{secrets.token_hex(16)}"
+def session(site: StackChat, user: str) -> dict[str, Any]:
+    response = httpx.post(
+        f"{site.url}/api/chatkit/session", headers={"authorization": f"Bearer {site.tokens[user]}"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.headers["cache-control"] == "no-store"
+    return response.json()
 
 
-@pytest.fixture(scope="module")
-def stack(openai_api: FakeChatKitSessions, api_key: str) -> Iterator[RunningStack]:
-    env = {"OPENAI_API_KEY": api_key, "OPENAI_BASE_URL": openai_api.url, "CHATKIT_WORKFLOW_ID": WORKFLOW_ID}
-    with start_stack(env) as running:
-        yield running
+def with_secret(site: StackChat, secret: str, body: dict[str, Any]) -> httpx.Response:
+    """A ChatKit request as the widget sends it: to the session's chatkit_url, with its client_secret."""
+    return httpx.post(
+        f"{site.url}/chatkit", headers={"authorization": f"Bearer {secret}"}, json=body, timeout=60
+    )
 
 
-@pytest.fixture(autouse=True)
-def fresh_openai(openai_api: FakeChatKitSessions) -> None:
-    openai_api.reset()
-
-
-def stack_secret(stack: RunningStack, logical_id: str) -> str:
-    return stack.client("secretsmanager").get_secret_value(
-        SecretId=stack.physical_id(logical_id), VersionStage="AWSCURRENT"
+def signing_key(site: StackChat) -> str:
+    return site.stack.client("secretsmanager").get_secret_value(
+        SecretId=site.stack.physical_id("TokenSigningSecret"), VersionStage="AWSCURRENT"
     )["SecretString"]
 
 
-def user_token(stack: RunningStack, user_id: str) -> str:
-    """A frontend user token, as `make token` mints it: HS256 with the stack's UserTokenSecret."""
-    return mint_user_token(stack_secret(stack, "UserTokenSecret"), user_id)
+def test_a_session_names_the_local_chat_and_no_thread_yet(site: StackChat) -> None:
+    answer = session(site, "carol")
 
-
-def as_user(stack: RunningStack, user_id: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=stack.url, headers={"Authorization": f"Bearer {user_token(stack, user_id)}"}, timeout=30
-    )
-
-
-def test_the_frontend_gets_a_client_secret_and_openai_gets_the_documented_request(
-    stack: RunningStack, openai_api: FakeChatKitSessions, api_key: str
-) -> None:
-    with as_user(stack, "alice") as alice:
-        response = alice.post("/api/chatkit/session", headers={"Content-Type": "application/json"})
-
-    assert response.status_code == 201
-    assert set(response.json()) == {"client_secret", "expires_at"}
-    assert response.headers["cache-control"] == "no-store"
-    [sent] = openai_api.requests
-    assert (sent.method, sent.path) == ("POST", "/v1/chatkit/sessions")
-    assert sent.headers["openai-beta"] == "chatkit_beta=v1"
-    assert sent.headers["authorization"] == f"Bearer {api_key}"
-    assert sent.body["user"] == "alice"
-    assert sent.body["workflow"]["id"] == WORKFLOW_ID
-    assert sent.body["expires_after"] == {"anchor": "created_at", "seconds": 600}
-    variables = sent.body["workflow"]["state_variables"]
-    assert variables["user_id"] == "alice"
+    assert set(answer) == {"client_secret", "expires_at", "chatkit_url", "thread_id"}
+    assert answer["chatkit_url"] == f"{site.url}/chatkit"  # the local REST API's /chatkit
+    assert answer["thread_id"] is None
     claims = jwt.decode(
-        variables["mcp_token"],
-        stack_secret(stack, "TokenSigningSecret"),
-        algorithms=["HS256"],
-        audience=MCP_AUDIENCE,
+        answer["client_secret"], signing_key(site), algorithms=["HS256"], audience=SESSION_AUDIENCE
     )
-    assert claims["sub"] == "alice"
+    assert (claims["sub"], claims["exp"]) == ("carol", answer["expires_at"])
 
 
-def test_the_mcp_token_passes_the_authorizer_on_the_mcp_route(
-    stack: RunningStack, openai_api: FakeChatKitSessions
-) -> None:
-    with as_user(stack, "alice") as alice:
-        assert alice.post("/api/chatkit/session").status_code == 201
-    mcp_token = openai_api.requests[0].body["workflow"]["state_variables"]["mcp_token"]
+def test_the_client_secret_chats_and_the_next_session_opens_the_newest_thread(site: StackChat) -> None:
+    first = session(site, "alice")
+    created = with_secret(
+        site,
+        first["client_secret"],
+        {"type": "threads.create", "params": {"input": user_message("Buy milk")}},
+    )
+    assert created.status_code == 200 and created.headers["content-type"] == "text/event-stream"
+    thread_id = site.threads("alice")[0]
 
+    again = session(site, "alice")
+
+    assert again["thread_id"] == thread_id
+    assert again["client_secret"] != first["client_secret"]
+    items = with_secret(
+        site, again["client_secret"], {"type": "items.list", "params": {"thread_id": thread_id}}
+    )
+    assert items.status_code == 200 and items.json()["data"]
+    # Another user's session never names it, and their client_secret cannot open it.
+    bobs = session(site, "bob")
+    assert bobs["thread_id"] != thread_id
+    for request in (
+        {"type": "threads.get_by_id", "params": {"thread_id": thread_id}},
+        {"type": "items.list", "params": {"thread_id": thread_id}},
+        {"type": "threads.delete", "params": {"thread_id": thread_id}},
+    ):
+        assert with_secret(site, bobs["client_secret"], request).status_code == 404
+    assert site.threads("alice") == [thread_id]
+
+
+def test_the_threads_route_lists_what_threads_list_shows_for_each_user(site: StackChat) -> None:
+    for user, messages in (
+        ("dave", ["Plan the week", "Call mom", "Book a dentist"]),
+        ("grace", ["Pay rent"]),
+    ):
+        for message in messages:
+            site.events({"type": "threads.create", "params": {"input": user_message(message)}}, user)
+    for user in ("dave", "grace"):
+        secret = session(site, user)["client_secret"]
+        route, listed, cursor, after = [], [], None, None
+        while True:
+            page = httpx.get(
+                f"{site.url}/api/chatkit/threads",
+                params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+                headers={"authorization": f"Bearer {site.tokens[user]}"},
+            ).json()
+            chatkit = with_secret(
+                site,
+                secret,
+                {"type": "threads.list", "params": {"limit": 2, **({"after": after} if after else {})}},
+            ).json()
+            route.append(([(t["thread_id"], t["title"]) for t in page["threads"]], page["next_cursor"]))
+            listed.append(
+                (
+                    [(t["id"], t["title"]) for t in chatkit["data"]],
+                    chatkit["after"] if chatkit["has_more"] else None,
+                )
+            )
+            cursor, after = page["next_cursor"], chatkit["after"] if chatkit["has_more"] else None
+            if cursor is None and after is None:
+                break
+        assert route == listed
+    assert [title for ids, _ in route for _, title in ids] == ["Pay rent"]
+
+
+@pytest.mark.parametrize("body", ["{", "[]", '"x"', '{"thread_id": "thr_1"}', '{"unknown": 1}'])
+def test_malformed_bodies_are_422(site: StackChat, body: str) -> None:
     response = httpx.post(
-        f"{stack.url}/mcp",
-        headers={"Authorization": f"Bearer {mcp_token}", "Content-Type": "application/json"},
-        json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+        f"{site.url}/api/chatkit/session",
+        content=body,
+        headers={"authorization": f"Bearer {site.tokens['alice']}", "content-type": "application/json"},
     )
-
-    assert response.status_code not in (401, 403), response.text
-
-
-def test_the_mcp_token_cannot_open_a_session(stack: RunningStack, openai_api: FakeChatKitSessions) -> None:
-    with as_user(stack, "alice") as alice:
-        alice.post("/api/chatkit/session")
-    mcp_token = openai_api.requests[0].body["workflow"]["state_variables"]["mcp_token"]
-
-    response = httpx.post(
-        f"{stack.url}/api/chatkit/session", headers={"Authorization": f"Bearer {mcp_token}"}
-    )
-
-    assert response.status_code == 403
-    assert len(openai_api.requests) == 1
-
-
-@pytest.mark.parametrize(
-    ("reply", "status", "retry_after", "attempts"),
-    [
-        pytest.param(
-            Reply(401, error_body("Incorrect API key provided", "invalid_request_error", "invalid_api_key")),
-            502,
-            None,
-            1,
-            id="key-rejected",
-        ),
-        pytest.param(
-            Reply(
-                429,
-                error_body("Rate limit reached", "requests", "rate_limit_exceeded"),
-                {"retry-after": "12"},
-            ),
-            429,
-            "12",
-            1,
-            id="rate-limited",
-        ),
-        pytest.param(Reply(503, error_body("overloaded", "server_error")), 502, None, 2, id="openai-down"),
-    ],
-)
-def test_openai_failures_reach_the_frontend_as_documented_statuses(
-    stack: RunningStack,
-    openai_api: FakeChatKitSessions,
-    reply: Reply,
-    status: int,
-    retry_after: str | None,
-    attempts: int,
-) -> None:
-    openai_api.script(*[reply] * attempts)
-
-    with as_user(stack, "alice") as alice:
-        response = alice.post("/api/chatkit/session", json={"thread_id": "cthr_failed"})
-
-    assert response.status_code == status
-    assert set(response.json()) == {"detail"}
-    assert response.headers.get("retry-after") == retry_after
-    assert len(openai_api.requests) == attempts
-    assert "Incorrect API key" not in response.text
-    with as_user(stack, "alice") as alice:
-        listed = alice.get("/api/chatkit/threads").json()["threads"]
-    assert "cthr_failed" not in [t["thread_id"] for t in listed]
-
-
-def test_a_timed_out_openai_answers_504_before_api_gateways_30_s(
-    stack: RunningStack, openai_api: FakeChatKitSessions
-) -> None:
-    # The template's OpenAITimeoutSeconds (10 s) with no retry on timeout.
-    openai_api.script(Reply(200, {"late": True}, delay=12))
-
-    started = time.monotonic()
-    with as_user(stack, "alice") as alice:
-        response = alice.post("/api/chatkit/session")
-    elapsed = time.monotonic() - started
-
-    assert response.status_code == 504
-    assert response.json() == {"detail": "OpenAI did not answer in time. Try again in a moment."}
-    assert 9 < elapsed < 15
-
-
-@pytest.mark.parametrize("body", ["{", "[]", '{"thread_id": "no spaces allowed"}', '{"unknown": 1}'])
-def test_malformed_bodies_are_422(stack: RunningStack, openai_api: FakeChatKitSessions, body: str) -> None:
-    with as_user(stack, "alice") as alice:
-        response = alice.post(
-            "/api/chatkit/session", content=body, headers={"Content-Type": "application/json"}
-        )
 
     assert response.status_code == 422
-    assert isinstance(response.json()["detail"], str)
-    assert openai_api.requests == []
+    assert set(response.json()) == {"detail"}
 
 
-def test_an_unconfigured_stack_says_which_setting_is_missing(local_stack: RunningStack) -> None:
-    with as_user(local_stack, "alice") as alice:
-        response = alice.post("/api/chatkit/session")
+def test_a_thread_of_the_list_is_deleted_as_threads_delete_does(site: StackChat) -> None:
+    site.events({"type": "threads.create", "params": {"input": user_message("Short-lived")}}, "erin")
+    doomed = site.threads("erin")[0]
+    headers = {"authorization": f"Bearer {site.tokens['erin']}"}
 
-    assert response.status_code == 503
-    assert response.json()["detail"].startswith(
-        "The server is not configured: the ChatKit workflow id is not set."
+    assert (
+        httpx.delete(
+            f"{site.url}/api/chatkit/threads/{doomed}",
+            headers={"authorization": f"Bearer {site.tokens['bob']}"},
+        ).status_code
+        == 404
     )
+    assert httpx.delete(f"{site.url}/api/chatkit/threads/{doomed}", headers=headers).status_code == 204
+
+    assert doomed not in site.threads("erin")
+    assert site.post({"type": "items.list", "params": {"thread_id": doomed}}, "erin").status_code == 404
+    gone = httpx.put(f"{site.url}/api/chatkit/threads/{doomed}", headers=headers, json={"title": "x"})
+    assert gone.status_code == 410 and "GET /api/chatkit/threads" in gone.json()["detail"]
 
 
-def test_a_session_for_a_thread_records_it_and_the_thread_routes_serve_it(stack: RunningStack) -> None:
-    with as_user(stack, "carol") as carol, as_user(stack, "dave") as dave:
-        assert carol.post("/api/chatkit/session", json={"thread_id": "cthr_carol_1"}).status_code == 201
-        assert (
-            carol.put("/api/chatkit/threads/cthr_carol_1", json={"title": "Moving house"}).status_code == 200
-        )
+def test_the_stack_logs_no_secret(site: StackChat) -> None:
+    secret = session(site, "grace")["client_secret"]
+    assert with_secret(site, secret, {"type": "threads.list", "params": {}}).status_code == 200
 
-        [thread] = carol.get("/api/chatkit/threads").json()["threads"]
-        assert (thread["thread_id"], thread["title"]) == ("cthr_carol_1", "Moving house")
-        assert dave.get("/api/chatkit/threads").json() == {"threads": [], "next_cursor": None}
-        assert dave.delete("/api/chatkit/threads/cthr_carol_1").status_code == 404
-        assert carol.delete("/api/chatkit/threads/cthr_carol_1").status_code == 204
-        assert carol.get("/api/chatkit/threads").json()["threads"] == []
-
-
-def test_threads_page_newest_first_over_http(stack: RunningStack) -> None:
-    with as_user(stack, "erin") as erin:
-        for n in range(5):
-            assert erin.put(f"/api/chatkit/threads/cthr_erin_{n}").status_code == 200
-        seen, cursor = [], None
-        while True:
-            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-            page = erin.get("/api/chatkit/threads", params=params).json()
-            seen += [t["thread_id"] for t in page["threads"]]
-            cursor = page["next_cursor"]
-            if not cursor:
-                break
-
-    assert seen == [f"cthr_erin_{n}" for n in reversed(range(5))]
-
-
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("PUT", "/api/chatkit/threads/bad.id"),
-        ("GET", "/api/chatkit/threads?limit=0"),
-        ("GET", "/api/chatkit/threads?cursor=%25%25"),
-    ],
-)
-def test_bad_thread_requests_are_422_over_http(stack: RunningStack, method: str, path: str) -> None:
-    with as_user(stack, "frank") as frank:
-        response = frank.request(method, path)
-        assert response.status_code == 422, response.text
-        assert frank.get("/api/chatkit/threads").json()["threads"] == []
-
-
-def test_the_functions_log_no_secret(
-    stack: RunningStack, openai_api: FakeChatKitSessions, api_key: str
-) -> None:
-    openai_api.script(
-        Reply(401, error_body(f"Incorrect API key provided: {api_key}", "invalid_request_error"))
-    )
-    with as_user(stack, "grace") as grace:
-        assert grace.post("/api/chatkit/session").status_code == 502
-        assert grace.post("/api/chatkit/session").status_code == 201
-    mcp_token = openai_api.requests[-1].body["workflow"]["state_variables"]["mcp_token"]
-
-    log = stack.log()
-    assert "chatkit session created" in log and "openai refused the session request" in log
-    for secret in (api_key, stack_secret(stack, "TokenSigningSecret"), mcp_token):
-        assert secret not in log
+    log = site.stack.log()
+    assert "POST /api/chatkit/session 201" in log
+    for value in (secret, signing_key(site), site.tokens["grace"]):
+        assert value not in log

@@ -533,3 +533,85 @@ def test_the_authorizer_and_the_other_functions_keep_their_unqualified_arns(
             "SnapStart" not in transformed[function]["Properties"]
             and f"{function}Aliaslive" not in transformed
         )
+
+
+def granted(function: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs of a function's inline policies."""
+    statements = [s for policy in RESOURCES[function]["Properties"]["Policies"] for s in policy["Statement"]]
+    return {
+        (action, json.dumps(resource, sort_keys=True))
+        for s in statements
+        for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    }
+
+
+def ref(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def test_the_session_function_reads_the_signing_key_and_queries_the_chats_index_only() -> None:
+    assert granted("SessionFunction") == {
+        ("secretsmanager:GetSecretValue", ref({"Ref": "TokenSigningSecret"})),
+        ("dynamodb:Query", ref({"Fn::Sub": "${ChatKitTable.Arn}/index/by_order"})),
+    }
+    env = RESOURCES["SessionFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["CHATKIT_TABLE"] == {"Ref": "ChatKitTable"}
+    # The widget's api.url: the REST API's /chatkit, the very URL of the ChatKitUrl output.
+    assert env["CHATKIT_URL"] == TEMPLATE.body["Outputs"]["ChatKitUrl"]["Value"]
+    assert env["CHATKIT_SESSION_SECONDS"] == {"Ref": "ChatKitSessionSeconds"}
+    lifetime = TEMPLATE.body["Parameters"]["ChatKitSessionSeconds"]
+    assert (lifetime["Default"], lifetime["MinValue"], lifetime["MaxValue"]) == (600, 1, 600)
+
+
+def test_the_threads_function_reads_and_deletes_the_chats_records_and_files_only() -> None:
+    table, index = {"Fn::GetAtt": ["ChatKitTable", "Arn"]}, {"Fn::Sub": "${ChatKitTable.Arn}/index/by_order"}
+    assert granted("ThreadsFunction") == {
+        *(
+            (action, ref(resource))
+            for action in ("dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+            for resource in (table, index)
+        ),
+        ("s3:DeleteObject", ref({"Fn::Sub": "${AttachmentsBucket.Arn}/users/*"})),
+    }
+
+
+def test_no_function_writes_threads_table_and_the_data_export_still_covers_it() -> None:
+    for function in FUNCTIONS:
+        env = RESOURCES[function]["Properties"].get("Environment", {}).get("Variables", {})
+        policies = json.dumps(RESOURCES[function]["Properties"].get("Policies", []))
+        reaches = "THREADS_TABLE" in env or "ThreadsTable" in policies
+        assert reaches == (function == "UserDataFunction"), function
+    user_data = {action for action, resource in granted("UserDataFunction") if "ThreadsTable" in resource}
+    assert user_data == {"dynamodb:Query", "dynamodb:BatchWriteItem"}
+
+
+def test_nothing_of_agent_builder_is_left_to_configure() -> None:
+    parameters = set(TEMPLATE.body["Parameters"])
+    assert not {
+        name
+        for name in parameters
+        if "Workflow" in name or name.startswith(("ChatKitHistory", "ChatKitFileUpload"))
+    }
+    assert (
+        not {"ChatKitAutomaticThreadTitling", "ChatKitRateLimitPerMinute", "OpenAITimeoutSeconds"}
+        & parameters
+    )
+    text = TEMPLATE_PATH.read_text()
+    for word in ("CHATKIT_WORKFLOW", "mcp_token", "MCP token"):
+        assert word not in text
+
+
+def test_locally_the_apis_urls_are_the_gateways() -> None:
+    template = Template.load()
+    assert template.functions()["SessionFunction"].environment["CHATKIT_URL"] == (
+        "https://chatkit-backend-local-ChatKitApi.execute-api.us-east-1.amazonaws.com/dev/chatkit"
+    )
+
+    template.gateway_url = "http://127.0.0.1:3100"
+
+    # The local gateway serves the REST API's routes without the stage, beside the HTTP API's.
+    assert (
+        template.functions()["SessionFunction"].environment["CHATKIT_URL"] == "http://127.0.0.1:3100/chatkit"
+    )
+    assert template.resolve(TEMPLATE.body["Outputs"]["ApiUrl"]["Value"]) == "http://127.0.0.1:3100"
