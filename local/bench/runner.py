@@ -8,6 +8,9 @@ them alike and the ratios stay meaningful where absolute times do not.
   ``repeat`` processes; interpreter start-up excluded, it is the same for every row).
 - warm: mean per call over ``iterations`` calls after the first, in the same process.
 - rss: peak resident memory of the probe process after the warm calls.
+- package: for a template function, what it ships unzipped with its layers: the packages its
+  requirements.txt files pin (as installed here, at the same versions; Lambda's arm64 wheels differ
+  by a few percent) and our code. `python -m local.build_check --sizes` measures the built artifacts.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import distribution
 from pathlib import Path
 from typing import Any
 
+from local.lock import LOCK_NAME, artifacts, read_pins
 from local.runtime import function_environment
 from local.stack import LocalAws
 from local.template import ROOT, Template
@@ -60,6 +65,31 @@ class Result:
     first_status: Any
     # DynamoDB requests of the first call, by operation, when the handler counts them.
     dynamodb_requests: dict[str, int] | None = None
+    # What the function ships unzipped with its layers (template functions only).
+    package_mb: float | None = None
+
+
+def package_bytes(template: Template, logical_id: str) -> int:
+    """The unzipped size of a function with its layers: the files of every package their
+    requirements.txt pin (as installed in this environment) and of our code."""
+    found = artifacts(template)
+    folders = [found[logical_id].directory, *(found[layer].directory for layer in found[logical_id].layers)]
+    packages = {
+        name for folder in folders if (folder / LOCK_NAME).exists() for name in read_pins(folder / LOCK_NAME)
+    }
+    total = sum(
+        file.size or 0
+        for name in packages
+        for file in (distribution(name).files or ())
+        if file.size is not None
+    )
+    code = [
+        path
+        for folder in folders
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    ]
+    return total + sum(path.stat().st_size for path in code)
 
 
 class Bench:
@@ -141,12 +171,15 @@ class Bench:
             heavy_modules=runs[0]["heavy_modules"],
             first_status=runs[0]["first_status"],
             dynamodb_requests=runs[0].get("dynamodb_requests"),
+            package_mb=package_bytes(self.template, case.handler) / 1e6
+            if case.handler in self.functions
+            else None,
         )
 
 
 def table(results: list[Result]) -> str:
     """The report: one block per group, each row with its ratio to the group's baseline."""
-    header = f"{'case':44} {'cold ms':>9} {'import':>8} {'1st call':>9} {'warm µs':>10} {'RSS MB':>7} {'cold ×':>7} {'warm ×':>7}  heavy imports"
+    header = f"{'case':44} {'cold ms':>9} {'import':>8} {'1st call':>9} {'warm µs':>10} {'RSS MB':>7} {'pkg MB':>7} {'cold ×':>7} {'warm ×':>7}  heavy imports"
     lines = []
     groups: dict[str, list[Result]] = {}
     for result in results:
@@ -157,9 +190,10 @@ def table(results: list[Result]) -> str:
         for r in rows:
             cold_ratio = r.cold_ms / baseline.cold_ms if baseline.cold_ms else float("nan")
             warm_ratio = r.warm_us / baseline.warm_us if baseline.warm_us else float("nan")
+            package = "-" if r.package_mb is None else f"{r.package_mb:.1f}"
             lines.append(
                 f"{r.case.name[:44]:44} {r.cold_ms:9.1f} {r.import_ms:8.1f} {r.first_ms:9.2f} {r.warm_us:10.1f} "
-                f"{r.rss_mb:7.1f} {cold_ratio:7.2f} {warm_ratio:7.2f}  {','.join(r.heavy_modules) or '-'}"
+                f"{r.rss_mb:7.1f} {package:>7} {cold_ratio:7.2f} {warm_ratio:7.2f}  {','.join(r.heavy_modules) or '-'}"
             )
             if r.case.note:
                 lines.append(f"    {r.case.note}")
@@ -177,6 +211,7 @@ def table(results: list[Result]) -> str:
     lines += [
         "",
         "cold = fresh process: import + first call (median); warm = mean per call after the first;",
+        "pkg = a template function's packages and code, with its layers, unzipped;",
         "× = row / the group's first-listed ours row (below 1: faster than ours, above 1: slower).",
     ]
     return "\n".join(lines)

@@ -196,6 +196,7 @@ def test_the_page_chats_with_a_session_it_renews_and_another_device_opens_the_sa
         chatkit,
         headers={"authorization": f"Bearer {first['client_secret']}"},
         json={"type": "threads.list", "params": {}},
+        timeout=60,
     )
     assert refused.status_code == 401 and refused.json()["detail"].startswith("The chat session expired")
 

@@ -116,7 +116,7 @@ def chatkit_listed(app: Any, user: str, limit: int) -> list[tuple[list[tuple[str
     while True:
         page = chatkit(app, "threads.list", user, limit=limit, **({"after": after} if after else {}))
         pages.append(
-            ([(t["id"], t["title"]) for t in page["data"]], page["after"] if page["has_more"] else None)
+            ([(t["id"], t.get("title")) for t in page["data"]], page["after"] if page["has_more"] else None)
         )
         after = page["after"] if page["has_more"] else None
         if after is None:

@@ -24,6 +24,7 @@ from chatkit_backend.tokens import mint_session_token
 from local.template import ROOT, Template
 from tests.support.auth import AUDIENCE, ISSUER, JwksServer, SecretsStack, SigningKey, claims
 from tests.support.auth_cases import REJECTIONS, Case, World, bearer, session_token
+from tests.support.chat import Chat
 from tests.support.local_stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration
@@ -123,40 +124,24 @@ TOKEN_ROUTES = sorted(
 def test_a_session_token_is_refused_on_every_other_route(
     auth_stack: RunningStack, world: World, method: str, path: str
 ) -> None:
-    user = bearer(world.keys["EdDSA"].sign(claims("erin")))
-    add = {
-        "jsonrpc": "2.0",
-        "id": 2,
-        "method": "tools/call",
-        "params": {"name": "add_task", "arguments": {"title": "Kept"}},
-    }
-    mcp = {
-        "content-type": "application/json",
-        "accept": "application/json, text/event-stream",
-        "mcp-protocol-version": "2025-11-25",
-    }
-    assert (
-        httpx.post(f"{auth_stack.url}/mcp", headers={"authorization": user, **mcp}, json=add).status_code
-        == 200
+    chat = Chat(
+        auth_stack.url,
+        {
+            "erin": world.keys["EdDSA"].sign(claims("erin")),
+            "session": session_token("erin", world.session_key),
+        },
     )
-    session = bearer(session_token("erin", world.session_key))
-    body = add if path == "/mcp" else None
-
-    response = httpx.request(
-        method, f"{auth_stack.url}{path}", headers={"authorization": session, **mcp}, json=body
-    )
+    assert chat.mcp("add_task", {"title": "Kept"}, "erin").status_code == 200
 
     if path == "/mcp":
+        response = chat.mcp("add_task", {"title": "Not kept"}, "session")
         assert response.status_code == 401 and 'error="invalid_token"' in response.headers["www-authenticate"]
     else:
+        response = httpx.request(
+            method, f"{auth_stack.url}{path}", headers=chat.headers("session", {}), timeout=30
+        )
         assert (response.status_code, response.json()) == (403, {"message": "Forbidden"})
-    listed = httpx.post(
-        f"{auth_stack.url}/mcp",
-        headers={"authorization": user, **mcp},
-        json={**add, "params": {"name": "list_tasks", "arguments": {}}},
-    )
-    titles = [task["title"] for task in listed.json()["result"]["structuredContent"]["tasks"]]
-    assert titles and set(titles) == {"Kept"}
+    assert {task["title"] for task in chat.list_tasks("erin")} == {"Kept"}
 
 
 def test_an_expired_session_token_is_refused_on_chatkit_though_the_gateway_cached_it(

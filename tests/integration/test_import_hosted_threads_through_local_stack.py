@@ -18,6 +18,7 @@ import pytest
 
 from local.template import ROOT
 from local.token import mint_user_token
+from tests.support.chat import thread_lists
 from tests.support.hosted_chatkit import (
     T0,
     Fault,
@@ -210,27 +211,11 @@ def test_imported_threads_are_listed_as_threads_list_shows_them_and_open_by_thei
             assert world.make(f"USER={user}").returncode == 0
     for user in ("alice", "bob"):
         headers = {"authorization": f"Bearer {world.tokens[user]}"}
-        route, listed, cursor, after = [], [], None, None
-        while True:
-            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-            page = httpx.get(f"{world.stack.url}/api/chatkit/threads", params=params, headers=headers).json()
-            chatkit = world.chatkit(
-                user, "threads.list", limit=2, **({"after": after} if after else {})
-            ).json()
-            route.append(([(t["thread_id"], t["title"]) for t in page["threads"]], page["next_cursor"]))
-            listed.append(
-                (
-                    [(t["id"], t["title"]) for t in chatkit["data"]],
-                    chatkit["after"] if chatkit["has_more"] else None,
-                )
-            )
-            cursor, after = page["next_cursor"], chatkit["after"] if chatkit["has_more"] else None
-            if cursor is None and after is None:
-                break
+        route, listed = thread_lists(world.stack.url, world.tokens[user], world.tokens[user])
         assert route == listed
         assert {thread_id for ids, _ in route for thread_id, _ in ids} == set(world.history.threads[user])
         # A new device opens the newest of them.
-        session = httpx.post(f"{world.stack.url}/api/chatkit/session", headers=headers).json()
+        session = httpx.post(f"{world.stack.url}/api/chatkit/session", headers=headers, timeout=60).json()
         assert session["thread_id"] == route[0][0][0][0]
 
     # A thread id the frontend kept (in localStorage, as the seed did) is the imported thread's.

@@ -220,24 +220,14 @@ def test_a_chat_sessions_token_is_refused_by_the_official_client_too(stack: Runn
     own token sees that nothing was added."""
     from chatkit_backend.tokens import mint_session_token
 
+    from tests.support.chat import Chat
+
     signing_key = stack.client("secretsmanager").get_secret_value(
         SecretId=stack.physical_id("TokenSigningSecret"), VersionStage="AWSCURRENT"
     )["SecretString"]
     user = new_user()
-    refused = httpx.post(
-        f"{stack.url}/mcp",
-        json={
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": "add_task", "arguments": {"title": "No"}},
-        },
-        headers={
-            "authorization": f"Bearer {mint_session_token(user, signing_key, 300).token}",
-            "accept": "application/json, text/event-stream",
-            "mcp-protocol-version": "2025-11-25",
-        },
-    )
+    chat = Chat(stack.url, {"session": mint_session_token(user, signing_key, 300).token})
+    refused = chat.mcp("add_task", {"title": "No"}, "session")
     assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["www-authenticate"]
 
     async def listing(client: Client) -> Any:

@@ -12,7 +12,7 @@ import jwt
 import pytest
 from chatkit_backend.tokens import SESSION_AUDIENCE
 
-from tests.support.chat import StackChat, user_message
+from tests.support.chat import StackChat, thread_lists, user_message
 from tests.support.fake_responses_api import fake_responses
 from tests.support.local_stack import start_stack
 
@@ -31,7 +31,9 @@ def site() -> Iterator[StackChat]:
 
 def session(site: StackChat, user: str) -> dict[str, Any]:
     response = httpx.post(
-        f"{site.url}/api/chatkit/session", headers={"authorization": f"Bearer {site.tokens[user]}"}
+        f"{site.url}/api/chatkit/session",
+        headers={"authorization": f"Bearer {site.tokens[user]}"},
+        timeout=60,
     )
     assert response.status_code == 201, response.text
     assert response.headers["cache-control"] == "no-store"
@@ -100,32 +102,10 @@ def test_the_threads_route_lists_what_threads_list_shows_for_each_user(site: Sta
     ):
         for message in messages:
             site.events({"type": "threads.create", "params": {"input": user_message(message)}}, user)
-    for user in ("dave", "grace"):
-        secret = session(site, user)["client_secret"]
-        route, listed, cursor, after = [], [], None, None
-        while True:
-            page = httpx.get(
-                f"{site.url}/api/chatkit/threads",
-                params={"limit": 2, **({"cursor": cursor} if cursor else {})},
-                headers={"authorization": f"Bearer {site.tokens[user]}"},
-            ).json()
-            chatkit = with_secret(
-                site,
-                secret,
-                {"type": "threads.list", "params": {"limit": 2, **({"after": after} if after else {})}},
-            ).json()
-            route.append(([(t["thread_id"], t["title"]) for t in page["threads"]], page["next_cursor"]))
-            listed.append(
-                (
-                    [(t["id"], t["title"]) for t in chatkit["data"]],
-                    chatkit["after"] if chatkit["has_more"] else None,
-                )
-            )
-            cursor, after = page["next_cursor"], chatkit["after"] if chatkit["has_more"] else None
-            if cursor is None and after is None:
-                break
-        assert route == listed
-    assert [title for ids, _ in route for _, title in ids] == ["Pay rent"]
+    for user, titles in (("dave", ["Book a dentist", "Call mom", "Plan the week"]), ("grace", ["Pay rent"])):
+        route, chatkit = thread_lists(site.url, site.tokens[user], session(site, user)["client_secret"])
+        assert route == chatkit
+        assert [title for ids, _ in route for _, title in ids] == titles
 
 
 @pytest.mark.parametrize("body", ["{", "[]", '"x"', '{"thread_id": "thr_1"}', '{"unknown": 1}'])
@@ -134,6 +114,7 @@ def test_malformed_bodies_are_422(site: StackChat, body: str) -> None:
         f"{site.url}/api/chatkit/session",
         content=body,
         headers={"authorization": f"Bearer {site.tokens['alice']}", "content-type": "application/json"},
+        timeout=60,
     )
 
     assert response.status_code == 422
@@ -149,14 +130,20 @@ def test_a_thread_of_the_list_is_deleted_as_threads_delete_does(site: StackChat)
         httpx.delete(
             f"{site.url}/api/chatkit/threads/{doomed}",
             headers={"authorization": f"Bearer {site.tokens['bob']}"},
+            timeout=60,
         ).status_code
         == 404
     )
-    assert httpx.delete(f"{site.url}/api/chatkit/threads/{doomed}", headers=headers).status_code == 204
+    assert (
+        httpx.delete(f"{site.url}/api/chatkit/threads/{doomed}", headers=headers, timeout=60).status_code
+        == 204
+    )
 
     assert doomed not in site.threads("erin")
     assert site.post({"type": "items.list", "params": {"thread_id": doomed}}, "erin").status_code == 404
-    gone = httpx.put(f"{site.url}/api/chatkit/threads/{doomed}", headers=headers, json={"title": "x"})
+    gone = httpx.put(
+        f"{site.url}/api/chatkit/threads/{doomed}", headers=headers, json={"title": "x"}, timeout=60
+    )
     assert gone.status_code == 410 and "GET /api/chatkit/threads" in gone.json()["detail"]
 
 

@@ -102,6 +102,41 @@ class Chat:
         return response.json()["result"]["structuredContent"]["tasks"]
 
 
+Page = tuple[list[tuple[str, str | None]], str | None]
+
+
+def thread_lists(
+    url: str, user_token: str, chatkit_token: str, limit: int = 2
+) -> tuple[list[Page], list[Page]]:
+    """Every page of GET /api/chatkit/threads (with the user's token) and of ChatKit's
+    threads.list on /chatkit (with ``chatkit_token``): each page's (thread id, title) pairs and
+    the cursor of the next one."""
+    listed: list[Page] = []
+    cursor = None
+    while True:
+        page = httpx.get(
+            f"{url}/api/chatkit/threads",
+            params={"limit": limit, **({"cursor": cursor} if cursor else {})},
+            headers={"authorization": f"Bearer {user_token}"},
+            timeout=60,
+        ).json()
+        listed.append(([(t["thread_id"], t["title"]) for t in page["threads"]], page["next_cursor"]))
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    shown: list[Page] = []
+    after = None
+    while True:
+        body = {"type": "threads.list", "params": {"limit": limit, **({"after": after} if after else {})}}
+        page = httpx.post(
+            f"{url}/chatkit", json=body, headers={"authorization": f"Bearer {chatkit_token}"}, timeout=60
+        ).json()
+        after = page["after"] if page["has_more"] else None
+        shown.append(([(t["id"], t.get("title")) for t in page["data"]], after))
+        if after is None:
+            return listed, shown
+
+
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, every: float = 0.2) -> Any:
     """``condition()``'s first truthy value within ``timeout`` seconds (a loaded machine is slow), else fail."""
     deadline = time.monotonic() + timeout

@@ -17,7 +17,3 @@ _TLS = httpx2.create_ssl_context()
 
 def async_pool() -> openai.DefaultAsyncHttpxClient:
     return openai.DefaultAsyncHttpxClient(verify=_TLS)
-
-
-def sync_pool() -> openai.DefaultHttpxClient:
-    return openai.DefaultHttpxClient(verify=_TLS)

@@ -433,7 +433,6 @@ class DynamoDBStore(Store[RequestContext]):
         self, context: RequestContext, prefix: str, limit: int, after: str | None, order: str
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Up to ``limit`` records under ``prefix`` in ``order``, and the cursor of the next page."""
-        records.check_page(limit, order)
         await self.flush(context)
         found, more = await self._query_page(context.user_id, prefix, limit, after, order)
         return found, records.page_cursor(found[-1]) if more else None
