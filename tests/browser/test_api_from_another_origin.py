@@ -154,23 +154,31 @@ def test_the_first_chatkit_post_after_its_preflight_succeeds(site: Site, browser
     assert site.stack.wait_for_log("OPTIONS /chatkit 204")
 
 
-def test_the_page_reads_the_threads_list_and_puts_a_thread(site: Site, page: Any) -> None:
+def test_the_page_gets_a_session_chats_with_it_and_reads_the_threads_list(site: Site, page: Any) -> None:
     site.open(page)
     token = site.tokens["alice"]
 
-    put = site.call(
+    created = site.call(page, "/api/chatkit/session", method="POST", token=token)
+    assert created.get("status") == 201, created
+    session = json.loads(created["body"])
+    assert session["chatkit_url"] == f"{site.stack.url}/chatkit"
+    chatted = site.call(
         page,
-        "/api/chatkit/threads/cthr_browser_1",
-        method="PUT",
-        token=token,
-        body={"title": "From the browser"},
+        "/chatkit",
+        method="POST",
+        token=session["client_secret"],
+        body=chatkit("threads.create", input=user_message("From the browser")),
     )
     listed = site.call(page, "/api/chatkit/threads?limit=10", token=token)
+    gone = site.call(
+        page, "/api/chatkit/threads/cthr_browser_1", method="PUT", token=token, body={"title": "x"}
+    )
 
-    assert put.get("status") == 200, put
+    assert chatted.get("status") == 200, chatted
     assert listed.get("status") == 200, listed
     threads = json.loads(listed["body"])["threads"]
-    assert [(t["thread_id"], t["title"]) for t in threads] == [("cthr_browser_1", "From the browser")]
+    assert [t["title"] for t in threads] == ["From the browser"]
+    assert gone.get("status") == 410 and "GET /api/chatkit/threads" in json.loads(gone["body"])["detail"]
 
 
 def test_the_page_calls_an_mcp_tool(site: Site, page: Any) -> None:

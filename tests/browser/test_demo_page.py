@@ -75,6 +75,9 @@ def open_demo(page: Any, site: Site, user: str) -> None:
     page.route(
         CDN, lambda route: route.fulfill(status=200, content_type="text/javascript", body=CHATKIT_STAND_IN)
     )
+    # As a fresh tab: no token of an earlier user for the page to start a session with on load.
+    if page.url.startswith(site.stack.demo_url):
+        page.evaluate("() => sessionStorage.clear()")
     page.goto(site.stack.demo_url)
     page.fill("#token", site.tokens[user])
     page.click("button[type=submit]")
