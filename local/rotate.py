@@ -127,7 +127,7 @@ def main() -> int:
 
     print(
         f"TokenSigningSecret rotated: AWSCURRENT is now version {new_current}, AWSPREVIOUS {old_current}. "
-        "MCP tokens minted before keep passing until they expire or the next rotation.",
+        "Session tokens minted before keep passing until they expire or the next rotation.",
         file=sys.stderr,
     )
     return 0

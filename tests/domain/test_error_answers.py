@@ -15,7 +15,7 @@ from chatkit_backend.http_responses import error_answer, json_response
 CASES: list[tuple[errors.DomainError, int, str | None]] = [
     (errors.InvalidInput("title must not be empty."), 422, None),
     (errors.AuthenticationRequired(), 401, None),
-    (errors.Forbidden("MCP tokens only work on /mcp."), 403, None),
+    (errors.Forbidden("This route takes the user's sign-in token."), 403, None),
     (errors.TaskNotFound("01ARZ3NDEKTSV4RRFFQ69G5FAV"), 404, None),
     (errors.ThreadNotFound("thr_1"), 404, None),
     (errors.Conflict("changed meanwhile"), 409, None),
