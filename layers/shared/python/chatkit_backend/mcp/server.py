@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chatkit_backend import __version__
 from chatkit_backend.errors import DependencyUnavailable, DomainError, RateLimited
 from chatkit_backend.mcp import protocol as p
-from chatkit_backend.mcp.tools import LISTINGS, TOOLS_BY_NAME, ArgumentError, normalized_arguments
+from chatkit_backend.mcp.tools import LISTINGS
 from chatkit_backend.metrics import count
 from chatkit_backend.settings import EnvSettings, env
+from chatkit_backend.task_tools import TOOLS_BY_NAME, ArgumentError, normalized_arguments
 from chatkit_backend.usage import UsageLimits, UsageSettings
 
 if TYPE_CHECKING:
