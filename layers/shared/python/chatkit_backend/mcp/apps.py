@@ -23,7 +23,7 @@ The view's HTML (``task_view.html``, built from ``layers/shared/views/tasks``) i
 
 from __future__ import annotations
 
-import secrets
+import os
 from pathlib import Path
 from typing import Any, Final
 
@@ -63,7 +63,8 @@ def offered(capabilities: Any) -> bool:
 
 def new_session_id() -> str:
     """The ``Mcp-Session-Id`` of an ``initialize``-era client that offered the extension."""
-    return _SESSION_PREFIX + secrets.token_hex(16)
+    # os.urandom, as secrets does, without importing secrets on McpFunction's cold start.
+    return _SESSION_PREFIX + os.urandom(16).hex()
 
 
 def in_session(headers: dict[str, str]) -> bool:
