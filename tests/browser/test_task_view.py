@@ -83,6 +83,12 @@ def plain_mcp(site: Site, user: str, tool: str, arguments: dict[str, Any]) -> di
         return worker.submit(asyncio.run, call()).result(timeout=60)
 
 
+def seed(site: Site, user: str, *titles: str) -> None:
+    """Tasks the user made elsewhere (over plain MCP), before their host shows the view."""
+    for title in titles:
+        plain_mcp(site, user, "add_task", {"title": title})
+
+
 def tasks_of(site: Site, user: str) -> dict[str, str]:
     """The user's tasks, title -> status, read back over plain MCP."""
     listed = plain_mcp(site, user, "list_tasks", {"limit": 100})["tasks"]
@@ -126,8 +132,7 @@ def test_the_host_connects_offering_the_extension_and_finds_the_view(site: Site,
 
 
 def test_the_view_shows_the_tasks_pending_first_and_completed_struck_through(site: Site, page: Any) -> None:
-    for title in ("Buy milk", "Call mom", "Water the plants"):
-        plain_mcp(site, "alice", "add_task", {"title": title})
+    seed(site, "alice", "Buy milk", "Call mom", "Water the plants")
     call_mom = next(
         task["task_id"]
         for task in plain_mcp(site, "alice", "list_tasks", {})["tasks"]
@@ -158,8 +163,7 @@ def test_the_view_shows_the_tasks_pending_first_and_completed_struck_through(sit
 
 
 def test_clicking_complete_completes_the_real_task(site: Site, page: Any) -> None:
-    plain_mcp(site, "carol", "add_task", {"title": "Pay rent"})
-    plain_mcp(site, "carol", "add_task", {"title": "Book dentist"})
+    seed(site, "carol", "Pay rent", "Book dentist")
     site.open_host(page, "carol")
     frame = site.show(page, "list_tasks")
 
@@ -194,8 +198,7 @@ def test_adding_a_task_from_the_views_input_creates_it(site: Site, page: Any) ->
 
 
 def test_a_task_is_renamed_and_deleted_from_the_view(site: Site, page: Any) -> None:
-    plain_mcp(site, "frank", "add_task", {"title": "Buy bred"})
-    plain_mcp(site, "frank", "add_task", {"title": "Old plan"})
+    seed(site, "frank", "Buy bred", "Old plan")
     site.open_host(page, "frank")
     frame = site.show(page, "list_tasks")
 
@@ -212,7 +215,7 @@ def test_a_task_is_renamed_and_deleted_from_the_view(site: Site, page: Any) -> N
 
 
 def test_a_change_the_model_makes_shows_in_the_view(site: Site, page: Any) -> None:
-    plain_mcp(site, "gina", "add_task", {"title": "Stretch"})
+    seed(site, "gina", "Stretch")
     site.open_host(page, "gina")
 
     frame = site.show(page, "add_task", {"title": "Drink water"})
@@ -224,7 +227,7 @@ def test_a_change_the_model_makes_shows_in_the_view(site: Site, page: Any) -> No
 
 
 def test_a_second_users_host_shows_none_of_the_first_users_tasks(site: Site, browser: Any) -> None:
-    plain_mcp(site, "hank", "add_task", {"title": "Hank's secret plan"})
+    seed(site, "hank", "Hank's secret plan")
     other = browser.new_context()
     try:
         page = other.new_page()
@@ -275,7 +278,7 @@ SIZED = """() => {
 
 
 def test_the_view_follows_the_hosts_theme_and_reports_its_size(site: Site, page: Any) -> None:
-    plain_mcp(site, "kate", "add_task", {"title": "Read a book"})
+    seed(site, "kate", "Read a book")
     site.open_host(page, "kate")
     frame = site.show(page, "list_tasks")
     background = "() => getComputedStyle(document.body).backgroundColor"
@@ -299,7 +302,7 @@ def test_the_view_follows_the_hosts_theme_and_reports_its_size(site: Site, page:
 
 def test_the_view_holds_no_token_and_shows_titles_as_text(site: Site, page: Any) -> None:
     hostile = '<img src=x onerror="window.pwned = true">'
-    plain_mcp(site, "liam", "add_task", {"title": hostile})
+    seed(site, "liam", hostile)
     site.open_host(page, "liam")
     frame = site.show(page, "list_tasks")
 

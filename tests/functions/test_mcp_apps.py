@@ -232,22 +232,15 @@ def auth_server() -> Iterator[AuthorizationServer]:
         yield server
 
 
+ADD_FROM_THE_VIEW = {"name": "add_task", "arguments": {"title": "From the view"}}
 SCOPES = [
     pytest.param("openid", "resources/read", {"uri": VIEW_URI}, 403, id="the view needs tasks:read"),
     pytest.param("tasks:read", "resources/read", {"uri": VIEW_URI}, 200, id="tasks:read reads the view"),
     pytest.param(
-        "tasks:read",
-        "tools/call",
-        {"name": "add_task", "arguments": {"title": "From the view"}},
-        403,
-        id="the view's changes need tasks:write",
+        "tasks:read", "tools/call", ADD_FROM_THE_VIEW, 403, id="the view's changes need tasks:write"
     ),
     pytest.param(
-        "tasks:read tasks:write",
-        "tools/call",
-        {"name": "add_task", "arguments": {"title": "From the view"}},
-        200,
-        id="both scopes change tasks",
+        "tasks:read tasks:write", "tools/call", ADD_FROM_THE_VIEW, 200, id="both scopes change tasks"
     ),
 ]
 

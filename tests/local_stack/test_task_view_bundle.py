@@ -4,11 +4,10 @@ Lambda needs no build step: it must be exactly what its source and lock file bui
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from local.template import ROOT
-from tests.support.node import npm_ci, require_node
+from tests.support.node import npm_ci, require_node, run_node
 
 SOURCE = ROOT / "layers" / "shared" / "views" / "tasks"
 BUILT = ROOT / "layers" / "shared" / "python" / "chatkit_backend" / "mcp" / "task_view.html"
@@ -21,15 +20,7 @@ def test_the_committed_view_is_what_its_source_builds(tmp_path: Path) -> None:
     require_node()
     npm_ci(SOURCE)
     rebuilt = tmp_path / "task_view.html"
-    done = subprocess.run(
-        ["node", "build.mjs", str(rebuilt)],
-        cwd=SOURCE,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    run_node(SOURCE, "build.mjs", str(rebuilt))
     assert rebuilt.read_bytes() == BUILT.read_bytes(), (
         "chatkit_backend/mcp/task_view.html is not what layers/shared/views/tasks builds: run `make view` and commit it"
     )

@@ -9,7 +9,6 @@ prescribes for a view that declares no domain, which the inner frame holding the
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.browser import PageServer, serve_pages
-from tests.support.node import npm_ci, require_node
+from tests.support.node import npm_ci, require_node, run_node
 
 HOST = Path(__file__).resolve().parent / "mcp_apps_host"
 # MCP Apps' restrictive default (Host Behavior: "If ui.csp is omitted"), which is also what a
@@ -37,16 +36,7 @@ def host_pages() -> Iterator[PageServer]:
     npm_ci(HOST)
     with tempfile.TemporaryDirectory(prefix="mcp-apps-host-") as work:
         page = Path(work) / "host.html"
-        built = subprocess.run(
-            ["node", "build.mjs", str(page)],
-            cwd=HOST,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if built.returncode != 0:
-            raise RuntimeError(f"the MCP Apps host did not build:\n{built.stderr[-4000:]}")
+        run_node(HOST, "build.mjs", str(page))
         pages = {"host.html": page, "sandbox.html": HOST / "sandbox.html"}
         with serve_pages(pages, {"sandbox.html": {"content-security-policy": VIEW_CSP}}) as server:
             yield server

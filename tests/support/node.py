@@ -60,3 +60,12 @@ def npm_ci(project: Path) -> None:
     if done.returncode != 0:
         raise RuntimeError(f"npm ci failed in {project}:\n{done.stderr[-4000:]}")
     stamp.write_bytes(lock)
+
+
+def run_node(project: Path, *arguments: str) -> None:
+    """``node <arguments>`` in ``project`` (a build script, say); its stderr when it fails."""
+    done = subprocess.run(
+        ["node", *arguments], cwd=project, capture_output=True, text=True, timeout=300, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"node {' '.join(arguments)} failed in {project}:\n{done.stderr[-4000:]}")

@@ -130,6 +130,16 @@ def _page(page: TaskPage) -> dict[str, Any]:
     return {"tasks": [task.to_dict() for task in page.tasks], "next_cursor": page.next_cursor}
 
 
+def _changes(*, idempotent: bool = False, destructive: bool = False) -> dict[str, Any]:
+    """The annotations of a tool that changes a task (none reaches beyond this API)."""
+    return {
+        "readOnlyHint": False,
+        "destructiveHint": destructive,
+        "idempotentHint": idempotent,
+        "openWorldHint": False,
+    }
+
+
 def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
@@ -144,12 +154,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         description="Create a new pending task for the user. Returns its task_id.",
         input_schema=_object({"title": TITLE, "description": DESCRIPTION}, ["title"]),
         output_schema=_outcome("created"),
-        annotations={
-            "readOnlyHint": False,
-            "destructiveHint": False,
-            "idempotentHint": False,
-            "openWorldHint": False,
-        },
+        annotations=_changes(),
         call=_add,
         structured=_changed("created"),
     ),
@@ -195,12 +200,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         description="Mark a task as completed. Completing an already completed task changes nothing.",
         input_schema=_object({"task_id": TASK_ID}, ["task_id"]),
         output_schema=_outcome("completed"),
-        annotations={
-            "readOnlyHint": False,
-            "destructiveHint": False,
-            "idempotentHint": True,
-            "openWorldHint": False,
-        },
+        annotations=_changes(idempotent=True),
         call=_complete,
         structured=_changed("completed"),
     ),
@@ -210,12 +210,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         description="Change a task's title and/or description. An empty description removes it.",
         input_schema=_object({"task_id": TASK_ID, "title": TITLE, "description": DESCRIPTION}, ["task_id"]),
         output_schema=_outcome("updated"),
-        annotations={
-            "readOnlyHint": False,
-            "destructiveHint": False,
-            "idempotentHint": True,
-            "openWorldHint": False,
-        },
+        annotations=_changes(idempotent=True),
         call=_update,
         structured=_changed("updated"),
     ),
@@ -225,12 +220,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         description="Delete a task for good.",
         input_schema=_object({"task_id": TASK_ID}, ["task_id"]),
         output_schema=_outcome("deleted"),
-        annotations={
-            "readOnlyHint": False,
-            "destructiveHint": True,
-            "idempotentHint": False,
-            "openWorldHint": False,
-        },
+        annotations=_changes(destructive=True),
         call=_delete,
         structured=_changed("deleted"),
     ),
