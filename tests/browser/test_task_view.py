@@ -214,6 +214,21 @@ def test_a_task_is_renamed_and_deleted_from_the_view(site: Site, page: Any) -> N
     assert calls == ["update_task", "list_tasks", "delete_task", "list_tasks"]
 
 
+def test_a_refused_action_is_said_and_the_list_shows_why(site: Site, page: Any) -> None:
+    seed(site, "mona", "Cancel the gym")
+    site.open_host(page, "mona")
+    frame = site.show(page, "list_tasks")
+    [task] = plain_mcp(site, "mona", "list_tasks", {})["tasks"]
+    plain_mcp(site, "mona", "delete_task", {"task_id": task["task_id"]})  # from another client
+
+    frame.get_by_role("button", name="Complete Cancel the gym").click()
+
+    frame.wait_for_selector("#status[role=alert]")
+    assert frame.text_content("#status").startswith(f"No task with id '{task['task_id']}'.")
+    frame.wait_for_selector("li", state="detached")
+    assert frame.text_content("#count") == "No tasks yet"
+
+
 def test_a_change_the_model_makes_shows_in_the_view(site: Site, page: Any) -> None:
     seed(site, "gina", "Stretch")
     site.open_host(page, "gina")

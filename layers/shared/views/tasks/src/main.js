@@ -52,18 +52,16 @@ async function receive(result) {
   await run(REFRESH);
 }
 
-// One tools/call through the host, then the list again; a refusal is said, not thrown.
+// One tools/call through the host, then the list as it is now: a refusal (a task another client
+// deleted, say) is said, and the list shows why.
 async function run(call, done) {
   setBusy(true);
   try {
     const result = await app.callServerTool(call);
-    if (result.isError) {
-      say(result.content?.[0]?.text ?? "The tool failed.", true);
-      return;
-    }
-    done?.(answer(result));
-    if (call.name === REFRESH.name) await receive(result);
-    else await run(REFRESH);
+    if (call.name === REFRESH.name) return await receive(result);
+    if (result.isError) say(result.content?.[0]?.text ?? "The tool failed.", true);
+    else done?.(answer(result));
+    await run(REFRESH);
   } catch (error) {
     say(`Could not reach your tasks: ${error.message ?? error}`, true);
   } finally {
