@@ -8,7 +8,7 @@ READY  := $(VENV)/.ready
 SAM_VENV  ?= .venv-sam
 SAM_READY := $(SAM_VENV)/.ready
 
-.PHONY: dev test lint lock build-check token invoke bench rotate import-hosted-threads clean
+.PHONY: dev test lint lock build-check view token invoke bench rotate import-hosted-threads clean
 
 $(READY): requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ lock: $(READY)
 # with only its layers, as Lambda would (needs a python3.13: PATH or pyenv; CI=true insists on it).
 build-check: $(READY) $(SAM_READY)
 	@$(BIN)/python -m local.build_check --sam $(SAM_VENV)/bin/sam
+
+# The task view MCP clients render (docs/mcp.md), built from layers/shared/views/tasks and its
+# package-lock.json into the one HTML document McpFunction serves; commit the result. `make test`
+# rebuilds it and fails if the committed one differs (needs Node.js 20+).
+view:
+	cd layers/shared/views/tasks && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
 
 test: lint build-check
 	$(BIN)/python -m pytest

@@ -12,6 +12,8 @@
    - every distribution's own requirements are installed (Python 3.13 on Linux);
    - the handler module imports and names a callable (for a Web Adapter function: its ASGI app);
    - the function and its layers stay under Lambda's 250 MB unzipped.
+4. Every layer's artifact holds each file of the layer's source as it is: data files too (the
+   chat's widget templates, the MCP task view's HTML), which the code reads at run time.
 
 It needs a python3.13 with pip (SAM builds for the function's Runtime with it). Without one the
 check says so in one line and passes, except under CI=true, where it fails.
@@ -232,6 +234,19 @@ def check_distributions(logical_id: str, found: list[Installed], tested: dict[st
                 )
 
 
+def check_layer_files(layer: str, source: Path, artifact: Path) -> int:
+    """Every file of a layer's source is in its built artifact (``<layer>/python``) byte for byte;
+    how many there are."""
+    files = [path for path in source.rglob("*") if path.is_file()]
+    for path in files:
+        built = artifact / path.relative_to(source)
+        if not built.is_file() or built.read_bytes() != path.read_bytes():
+            raise CheckFailed(
+                f"{layer}: {path.relative_to(source)} is not in its built artifact as in the source"
+            )
+    return len(files)
+
+
 def import_handler(
     python: Path, logical_id: str, paths: list[Path], template: Template, code_dir: Path
 ) -> dict[str, str]:
@@ -329,6 +344,12 @@ def check(sam: str, python: Path, architecture: str, sizes: bool) -> list[str]:
         if importable
         else f"imports skipped: {architecture} artifacts do not run on this {machine_architecture()} machine"
     )
+    sources = WORK / architecture / "sources"  # as sam_build staged them
+    carried = sum(
+        check_layer_files(layer, sources / resource["Properties"]["ContentUri"], build_dir / layer / "python")
+        for layer, resource in template.resources_of_type("AWS::Serverless::LayerVersion").items()
+    )
+    report.append(f"  layers carry all {carried} files of their sources")
     for directory in sorted(p for p in build_dir.iterdir() if p.is_dir()):
         unzipped, zipped = size(directory, sizes)
         report.append(f"  {directory.name:30} {human(unzipped):>10} unzipped {human(zipped):>10} zipped")

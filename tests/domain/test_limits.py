@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from chatkit_backend import limits, tasks, threads
 from chatkit_backend.errors import InvalidInput
-from chatkit_backend.mcp.tools import TOOLS_BY_NAME
+from chatkit_backend.task_tools import TOOLS_BY_NAME
 
 CONTROL = ["\x00", "\x07", "\x1b", "\r", "\x7f", "\x85", "\x9f", "\ud800", "\udfff"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ setattr(limits, name, value)
 from chatkit_backend import cursor, tasks, threads
 from chatkit_backend.chat import records
 from chatkit_backend.errors import InvalidInput
-from chatkit_backend.mcp.tools import TOOLS_BY_NAME
+from chatkit_backend.task_tools import TOOLS_BY_NAME
 
 spec = importlib.util.spec_from_file_location("threads_app", "functions/threads/app.py")
 module = importlib.util.module_from_spec(spec)

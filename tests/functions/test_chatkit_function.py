@@ -86,6 +86,28 @@ def test_a_tool_error_reaches_the_model_as_a_sentence(app: Any, fake: FakeRespon
     assert "No task with id" in last_tool_output(fake.requests[1])["error"]
 
 
+@pytest.mark.parametrize(
+    "arguments, sentence",
+    [
+        ({"title": ""}, "title must not be empty."),
+        ({"title": "t" * 201}, "title is 201 characters; add_task accepts at most 200."),
+        (
+            {"title": "t", "due": "today"},
+            "add_task does not take due; its arguments are: title, description.",
+        ),
+        ({"title": 7}, "title must be a string."),
+        ({}, "add_task needs title."),
+    ],
+)
+def test_arguments_outside_the_tools_schema_reach_the_model_as_a_sentence(
+    app: Any, fake: FakeResponses, arguments: dict[str, Any], sentence: str
+) -> None:
+    fake.script(call("add_task", **arguments), lambda request: text("Sorry."))
+    create_thread(app, "add it")
+    assert last_tool_output(fake.requests[1]) == {"error": sentence}
+    assert task_service().list_tasks("alice").tasks == []
+
+
 def test_threads_are_listed_per_user_and_continue_with_history(app: Any, fake: FakeResponses) -> None:
     fake.script(text("Hello Alice."), text("Hello Bob."), text("Still here."))
     alice_thread, _ = create_thread(app, "hi", "alice")

@@ -35,6 +35,8 @@ EXPECTED = {
     "error_no_token": (401, -32600),
     "get_not_allowed": (405, -32600),
     "resource_metadata": (200, "metadata"),
+    "resources_read_view": (200, "result"),
+    "error_unknown_resource": (400, -32602),
 }
 
 

@@ -1,10 +1,11 @@
-"""The Better Auth tests are skipped only where they cannot run, and never under CI=true."""
+"""The tests of Node.js projects (the Better Auth app, the MCP Apps host, the conformance suite,
+the task view's build) are skipped only where they cannot run, and never under CI=true."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.support import better_auth_app
+from tests.support import better_auth_app, node
 
 
 def test_without_node_the_tests_skip_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -12,7 +13,7 @@ def test_without_node_the_tests_skip_with_the_reason(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("CI", raising=False)
 
     with pytest.raises(pytest.skip.Exception, match="Node.js and npm are not installed"):
-        better_auth_app.require_node()
+        node.require_node()
 
 
 def test_under_ci_a_missing_node_fails(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -20,7 +21,7 @@ def test_under_ci_a_missing_node_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", "true")
 
     with pytest.raises(pytest.fail.Exception, match="may not be skipped"):
-        better_auth_app.require_node()
+        node.require_node()
 
 
 def test_the_app_pins_the_whole_better_auth_set_exactly() -> None:

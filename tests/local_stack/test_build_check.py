@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from local.build_check import CheckFailed, build_template, check_distributions, installed
+from local.build_check import CheckFailed, build_template, check_distributions, check_layer_files, installed
 from local.template import ROOT, Template
 
 TESTED = {"pydantic": "2.13.5", "typing-extensions": "4.16.0", "anyio": "4.16.0"}
@@ -76,6 +76,18 @@ def test_a_complete_artifact_at_the_tested_versions_passes(tmp_path: Path) -> No
 def test_what_the_check_refuses(tmp_path: Path, layout: dict, message: str) -> None:
     with pytest.raises(CheckFailed, match=message):
         check_distributions("Fn", found(tmp_path, layout), TESTED)
+
+
+def test_a_layer_artifact_must_carry_every_file_of_its_source(tmp_path: Path) -> None:
+    source, artifact = tmp_path / "source", tmp_path / "built" / "python"
+    for root in (source, artifact):
+        (root / "pkg" / "mcp").mkdir(parents=True)
+        (root / "pkg" / "__init__.py").write_text("")
+    (source / "pkg" / "mcp" / "task_view.html").write_text("<!doctype html>")
+    with pytest.raises(CheckFailed, match=r"Shared: pkg/mcp/task_view.html is not in its built artifact"):
+        check_layer_files("Shared", source, artifact)
+    (artifact / "pkg" / "mcp" / "task_view.html").write_text("<!doctype html>")
+    assert check_layer_files("Shared", source, artifact) == 2
 
 
 def test_the_runtimes_own_boto3_is_not_held_to_the_pins(tmp_path: Path) -> None:

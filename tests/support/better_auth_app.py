@@ -1,9 +1,7 @@
 """A real Better Auth 1.7.5 app on 127.0.0.1 (tests/support/better_auth/server.mjs), for tests.
 
-It needs Node.js 20 or newer and the npm registry: ``npm ci`` installs the exact packages of
-package-lock.json the first time, and again whenever the lock file changes. Without node, a test
-that needs the app is skipped and says why; under ``CI=true`` it fails instead, so CI never passes
-by skipping it.
+It needs Node.js 20 or newer (``tests.support.node``: installed from package-lock.json with
+``npm ci``; without node a test that needs the app is skipped, except under ``CI=true``).
 
 The app plays the user's side too: ``sign_up`` makes a user and returns their browser (a client
 holding the session cookie), ``approve`` is what the login and consent pages do for a signed-in
@@ -14,9 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
-import shutil
 import subprocess
 import tempfile
 import time
@@ -27,54 +23,11 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-import pytest
 
+from tests.support.node import npm_ci
 from tests.support.processes import stop
 
 APP = Path(__file__).resolve().parent / "better_auth"
-MIN_NODE = 20
-
-
-def node_problem() -> str | None:
-    """Why the app cannot run here, or None."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        return "Node.js and npm are not installed: the Better Auth app (tests/support/better_auth) needs them"
-    version = subprocess.run(
-        ["node", "--version"], capture_output=True, text=True, timeout=30, check=False
-    ).stdout.strip()
-    found = re.match(r"v(\d+)\.", version)
-    if found is None or int(found.group(1)) < MIN_NODE:
-        return f"Node.js {MIN_NODE}+ is needed for the Better Auth app, found {version or 'none'}"
-    return None
-
-
-def require_node() -> None:
-    """Skip the calling test without node, or fail it under CI=true."""
-    problem = node_problem()
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{problem} (CI=true: this test may not be skipped)")
-    pytest.skip(problem)
-
-
-def install() -> None:
-    """``npm ci`` unless node_modules already holds exactly what package-lock.json pins."""
-    lock = (APP / "package-lock.json").read_bytes()
-    stamp = APP / "node_modules" / ".installed-from-lock"
-    if stamp.exists() and stamp.read_bytes() == lock:
-        return
-    done = subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=APP,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"npm ci failed in {APP}:\n{done.stderr[-4000:]}")
-    stamp.write_bytes(lock)
 
 
 @dataclass
@@ -128,7 +81,7 @@ class BetterAuthApp:
 @contextmanager
 def run_better_auth(resource: str, timeout: float = 60.0) -> Iterator[BetterAuthApp]:
     """The app, protecting ``resource`` (the public URL of /mcp), until the block ends."""
-    install()
+    npm_ci(APP)
     log = Path(tempfile.mkdtemp(prefix="better-auth-")) / "app.log"
     with open(log, "w") as output:
         process = subprocess.Popen(

@@ -93,8 +93,11 @@ class PageServer:
 
 
 @contextmanager
-def serve_pages(pages: dict[str, str | Path] | None = None) -> Iterator[PageServer]:
-    """Serve ``pages`` (name -> HTML text or file) on a free loopback port until the block ends.
+def serve_pages(
+    pages: dict[str, str | Path] | None = None, headers: dict[str, dict[str, str]] | None = None
+) -> Iterator[PageServer]:
+    """Serve ``pages`` (name -> HTML text or file) on a free loopback port until the block ends,
+    each with the response ``headers`` given for its name (a Content-Security-Policy, say).
     More pages can be added to ``.pages`` while it runs."""
     texts = {
         name: Path(page).read_text() if isinstance(page, Path) else page
@@ -105,12 +108,15 @@ def serve_pages(pages: dict[str, str | Path] | None = None) -> Iterator[PageServ
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            text = texts.get(self.path.split("?", 1)[0].lstrip("/"))
+            name = self.path.split("?", 1)[0].lstrip("/")
+            text = texts.get(name)
             body = (text or "not found").encode()
             self.send_response(200 if text is not None else 404)
             self.send_header("content-type", "text/html; charset=utf-8" if text is not None else "text/plain")
             self.send_header("content-length", str(len(body)))
             self.send_header("cache-control", "no-store")
+            for header, value in (headers or {}).get(name, {}).items():
+                self.send_header(header, value)
             self.end_headers()
             self.wfile.write(body)
 

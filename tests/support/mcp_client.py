@@ -79,13 +79,16 @@ def request(method: str, params: dict[str, Any] | None = None, request_id: Any =
 
 
 def modern(
-    method: str, params: dict[str, Any] | None = None, request_id: Any = 1
+    method: str,
+    params: dict[str, Any] | None = None,
+    request_id: Any = 1,
+    capabilities: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """A 2026-07-28 request and the headers a conforming client sends with it."""
     params = dict(params or {})
     params["_meta"] = {
         "io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientCapabilities": capabilities or {},
         "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
     }
     headers = {"mcp-protocol-version": MODERN, "mcp-method": method}

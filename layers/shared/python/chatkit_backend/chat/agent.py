@@ -1,11 +1,14 @@
 """The task assistant: an openai-agents Agent whose five tools are the task service, in process.
 
-Each tool is one call into ``chatkit_backend.tasks`` (one DynamoDB request) for the user that
+The tools are made from the same catalogue MCP lists (``chatkit_backend.task_tools``): names,
+descriptions, input schemas with their limits, and the task-service call, so the model reads the
+same about a tool here as through ``/mcp``, and its arguments are checked by the same checker.
+Each call is one call into ``chatkit_backend.tasks`` (one DynamoDB request) for the user that
 ChatKit's request context names; the model never supplies a user id. While the request runs the
 user sees a progress line; afterwards the tool shows its result as a widget (the task list, or a
 card for the task it changed) and hands the model a compact JSON result. A failure the model can
-act on (an unknown task, a title too long) comes back as ``{"error": "..."}`` in the tool output,
-as the MCP tools answer ``isError``.
+act on (an unknown task, a title too long, an argument the schema does not allow) comes back as
+``{"error": "..."}`` in the tool output, as the MCP tools answer ``isError``.
 """
 
 from __future__ import annotations
@@ -13,15 +16,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
-from agents import Agent, RunContextWrapper, function_tool
+from agents import Agent, FunctionTool
 from agents.models.interface import Model
+from agents.tool_context import ToolContext
 from chatkit.agents import AgentContext
 from chatkit.types import ProgressUpdateEvent
 from chatkit.widgets import WidgetRoot
 
-from chatkit_backend import limits, tasks
+from chatkit_backend import task_tools, tasks
 from chatkit_backend.chat import widgets
 from chatkit_backend.errors import DomainError
 from chatkit_backend.metrics import count
@@ -43,158 +48,103 @@ with the tools: add_task, list_tasks, complete_task, update_task and delete_task
 - Keep answers short and friendly. You cannot see other users' tasks.
 """
 
-ToolContext = RunContextWrapper[AgentContext[Any]]
-Result = TypeVar("Result")
-Tool = TypeVar("Tool", bound=Callable[..., Any])
+Context = ToolContext[AgentContext[Any]]
 
 
-def _user_id(wrapper: ToolContext) -> str:
-    return str(wrapper.context.request_context.user_id)
+@dataclass(frozen=True)
+class _Shown:
+    """How the chat shows one tool: the progress line while it runs, the widget of its result
+    (from the result and the call's arguments), and the JSON the model gets back."""
 
-
-def _tasks(wrapper: ToolContext) -> tasks.TaskService:
-    return wrapper.context.request_context.task_service()
-
-
-def _with_limits(function: Tool) -> Tool:
-    """Fill the limits into the tool's docstring, which is what the model reads about it."""
-    function.__doc__ = (function.__doc__ or "").format(
-        title_max=limits.TASK_TITLE_MAX_CHARS,
-        description_max=limits.TASK_DESCRIPTION_MAX_CHARS,
-        page_max=limits.PAGE_LIMIT_MAX,
-    )
-    return function
-
-
-async def _run(
-    wrapper: ToolContext,
-    tool: str,
-    progress: str,
-    operation: Callable[[], Result],
-    show: Callable[[Result], WidgetRoot],
-    output: Callable[[Result], dict[str, Any]],
-) -> str:
-    """Run one task operation: a progress line while DynamoDB answers, then the result shown to
-    the user as a widget and returned to the model as JSON (or the domain error it can act on)."""
-    await wrapper.context.stream(ProgressUpdateEvent(icon="check-circle", text=progress))
-    try:
-        result = await asyncio.to_thread(operation)
-    except DomainError as error:
-        count("ToolCalls", tool=tool, outcome="error", via="chat")
-        return json.dumps({"error": error.detail}, ensure_ascii=False)
-    count("ToolCalls", tool=tool, outcome="ok", via="chat")
-    widget = show(result)
-    await wrapper.context.stream_widget(widget, copy_text=widgets.copy_text(widget))
-    return json.dumps(output(result), ensure_ascii=False)
+    progress: str
+    widget: Callable[[Any, dict[str, Any]], WidgetRoot]
+    output: Callable[[Any], dict[str, Any]]
 
 
 def _task_output(status: str) -> Callable[[tasks.Task], dict[str, Any]]:
     return lambda task: {**task.to_dict(), "status": status}
 
 
-@function_tool
-@_with_limits
-async def add_task(wrapper: ToolContext, title: str, description: str | None = None) -> str:
-    """Create a pending task for the user.
-
-    Args:
-        title: Short name of the task, 1 to {title_max} characters.
-        description: Optional details, at most {description_max} characters.
-    """
-    return await _run(
-        wrapper,
-        "add_task",
-        "Adding the task…",
-        lambda: _tasks(wrapper).add_task(_user_id(wrapper), title, description),
-        lambda task: widgets.task_card(task, "created"),
-        _task_output("created"),
-    )
+def _task_list(page: tasks.TaskPage, arguments: dict[str, Any]) -> WidgetRoot:
+    heading = widgets.list_heading(page.tasks, arguments.get("status", "all"), page.next_cursor is not None)
+    return widgets.task_list(page.tasks, heading)
 
 
-@function_tool
-@_with_limits
-async def list_tasks(
-    wrapper: ToolContext,
-    status: Literal["all", "pending", "completed"] = "all",
-    limit: int = limits.PAGE_LIMIT_DEFAULT,
-    cursor: str | None = None,
-) -> str:
-    """List the user's tasks, oldest first, one page at a time.
-
-    Args:
-        status: Which tasks to list: all, pending or completed.
-        limit: Page size, 1 to {page_max}.
-        cursor: next_cursor from the previous page, to read the next one.
-    """
-    return await _run(
-        wrapper,
-        "list_tasks",
+_SHOWN: dict[str, _Shown] = {
+    "add_task": _Shown(
+        "Adding the task…", lambda task, _: widgets.task_card(task, "created"), _task_output("created")
+    ),
+    "list_tasks": _Shown(
         "Looking up your tasks…",
-        lambda: _tasks(wrapper).list_tasks(_user_id(wrapper), status, limit, cursor),
-        lambda page: widgets.task_list(
-            page.tasks, widgets.list_heading(page.tasks, status, page.next_cursor is not None)
-        ),
+        _task_list,
         lambda page: {"tasks": [task.to_dict() for task in page.tasks], "next_cursor": page.next_cursor},
-    )
-
-
-@function_tool
-async def complete_task(wrapper: ToolContext, task_id: str) -> str:
-    """Mark one of the user's tasks as completed.
-
-    Args:
-        task_id: The task's id, from list_tasks or an earlier result.
-    """
-    return await _run(
-        wrapper,
-        "complete_task",
+    ),
+    "complete_task": _Shown(
         "Completing the task…",
-        lambda: _tasks(wrapper).complete_task(_user_id(wrapper), task_id),
-        lambda task: widgets.task_card(task, "completed"),
+        lambda task, _: widgets.task_card(task, "completed"),
         lambda task: task.to_dict(),
+    ),
+    "update_task": _Shown(
+        "Updating the task…", lambda task, _: widgets.task_card(task, "updated"), _task_output("updated")
+    ),
+    "delete_task": _Shown(
+        "Deleting the task…", lambda task, _: widgets.task_card(task, "deleted"), _task_output("deleted")
+    ),
+}
+
+
+def _arguments(raw: str) -> dict[str, Any]:
+    try:
+        arguments = json.loads(raw or "{}")
+    except ValueError:
+        raise task_tools.ArgumentError("The arguments must be a JSON object.") from None
+    if not isinstance(arguments, dict):
+        raise task_tools.ArgumentError("The arguments must be a JSON object.")
+    return arguments
+
+
+def _error(detail: str) -> str:
+    return json.dumps({"error": detail}, ensure_ascii=False)
+
+
+def _function_tool(spec: task_tools.ToolSpec) -> FunctionTool:
+    """The catalogue's tool as the agent calls it: the arguments checked against its input schema,
+    a progress line while DynamoDB answers, then the result shown to the user as a widget and
+    returned to the model as JSON (or the error it can act on)."""
+    shown = _SHOWN[spec.name]
+
+    async def invoke(context: Context, raw_arguments: str) -> str:
+        try:
+            arguments = task_tools.normalized_arguments(spec, _arguments(raw_arguments))
+        except task_tools.ArgumentError as error:
+            count("ToolCalls", tool=spec.name, outcome="error", via="chat")
+            return _error(str(error))
+        request = context.context.request_context
+        await context.context.stream(ProgressUpdateEvent(icon="check-circle", text=shown.progress))
+        try:
+            result = await asyncio.to_thread(
+                spec.call, request.task_service(), str(request.user_id), arguments
+            )
+        except DomainError as error:
+            count("ToolCalls", tool=spec.name, outcome="error", via="chat")
+            return _error(error.detail)
+        count("ToolCalls", tool=spec.name, outcome="ok", via="chat")
+        widget = shown.widget(result, arguments)
+        await context.context.stream_widget(widget, copy_text=widgets.copy_text(widget))
+        return json.dumps(shown.output(result), ensure_ascii=False)
+
+    # Not strict: the schema is MCP's, with optional arguments and limits strict mode cannot
+    # express; the checker above holds the model to it, as MCP clients' agents call these tools.
+    return FunctionTool(
+        name=spec.name,
+        description=spec.description,
+        params_json_schema=spec.input_schema,
+        on_invoke_tool=invoke,
+        strict_json_schema=False,
     )
 
 
-@function_tool
-@_with_limits
-async def update_task(
-    wrapper: ToolContext, task_id: str, title: str | None = None, description: str | None = None
-) -> str:
-    """Change a task's title and/or description (an empty description removes it).
-
-    Args:
-        task_id: The task's id, from list_tasks or an earlier result.
-        title: New title, 1 to {title_max} characters.
-        description: New description, at most {description_max} characters.
-    """
-    return await _run(
-        wrapper,
-        "update_task",
-        "Updating the task…",
-        lambda: _tasks(wrapper).update_task(_user_id(wrapper), task_id, title, description),
-        lambda task: widgets.task_card(task, "updated"),
-        _task_output("updated"),
-    )
-
-
-@function_tool
-async def delete_task(wrapper: ToolContext, task_id: str) -> str:
-    """Delete one of the user's tasks for good.
-
-    Args:
-        task_id: The task's id, from list_tasks or an earlier result.
-    """
-    return await _run(
-        wrapper,
-        "delete_task",
-        "Deleting the task…",
-        lambda: _tasks(wrapper).delete_task(_user_id(wrapper), task_id),
-        lambda task: widgets.task_card(task, "deleted"),
-        _task_output("deleted"),
-    )
-
-
-TOOLS = [add_task, list_tasks, complete_task, update_task, delete_task]
+TOOLS = [_function_tool(spec) for spec in task_tools.TOOLS]
 
 
 def build_agent(model: Model) -> Agent[AgentContext[Any]]:

@@ -10,6 +10,9 @@ Era routing, as the reference SDK does it: an ``MCP-Protocol-Version`` header na
 2026-07-28 (or, without the header, a body whose ``params._meta`` carries the protocol
 version) is a stateless-era request checked rung by rung (envelope, headers against body,
 version); anything else is the ``initialize`` era, where a missing header means 2025-03-26.
+
+A client that offers MCP Apps also gets the task view (``mcp.apps``): its resource, and the
+tools' ``_meta.ui``; every other client sees exactly the tools and capabilities it always did.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chatkit_backend import __version__
 from chatkit_backend.errors import DependencyUnavailable, DomainError, RateLimited
+from chatkit_backend.mcp import apps
 from chatkit_backend.mcp import protocol as p
-from chatkit_backend.mcp.tools import LISTINGS, TOOLS_BY_NAME, ArgumentError, normalized_arguments
+from chatkit_backend.mcp.tools import LISTINGS
 from chatkit_backend.metrics import count
 from chatkit_backend.settings import EnvSettings, env
+from chatkit_backend.task_tools import TOOLS_BY_NAME, ArgumentError, normalized_arguments
 from chatkit_backend.usage import UsageLimits, UsageSettings
 
 if TYPE_CHECKING:
@@ -43,6 +48,8 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # Clients may cache discovery and the tool list this long; the catalogue changes only on deploy
 # and is the same for every user.
 CATALOGUE_TTL_MS = 60_000
+# What a client that offered MCP Apps may ask of its one resource, the task view.
+RESOURCE_METHODS = frozenset({"resources/list", "resources/templates/list", "resources/read"})
 
 OUTAGE_HINT = (
     "If you were changing a task, call list_tasks to see whether the change was made before trying again."
@@ -264,7 +271,9 @@ class McpServer:
             return refused
         if header_version in p.MODERN_VERSIONS or (header_version is None and _has_modern_meta(message)):
             return self._modern(message, headers, user_id)
-        return self._handshake(message, header_version or p.DEFAULT_HEADERLESS_VERSION, user_id)
+        return self._handshake(
+            message, header_version or p.DEFAULT_HEADERLESS_VERSION, user_id, apps.in_session(headers)
+        )
 
     def _count_tool_calls(self, message: Any, user_id: str) -> HttpReply | None:
         """Count the message's tool calls against the user's per-minute limit (one conditional
@@ -290,7 +299,7 @@ class McpServer:
 
     # ---- initialize era (2024-11-05 .. 2025-11-25) -------------------------------------------
 
-    def _handshake(self, message: Any, version: str, user_id: str) -> HttpReply:
+    def _handshake(self, message: Any, version: str, user_id: str, with_apps: bool) -> HttpReply:
         if isinstance(message, list):
             if version not in p.BATCH_VERSIONS:
                 return _transport_error(
@@ -299,17 +308,21 @@ class McpServer:
             if not message:
                 return _transport_error(400, "Invalid Request: empty batch.")
             replies = [
-                reply for item in message if (reply := self._handshake_one(item, version, user_id, True))
+                reply
+                for item in message
+                if (reply := self._handshake_one(item, version, user_id, with_apps, True))
             ]
             return HttpReply(200, replies) if replies else HttpReply(202)
         try:
-            reply = self._handshake_one(message, version, user_id, False)
+            reply = self._handshake_one(message, version, user_id, with_apps, False)
         except p.RpcError as error:
             return HttpReply(400, p.error_message(error.request_id, error))
-        return HttpReply(200, reply) if reply is not None else HttpReply(202)
+        if reply is None:
+            return HttpReply(202)
+        return HttpReply(200, reply, _apps_session(message, reply))
 
     def _handshake_one(
-        self, message: Any, version: str, user_id: str, in_batch: bool
+        self, message: Any, version: str, user_id: str, with_apps: bool, in_batch: bool
     ) -> dict[str, Any] | None:
         try:
             parsed = _classify(message)
@@ -320,12 +333,14 @@ class McpServer:
         if parsed.kind != "request":
             return None
         try:
-            return p.result_message(parsed.id, self._handshake_call(parsed, version, user_id, in_batch))
+            return p.result_message(
+                parsed.id, self._handshake_call(parsed, version, user_id, with_apps, in_batch)
+            )
         except p.RpcError as error:
             return p.error_message(parsed.id, error)
 
     def _handshake_call(
-        self, request: _Message, version: str, user_id: str, in_batch: bool
+        self, request: _Message, version: str, user_id: str, with_apps: bool, in_batch: bool
     ) -> dict[str, Any]:
         params = request.params or {}
         if request.method == "initialize":
@@ -335,9 +350,11 @@ class McpServer:
         if request.method == "ping":
             return {}
         if request.method == "tools/list":
-            return self._tools_list(params, version)
+            return self._tools_list(params, version, with_apps)
         if request.method == "tools/call":
             return self._tools_call(params, version, user_id)
+        if with_apps and request.method in RESOURCE_METHODS:
+            return _resources_call(request.method, params, version)
         raise p.RpcError(p.METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")
 
     def _initialize(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -350,7 +367,7 @@ class McpServer:
         version = requested if requested in p.HANDSHAKE_VERSIONS else p.LATEST_HANDSHAKE_VERSION
         return {
             "protocolVersion": version,
-            "capabilities": {"tools": {"listChanged": False}},
+            "capabilities": _capabilities(apps.offered(params["capabilities"])),
             "serverInfo": _server_info(version),
             "instructions": INSTRUCTIONS,
         }
@@ -358,10 +375,10 @@ class McpServer:
     # ---- shared methods ------------------------------------------------------------------------
 
     @staticmethod
-    def _tools_list(params: dict[str, Any], version: str) -> RawJson:
+    def _tools_list(params: dict[str, Any], version: str, with_apps: bool) -> RawJson:
         if params.get("cursor") is not None:
             raise p.RpcError(p.INVALID_PARAMS, "Invalid cursor: the tool list has a single page.")
-        return _listing(version)
+        return _listing(version, with_apps)
 
     def _tools_call(self, params: dict[str, Any], version: str, user_id: str) -> dict[str, Any]:
         name = params.get("name")
@@ -464,12 +481,15 @@ class McpServer:
 
     def _modern_call(self, request: _Message, version: str, user_id: str) -> dict[str, Any] | RawJson:
         params = request.params or {}
+        with_apps = apps.offered(params["_meta"][p.CLIENT_CAPABILITIES_META_KEY])
         if request.method == "server/discover":
-            return _discovery(version)
+            return _discovery(version, with_apps)
         if request.method == "tools/list":
-            return self._tools_list(params, version)
+            return self._tools_list(params, version, with_apps)
         if request.method == "tools/call":
             return _stamp(self._tools_call(params, version, user_id), version)
+        if with_apps and request.method in RESOURCE_METHODS:
+            return _resources_call(request.method, params, version)
         raise p.RpcError(p.METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")
 
 
@@ -489,19 +509,76 @@ def _stamp(result: dict[str, Any], version: str) -> dict[str, Any]:
     return result
 
 
-@cache
-def _listing(version: str) -> RawJson:
-    result: dict[str, Any] = {"tools": LISTINGS[version]}
+def _capabilities(with_apps: bool) -> dict[str, Any]:
+    """The server's capabilities: the tools, and for a client that offered MCP Apps, the view."""
+    capabilities: dict[str, Any] = {"tools": {"listChanged": False}}
+    if with_apps:
+        capabilities["resources"] = {"listChanged": False}
+        capabilities["extensions"] = {apps.EXTENSION: {}}
+    return capabilities
+
+
+def _apps_session(message: Any, reply: dict[str, Any]) -> dict[str, str]:
+    """The ``Mcp-Session-Id`` header of a successful ``initialize`` that offered MCP Apps: how the
+    client's later requests say so to a server that keeps nothing (``mcp.apps``)."""
+    if (
+        "result" in reply
+        and message.get("method") == "initialize"
+        and apps.offered(message["params"]["capabilities"])
+    ):
+        return {apps.SESSION_ID_HEADER: apps.new_session_id()}
+    return {}
+
+
+def _resources_call(method: str, params: dict[str, Any], version: str) -> RawJson:
+    """The resource methods, for a client that offered MCP Apps: the one resource is the task view."""
+    if method == "resources/read":
+        if not isinstance(params.get("uri"), str):
+            raise p.RpcError(p.INVALID_PARAMS, "resources/read needs params.uri (a string).")
+        if params["uri"] != apps.VIEW_URI:
+            raise p.RpcError(
+                p.INVALID_PARAMS, f"Resource not found: the one resource of this server is {apps.VIEW_URI}."
+            )
+        return _view(version)
+    if params.get("cursor") is not None:
+        raise p.RpcError(p.INVALID_PARAMS, "Invalid cursor: the resource list has a single page.")
+    return _resource_listing(version) if method == "resources/list" else _templates(version)
+
+
+def _catalogue(result: dict[str, Any], version: str) -> RawJson:
+    """A result the same for every caller, encoded once: 2026-07-28 lets clients cache it."""
     if version in p.MODERN_VERSIONS:
         result.update(ttlMs=CATALOGUE_TTL_MS, cacheScope="public")
     return _raw(_stamp(result, version))
 
 
 @cache
-def _discovery(version: str) -> RawJson:
+def _listing(version: str, with_apps: bool) -> RawJson:
+    tools = LISTINGS[version]
+    return _catalogue({"tools": [apps.with_view(tool) for tool in tools] if with_apps else tools}, version)
+
+
+@cache
+def _resource_listing(version: str) -> RawJson:
+    return _catalogue({"resources": [apps.VIEW]}, version)
+
+
+@cache
+def _templates(version: str) -> RawJson:
+    return _catalogue({"resourceTemplates": []}, version)
+
+
+@cache
+def _view(version: str) -> RawJson:
+    # Read from the file on a container's first read only: the view is not on the cold start's path.
+    return _catalogue({"contents": [apps.view_contents()]}, version)
+
+
+@cache
+def _discovery(version: str, with_apps: bool) -> RawJson:
     result = {
         "supportedVersions": list(p.MODERN_VERSIONS),
-        "capabilities": {"tools": {"listChanged": False}},
+        "capabilities": _capabilities(with_apps),
         "instructions": INSTRUCTIONS,
         "ttlMs": CATALOGUE_TTL_MS,
         "cacheScope": "public",
