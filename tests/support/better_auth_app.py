@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
-import shutil
 import subprocess
 import tempfile
 import time
@@ -27,54 +25,21 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-import pytest
 
+from tests.support import node
 from tests.support.processes import stop
 
 APP = Path(__file__).resolve().parent / "better_auth"
-MIN_NODE = 20
-
-
-def node_problem() -> str | None:
-    """Why the app cannot run here, or None."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        return "Node.js and npm are not installed: the Better Auth app (tests/support/better_auth) needs them"
-    version = subprocess.run(
-        ["node", "--version"], capture_output=True, text=True, timeout=30, check=False
-    ).stdout.strip()
-    found = re.match(r"v(\d+)\.", version)
-    if found is None or int(found.group(1)) < MIN_NODE:
-        return f"Node.js {MIN_NODE}+ is needed for the Better Auth app, found {version or 'none'}"
-    return None
+NEEDED_BY = "the Better Auth app (tests/support/better_auth)"
 
 
 def require_node() -> None:
     """Skip the calling test without node, or fail it under CI=true."""
-    problem = node_problem()
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{problem} (CI=true: this test may not be skipped)")
-    pytest.skip(problem)
+    node.require_node(NEEDED_BY)
 
 
 def install() -> None:
-    """``npm ci`` unless node_modules already holds exactly what package-lock.json pins."""
-    lock = (APP / "package-lock.json").read_bytes()
-    stamp = APP / "node_modules" / ".installed-from-lock"
-    if stamp.exists() and stamp.read_bytes() == lock:
-        return
-    done = subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=APP,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"npm ci failed in {APP}:\n{done.stderr[-4000:]}")
-    stamp.write_bytes(lock)
+    node.npm_ci(APP)
 
 
 @dataclass
