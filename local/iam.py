@@ -64,9 +64,13 @@ class Grant:
 # ---- the roles SAM deploys ------------------------------------------------------------------
 def translate(template: Template) -> dict[str, Any]:
     """The CloudFormation SAM deploys for ``template`` (code locations as `sam package` leaves them)."""
+    import logging
     import os
 
     from samtranslator.translator.transform import transform
+
+    # It warns that its feature toggles have no configuration: SAM CLI's translation has none either.
+    logging.getLogger("samtranslator.feature_toggle.feature_toggle").setLevel(logging.ERROR)
 
     body = copy.deepcopy(template.body)
     for resource in body["Resources"].values():
