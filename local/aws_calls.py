@@ -165,6 +165,11 @@ class CallLog:
         self._seen: set[Call] = set()
         self._lock = threading.Lock()
 
+    def calls(self) -> set[Call]:
+        """The calls recorded so far by this process."""
+        with self._lock:
+            return set(self._seen)
+
     def add(self, function: str, requests: Iterable[IamRequest]) -> None:
         new = []
         with self._lock:
@@ -212,7 +217,7 @@ def log_from_environment() -> CallLog | None:
 
 
 # ---- in-process recording (the function tests) --------------------------------------------------
-_log: CallLog | None = None
+_logs: list[CallLog] = []
 # The function running now: per task or thread context (concurrent requests of an ASGI app), and
 # the last one started, for threads that do not carry the context (a thread pool's).
 _running: contextvars.ContextVar[str | None] = contextvars.ContextVar("running_function", default=None)
@@ -226,12 +231,27 @@ def install(log: CallLog) -> None:
     ``mock_aws`` hooks in the same way), so the layer's clients need no change.
     ``provide-client-params`` is emitted once per call, and for presigning too.
     """
-    global _log
+    _logs[:] = [log]
+    _hook()
+
+
+def _hook() -> None:
     import botocore.handlers
 
-    _log = log
     if ("provide-client-params", _on_call) not in botocore.handlers.BUILTIN_HANDLERS:
         botocore.handlers.BUILTIN_HANDLERS.append(("provide-client-params", _on_call))
+
+
+@contextmanager
+def recording(log: CallLog) -> Iterator[CallLog]:
+    """Record into ``log`` as well, meanwhile (a test that checks the calls it causes; only
+    botocore sessions created from now on record)."""
+    _hook()
+    _logs.append(log)
+    try:
+        yield log
+    finally:
+        _logs.remove(log)
 
 
 @contextmanager
@@ -249,8 +269,9 @@ def running(function: str) -> Iterator[None]:
 
 def _on_call(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
     function = _running.get() or _last_started
-    if function is None or _log is None:
+    if function is None or not _logs:
         return
     region = context.get("client_region") or os.environ.get("AWS_REGION") or REGION
-    service = model.service_model.signing_name
-    _log.add(function, iam_requests(service, model.name, params, region))
+    requests = iam_requests(model.service_model.signing_name, model.name, params, region)
+    for log in _logs:
+        log.add(function, requests)

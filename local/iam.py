@@ -133,7 +133,10 @@ def function_roles(
             raise TemplateError(f"{function}: its Role is not one SAM generates from Policies")
         props = resources[role_id]["Properties"]
         inline = [
-            Policy(str(p["PolicyName"]), resolver.resolve(p["PolicyDocument"]))
+            Policy(
+                str(p["PolicyName"]),
+                resolver.resolve(p["PolicyDocument"]) if resolve else p["PolicyDocument"],
+            )
             for p in props.get("Policies", [])
         ]
         managed = [managed_policy(str(arn)) for arn in resolver.resolve(props.get("ManagedPolicyArns", []))]
@@ -152,7 +155,7 @@ def grants(role: Role) -> list[Grant]:
             if "NotAction" in statement or "NotResource" in statement:
                 raise TemplateError(f"{role.function}: {policy.name} grants with NotAction/NotResource")
             resources = statement.get("Resource")
-            for action in _listed(statement.get("Action")):
+            for action in listed(statement.get("Action")):
                 for resource in resources if isinstance(resources, list) else [resources]:
                     written = resource if isinstance(resource, str) else short(resource)
                     found.append(Grant(role.function, policy.name, number, action, written, policy.managed))
@@ -179,7 +182,8 @@ def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     return statements if isinstance(statements, list) else [statements]
 
 
-def _listed(value: Any) -> list[str]:
+def listed(value: Any) -> list[str]:
+    """A policy element's values (a string or a list of them) as a list."""
     if value is None:
         return []
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
@@ -187,16 +191,16 @@ def _listed(value: Any) -> list[str]:
 
 def _applies(statement: dict[str, Any], request: IamRequest, context: dict[str, str]) -> bool:
     if "Action" in statement:
-        action_matches = any(_action_matches(p, request.action) for p in _listed(statement["Action"]))
+        action_matches = any(_action_matches(p, request.action) for p in listed(statement["Action"]))
     else:
-        action_matches = not any(_action_matches(p, request.action) for p in _listed(statement["NotAction"]))
+        action_matches = not any(_action_matches(p, request.action) for p in listed(statement["NotAction"]))
     if not action_matches:
         return False
     if "Resource" in statement:
-        resource_matches = any(_arn_matches(p, request.resource) for p in _listed(statement["Resource"]))
+        resource_matches = any(_arn_matches(p, request.resource) for p in listed(statement["Resource"]))
     else:
         resource_matches = not any(
-            _arn_matches(p, request.resource) for p in _listed(statement["NotResource"])
+            _arn_matches(p, request.resource) for p in listed(statement["NotResource"])
         )
     return resource_matches and _conditions_hold(statement.get("Condition", {}), context)
 
@@ -223,7 +227,7 @@ def _arn_matches(pattern: str, arn: str) -> bool:
 
 def _conditions_hold(conditions: dict[str, Any], context: dict[str, str]) -> bool:
     return all(
-        _condition_holds(operator, key, _listed(values), context)
+        _condition_holds(operator, key, listed(values), context)
         for operator, keys in conditions.items()
         for key, values in keys.items()
     )

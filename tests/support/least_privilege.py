@@ -119,10 +119,11 @@ def unused_grants(
     return problems
 
 
-def template_roles() -> tuple[dict[str, Role], dict[Grant, str]]:
-    """Each function's role as SAM deploys template.yaml, named as recorded calls name resources,
-    and each of their grants' resource as the template writes it (``TasksTable/index/*``)."""
-    template = Template.load()
+def template_roles(template: Template | None = None) -> tuple[dict[str, Role], dict[Grant, str]]:
+    """Each function's role as SAM deploys ``template`` (template.yaml), named as recorded calls
+    name resources, and each of their grants' resource as the template writes it
+    (``TasksTable/index/*``)."""
+    template = template or Template.load()
     template.physical_ids = aws_calls.canonical_physical_ids(template)
     translated = translate(template)
     roles = function_roles(template, translated)
