@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from local import aws_calls
 from local.resources import FAKE_CREDENTIALS, create_resources
-from local.runtime import LambdaContext, function_environment, load_handler
+from local.runtime import LambdaContext, function_environment, load_handler, marshal_response
 from local.template import ENV_TO_PARAMETER, REGION, Template
 from tests.support.auth import JwksServer, SigningKey, new_key, serve_jwks
 
@@ -88,7 +88,9 @@ def invoke(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Invoke:
         with aws_calls.running(logical_id):
             if key not in loaded:
                 loaded[key] = load_handler(spec)
-            return loaded[key](event, context or LambdaContext(spec, REGION))
+            result = loaded[key](event, context or LambdaContext(spec, REGION))
+        marshal_response(result)  # what Lambda's runtime could not send back fails here, as there
+        return result
 
     return run
 

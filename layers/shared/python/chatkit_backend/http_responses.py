@@ -4,12 +4,13 @@
 headers; every HTTP surface sends what it returns: the FastAPI routes (``fastapi_app.error_json``),
 the ChatKit app (``chat.server.error_reply``), and the MCP transport's 503 when a token
 cannot be checked (``mcp.auth``, whose body is JSON-RPC by protocol). Each surface encodes the
-body its own way.
+body its own way, with ``json_text``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, NamedTuple
 
 from chatkit_backend import errors
@@ -40,11 +41,27 @@ def status_for(error: errors.DomainError) -> int:
     return 400
 
 
+# A surrogate code point in a str is always a lone one (a pair is one character): what JSON's
+# "\ud800" escape decodes to. UTF-8 cannot encode it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(value: Any) -> str:
+    """``value`` as compact JSON that any answer can carry: non-ASCII text as it is, unless a
+    string holds a lone surrogate (a client's "\ud800", echoed back); then escaped as \\uXXXX,
+    the way the client sent it, since no UTF-8 body (Lambda's runtime encodes every response as
+    UTF-8) can hold it raw."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if _SURROGATE.search(text) is None:
+        return text
+    return json.dumps(value, separators=(",", ":"))
+
+
 def json_response(status: int, body: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """A payload-2.0 response; ``body=None`` sends no body (204, 202)."""
     response: dict[str, Any] = {"statusCode": status, "headers": {**JSON_HEADERS, **(headers or {})}}
     if body is not None:
-        response["body"] = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        response["body"] = json_text(body)
     else:
         response["headers"].pop("content-type")
     return response

@@ -39,6 +39,7 @@ from typing import Any, Literal, Protocol
 import jwt
 
 from chatkit_backend.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
+from chatkit_backend.limits import is_valid_user_id
 from chatkit_backend.oauth import AuthorizationServer
 from chatkit_backend.secret_cache import CURRENT, PREVIOUS, SecretVersion
 
@@ -320,6 +321,8 @@ def _identity(
 ) -> VerifiedToken:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_CHARS:
+        raise TokenRejected("invalid_subject")
+    if not is_valid_user_id(subject):
         raise TokenRejected("invalid_subject")
     return VerifiedToken(user_id=subject, token_use=token_use, scopes=scopes)
 
