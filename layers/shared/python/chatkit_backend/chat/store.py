@@ -545,7 +545,7 @@ class DynamoDBStore(Store[RequestContext]):
         One Query for ``limit + 1`` records: the extra one only says whether more exist, so
         ``has_more`` is exact (a bare LastEvaluatedKey can point at an empty next page).
         """
-        _check_page(limit, order)
+        check_page(limit, order)
         await self.flush(context)
         records, more = await self._query_page(context.user_id, prefix, limit, after, order)
         return records, _cursor(records[-1]) if more else None
@@ -580,7 +580,8 @@ class DynamoDBStore(Store[RequestContext]):
         return records[:limit], len(records) > limit
 
 
-def _check_page(limit: int, order: str) -> None:
+def check_page(limit: int, order: str) -> None:
+    """A page size of 1 to ``PAGE_LIMIT_MAX`` and an order of asc or desc, else ``InvalidInput``."""
     if order not in ("asc", "desc"):
         raise InvalidInput("order must be 'asc' or 'desc'.")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_LIMIT_MAX:
@@ -617,7 +618,7 @@ def _known_page(
         or order != "desc"
     ):
         return None
-    _check_page(limit, order)
+    check_page(limit, order)
     newest = turn.items[::-1]
     if len(newest) < limit and not turn.all_items:
         return None
