@@ -22,7 +22,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,16 +57,22 @@ class Call:
 
 
 def iam_requests(
-    service: str, operation: str, params: dict[str, Any], region: str = REGION
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    region: str = REGION,
+    secret_arns: Mapping[str, str] | None = None,
 ) -> list[IamRequest]:
     """What IAM authorizes for ``operation`` of ``service`` (its signing name: dynamodb,
-    secretsmanager, s3) called with the API ``params``."""
+    secretsmanager, s3) called with the API ``params``. ``secret_arns`` maps the names of the
+    secrets that exist to their ARNs (IAM sees a secret named by its name as its full ARN)."""
     if service == "dynamodb":
         return _dynamodb(operation, params, region)
     if service == "s3":
         return _s3(operation, params)
     if service == "secretsmanager" and "SecretId" in params:
-        return [IamRequest(f"secretsmanager:{operation}", _secret_arn(str(params["SecretId"]), region))]
+        arn = _secret_arn(str(params["SecretId"]), region, secret_arns or {})
+        return [IamRequest(f"secretsmanager:{operation}", arn)]
     return [IamRequest(f"{service}:{operation}", "*")]
 
 
@@ -128,10 +134,13 @@ def _s3(operation: str, params: dict[str, Any]) -> list[IamRequest]:
     return requests
 
 
-def _secret_arn(secret_id: str, region: str) -> str:
+def _secret_arn(secret_id: str, region: str, known: Mapping[str, str]) -> str:
+    """A secret's ARN. Named by its name (Secrets Manager takes either), it is the ARN ``known``
+    gives, or else the name with the canonical suffix (what the recorder's roles name)."""
     if secret_id.startswith("arn:"):
         return secret_id
-    return f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{secret_id}"
+    arn = f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{secret_id}{CANONICAL_SECRET_SUFFIX}"
+    return known.get(secret_id, arn)
 
 
 def canonical(resource: str) -> str:

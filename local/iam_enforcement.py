@@ -51,24 +51,24 @@ def credentials(function: str) -> dict[str, str]:
     }
 
 
-def register(endpoint_url: str, roles: Iterable[Role]) -> bool:
-    """Hand ``roles`` to the local AWS at ``endpoint_url``; False when it does not enforce them
-    (an AWS endpoint that is not the local stack's moto)."""
+def register(endpoint_url: str, roles: Iterable[Role], secret_arns: dict[str, str]) -> bool:
+    """Hand ``roles`` to the local AWS at ``endpoint_url`` (and the secrets' ARNs by name, for a
+    call that names a secret by its name); False when it does not enforce them (an AWS endpoint
+    that is not the local stack's moto)."""
     import urllib.error
     import urllib.request
 
-    body = json.dumps(
-        {
-            credentials(role.function)["AWS_ACCESS_KEY_ID"]: {
-                "function": role.function,
-                "role": role.name,
-                "policies": [
-                    {"name": p.name, "document": p.document, "managed": p.managed} for p in role.policies
-                ],
-            }
-            for role in roles
+    roles_by_key = {
+        credentials(role.function)["AWS_ACCESS_KEY_ID"]: {
+            "function": role.function,
+            "role": role.name,
+            "policies": [
+                {"name": p.name, "document": p.document, "managed": p.managed} for p in role.policies
+            ],
         }
-    ).encode()
+        for role in roles
+    }
+    body = json.dumps({"roles": roles_by_key, "secrets": secret_arns}).encode()
     request = urllib.request.Request(
         endpoint_url + ROLES_PATH, data=body, method="POST", headers={"content-type": "application/json"}
     )
@@ -85,6 +85,7 @@ class Enforcement:
     def __init__(self, app: Callable[..., Any]) -> None:
         self._app = app
         self._roles: dict[str, Role] = {}
+        self._secret_arns: dict[str, str] = {}
         self._decisions: dict[tuple[str, IamRequest], bool] = {}
         self._lock = threading.Lock()
         self._log = aws_calls.log_from_environment()
@@ -98,7 +99,7 @@ class Enforcement:
             return self._app(environ, start_response)
         _, region, service = signer
         body = _buffered_body(environ)
-        requests = _iam_requests(environ, body, service, region)
+        requests = _iam_requests(environ, body, service, region, self._secret_arns)
         if requests is None:
             return self._app(environ, start_response)
         if self._log is not None:
@@ -116,17 +117,17 @@ class Enforcement:
         return decision
 
     def _register(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        entries = json.loads(_buffered_body(environ) or b"{}")
+        registered = json.loads(_buffered_body(environ) or b"{}")
         roles = {
             key: Role(
                 entry["function"],
                 entry["role"],
                 tuple(Policy(p["name"], p["document"], p["managed"]) for p in entry["policies"]),
             )
-            for key, entry in entries.items()
+            for key, entry in registered["roles"].items()
         }
         with self._lock:
-            self._roles = roles
+            self._roles, self._secret_arns = roles, dict(registered["secrets"])
             self._decisions = {}
         start_response("204 No Content", [])
         return []
@@ -154,7 +155,9 @@ def _buffered_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
-def _iam_requests(environ: dict[str, Any], body: bytes, service: str, region: str) -> list[IamRequest] | None:
+def _iam_requests(
+    environ: dict[str, Any], body: bytes, service: str, region: str, secret_arns: dict[str, str]
+) -> list[IamRequest] | None:
     """What IAM authorizes for this request, from its operation and parameters (None: unknown)."""
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:  # the JSON protocol (DynamoDB, Secrets Manager): the body is the parameters
@@ -165,7 +168,7 @@ def _iam_requests(environ: dict[str, Any], body: bytes, service: str, region: st
         if found is None:
             return None
         operation, params = found
-    return aws_calls.iam_requests(service, operation, params, region)
+    return aws_calls.iam_requests(service, operation, params, region, secret_arns)
 
 
 def _rest_operation(environ: dict[str, Any], service: str) -> tuple[str, dict[str, Any]] | None:

@@ -23,7 +23,7 @@ from local import moto_dynamodb
 from local.gateway import Gateway, serve
 from local.iam import function_roles
 from local.iam_enforcement import Enforcement, credentials, register
-from local.resources import FAKE_CREDENTIALS, create_resources
+from local.resources import FAKE_CREDENTIALS, create_resources, physical_name
 from local.runtime import FunctionPool, WebAppPool, concurrency_limit, function_environment
 from local.template import ROOT, Template
 
@@ -77,7 +77,11 @@ class LocalAws:
     def enforce(self, template: Template) -> None:
         """Have this AWS refuse what each function's role (SAM's translation of ``template``,
         whose resources exist here) does not allow; a warning when it cannot."""
-        if not register(self.endpoint_url, function_roles(template).values()):
+        secret_arns = {
+            physical_name(template, secret): template.physical_ids[secret]
+            for secret in template.resources_of_type("AWS::SecretsManager::Secret")
+        }
+        if not register(self.endpoint_url, function_roles(template).values(), secret_arns):
             log.warning(
                 "AWS at %s does not check the functions' roles (not the local stack's moto): "
                 "a call a role does not allow is not refused",

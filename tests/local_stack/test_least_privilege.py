@@ -62,10 +62,11 @@ BUCKET = "arn:aws:s3:::files"
             "secretsmanager",
             "GetSecretValue",
             {"SecretId": "app/key"},
+            # Named by its name, a secret is still its ARN to IAM (the recorder's canonical one).
             [
                 (
                     "secretsmanager:GetSecretValue",
-                    f"arn:aws:secretsmanager:us-east-1:{ACCOUNT_ID}:secret:app/key",
+                    f"arn:aws:secretsmanager:us-east-1:{ACCOUNT_ID}:secret:app/key-000000",
                 )
             ],
         ),

@@ -91,8 +91,11 @@ def test_mcp_function_reads_the_keys_the_authorizer_reads() -> None:
     authorizer = TEMPLATE.body["Resources"]["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
     mcp = TEMPLATE.body["Resources"]["McpFunction"]["Properties"]["Environment"]["Variables"]
     assert {name: mcp[name] for name in authorizer} == authorizer
-    granted = RESOURCES["McpFunction"]["Properties"]["Policies"][0]["Statement"][1]
-    assert granted["Action"] == "secretsmanager:GetSecretValue"
+    [granted] = [
+        s
+        for s in RESOURCES["McpFunction"]["Properties"]["Policies"][0]["Statement"]
+        if s["Action"] == "secretsmanager:GetSecretValue"
+    ]
     assert {"Ref": "TokenSigningSecret"} in granted["Resource"] and {"Ref": "UserTokenSecret"} in granted[
         "Resource"
     ]
