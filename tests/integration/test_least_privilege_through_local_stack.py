@@ -7,13 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from local.iam import listed
 from local.template import Template
+from tests.support.chat import call_tool
 from tests.support.local_stack import start_stack
-from tests.support.mcp_client import modern
 
 pytestmark = pytest.mark.integration
 
@@ -27,20 +26,6 @@ def without(function: str, action: str) -> dict[str, Any]:
     return template.body
 
 
-def mcp(url: str, token: str, tool: str, arguments: dict[str, Any]) -> httpx.Response:
-    body, headers = modern("tools/call", {"name": tool, "arguments": arguments})
-    return httpx.post(
-        f"{url}/mcp",
-        json=body,
-        timeout=60,
-        headers={
-            **headers,
-            "authorization": f"Bearer {token}",
-            "accept": "application/json, text/event-stream",
-        },
-    )
-
-
 def test_a_function_whose_role_lost_an_action_gets_access_denied(tmp_path: Path) -> None:
     planted = tmp_path / "template.json"
     planted.write_text(json.dumps(without("McpFunction", "dynamodb:PutItem")))
@@ -48,8 +33,8 @@ def test_a_function_whose_role_lost_an_action_gets_access_denied(tmp_path: Path)
     with start_stack({"LOCAL_TEMPLATE": str(planted), "LOCAL_CALL_LOG_DIR": ""}) as stack:
         token = stack.user_token("alice")
 
-        refused = mcp(stack.url, token, "add_task", {"title": "Buy milk"})
-        listed_tasks = mcp(stack.url, token, "list_tasks", {})
+        refused = call_tool(stack.url, token, "add_task", {"title": "Buy milk"})
+        listed_tasks = call_tool(stack.url, token, "list_tasks", {})
 
         # The tool reports a failure it did not expect (as it would in AWS) and logs why.
         assert refused.status_code == 200 and refused.json()["result"]["isError"] is True, refused.text
