@@ -122,7 +122,7 @@ def unused_grants(
 def template_roles(template: Template | None = None) -> tuple[dict[str, Role], dict[Grant, str]]:
     """Each function's role as SAM deploys ``template`` (template.yaml), named as recorded calls
     name resources, and each of their grants' resource as the template writes it
-    (``TasksTable/index/*``)."""
+    (``TasksTable/index/by_status``)."""
     template = template or Template.load()
     template.physical_ids = aws_calls.canonical_physical_ids(template)
     translated = translate(template)

@@ -10,7 +10,6 @@ body its own way, with ``json_text``.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, NamedTuple
 
 from chatkit_backend import errors
@@ -41,20 +40,19 @@ def status_for(error: errors.DomainError) -> int:
     return 400
 
 
-# A surrogate code point in a str is always a lone one (a pair is one character): what JSON's
-# "\ud800" escape decodes to. UTF-8 cannot encode it.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def json_text(value: Any) -> str:
     """``value`` as compact JSON that any answer can carry: non-ASCII text as it is, unless a
-    string holds a lone surrogate (a client's "\ud800", echoed back); then escaped as \\uXXXX,
+    string holds a lone surrogate (a client's "\\ud800", echoed back); then escaped as \\uXXXX,
     the way the client sent it, since no UTF-8 body (Lambda's runtime encodes every response as
     UTF-8) can hold it raw."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    if _SURROGATE.search(text) is None:
+    if text.isascii():
         return text
-    return json.dumps(value, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":"))
+    return text
 
 
 def json_response(status: int, body: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:

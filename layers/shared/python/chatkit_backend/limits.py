@@ -62,12 +62,3 @@ def forbidden_character(value: str) -> str | None:
     """The first character of ``value`` that no title or task field may hold, as ``U+XXXX``; else None."""
     found = _FORBIDDEN.search(value)
     return None if found is None else f"U+{ord(found.group()):04X}"
-
-
-# A user id (a token's sub) is a key in every table and appears in answers and logs: it holds
-# no control character at all, newline and tab included, and no lone surrogate.
-_FORBIDDEN_IN_ID = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def is_valid_user_id(value: str) -> bool:
-    return _FORBIDDEN_IN_ID.search(value) is None
