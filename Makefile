@@ -7,8 +7,11 @@ READY  := $(VENV)/.ready
 # SAM CLI pins boto3 and click at versions the dev environment does not use: it gets a venv of its own.
 SAM_VENV  ?= .venv-sam
 SAM_READY := $(SAM_VENV)/.ready
+# checkov pins boto3 and networkx at versions the dev environment does not use: a venv of its own too.
+CHECKOV_VENV  ?= .venv-checkov
+CHECKOV_READY := $(CHECKOV_VENV)/.ready
 
-.PHONY: dev test lint lock build-check view token invoke bench rotate import-hosted-threads clean
+.PHONY: dev test lint scan lock build-check view token invoke bench rotate import-hosted-threads clean
 
 $(READY): requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +23,11 @@ $(SAM_READY): local/requirements-sam.txt
 	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/requirements-sam.txt >&2
 	@touch $@
 
+$(CHECKOV_READY): local/requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/requirements-checkov.txt >&2
+	@touch $@
+
 dev: $(READY)
 	@$(BIN)/python -m local.dev
 
@@ -27,6 +35,10 @@ lint: $(READY)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/cfn-lint template.yaml
+
+# checkov's security checks over what SAM deploys; every finding fixed or suppressed with its reason.
+scan: $(READY) $(CHECKOV_READY)
+	@$(BIN)/python -m local.scan --checkov $(CHECKOV_VENV)/bin/checkov
 
 # Every requirements.txt SAM builds, from the requirements.in files and constraints.txt (pip's
 # resolver for Python 3.13 on Lambda arm64): run it after changing either.
@@ -44,8 +56,9 @@ build-check: $(READY) $(SAM_READY)
 view:
 	cd layers/shared/views/tasks && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
 
-test: lint build-check
-	$(BIN)/python -m pytest
+# The whole suite, and with it the least-privilege check's full form: every grant used.
+test: lint scan build-check
+	$(BIN)/python -m pytest --least-privilege=full
 
 # `make token USER=alice`: USER is also the shell's login name, so insist it comes from the command line.
 token: $(READY)
@@ -69,4 +82,4 @@ bench: $(READY)
 	@$(BIN)/python -m local.bench $(if $(ONLY),--only "$(ONLY)")
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .local .aws-sam .pytest_cache

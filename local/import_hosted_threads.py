@@ -49,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.clear()
     # Warnings and errors only: retries, items that could not be converted, failed threads.
     os.environ.update(
-        {**function_environment(spec, aws.environment(), aws.region), "POWERTOOLS_LOG_LEVEL": "WARNING"}
+        {
+            **function_environment(spec, aws.environment(spec.logical_id), aws.region),
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
     )
     sys.path[:0] = [str(directory) for directory in (spec.code_dir, *spec.layer_dirs)]
     # The function logs to stdout (Powertools binds it when the logger is made): here, stderr.

@@ -39,6 +39,7 @@ def prepare(template: Template) -> tuple[LocalAws, str]:
 
     aws = LocalAws.start(template.region)
     create_resources(template, aws.client)
+    aws.enforce(template)
     store_openai_api_key(template, aws, dict(os.environ))
     return aws, "an ephemeral AWS (moto) with the template's resources; start `make dev` to share one"
 
@@ -61,7 +62,7 @@ def invoke(logical_id: str, event: dict[str, Any]) -> tuple[bool, Any]:
             )
         )
     os.environ.clear()
-    os.environ.update(function_environment(spec, aws.environment(), aws.region))
+    os.environ.update(function_environment(spec, aws.environment(logical_id), aws.region))
     # Handlers log to stdout (Powertools does), which here belongs to the result alone.
     with contextlib.redirect_stdout(sys.stderr):
         try:

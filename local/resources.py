@@ -40,6 +40,21 @@ def create_resources(template: Template, clients: Any) -> dict[str, str]:
     return physical_ids
 
 
+def physical_name(template: Template, logical_id: str) -> str:
+    """The name of a table, bucket or secret of ``template``: its own, or one made from the stack's
+    and its logical id (stable, so `make dev` always has the same names)."""
+    kind = template.resources[logical_id]["Type"]
+    props = template.properties(logical_id)
+    if kind == "AWS::DynamoDB::Table":
+        return str(props.get("TableName") or f"{STACK_NAME}-{logical_id}")
+    if kind == "AWS::S3::Bucket":
+        # Lower case and short, as S3 wants.
+        return str(props.get("BucketName") or f"{STACK_NAME}-{logical_id}".lower()[:63])
+    if kind == "AWS::SecretsManager::Secret":
+        return str(props.get("Name") or f"{STACK_NAME}/{logical_id}")
+    raise TemplateError(f"{logical_id}: the local stack names no {kind}")
+
+
 def _create_bucket(template: Template, logical_id: str, s3: Any) -> str:
     """The bucket with the template's encryption, public access block, CORS and lifecycle rules.
 
@@ -49,8 +64,7 @@ def _create_bucket(template: Template, logical_id: str, s3: Any) -> str:
     The bucket policy (TLS only) is not created: the local endpoint is plain http.
     """
     props = template.properties(logical_id)
-    # Lower case and short, as S3 wants; stable, so `make dev` always has the same bucket name.
-    name = props.get("BucketName") or f"{STACK_NAME}-{logical_id}".lower()[:63]
+    name = physical_name(template, logical_id)
     request: dict[str, Any] = {"Bucket": name}
     if template.region != "us-east-1":
         request["CreateBucketConfiguration"] = {"LocationConstraint": template.region}
@@ -112,7 +126,7 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 def _create_table(template: Template, logical_id: str, dynamodb: Any) -> str:
     props = template.properties(logical_id)
-    name = props.get("TableName") or f"{STACK_NAME}-{logical_id}"
+    name = physical_name(template, logical_id)
     request: dict[str, Any] = {
         "TableName": name,
         "AttributeDefinitions": props["AttributeDefinitions"],
@@ -144,7 +158,7 @@ def _create_table(template: Template, logical_id: str, dynamodb: Any) -> str:
 
 def _create_secret(template: Template, logical_id: str, secretsmanager: Any) -> str:
     props = template.properties(logical_id)
-    name = props.get("Name") or f"{STACK_NAME}/{logical_id}"
+    name = physical_name(template, logical_id)
     if "SecretString" in props:
         value = props["SecretString"]
     else:

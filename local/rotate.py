@@ -118,7 +118,7 @@ def main() -> int:
 
     # Run the handler as its Lambda would: its template environment, against the stack's AWS.
     os.environ.clear()
-    os.environ.update(function_environment(spec, aws.environment(), aws.region))
+    os.environ.update(function_environment(spec, aws.environment(spec.logical_id), aws.region))
     handler = load_handler(spec)
     lambda_arn = LambdaContext(spec, aws.region).invoked_function_arn
     new_current = rotate_once(

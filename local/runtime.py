@@ -190,10 +190,26 @@ async def _call_asgi(app: Any, event: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+class MarshalError(Exception):
+    """The handler's result cannot be sent back: Lambda's ``Runtime.MarshalError``."""
+
+    error_type = "Runtime.MarshalError"
+
+
+def marshal_response(result: Any) -> bytes:
+    """The handler's result as Lambda's Python 3.12+ runtime sends it: JSON with non-ASCII text
+    as it is (``ensure_ascii=False``), encoded as UTF-8. A string holding a lone surrogate
+    cannot be, and Lambda then fails the invocation instead of answering."""
+    try:
+        return json.dumps(result, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise MarshalError(f"Unable to marshal response: {exc}") from exc
+
+
 def error_payload(exc: BaseException) -> dict[str, Any]:
     """How Lambda reports an unhandled exception."""
     return {
-        "errorType": type(exc).__name__,
+        "errorType": getattr(exc, "error_type", type(exc).__name__),
         "errorMessage": str(exc),
         "stackTrace": traceback.format_exception(type(exc), exc, exc.__traceback__),
     }
@@ -228,6 +244,7 @@ def _serve(connection: Connection, spec: FunctionSpec, environment: dict[str, st
         started = time.perf_counter()
         try:
             result = handler(event, LambdaContext(spec, region))
+            marshal_response(result)
             connection.send(("ok", (result, (time.perf_counter() - started) * 1000)))
         except BaseException as exc:  # noqa: BLE001 - any handler failure goes back to the caller, as Lambda reports it
             connection.send(("error", (error_payload(exc), (time.perf_counter() - started) * 1000)))

@@ -21,7 +21,9 @@ import boto3
 
 from local import moto_dynamodb
 from local.gateway import Gateway, serve
-from local.resources import FAKE_CREDENTIALS, create_resources
+from local.iam import function_roles
+from local.iam_enforcement import Enforcement, credentials, register
+from local.resources import FAKE_CREDENTIALS, create_resources, physical_name
 from local.runtime import FunctionPool, WebAppPool, concurrency_limit, function_environment
 from local.template import ROOT, Template
 
@@ -66,9 +68,25 @@ class LocalAws:
         host, bound = address
         return cls(endpoint_url=f"http://{host}:{bound}", region=region, server=_MotoProcess(process))
 
-    def environment(self) -> dict[str, str]:
-        """What a process needs to talk to this AWS with boto3."""
-        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_DEFAULT_REGION": self.region}
+    def environment(self, function: str | None = None) -> dict[str, str]:
+        """What a process needs to talk to this AWS with boto3: as ``function`` (its role's
+        rights, ``local.iam_enforcement``), or as the account's administrator."""
+        signer = FAKE_CREDENTIALS if function is None else credentials(function)
+        return {**signer, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_DEFAULT_REGION": self.region}
+
+    def enforce(self, template: Template) -> None:
+        """Have this AWS refuse what each function's role (SAM's translation of ``template``,
+        whose resources exist here) does not allow; a warning when it cannot."""
+        secret_arns = {
+            physical_name(template, secret): template.physical_ids[secret]
+            for secret in template.resources_of_type("AWS::SecretsManager::Secret")
+        }
+        if not register(self.endpoint_url, function_roles(template).values(), secret_arns):
+            log.warning(
+                "AWS at %s does not check the functions' roles (not the local stack's moto): "
+                "a call a role does not allow is not refused",
+                self.endpoint_url,
+            )
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -131,12 +149,15 @@ def _moto_server(port: int) -> Any:
         with dynamodb:
             return list(dynamodb_app(environ, start_response))
 
+    # Each function's requests are checked against its role first (local/iam_enforcement.py).
+    checked = Enforcement(one_dynamodb_request_at_a_time)
+
     class Server(ThreadedMotoServer):
         def _server_entry(self) -> None:
             self._server = make_server(
                 self._ip_address,
                 self._port,
-                one_dynamodb_request_at_a_time,
+                checked,
                 True,
                 request_handler=MotoRequestHandler,
             )
@@ -172,10 +193,11 @@ class LocalStack:
     @classmethod
     def provision(cls, template: Template, aws: LocalAws) -> LocalStack:
         create_resources(template, aws.client)
+        aws.enforce(template)
         stack = cls(template=template, aws=aws)
         limit = concurrency_limit()
         for spec in template.functions().values():
-            environment = function_environment(spec, aws.environment(), aws.region)
+            environment = function_environment(spec, aws.environment(spec.logical_id), aws.region)
             pool = WebAppPool if spec.web_adapter else FunctionPool
             stack.workers[spec.logical_id] = pool(spec, environment, aws.region, limit)
         return stack

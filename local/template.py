@@ -176,13 +176,14 @@ class Template:
 
     @classmethod
     def from_environment(cls, environ: dict[str, str]) -> Template:
-        """The template with parameters set from the configuration variables present in ``environ``."""
+        """The template ``LOCAL_TEMPLATE`` names (template.yaml by default), with parameters set
+        from the configuration variables present in ``environ``."""
         overrides = {
             parameter: environ[variable]
             for variable, parameter in ENV_TO_PARAMETER.items()
             if environ.get(variable, "") != ""
         }
-        return cls.load(overrides)
+        return cls.load(overrides, Path(environ.get("LOCAL_TEMPLATE") or TEMPLATE_PATH))
 
     def _parameter_values(self, overrides: dict[str, str]) -> dict[str, Any]:
         declared = self.body.get("Parameters", {})

@@ -12,10 +12,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local import aws_calls
 from local.resources import FAKE_CREDENTIALS, create_resources
-from local.runtime import LambdaContext, function_environment, load_handler
+from local.runtime import LambdaContext, function_environment, load_handler, marshal_response
 from local.template import ENV_TO_PARAMETER, REGION, Template
 from tests.support.auth import JwksServer, SigningKey, new_key, serve_jwks
+
+# Every AWS call a function makes is checked against its role when the session ends.
+pytest_plugins = ["tests.support.least_privilege"]
 
 
 @dataclass
@@ -81,9 +85,12 @@ def invoke(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Invoke:
             if name not in os.environ or os.environ[name] != value:
                 monkeypatch.setenv(name, value)
         key = (logical_id, tuple(sorted((env_overrides or {}).items())))
-        if key not in loaded:
-            loaded[key] = load_handler(spec)
-        return loaded[key](event, context or LambdaContext(spec, REGION))
+        with aws_calls.running(logical_id):
+            if key not in loaded:
+                loaded[key] = load_handler(spec)
+            result = loaded[key](event, context or LambdaContext(spec, REGION))
+        marshal_response(result)  # what Lambda's runtime could not send back fails here, as there
+        return result
 
     return run
 

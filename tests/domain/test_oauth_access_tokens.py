@@ -286,6 +286,7 @@ def test_without_a_resource_the_oauth_path_is_closed(
         ({"iss": "https://evil.example.test/api/auth"}, "wrong_issuer"),
         ({"exp": int(time.time()) - 120}, "expired"),
         ({"sub": ""}, "invalid_subject"),
+        ({"sub": "alice\ud800"}, "invalid_subject"),
         ({"typ": "logout+jwt"}, "not_an_access_token"),
     ],
 )

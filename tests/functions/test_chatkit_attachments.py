@@ -28,7 +28,7 @@ from tests.support.chatkit_app import (
     user_message,
 )
 from tests.support.emf import emf_lines, metric
-from tests.support.fake_responses_api import FakeResponses, text
+from tests.support.fake_responses_api import FakeResponses, Garbled, text
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # what a photo's bytes look like to S3
 PDF = b"%PDF-1.7\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 20
@@ -207,6 +207,34 @@ def test_dictation_upstream_failures_get_a_status_and_no_openai_message(
     assert response.status_code == status and "stand-in" not in response.json()["detail"]
     if status == 429:
         assert response.headers["retry-after"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Garbled(b"<html><body>502 Bad Gateway</body></html>", "text/html"),
+        Garbled(b"not json", "application/json"),
+        Garbled(b'{"text": "cut sh', "application/json"),
+        Garbled(b'{"transcript": "Buy milk"}', "application/json"),
+        Garbled(b'{"text": 42}', "application/json"),
+        Garbled(b'["Buy milk"]', "application/json"),
+    ],
+)
+def test_dictation_answered_200_with_something_else_than_a_transcription_is_502(
+    app: Any, fake: FakeResponses, answer: Garbled
+) -> None:
+    fake.transcripts.append(answer)
+    response = send(
+        app,
+        {
+            "type": "input.transcribe",
+            "params": {"audio_base64": base64.b64encode(b"abc").decode(), "mime_type": "audio/mp4"},
+        },
+    )
+    assert response.status_code == 502, response.text
+    assert response.json() == {
+        "detail": "OpenAI answered the transcription with something else than a transcript. Try again."
+    }
 
 
 def test_feedback_is_stored_per_item_and_user(

@@ -394,6 +394,9 @@ STATES: dict[str, tuple[list[str], Callable[[str, Params], Any], int | dict[str,
         422,
     ),
     "bad page": (["threads.list", "items.list"], lambda k, p: _with(p, order="sideways"), 422),
+    # ChatKit reads 0 as "the default page" (limit or DEFAULT): refused before it does.
+    "page of no items": (["threads.list", "items.list"], lambda k, p: _with(p, limit=0), 422),
+    "page of fewer than no items": (["threads.list", "items.list"], lambda k, p: _with(p, limit=-1), 422),
     "forged cursor": (
         ["threads.list", "items.list"],
         lambda k, p: _with(p, after="eyJzayI6eyJTIjoiaXRlbSN0aHJfYm9iX2EjeCJ9fQ"),

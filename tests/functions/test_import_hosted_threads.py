@@ -249,6 +249,40 @@ def test_a_5xx_is_retried_with_backoff(run_import: Any, history: History, hosted
     assert listings[1].at - listings[0].at >= 0.7  # the first backoff: 1 s less up to a quarter of jitter
 
 
+GARBLED = [
+    pytest.param(
+        {"content-type": "text/html"}, b"<html><body>502 Bad Gateway</body></html>", id="a proxy's page"
+    ),
+    pytest.param({}, b"not json", id="not json"),
+    pytest.param({}, b'{"data": [{"id": "cthr_', id="cut short"),
+]
+
+
+@pytest.mark.parametrize(("headers", "body"), GARBLED)
+def test_a_listing_answered_200_with_something_else_stops_the_run_saying_so(
+    run_import: Any, aws: Any, history: History, hosted: HostedChatKit, headers: dict[str, str], body: bytes
+) -> None:
+    hosted.fail(Fault(200, headers, body, path="/chatkit/threads"))
+
+    result = run_import()
+
+    assert result["done"] is False and result["continuation"]
+    assert "OpenAI answered list threads with something else than its API's answer" in result["error"]
+    assert table_records(aws) == []
+
+
+@pytest.mark.parametrize(("headers", "body"), GARBLED)
+def test_a_thread_whose_items_come_back_garbled_fails_alone(
+    run_import: Any, history: History, hosted: HostedChatKit, headers: dict[str, str], body: bytes
+) -> None:
+    hosted.fail(Fault(200, headers, body, path=f"{history.long_thread}/items"))
+
+    result = run_import()
+
+    assert result["totals"]["threads"]["imported"] == 4
+    assert result["totals"]["threads"]["failed"] == 1
+
+
 def test_a_thread_that_keeps_failing_does_not_stop_the_others(
     run_import: Any, chatkit: Any, history: History, hosted: HostedChatKit
 ) -> None:

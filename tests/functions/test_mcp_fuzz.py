@@ -223,3 +223,43 @@ def test_oversize_bodies_are_413_and_write_nothing(invoke: Any, aws: Any, size: 
     assert response["statusCode"] == 413
     assert json.loads(response["body"])["error"]["code"] == -32600
     assert stored(aws) == []
+
+
+LONE_SURROGATE = "\ud800"  # JSON's "\ud800": a valid escape that no UTF-8 text can carry raw
+
+
+def _handshake_call(tool: str, arguments: dict[str, Any], request_id: Any = 1) -> dict[str, Any]:
+    return request("tools/call", {"name": tool, "arguments": arguments}, request_id)
+
+
+@pytest.mark.parametrize(
+    "where, body, answer",
+    [
+        ("id", request("tools/list", {}, LONE_SURROGATE), "add_task"),
+        ("method", request(LONE_SURROGATE, {}), -32601),
+        ("tool name", _handshake_call(LONE_SURROGATE, {}), -32602),
+        (
+            "argument name",
+            _handshake_call("add_task", {"title": "x", LONE_SURROGATE: 1}),
+            f"take {LONE_SURROGATE};",
+        ),
+        ("argument value", _handshake_call("add_task", {"title": LONE_SURROGATE}), "U+D800"),
+        ("task id", _handshake_call("complete_task", {"task_id": LONE_SURROGATE}), f"id '{LONE_SURROGATE}'"),
+        ("cursor", _handshake_call("list_tasks", {"cursor": LONE_SURROGATE}), "cursor is not valid"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_answered_and_echoed_escaped(
+    invoke: Any, aws: Any, where: str, body: dict[str, Any], answer: str | int
+) -> None:
+    """The answer repeats what the client sent (its id, the unknown method or tool, the argument)
+    escaped as the client sent it: Lambda's runtime sends every answer as UTF-8, which cannot
+    hold the raw surrogate (the invoke fixture marshals each result as the runtime does)."""
+    headers = {**JSON_HEADERS, "mcp-protocol-version": "2025-06-18"}
+    status, reply = invoke_raw(invoke, body, headers)
+    assert status == 200
+    assert reply["id"] == body["id"]
+    if isinstance(answer, int):
+        assert reply["error"]["code"] == answer
+    else:
+        assert answer in json.dumps(reply["result"], ensure_ascii=False), reply
+    assert stored(aws) == []

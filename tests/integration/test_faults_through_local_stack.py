@@ -28,7 +28,7 @@ from local.template import REGION
 from tests.support.auth import AUDIENCE, ISSUER, JwksServer, SigningKey, claims, new_key, serve_jwks
 from tests.support.aws_faults import FAULTS, Fault, FaultyAws, faulty_aws
 from tests.support.chat import Chat, user_message, wait_for
-from tests.support.fake_responses_api import FakeResponses, cut, fail, fake_responses, hang, text
+from tests.support.fake_responses_api import FakeResponses, Garbled, cut, fail, fake_responses, hang, text
 from tests.support.local_stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration
@@ -132,6 +132,8 @@ MODEL_FAULTS = {
     "429": fail(429, retry_after=0.2),
     "cut stream": [cut("Sure, here are your tasks and", pieces_sent=2)],
     "hang": hang(),
+    # A 200 that is not an event stream (a proxy's page): the same error event, never a 500.
+    "garbled answer": [Garbled(b"<html><body>502 Bad Gateway</body></html>", "text/html")],
 }
 
 

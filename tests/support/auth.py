@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
@@ -26,6 +27,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from local import aws_calls
 from tests.support.loopback import serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,14 +145,32 @@ def serve_jwks(keys: list[dict[str, Any]]) -> Iterator[JwksServer]:
 
 
 def load_function(folder: str) -> ModuleType:
-    """A fresh copy of ``functions/<folder>/app.py``, as a new Lambda container would import it."""
+    """A fresh copy of ``functions/<folder>/app.py``, as a new Lambda container would import it;
+    its init and its ``handler`` make their AWS calls as the function (the least-privilege check)."""
+    logical_id = _logical_ids()[folder]
     name = f"_function_{folder}_{uuid.uuid4().hex}"
     spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / folder / "app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    with aws_calls.running(logical_id):
+        spec.loader.exec_module(module)
+    handler = module.handler
+
+    def as_function(event: Any, context: Any) -> Any:
+        with aws_calls.running(logical_id):
+            return handler(event, context)
+
+    module.handler = as_function
     return module
+
+
+@cache
+def _logical_ids() -> dict[str, str]:
+    """Each function folder's logical id in template.yaml."""
+    from local.template import Template
+
+    return {spec.folder: logical_id for logical_id, spec in Template.load().functions().items()}
 
 
 def lambda_context(function_name: str) -> Any:

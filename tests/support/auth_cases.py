@@ -206,6 +206,18 @@ REJECTIONS: list[tuple[str, Case, str]] = [
     ("missing exp", lambda w: bearer(w.keys["EdDSA"].sign(claims(exp=None))), "missing_exp"),
     ("missing sub", lambda w: bearer(w.keys["EdDSA"].sign(claims(sub=None))), "missing_sub"),
     ("empty sub", lambda w: bearer(w.keys["EdDSA"].sign(claims(sub=""))), "invalid_subject"),
+    # The sub is the user's id, a key in every table and echoed in answers (the export): JSON's
+    # "\ud800" (no UTF-8 text can hold it) and control characters can be neither.
+    (
+        "sub with a lone surrogate",
+        lambda w: bearer(w.keys["EdDSA"].sign(claims(sub="alice\ud800"))),
+        "invalid_subject",
+    ),
+    (
+        "sub with a control character",
+        lambda w: bearer(w.keys["RS256"].sign(claims(sub="alice\n"))),
+        "invalid_subject",
+    ),
     ("numeric sub", lambda w: bearer(w.keys["EdDSA"].sign(claims(sub=42))), "invalid_claims"),
     ("exp not a number", lambda w: bearer(w.keys["EdDSA"].sign(claims(exp="tomorrow"))), "malformed"),
     (

@@ -29,6 +29,21 @@ def sse(raw: bytes) -> list[Event]:
     ]
 
 
+def call_tool(url: str, token: str, tool: str, arguments: dict[str, Any]) -> httpx.Response:
+    """A 2026-07-28 tools/call to the stack at ``url``, as ``token``'s user."""
+    body, headers = modern("tools/call", {"name": tool, "arguments": arguments})
+    return httpx.post(
+        f"{url}/mcp",
+        json=body,
+        timeout=60,
+        headers={
+            **headers,
+            "authorization": f"Bearer {token}",
+            "accept": "application/json, text/event-stream",
+        },
+    )
+
+
 @dataclass
 class Chat:
     url: str
@@ -84,17 +99,7 @@ class Chat:
         return [thread["id"] for thread in response.json()["data"]]
 
     def mcp(self, tool: str, arguments: dict[str, Any], user: str = "alice") -> httpx.Response:
-        body, headers = modern("tools/call", {"name": tool, "arguments": arguments})
-        return httpx.post(
-            f"{self.url}/mcp",
-            json=body,
-            timeout=60,
-            headers={
-                **headers,
-                "authorization": f"Bearer {self.tokens[user]}",
-                "accept": "application/json, text/event-stream",
-            },
-        )
+        return call_tool(self.url, self.tokens[user], tool, arguments)
 
     def list_tasks(self, user: str, status: str = "all") -> list[dict[str, Any]]:
         response = self.mcp("list_tasks", {"status": status}, user)

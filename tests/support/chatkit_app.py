@@ -12,6 +12,7 @@ import httpx
 import pytest
 import requests
 
+from local import aws_calls
 from local.template import REGION
 
 
@@ -29,8 +30,19 @@ def load_chatkit_app(aws: Any, monkeypatch: pytest.MonkeyPatch, env: dict[str, s
     assert module_spec is not None and module_spec.loader is not None
     module = importlib.util.module_from_spec(module_spec)
     sys.modules["chatkit_function_app"] = module  # its service, for tests that look inside
-    module_spec.loader.exec_module(module)
-    return module.app
+    with aws_calls.running("ChatKitFunction"):
+        module_spec.loader.exec_module(module)
+    return as_function(module.app, "ChatKitFunction")
+
+
+def as_function(app: Any, logical_id: str) -> Any:
+    """``app``, whose AWS calls are recorded as ``logical_id``'s (the least-privilege check)."""
+
+    async def function(scope: Any, receive: Any, send: Any) -> None:
+        with aws_calls.running(logical_id):
+            await app(scope, receive, send)
+
+    return function
 
 
 def set_openai_key(aws: Any, key: str = "sk-test-component") -> None:

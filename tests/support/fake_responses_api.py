@@ -7,7 +7,8 @@ the request body, to answer with what the previous tool returned (a task id, say
 
 It also fails on demand, one request per step: ``fail(500)`` / ``fail(429)`` (an error status
 with OpenAI's error body), ``cut("...")`` (the answer starts streaming, then the connection
-drops without the stream's end) and ``hang()`` (the request is accepted and never answered).
+drops without the stream's end), ``hang()`` (the request is accepted and never answered) and
+``Garbled(body)`` (a 200 that is not an event stream: a proxy's page, say).
 The OpenAI SDK retries a failed request once here (as the ChatKit server configures it), so
 ``fail`` and ``hang`` queue one step per attempt (``times``).
 
@@ -18,7 +19,8 @@ URLs).
 
 It stands in for the transcription endpoint too (POST /v1/audio/transcriptions): each call is
 recorded with its model, file name, type and bytes, and answers the next of ``transcripts``
-(a text, or an HTTP status for OpenAI refusing).
+(a text, an HTTP status for OpenAI refusing, or a ``Garbled`` 200 that is not what the API
+documents).
 """
 
 from __future__ import annotations
@@ -76,7 +78,16 @@ class Hang:
     seconds: float
 
 
-Fault = Fail | Cut | Hang
+@dataclass(frozen=True)
+class Garbled:
+    """A 200 answer whose body is not what OpenAI's API documents (a proxy's page, a truncated or
+    changed document)."""
+
+    body: bytes
+    content_type: str = "application/json"
+
+
+Fault = Fail | Cut | Hang | Garbled
 
 
 @dataclass(frozen=True)
@@ -132,7 +143,7 @@ class FakeResponses:
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
     transcriptions: list[Transcription] = field(default_factory=list)
-    transcripts: deque[str | int] = field(default_factory=deque)
+    transcripts: deque[str | int | Garbled] = field(default_factory=deque)
     # The step when the script is used up (a benchmark's endless turns); None: a fixed sentence.
     fallback: Callable[[dict[str, Any]], Call | Text] | None = None
     url: str = ""
@@ -145,7 +156,7 @@ class FakeResponses:
             for step in steps:
                 self.steps.extend(step if isinstance(step, list) else [step])
 
-    def transcribe(self, transcription: Transcription) -> str | int:
+    def transcribe(self, transcription: Transcription) -> str | int | Garbled:
         with self.lock:
             self.transcriptions.append(transcription)
             return (
@@ -346,6 +357,9 @@ def fake_responses() -> Iterator[FakeResponses]:
                 fake.stopped.wait(step.seconds)
                 self.close_connection = True
                 return
+            if isinstance(step, Garbled):
+                self._answer(step)
+                return
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             self.send_header("transfer-encoding", "chunked")
@@ -392,12 +406,16 @@ def fake_responses() -> Iterator[FakeResponses]:
             if isinstance(answer, int):
                 self._fail(Fail(answer))
                 return
-            payload = json.dumps({"text": answer}).encode()
+            self._answer(
+                answer if isinstance(answer, Garbled) else Garbled(json.dumps({"text": answer}).encode())
+            )
+
+        def _answer(self, answer: Garbled) -> None:
             self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(payload)))
+            self.send_header("content-type", answer.content_type)
+            self.send_header("content-length", str(len(answer.body)))
             self.end_headers()
-            self.wfile.write(payload)
+            self.wfile.write(answer.body)
 
         def log_message(self, format: str, *args: Any) -> None:
             return

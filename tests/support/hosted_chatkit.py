@@ -50,7 +50,8 @@ def error_body(
 
 @dataclass(frozen=True)
 class Fault:
-    """An answer in place of the next request whose path contains ``path`` (any, if empty)."""
+    """An answer in place of the next request whose path contains ``path`` (any, if empty); a
+    ``body`` of bytes is sent as it is (a 200 that is not JSON, with its own content-type)."""
 
     status: int
     headers: dict[str, str] = field(default_factory=dict)
@@ -260,9 +261,9 @@ class HostedChatKit:
                     time.sleep(stand_in.latency)
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 status, extra, body = stand_in.answer(self.command, self.path, headers)
-                payload = json.dumps(body).encode()
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+                extra = {"content-type": "application/json", **extra}
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(payload)))
                 for name, value in extra.items():
                     self.send_header(name, value)

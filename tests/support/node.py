@@ -1,4 +1,4 @@
-"""The Node.js projects the tests run (the Better Auth app, the MCP Apps host, the conformance
+"""The Node.js projects the tests run (the Better Auth app, the IAM simulator, the MCP Apps host, the conformance
 suite, the task view's build): one way to find node and to install a project from its lock file.
 
 They need Node.js 20 or newer and the npm registry: ``npm ci`` installs exactly what the

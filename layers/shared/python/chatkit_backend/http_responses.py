@@ -4,7 +4,7 @@
 headers; every HTTP surface sends what it returns: the FastAPI routes (``fastapi_app.error_json``),
 the ChatKit app (``chat.server.error_reply``), and the MCP transport's 503 when a token
 cannot be checked (``mcp.auth``, whose body is JSON-RPC by protocol). Each surface encodes the
-body its own way.
+body its own way, with ``json_text``.
 """
 
 from __future__ import annotations
@@ -40,11 +40,26 @@ def status_for(error: errors.DomainError) -> int:
     return 400
 
 
+def json_text(value: Any) -> str:
+    """``value`` as compact JSON that any answer can carry: non-ASCII text as it is, unless a
+    string holds a lone surrogate (a client's "\\ud800", echoed back); then escaped as \\uXXXX,
+    the way the client sent it, since no UTF-8 body (Lambda's runtime encodes every response as
+    UTF-8) can hold it raw."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":"))
+    return text
+
+
 def json_response(status: int, body: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """A payload-2.0 response; ``body=None`` sends no body (204, 202)."""
     response: dict[str, Any] = {"statusCode": status, "headers": {**JSON_HEADERS, **(headers or {})}}
     if body is not None:
-        response["body"] = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        response["body"] = json_text(body)
     else:
         response["headers"].pop("content-type")
     return response

@@ -5,7 +5,8 @@
 ``{"detail"}`` and nothing is stored:
 
 - limits (no I/O): a message, tool output or structured input too large is 413
-  (``PayloadTooLarge``); a title too long or holding control characters is 422;
+  (``PayloadTooLarge``); a title too long or holding control characters, or a page size out of
+  range, is 422;
 - ids: a thread or item the caller does not have (never created, deleted, or another user's) is
   404; ChatKit itself answers 404 for a thread it loads, so only the ids it does not check are
   looked up here;
@@ -39,6 +40,7 @@ from chatkit.types import (
     ClientToolCallItem,
     InputTranscribeReq,
     ItemsFeedbackReq,
+    ItemsListReq,
     StructuredInputItem,
     ThreadItem,
     ThreadsAddClientToolOutputReq,
@@ -46,6 +48,7 @@ from chatkit.types import (
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsCustomActionReq,
+    ThreadsListReq,
     ThreadsRetryAfterItemReq,
     ThreadsSyncCustomActionReq,
     ThreadsUpdateReq,
@@ -59,6 +62,7 @@ from chatkit_backend import errors, limits
 from chatkit_backend.chat import transcription
 from chatkit_backend.chat.actions import task_id_of
 from chatkit_backend.chat.attachments import check_upload
+from chatkit_backend.chat.records import check_page
 from chatkit_backend.chat.store import AttachmentFiles, DynamoDBStore, RequestContext
 from chatkit_backend.threads import validate_title
 
@@ -216,6 +220,14 @@ async def action_is_known(request: Any, store: DynamoDBStore, context: RequestCo
     task_id_of(request.params.action)
 
 
+async def page_is_valid(request: Any, store: DynamoDBStore, context: RequestContext) -> None:
+    """The page size the client asked for: ChatKit turns a limit of 0 into its default page
+    (``limit or DEFAULT_PAGE_SIZE``) before the store sees it, so it is checked here first."""
+    params = request.params
+    if params.limit is not None:
+        check_page(params.limit, params.order)
+
+
 CHECKS: dict[type, tuple[Check, ...]] = {
     ThreadsCreateReq: (message_within_limits, attachments_sendable),
     # The thread (and the history the model will see) is read here, while the turn's limit is
@@ -239,8 +251,10 @@ CHECKS: dict[type, tuple[Check, ...]] = {
     AttachmentsCreateReq: (upload_is_readable,),
     AttachmentsDeleteReq: (attachment_is_callers,),
     InputTranscribeReq: (audio_is_readable,),
-    # threads.get_by_id, threads.list, items.list and threads.delete need nothing more: ChatKit
-    # and the store answer their unknown ids (404) and bad pages (422) before anything changes.
+    ThreadsListReq: (page_is_valid,),
+    ItemsListReq: (page_is_valid,),
+    # threads.get_by_id and threads.delete need nothing more: ChatKit and the store answer their
+    # unknown ids (404) before anything changes.
 }
 
 

@@ -18,7 +18,6 @@ An answer is always generated to the end and saved in full, even when the client
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,7 +67,7 @@ from chatkit_backend.chat.model_input import ModelInputConverter
 from chatkit_backend.chat.responses_client import ResponsesClient
 from chatkit_backend.chat.settings import ChatKitSettings
 from chatkit_backend.chat.store import DynamoDBStore, RequestContext
-from chatkit_backend.http_responses import error_answer
+from chatkit_backend.http_responses import error_answer, json_text
 from chatkit_backend.identity import chat_identity
 from chatkit_backend.metrics import count, emit
 from chatkit_backend.observability import log_dependency_failure, logger
@@ -122,7 +121,7 @@ def error_reply(error: errors.DomainError) -> Reply:
 
 
 def json_reply(status: int, body: Any) -> Reply:
-    return Reply(status, {"content-type": "application/json"}, json.dumps(body, ensure_ascii=False).encode())
+    return Reply(status, {"content-type": "application/json"}, json_text(body).encode())
 
 
 def unexpected_reply(kind: str) -> Reply:

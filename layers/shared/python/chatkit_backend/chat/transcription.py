@@ -11,6 +11,7 @@ from __future__ import annotations
 from chatkit.types import AudioInput, TranscriptionResult
 from openai import (
     APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     AsyncOpenAI,
@@ -91,7 +92,21 @@ async def transcribe(client: AsyncOpenAI, model: str, audio: AudioInput) -> Tran
         raise UpstreamRejected(
             f"OpenAI could not transcribe the recording (status {error.status_code}); check TranscriptionModel."
         ) from None
-    return TranscriptionResult(text=transcription.text.strip())
+    except (APIResponseValidationError, ValueError) as error:
+        # A 200 whose body is not JSON (a proxy's error page, a cut answer): the SDK fails to read it.
+        raise _not_a_transcript(type(error).__name__) from None
+    # The SDK hands back the text of a 200 that is not JSON, and does not check the document's shape.
+    text = getattr(transcription, "text", None)
+    if not isinstance(text, str):
+        raise _not_a_transcript(type(transcription).__name__)
+    return TranscriptionResult(text=text.strip())
+
+
+def _not_a_transcript(what: str) -> UpstreamUnavailable:
+    logger.warning("openai answered the transcription with something else", extra={"answer": what})
+    return UpstreamUnavailable(
+        "OpenAI answered the transcription with something else than a transcript. Try again."
+    )
 
 
 def _log_refusal(error: APIStatusError) -> None:

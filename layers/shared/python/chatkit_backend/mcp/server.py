@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chatkit_backend import __version__
 from chatkit_backend.errors import DependencyUnavailable, DomainError, RateLimited
+from chatkit_backend.http_responses import json_text
 from chatkit_backend.mcp import apps
 from chatkit_backend.mcp import protocol as p
 from chatkit_backend.mcp.tools import LISTINGS
@@ -89,18 +90,12 @@ def encode(body: Any) -> str:
     if isinstance(body, list):
         return "[" + ",".join(encode(item) for item in body) + "]"
     if isinstance(body, dict) and isinstance(body.get("result"), RawJson):
-        return (
-            '{"jsonrpc":"2.0","id":'
-            + json.dumps(body["id"], ensure_ascii=False)
-            + ',"result":'
-            + body["result"]
-            + "}"
-        )
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        return '{"jsonrpc":"2.0","id":' + json_text(body["id"]) + ',"result":' + body["result"] + "}"
+    return json_text(body)
 
 
 def _raw(result: dict[str, Any]) -> RawJson:
-    return RawJson(json.dumps(result, separators=(",", ":"), ensure_ascii=False))
+    return RawJson(json_text(result))
 
 
 @dataclass

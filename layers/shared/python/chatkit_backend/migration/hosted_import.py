@@ -536,6 +536,14 @@ class OutOfTime(Exception):
     """The deadline is too close to start (or keep waiting on) this work; a continuation resumes it."""
 
 
+class GarbledAnswer(Exception):
+    """OpenAI answered 200 with something that is not its API's answer (a proxy's page, a
+    document cut short): the SDK hands back the text of a body that is not JSON, or fails to read it."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"OpenAI answered {what} with something else than its API's answer")
+
+
 class Deadline:
     """Time left in this invocation; none locally (``make import-hosted-threads`` runs to the end)."""
 
@@ -582,7 +590,9 @@ class HostedApi:
             if pause > 0:
                 await asyncio.sleep(pause)
             try:
-                return await request()
+                answer = await request()
+            except (ValueError, AttributeError, TypeError) as error:
+                raise GarbledAnswer(what) from error
             except openai.APIError as error:
                 if not _retryable(error) or attempt >= MAX_ATTEMPTS:
                     raise
@@ -601,6 +611,10 @@ class HostedApi:
                 )
                 attempt += 1
                 await asyncio.sleep(delay)
+                continue
+            if isinstance(answer, str):
+                raise GarbledAnswer(what)
+            return answer
 
 
 def _status(error: openai.APIError) -> str:
@@ -710,6 +724,10 @@ class HostedImport:
             )
             logger.error("hosted import stopped", extra={"reason": reason, "after": after})
             return RunResult(totals, request.dry_run, continuation=request.token(after, totals), error=reason)
+        except GarbledAnswer as garbled:
+            reason = f"{garbled}; run again to resume."
+            logger.error("hosted import stopped", extra={"reason": reason, "after": after})
+            return RunResult(totals, request.dry_run, continuation=request.token(after, totals), error=reason)
         except _Fatal as stop:
             logger.error("hosted import stopped", extra={"reason": str(stop), "after": after})
             return RunResult(
@@ -757,6 +775,8 @@ class HostedImport:
             outcome.status, outcome.reason = "failed", f"not imported: {error}"
         except openai.NotFoundError:
             outcome.status, outcome.reason = "skipped", "gone from OpenAI since it was listed"
+        except GarbledAnswer as garbled:
+            outcome.status, outcome.reason = "failed", f"{garbled}; run again to retry"
         except openai.APIError as error:
             fatal = _fatal(error)
             if fatal:
