@@ -5,7 +5,7 @@ type, its retention policies and every property whose change makes CloudFormatio
 ``stateful_resources_before_cutover.json`` holds those resources as the pre-cutover template
 declared them (written once by ``stateful()`` from that template.yaml); the test reads the
 current template the same way and compares. A resource may be added, never dropped or changed
-in a way that replaces it.
+in a way that replaces it; its retention may grow (Delete to Retain), never shrink.
 """
 
 from __future__ import annotations
@@ -79,9 +79,17 @@ def test_the_snapshot_holds_every_table_the_bucket_and_every_secret() -> None:
 @pytest.mark.parametrize("logical_id", sorted(BEFORE))
 def test_no_stateful_resource_is_deleted_or_replaced(logical_id: str) -> None:
     assert logical_id in NOW, f"{logical_id} would be deleted"
-    assert NOW[logical_id] == BEFORE[logical_id], f"{logical_id} would be replaced or lose its retention"
+    now, before = dict(NOW[logical_id]), dict(BEFORE[logical_id])
+    # A policy may go from Delete to Retain (UsageTable did), never back.
+    for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+        if before[policy] == "Retain":
+            assert now[policy] == "Retain", f"{logical_id} would lose its {policy}: Retain"
+        now.pop(policy), before.pop(policy)
+    assert now == before, f"{logical_id} would be replaced"
 
 
-@pytest.mark.parametrize("logical_id", ["TasksTable", "ThreadsTable", "ChatKitTable", "AttachmentsBucket"])
+@pytest.mark.parametrize(
+    "logical_id", ["TasksTable", "ThreadsTable", "ChatKitTable", "UsageTable", "AttachmentsBucket"]
+)
 def test_the_users_data_is_retained_when_the_stack_goes(logical_id: str) -> None:
     assert (NOW[logical_id]["DeletionPolicy"], NOW[logical_id]["UpdateReplacePolicy"]) == ("Retain", "Retain")
