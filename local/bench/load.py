@@ -389,6 +389,8 @@ class Row:
     errors: int = 0
     baseline: bool = False
     note: str = ""
+    # A row that counts something else than milliseconds (its p50 and its worst): not compared.
+    unit: str = "ms"
 
 
 @dataclass(frozen=True)
@@ -472,14 +474,19 @@ def load_table(rows: list[Row]) -> str:
         baseline = next((r for r in members if r.baseline), members[0])
         lines += ["", f"## {group}", header, "-" * len(header)]
         for row in members:
-            if row.per_second is not None and baseline.per_second:
-                ratio = row.per_second / baseline.per_second
-            else:
-                ratio = row.p50_ms / baseline.p50_ms if baseline.p50_ms else float("nan")
             per_second = f"{row.per_second:9.1f}" if row.per_second is not None else f"{'-':>9}"
-            lines.append(
-                f"{row.name[:44]:44} {row.p50_ms:9.2f} {row.p99_ms:9.2f} {per_second} {row.errors:7d} {ratio:7.2f}"
-            )
+            if row.unit != "ms":
+                lines.append(
+                    f"{row.name[:44]:44} {row.p50_ms:9g} {row.p99_ms:9g} {per_second} {row.errors:7d} {'-':>7}  {row.unit}"
+                )
+            else:
+                if row.per_second is not None and baseline.per_second:
+                    ratio = row.per_second / baseline.per_second
+                else:
+                    ratio = row.p50_ms / baseline.p50_ms if baseline.p50_ms else float("nan")
+                lines.append(
+                    f"{row.name[:44]:44} {row.p50_ms:9.2f} {row.p99_ms:9.2f} {per_second} {row.errors:7d} {ratio:7.2f}"
+                )
             if row.note:
                 lines.append(f"    {row.note}")
     lines += [

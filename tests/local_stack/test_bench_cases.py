@@ -55,3 +55,32 @@ def test_load_rows_compare_throughput_and_latency_with_their_groups_baseline() -
         if line.startswith(("1 conn", "64 conn", "fresh", "kept"))
     ]
     assert ratios == ["1.00", "1.80", "1.00", "0.50"]
+
+
+def test_a_row_that_counts_something_else_shows_its_unit_and_no_ratio() -> None:
+    from local.bench.load import Row, load_table
+
+    rows = [
+        Row("turn", "floor", 10.0, 12.0, baseline=True),
+        Row("turn", "round trips", 3, 4, unit="round trips"),
+    ]
+    [line] = [line for line in load_table(rows).splitlines() if line.startswith("round trips")]
+    assert line.split()[2:] == ["3", "4", "-", "0", "-", "round", "trips"]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "both", "a_only"),
+    [
+        ([(0, 10)], [(2, 3), (5, 7)], [(2, 3), (5, 7)], [(0, 2), (3, 5), (7, 10)]),
+        ([(0, 2), (4, 6)], [(1, 5)], [(1, 2), (4, 5)], [(0, 1), (5, 6)]),
+        ([(0, 2)], [(2, 4)], [], [(0, 2)]),
+        ([(1, 2)], [(0, 3)], [(1, 2)], []),
+        ([(0, 1)], [], [], [(0, 1)]),
+    ],
+)
+def test_the_turn_benchmark_adds_up_time_spans_exactly(a, b, both, a_only) -> None:
+    from local.bench.cases_turn import _merged, _overlap, _without
+
+    assert _merged([(5, 7), (0, 3), (2, 4)]) == [(0, 4), (5, 7)]
+    assert _overlap(a, b) == both
+    assert _without(a, b) == a_only
