@@ -77,6 +77,8 @@ async def _run(
     """Run one task operation: a progress line while DynamoDB answers, then the result shown to
     the user as a widget and returned to the model as JSON (or the domain error it can act on)."""
     await wrapper.context.stream(ProgressUpdateEvent(icon="check-circle", text=progress))
+    # A tool acts only for a message that is stored: the turn's message may still be on its way.
+    await wrapper.context.request_context.turn.message_stored()
     try:
         result = await asyncio.to_thread(operation)
     except DomainError as error:

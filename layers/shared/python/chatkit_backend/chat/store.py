@@ -34,6 +34,11 @@ One chat turn reads and writes as little as it can (``Turn``, docs/latency.md):
 - the thread and (when the request runs the model) its newest items are read once, in two
   requests sent together; every later read of them in the request is answered from that copy
   and from what the request wrote since, so the turn never reads back what it just wrote;
+- the user's message of a turn on an existing thread is written ahead (``Turn.write_ahead``):
+  its PutItem goes out while the agent prepares and makes its first model call, and everything
+  the turn writes after it is held. The service commits the stream, and the agent's tools run,
+  only once that write has landed (``Turn.message_stored``); if it fails, the request answers
+  the error and nothing of the turn is stored;
 - once the answer streams, its writes (items, the thread's new title) are held and sent at
   the end of the turn with BatchWriteItem, 25 a request, before the stream ends. A read the copy
   cannot answer sends the held writes first, so no read ever misses one.
@@ -109,7 +114,12 @@ class Turn:
     items: list[dict[str, Any]] | None = None
     # Whether ``items`` are all of the thread's items (no older ones left unread).
     all_items: bool = False
-    # Set once the answer streams: writes wait in ``held`` (by sort key) for ``flush``.
+    # Whether the user's message goes out without being waited for (``message_write``): the
+    # service sets it for a message on an existing thread, which it then answers.
+    write_ahead: bool = False
+    message_write: asyncio.Future[Any] | None = field(default=None, repr=False)
+    # Set once the answer streams (or the message is written ahead): writes wait in ``held`` (by
+    # sort key) for ``flush``.
     hold_writes: bool = False
     held: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Where a handler that runs inside ChatKit's stream (a widget action) leaves the domain error
@@ -117,6 +127,13 @@ class Turn:
     error: DomainError | None = None
     # What the agent's model calls spent (input, output tokens), recorded at the end of the turn.
     spent: tuple[int, int] | None = None
+
+    async def message_stored(self) -> None:
+        """Return once the user's message written ahead is stored; raise what its write raised.
+        At once when nothing was written ahead."""
+        if self.message_write is not None:
+            # Shielded: a caller that is cancelled while it waits leaves the write to finish.
+            await asyncio.shield(self.message_write)
 
 
 @dataclass(frozen=True)
@@ -318,8 +335,16 @@ class DynamoDBStore(Store[RequestContext]):
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         record = self._item_record(thread_id, item, context)
         thread = context.new_threads.get(thread_id)
+        turn = context.turn
         if thread is None:
-            _remember(context.turn, thread_id, record)
+            _remember(turn, thread_id, record)
+            if turn.write_ahead and turn.message_write is None and isinstance(item, UserMessageItem):
+                # The turn goes on while the message is written; what it writes next waits for the end.
+                turn.message_write = asyncio.ensure_future(
+                    _call("put_item", TableName=self.table, Item=record)
+                )
+                turn.hold_writes = True
+                return
             await self._put(record, context)
             return
         # The new thread's first item: both or neither.
@@ -333,7 +358,6 @@ class DynamoDBStore(Store[RequestContext]):
         )
         del context.new_threads[thread_id]
         # This request made the thread: it knows all of it without reading.
-        turn = context.turn
         turn.thread_id, turn.thread, turn.items, turn.all_items = thread_id, thread_record, [record], True
 
     def _item_record(self, thread_id: str, item: ThreadItem, context: RequestContext) -> dict[str, Any]:
@@ -408,8 +432,10 @@ class DynamoDBStore(Store[RequestContext]):
         await self._write_batch(requests)
 
     async def flush(self, context: RequestContext) -> None:
-        """Send the writes the turn holds (BatchWriteItem, 25 a request); the service calls this
-        at the end of every streamed answer, before the stream ends."""
+        """Send the writes the turn holds (BatchWriteItem, 25 a request), once its message written
+        ahead is stored; the service calls this at the end of every streamed answer, before the
+        stream ends."""
+        await context.turn.message_stored()
         held = context.turn.held
         if held:
             requests = list(held.values())
