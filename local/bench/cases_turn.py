@@ -1,8 +1,8 @@
 """One warm chat turn: what the server adds to the model's own time, the DynamoDB round trips it
 waits for, and what the same turn would take in AWS.
 
-A turn is what most turns of a todo chat are: the model calls ``list_tasks``, then answers. The
-model is an instant Responses stand-in in this process (tests/support/fake_responses_api.py), so the
+A turn is what most turns of a todo chat are: the model calls ``list_tasks`` (the user has two
+tasks to do and one done, so every turn's widget lists three), then answers. The model is an instant Responses stand-in in this process (tests/support/fake_responses_api.py), so the
 rows differ only by what sits between the client and the model. In the same run, on one stack
 started for this group with OPENAI_BASE_URL pointing at the stand-in:
 
@@ -89,15 +89,17 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
             key = f"sk-bench-{secrets.token_hex(12)}"
             _store_openai_key(state, key)
             token = user_tokens(state, ["bench-turn"])["bench-turn"]
-            answer = "You have no tasks yet."
+            answer = "You have two tasks to do and one done."
 
             def script_turn() -> None:
                 model.script(call("list_tasks"), text(answer, pieces=1, pause=0))
 
+            local = _InProcess(state, model)
+            for user in ("bench-turn", local.USER):
+                local.seed_tasks(user)
             chat = _Chat(state["url"], token)
             script_turn()
             thread_id = chat.create("What is on my list?")
-            local = _InProcess(state, model)
             script_turn()
             local_thread = local.create("What is on my list?")
             floor_client = _FloorClient(model.url, key)
@@ -373,6 +375,16 @@ class _InProcess:
     def create(self, message: str) -> str:
         events = self._post({"type": "threads.create", "params": {"input": _message(message)}})
         return str(events[0]["thread"]["id"])
+
+    @staticmethod
+    def seed_tasks(user_id: str) -> None:
+        """What a user of a todo app has: two tasks to do (one with a description), one done."""
+        from chatkit_backend.tasks import TaskService
+
+        tasks = TaskService(os.environ["TASKS_TABLE"])
+        tasks.add_task(user_id, "Buy milk", "2 litres")
+        tasks.add_task(user_id, "Call mom", None)
+        tasks.complete_task(user_id, tasks.add_task(user_id, "Pay rent", None).task_id)
 
     def turn(self, thread_id: str, message: str) -> _Turn:
         self._requests.clear()
