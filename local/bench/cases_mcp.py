@@ -145,6 +145,21 @@ CASES.append(
     )
 )
 
+# What any handler that checks a user token itself pays on its first call: the floor of our
+# cold start with a user token (the peers above leave the token to an authorizer).
+CASES.append(
+    Case(
+        "mcp tools/list",
+        "user token check alone: PyJWT + the secret (floor)",
+        "local/bench/peers_mcp/token_floor.py:handler",
+        tokened("tools_list.json"),
+        sys_path=PEER_PATHS,
+        function_env="McpFunction",
+        prepare=store_user_secret,
+        note="PyJWT and botocore imported, UserTokenSecret read, one HS256 verify; no MCP layer, no limits",
+    )
+)
+
 # What every row of the list_tasks group pays for the database: the gap above it is the MCP layer.
 CASES.append(
     Case(
