@@ -370,6 +370,8 @@ class _InProcess:
             "requestContext": context,
         }
         result = self.handler(event, None)
+        # What the last request streamed back (the cost group's data transfer out).
+        self.last_body_bytes = len(result["body"].encode())
         return _events(result["statusCode"], result["body"].encode())
 
     def create(self, message: str) -> str:
@@ -397,7 +399,8 @@ class _InProcess:
             }
         )
         ended = time.perf_counter()
-        model = _merged(span for span in self.model.spans if started <= span[0] <= ended)
+        spans = self.model.spans if self.model is not None else []
+        model = _merged(span for span in spans if started <= span[0] <= ended)
         # Waiting for DynamoDB: a request under way, the loop idle, and no model call under way.
         waiting = _without(
             _overlap(_merged((r.began, r.ended) for r in self._requests), _merged(self._idle)), model
