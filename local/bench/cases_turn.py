@@ -299,7 +299,8 @@ class _FloorClient:
 class _InProcess:
     """ChatKitFunction's ASGI app in this process, called as the Lambda Web Adapter calls it, on
     the stack's moto and the stand-in; its DynamoDB requests timed on botocore's events, its event
-    loop's idle time on the loop's selector."""
+    loop's idle time on the loop's selector. ``model``: the stand-in, whose spans tell the model
+    calls apart (None when it runs in another process: a turn's waits then all count)."""
 
     USER = "bench-turn-in-process"
 

@@ -13,15 +13,19 @@ them alike and the ratios stay meaningful where absolute times do not.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.bench.cpu_share import cpu_share, share_of
+from local.bench.prices import lambda_call_usd
 from local.runtime import function_environment
 from local.stack import LocalAws
 from local.template import ROOT, Template
@@ -46,6 +50,10 @@ class Case:
     # A peer that runs a template function's code gets that function's environment (tables,
     # secret ARNs as the bench created them), not the first function's.
     function_env: str = ""
+    # The Lambda memory size the probe runs as: its process gets the CPU share Lambda gives that
+    # memory (local/bench/cpu_share.py) and the table adds the cost per million calls. 0: all of
+    # this machine.
+    memory_mb: int = 0
 
 
 @dataclass
@@ -117,18 +125,20 @@ class Bench:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
             json.dump(self.spec(case), file)
         runs = []
-        for _ in range(self.repeat):
-            done = subprocess.run(
-                [sys.executable, "-m", "local.bench.probe", file.name],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-            if done.returncode != 0:
-                raise RuntimeError(f"{case.name}: probe failed:\n{done.stderr[-3000:]}")
-            runs.append(json.loads(done.stdout))
+        with cpu_share(share_of(case.memory_mb)) if case.memory_mb else nullcontext() as join:
+            for _ in range(self.repeat):
+                done = subprocess.run(
+                    [sys.executable, "-m", "local.bench.probe", file.name],
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                    check=False,
+                    preexec_fn=join,
+                )
+                if done.returncode != 0:
+                    raise RuntimeError(f"{case.name}: probe failed:\n{done.stderr[-3000:]}")
+                runs.append(json.loads(done.stdout))
         Path(file.name).unlink()
         median = lambda key: statistics.median(r[key] for r in runs)
         return Result(
@@ -169,6 +179,8 @@ def table(results: list[Result]) -> str:
                     f"    {amount / (r.warm_us / 1e6):,.0f} {unit}/s warm ({amount} {unit} a call), "
                     f"{amount / (r.first_ms / 1e3):,.0f} {unit}/s on the first call"
                 )
+            if r.case.memory_mb:
+                lines.append(f"    {lambda_cost(r.case.memory_mb, r.warm_us / 1000)}")
             if r.dynamodb_requests is not None:
                 counts = ", ".join(f"{name} ×{count}" for name, count in sorted(r.dynamodb_requests.items()))
                 lines.append(
@@ -180,3 +192,12 @@ def table(results: list[Result]) -> str:
         "× = row / the group's first-listed ours row (below 1: faster than ours, above 1: slower).",
     ]
     return "\n".join(lines)
+
+
+def lambda_cost(memory_mb: int, duration_ms: float) -> str:
+    """What a call of ``duration_ms`` costs at ``memory_mb``: Lambda bills whole milliseconds."""
+    billed = max(1, math.ceil(duration_ms))
+    return (
+        f"{memory_mb} MB x {billed} ms billed = {billed * memory_mb / 1024:.1f} GB-ms: "
+        f"${1e6 * lambda_call_usd(memory_mb, duration_ms):.2f} per million calls"
+    )
