@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from local.bench.cases_auth import EDDSA_EVENT, JWKS_ENV
-from local.bench.cases_mcp import store_user_secret, tokened
+from local.bench.cases_mcp import UNLIMITED, store_user_secret, tokened
 from local.bench.cpu_share import cpu_share, share_of
 from local.bench.load import LOAD_CALLS_PER_MINUTE, LoadGroup, Row, dev_stack
 from local.bench.prices import lambda_call_usd
@@ -51,6 +51,7 @@ CASES = [
         _label("McpFunction", size),
         "McpFunction",
         tokened("list_tasks.json"),
+        env=UNLIMITED,
         baseline=size == TEMPLATE["McpFunction"],
         prepare=store_user_secret,
         memory_mb=size,
