@@ -47,6 +47,7 @@ One chat turn reads and writes as little as it can (``Turn``, docs/latency.md):
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import time
@@ -314,7 +315,7 @@ class DynamoDBStore(Store[RequestContext]):
         if known is not None:
             records, next_after = known
             return Page(
-                data=[self._fresh(_ITEM.validate_json(r["data"]["S"]), context) for r in records],
+                data=[self._fresh(_item(r["data"]["S"]), context) for r in records],
                 has_more=next_after is not None,
                 after=next_after,
             )
@@ -323,7 +324,7 @@ class DynamoDBStore(Store[RequestContext]):
             # An empty first page: tell "no such thread" (or another user's) from an empty one.
             raise NotFoundError(f"No thread with id '{thread_id[:128]}'.")
         return Page(
-            data=[self._fresh(_ITEM.validate_json(r["data"]["S"]), context) for r in records],
+            data=[self._fresh(_item(r["data"]["S"]), context) for r in records],
             has_more=next_after is not None,
             after=next_after,
         )
@@ -382,7 +383,7 @@ class DynamoDBStore(Store[RequestContext]):
             known = await self._get(context.user_id, sk)
         if known is None:
             raise NotFoundError(f"No item with id '{item_id[:128]}' in thread '{thread_id[:128]}'.")
-        return self._fresh(_ITEM.validate_json(known["data"]["S"]), context)
+        return self._fresh(_item(known["data"]["S"]), context)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
         key = {"user_id": {"S": context.user_id}, "sk": {"S": _item_sk(thread_id, item_id)}}
@@ -650,6 +651,20 @@ def _known_page(
     page = newest[:limit]
     more = len(newest) > limit or not turn.all_items
     return page, _cursor(page[-1]) if more else None
+
+
+def _item(data: str) -> ThreadItem:
+    """A stored item's model, from its ``data``; a copy of the container's parse of the same text,
+    so what a request changes on it (an image's fresh preview URL) stays with that request."""
+    return _parsed(data).model_copy()
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(data: str) -> ThreadItem:
+    # Every turn reads the same newest items again, and ChatKit's widget types make a widget item
+    # slow to validate (~0.25 ms, where a message takes microseconds): each text is parsed once
+    # per container. Keyed by the whole text, ids included: one user's item never answers another's.
+    return _ITEM.validate_json(data)
 
 
 async def _call(operation: str, **request: Any) -> dict[str, Any]:
