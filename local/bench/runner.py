@@ -119,39 +119,59 @@ class Bench:
             "remaining_ms": remaining_ms,
         }
 
-    def measure(self, case: Case) -> Result:
-        if case.prepare is not None:
-            case.prepare(self)
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-            json.dump(self.spec(case), file)
-        runs = []
-        with cpu_share(share_of(case.memory_mb)) if case.memory_mb else nullcontext() as join:
-            for _ in range(self.repeat):
-                done = subprocess.run(
-                    [sys.executable, "-m", "local.bench.probe", file.name],
-                    cwd=ROOT,
-                    capture_output=True,
-                    text=True,
-                    timeout=300,
-                    check=False,
-                    preexec_fn=join,
+    def measure_group(self, cases: list[Case]) -> list[Result]:
+        """Each case's ``repeat`` probes, taken in turns (one of each, then again): a busy
+        moment of the shared machine falls on every row of the group alike."""
+        paths = []
+        for case in cases:
+            if case.prepare is not None:
+                case.prepare(self)
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+                json.dump(self.spec(case), file)
+            paths.append(file.name)
+        runs: list[list[dict[str, Any]]] = [[] for _ in cases]
+        for _ in range(self.repeat):
+            for index, case in enumerate(cases):
+                print(f"… {case.group}: {case.name}", file=sys.stderr)
+                runs[index].append(
+                    json.loads(run_probe("local.bench.probe", paths[index], case.memory_mb, case.name))
                 )
-                if done.returncode != 0:
-                    raise RuntimeError(f"{case.name}: probe failed:\n{done.stderr[-3000:]}")
-                runs.append(json.loads(done.stdout))
-        Path(file.name).unlink()
-        median = lambda key: statistics.median(r[key] for r in runs)
-        return Result(
-            case=case,
-            cold_ms=statistics.median(r["import_ms"] + r["first_ms"] for r in runs),
-            import_ms=median("import_ms"),
-            first_ms=median("first_ms"),
-            warm_us=median("warm_us"),
-            rss_mb=median("rss_mb"),
-            heavy_modules=runs[0]["heavy_modules"],
-            first_status=runs[0]["first_status"],
-            dynamodb_requests=runs[0].get("dynamodb_requests"),
+        for path in paths:
+            Path(path).unlink()
+        return [_result(case, case_runs) for case, case_runs in zip(cases, runs)]
+
+
+def _result(case: Case, runs: list[dict[str, Any]]) -> Result:
+    median = lambda key: statistics.median(r[key] for r in runs)
+    return Result(
+        case=case,
+        cold_ms=statistics.median(r["import_ms"] + r["first_ms"] for r in runs),
+        import_ms=median("import_ms"),
+        first_ms=median("first_ms"),
+        warm_us=median("warm_us"),
+        rss_mb=median("rss_mb"),
+        heavy_modules=runs[0]["heavy_modules"],
+        first_status=runs[0]["first_status"],
+        dynamodb_requests=runs[0].get("dynamodb_requests"),
+    )
+
+
+def run_probe(module: str, spec_path: str, memory_mb: int, name: str, timeout: int = 300) -> str:
+    """``python -m <module> <spec_path>`` in a fresh process, what it prints; with ``memory_mb``
+    it runs with the CPU share Lambda gives that memory (local/bench/cpu_share.py)."""
+    with cpu_share(share_of(memory_mb)) if memory_mb else nullcontext() as join:
+        done = subprocess.run(
+            [sys.executable, "-m", module, spec_path],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            preexec_fn=join,
         )
+    if done.returncode != 0:
+        raise RuntimeError(f"{name}: probe failed:\n{done.stderr[-3000:]}")
+    return done.stdout
 
 
 def table(results: list[Result]) -> str:
