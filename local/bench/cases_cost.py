@@ -485,21 +485,12 @@ def chat_lines(turn: Usage, authorizer_ms: float) -> list[Line]:
             f"{AUTHORIZER_CALLS_PER_TURN} calls a turn x {authorizer_billed} ms billed ({authorizer_ms:.2f} ms warm)",
         ),
         *_dynamodb_lines(turn),
-        Line(
-            "CloudWatch Logs ingestion",
-            1000 * logged / GB * p["logs_ingested_gb"],
-            f"{logged:.0f} B a turn: the function's lines, Lambda's, the access log's, the authorizer's",
-        ),
-        Line("X-Ray traces", 1000 * p["xray_trace"], "at most 1 trace a turn (Tracing: Active)"),
-        Line(
-            "Secrets Manager reads",
-            1000 * p["secret_call"],
-            "at most 1 a turn: the OpenAI key, read again once a minute in a sandbox",
-        ),
-        Line(
-            "Data transfer out",
-            1000 * turn.streamed_bytes / GB * p["transfer_out_gb"],
-            f"{turn.streamed_bytes} B streamed a turn",
+        *_around(
+            "turn",
+            logged,
+            "the function's lines, Lambda's, the access log's, the authorizer's",
+            "the OpenAI key",
+            turn.streamed_bytes,
         ),
         Line("S3", 0.0, "none for a text turn (an attached file: docs/cost.md)"),
     ]
@@ -540,22 +531,32 @@ def tool_lines(calls: dict[str, Usage]) -> list[Line]:
             1000 * mix.write_units * p["dynamodb_write_unit"],
             f"{mix.write_units:g} WRU a call",
         ),
+        *_around(
+            "call",
+            logged,
+            "the function's lines, Lambda's, the access log's",
+            "the token's key",
+            mix.streamed_bytes,
+        ),
+    ]
+
+
+def _around(per: str, logged: float, who: str, secret: str, streamed: int) -> list[Line]:
+    """The lines every request pays around its function: logs, traces, a secret's read, traffic out."""
+    p = PRICES
+    return [
         Line(
             "CloudWatch Logs ingestion",
             1000 * logged / GB * p["logs_ingested_gb"],
-            f"{logged} B a call: the function's lines, Lambda's, the access log's",
+            f"{logged:.0f} B a {per}: {who}",
         ),
-        Line("X-Ray traces", 1000 * p["xray_trace"], "at most 1 trace a call"),
+        Line("X-Ray traces", 1000 * p["xray_trace"], f"at most 1 trace a {per} (Tracing: Active)"),
         Line(
             "Secrets Manager reads",
             1000 * p["secret_call"],
-            "at most 1 a call: the token's key, read again once a minute in a sandbox",
+            f"at most 1 a {per}: {secret}, read again once a minute in a sandbox",
         ),
-        Line(
-            "Data transfer out",
-            1000 * mix.streamed_bytes / GB * p["transfer_out_gb"],
-            f"{mix.streamed_bytes} B a call",
-        ),
+        Line("Data transfer out", 1000 * streamed / GB * p["transfer_out_gb"], f"{streamed} B a {per}"),
     ]
 
 

@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from local.bench.cases_auth import EDDSA_EVENT, JWKS_ENV
 from local.bench.cases_mcp import UNLIMITED, store_user_secret, tokened
-from local.bench.cpu_share import cpu_share, share_of
+from local.bench.cpu_share import share_of
 from local.bench.load import LOAD_CALLS_PER_MINUTE, LoadGroup, Row, dev_stack
 from local.bench.prices import lambda_call_usd
-from local.bench.runner import Case
-from local.template import ROOT, Template
+from local.bench.runner import Case, run_probe
+from local.template import Template
 
 SIZES = {
     "McpFunction": (256, 512, 1024),
@@ -101,19 +99,11 @@ def turn_group() -> LoadGroup:
                 json.dump({"state": state, "turns": TURNS}, file)
             try:
                 for size in SIZES["ChatKitFunction"]:
-                    with cpu_share(share_of(size)) as join:
-                        done = subprocess.run(
-                            [sys.executable, "-m", "local.bench.turn_probe", file.name],
-                            cwd=ROOT,
-                            capture_output=True,
-                            text=True,
-                            timeout=600,
-                            check=False,
-                            preexec_fn=join,
+                    report = json.loads(
+                        run_probe(
+                            "local.bench.turn_probe", file.name, size, f"turns at {size} MB", timeout=600
                         )
-                    if done.returncode != 0:
-                        raise RuntimeError(f"turn probe at {size} MB failed:\n{done.stderr[-3000:]}")
-                    report = json.loads(done.stdout)
+                    )
                     busy = statistics.median(report["busy_ms"])
                     billed = busy + ROUND_TRIPS * DYNAMODB_ROUND_TRIP_MS
                     per_thousand = 1000 * lambda_call_usd(size, billed)

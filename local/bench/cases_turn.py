@@ -370,7 +370,10 @@ class _InProcess:
             "body": json.dumps(body),
             "requestContext": context,
         }
+        # The handler's call only: building the event and reading the stream are the client's work.
+        began = time.perf_counter()
         result = self.handler(event, None)
+        self.last_call = (began, time.perf_counter())
         # What the last request streamed back (the cost group's data transfer out).
         self.last_body_bytes = len(result["body"].encode())
         return _events(result["statusCode"], result["body"].encode())
@@ -392,14 +395,13 @@ class _InProcess:
     def turn(self, thread_id: str, message: str) -> _Turn:
         self._requests.clear()
         self._idle.clear()
-        started = time.perf_counter()
         self._post(
             {
                 "type": "threads.add_user_message",
                 "params": {"thread_id": thread_id, "input": _message(message)},
             }
         )
-        ended = time.perf_counter()
+        started, ended = self.last_call
         spans = self.model.spans if self.model is not None else []
         model = _merged(span for span in spans if started <= span[0] <= ended)
         # Waiting for DynamoDB: a request under way, the loop idle, and no model call under way.
