@@ -39,24 +39,29 @@ class LazyLogger:
         self._built: Any = None
         self._keys: dict[str, Any] = {}
         self._cold_start = True
+        # Two threads logging their first lines at once (a worker's warning, the loop's line)
+        # must not build two Loggers.
+        self._lock = threading.Lock()
 
     def _powertools(self) -> Any:
-        if self._built is None:
-            from aws_lambda_powertools import Logger
+        with self._lock:
+            if self._built is None:
+                from aws_lambda_powertools import Logger
 
-            built = Logger()
-            built.append_keys(**self._keys)
-            self._built = built
+                built = Logger()
+                built.append_keys(**self._keys)
+                self._built = built
         return self._built
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._powertools(), name)
 
     def append_keys(self, **keys: Any) -> None:
-        if self._built is None:
-            self._keys.update(keys)
-        else:
-            self._built.append_keys(**keys)
+        with self._lock:
+            if self._built is None:
+                self._keys.update(keys)
+                return
+        self._built.append_keys(**keys)
 
     def set_correlation_id(self, value: str | None) -> None:
         self.append_keys(correlation_id=value)
