@@ -95,9 +95,10 @@ OAUTH_ENV, OAUTH_TOOLS_LIST = _oauth()
 GROUPS = (
     ("mcp tools/list", tokened("tools_list.json")),
     ("mcp tools/call list_tasks", tokened("list_tasks.json")),
-    # The same tool call failing before any DynamoDB request (an id no task can have): the
-    # MCP layer's own cost, without the database round trip every row pays alike.
-    ("mcp tools/call, no I/O (unknown task id)", tokened("error_task_not_found.json")),
+    # The same tool call failing before the tool's DynamoDB request (an id no task can have):
+    # the MCP layer's own cost without the task's round trip. McpFunction still counts the call
+    # against the user's limit first (one UpdateItem), as it counts every tool call.
+    ("mcp tools/call, no task I/O (unknown task id)", tokened("error_task_not_found.json")),
 )
 
 CASES = [
