@@ -18,7 +18,7 @@ from chatkit_backend import metrics
 
 
 def powertools_line(values: dict[str, float], dimensions: dict[str, str]) -> dict[str, Any]:
-    line = EphemeralMetrics(namespace=metrics.NAMESPACE, service=metrics.SERVICE)
+    line = EphemeralMetrics(namespace=metrics.NAMESPACE)
     for name, value in dimensions.items():
         line.add_dimension(name=name, value=value)
     for name, value in values.items():
@@ -38,9 +38,18 @@ def powertools_line(values: dict[str, float], dimensions: dict[str, str]) -> dic
         ({"LimitRefusals": 2.5}, {"limit": "daily_tokens"}),
     ],
 )
+@pytest.mark.parametrize("service", ["chatkit-backend", None])
 def test_a_metric_line_is_the_one_powertools_writes(
-    capsys: pytest.CaptureFixture[str], values: dict[str, float], dimensions: dict[str, str]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    values: dict[str, float],
+    dimensions: dict[str, str],
+    service: str | None,
 ) -> None:
+    if service is None:
+        monkeypatch.delenv("POWERTOOLS_SERVICE_NAME", raising=False)
+    else:
+        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", service)
     metrics.emit(values, **dimensions)
     [printed] = capsys.readouterr().out.splitlines()
     ours = json.loads(printed)

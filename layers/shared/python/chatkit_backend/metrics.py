@@ -2,9 +2,10 @@
 
 Each ``emit`` prints one EMF JSON line on stdout at once; CloudWatch Logs turns it into metrics
 in the POWERTOOLS_METRICS_NAMESPACE namespace (the template's ChatKitBackend), with the
-``service`` dimension (POWERTOOLS_SERVICE_NAME) and the dimensions given. Locally the line shows
-in `make dev`'s output. Nothing is buffered across requests: the ChatKit function is a long-lived
-web app, not a decorated handler, and a line written at once is never lost with a frozen sandbox.
+``service`` dimension (POWERTOOLS_SERVICE_NAME, when set) and the dimensions given. Locally the
+line shows in `make dev`'s output. Nothing is buffered across requests: the ChatKit function is a
+long-lived web app, not a decorated handler, and a line written at once is never lost with a
+frozen sandbox.
 
 The line is the one Powertools' metrics write (AWS's EMF specification: ``_aws`` with the
 timestamp and one directive, then the dimensions' and the metrics' values), written here: building
@@ -36,10 +37,9 @@ import time
 
 from chatkit_backend.settings import env_str
 
-# The template's POWERTOOLS_METRICS_NAMESPACE and POWERTOOLS_SERVICE_NAME, read once per container
-# as Powertools reads its own settings; Powertools' defaults where they are not set.
+# The template's POWERTOOLS_METRICS_NAMESPACE, read once per container as Powertools reads its
+# own settings; the same name where it is not set.
 NAMESPACE = env_str("POWERTOOLS_METRICS_NAMESPACE", "ChatKitBackend")
-SERVICE = env_str("POWERTOOLS_SERVICE_NAME", "service_undefined")
 _TRUE = {"1", "y", "yes", "t", "true", "on"}
 
 
@@ -49,7 +49,10 @@ def emit(metrics: dict[str, float], **dimensions: str) -> None:
         if _disabled():
             return
         values = {name: str(value) for name, value in dimensions.items() if str(value).strip()}
-        values["service"] = SERVICE
+        # Read for each line, as Powertools' metrics read it; without it, no service dimension.
+        service = os.environ.get("POWERTOOLS_SERVICE_NAME")
+        if service:
+            values["service"] = service
         directive = {
             "Namespace": NAMESPACE,
             "Dimensions": [list(values)],
