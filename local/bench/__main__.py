@@ -45,10 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     if cases:
         bench = Bench(repeat=args.repeat)
+        groups: dict[str, list[Case]] = {}
+        for case in cases:
+            groups.setdefault(case.group, []).append(case)
         try:
-            for case in cases:
-                print(f"… {case.group}: {case.name}", file=sys.stderr)
-                results.append(bench.measure(case))
+            for group in groups.values():
+                results.extend(bench.measure_group(group))
         finally:
             bench.close()
         print(table(results))

@@ -24,6 +24,9 @@ from local.template import ROOT, STACK_NAME
 from local.token import mint_user_token
 
 PEER_PATHS = ("layers/shared/python",)
+# The warm loop makes hundreds of calls a minute for one user: over the tool-call limit, which would
+# answer most of them 429 before any tool runs (and log each refusal). Lifted for our rows.
+UNLIMITED = {"MCP_CALLS_PER_MINUTE": "1000000"}
 TASKS = {"TASKS_TABLE": f"{STACK_NAME}-TasksTable"}
 # Generated per run; stored in the bench's own UserTokenSecret before McpFunction's rows run.
 USER_SECRET = secrets.token_urlsafe(48)
@@ -92,9 +95,10 @@ OAUTH_ENV, OAUTH_TOOLS_LIST = _oauth()
 GROUPS = (
     ("mcp tools/list", tokened("tools_list.json")),
     ("mcp tools/call list_tasks", tokened("list_tasks.json")),
-    # The same tool call failing before any DynamoDB request (an id no task can have): the
-    # MCP layer's own cost, without the database round trip every row pays alike.
-    ("mcp tools/call, no I/O (unknown task id)", tokened("error_task_not_found.json")),
+    # The same tool call failing before the tool's DynamoDB request (an id no task can have):
+    # the MCP layer's own cost without the task's round trip. McpFunction still counts the call
+    # against the user's limit first (one UpdateItem), as it counts every tool call.
+    ("mcp tools/call, no task I/O (unknown task id)", tokened("error_task_not_found.json")),
 )
 
 CASES = [
@@ -106,6 +110,7 @@ CASES = [
             "McpFunction (ours)",
             "McpFunction",
             event,
+            env=UNLIMITED,
             baseline=True,
             prepare=store_user_secret,
             note="includes checking the bearer token (HS256 user token)",
@@ -140,8 +145,23 @@ CASES.append(
         "McpFunction, OAuth access token (ours)",
         "McpFunction",
         OAUTH_TOOLS_LIST,
-        env=OAUTH_ENV,
+        env={**OAUTH_ENV, **UNLIMITED},
         note="first call = metadata + JWKS fetch (loopback) + EdDSA verify; no botocore",
+    )
+)
+
+# What any handler that checks a user token itself pays on its first call: the floor of our
+# cold start with a user token (the peers above leave the token to an authorizer).
+CASES.append(
+    Case(
+        "mcp tools/list",
+        "user token check alone: PyJWT + the secret (floor)",
+        "local/bench/peers_mcp/token_floor.py:handler",
+        tokened("tools_list.json"),
+        sys_path=PEER_PATHS,
+        function_env="McpFunction",
+        prepare=store_user_secret,
+        note="PyJWT and botocore imported, UserTokenSecret read, one HS256 verify; no MCP layer, no limits",
     )
 )
 

@@ -1,8 +1,8 @@
-"""One warm chat turn through `make dev`: what the server adds to the model's own time, and the
-DynamoDB requests the turn makes.
+"""One warm chat turn: what the server adds to the model's own time, the DynamoDB round trips it
+waits for, and what the same turn would take in AWS.
 
-A turn is what most turns of a todo chat are: the model calls ``list_tasks``, then answers. The
-model is an instant Responses stand-in in this process (tests/support/fake_responses_api.py), so the
+A turn is what most turns of a todo chat are: the model calls ``list_tasks`` (the user has two
+tasks to do and one done, so every turn's widget lists three), then answers. The model is an instant Responses stand-in in this process (tests/support/fake_responses_api.py), so the
 rows differ only by what sits between the client and the model. In the same run, on one stack
 started for this group with OPENAI_BASE_URL pointing at the stand-in:
 
@@ -18,15 +18,24 @@ started for this group with OPENAI_BASE_URL pointing at the stand-in:
 - ours in process: the same request on a thread of its own, to ChatKitFunction's ASGI app loaded
   in this process and called as the Lambda Web Adapter calls it (``local.runtime.load_handler``),
   against the same moto and stand-in: what the function's own code adds, without the gateway's
-  hop and the sandbox pool. Its DynamoDB requests are timed on botocore's events (before-call to
-  after-call, overlapping requests counted once): the part of the turn spent waiting for moto;
-- the turn's DynamoDB requests alone: the requests the in-process turn made, recorded as botocore
-  built them, replayed from this process on the same moto, those the turn sent together again
-  together: what waiting for the local DynamoDB costs a turn before any of the server's own work.
+  hop and the sandbox pool;
+- the turn's DynamoDB round trips alone: the requests of the round trips the in-process turn
+  waited for, recorded as botocore built them, replayed from this process on the same moto, those
+  the turn sent together again together.
 
-Ours p50 minus a floor's p50 is the server's per-turn overhead (target: at most 35 ms), against
-either floor: the SDK as shipped (the issue's measure) and the SDK sending as ChatKitFunction
-does (the stricter one); minus the DynamoDB requests alone as well, it is the server's own work.
+What the in-process turn waited for DynamoDB is the time when one of its requests was under way
+(botocore's before-call to after-call), the event loop sat idle (in ``select``) and no model call
+was under way (the stand-in's spans): a request that goes out while the agent prepares or makes a
+model call (the user's message, written meanwhile) costs the turn nothing. A round trip the turn
+waited for is a group of requests sent together during most of which it waited so. Then:
+
+- **the server's own work** = the in-process turn − its DynamoDB wait − the floor sent as given,
+  turn by turn (target: at most 10 ms);
+- **the round trips** it waited for (target: 2, plus 1 per tool call: the turn here has one);
+- **the modelled latency in AWS** = the server's own work + those round trips × DynamoDB's
+  published in-region latency (``DYNAMODB_ROUND_TRIP_MS``, docs/latency.md says where it is from),
+  beside the turn through `make dev` (which waits for moto instead).
+
 The DynamoDB requests of one extra turn are counted by moto's request recorder (every request
 that reached DynamoDB, retries included), the tool call's among them.
 """
@@ -34,7 +43,6 @@ that reached DynamoDB, retries included), the tool call's among them.
 from __future__ import annotations
 
 import base64
-import copy
 import http.client
 import inspect
 import json
@@ -45,7 +53,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,8 +66,13 @@ from local.bench.load import LOAD_CALLS_PER_MINUTE, LoadGroup, Row, dev_stack, u
 GROUP = "chat turn through make dev: list_tasks + answer (instant Responses stand-in)"
 TURNS = 40
 WARM_UP = 5
-OVERHEAD_TARGET_MS = 35
+OWN_WORK_TARGET_MS = 10
 TURN_BUDGET = 6  # DynamoDB requests a turn may make, plus one per tool call
+ROUND_TRIP_TARGET = 2  # round trips a turn may wait for, plus one per tool call
+# AWS: "For most atomic operations, such as GetItem and PutItem, an average latency is in
+# single-digit milliseconds" (AWS re:Post Knowledge Center, read 2026-12-06; docs/latency.md):
+# the model takes the top of that range for every round trip, Query and BatchWriteItem included.
+DYNAMODB_ROUND_TRIP_MS = 10.0
 
 
 def turn_group(turns: int = TURNS) -> LoadGroup:
@@ -76,15 +89,17 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
             key = f"sk-bench-{secrets.token_hex(12)}"
             _store_openai_key(state, key)
             token = user_tokens(state, ["bench-turn"])["bench-turn"]
-            answer = "You have no tasks yet."
+            answer = "You have two tasks to do and one done."
 
             def script_turn() -> None:
                 model.script(call("list_tasks"), text(answer, pieces=1, pause=0))
 
+            local = _InProcess(state, model)
+            for user in ("bench-turn", local.USER):
+                local.seed_tasks(user)
             chat = _Chat(state["url"], token)
             script_turn()
             thread_id = chat.create("What is on my list?")
-            local = _InProcess(state)
             script_turn()
             local_thread = local.create("What is on my list?")
             floor_client = _FloorClient(model.url, key)
@@ -93,11 +108,11 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
             floor_as_given: list[float] = []
             dynamodb_alone: list[float] = []
             alone = _DynamoDBAlone(state)
-            in_process: list[float] = []
-            waits: list[float] = []
+            in_process: list[_Turn] = []
+            own_work: list[float] = []
             for index in range(WARM_UP + turns):
                 # Ours, the same two model requests replayed from the SDK, then ours in process:
-                # the same machine moment for the three rows.
+                # the same machine moment for the rows.
                 script_turn()
                 sent = len(model.requests)
                 took = chat.turn(thread_id, "And now?")
@@ -106,30 +121,33 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
                 script_turn()
                 replayed_as_given = floor_client.replay(model.requests[sent : sent + 2], as_given=True)
                 script_turn()
-                took_here, waited = local.turn(local_thread, "And now?")
-                replayed_requests = alone.replay(local.rounds)
+                here = local.turn(local_thread, "And now?")
+                replayed_requests = alone.replay(here.waited_rounds)
                 if index >= WARM_UP:
                     ours.append(took)
                     floor.append(replayed)
                     floor_as_given.append(replayed_as_given)
-                    in_process.append(took_here)
-                    waits.append(waited)
+                    in_process.append(here)
+                    own_work.append(here.took_ms - here.waited_ms - replayed_as_given)
                     dynamodb_alone.append(replayed_requests)
             floor_client.close()
-            rounds = local.rounds
             local.close()
             alone.close()
             script_turn()
             requests, tool_calls = _counted_turn(state, chat, thread_id)
             chat.close()
 
-        floor_p50, here_p50 = statistics.median(floor), statistics.median(in_process)
-        as_given_p50 = statistics.median(floor_as_given)
-        alone_p50 = statistics.median(dynamodb_alone)
-        replayed = sum(len(batch) for batch in rounds)
-        overhead = statistics.median(ours) - floor_p50
+        floor_p50, here_p50 = statistics.median(floor), statistics.median(t.took_ms for t in in_process)
+        as_given_p50, ours_p50 = statistics.median(floor_as_given), statistics.median(ours)
+        alone_p50, own_p50 = statistics.median(dynamodb_alone), statistics.median(own_work)
+        waited = [len(t.waited_rounds) for t in in_process]
+        waited_p50 = statistics.median(waited)
+        last = in_process[-1]
         counted = ", ".join(f"{name} ×{count}" for name, count in sorted(requests.items()))
         total = sum(requests.values())
+        modelled = [
+            own + len(t.waited_rounds) * DYNAMODB_ROUND_TRIP_MS for own, t in zip(own_work, in_process)
+        ]
         return [
             Row(
                 GROUP,
@@ -148,36 +166,69 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
             ),
             Row(
                 GROUP,
-                "the turn's DynamoDB requests alone (moto)",
+                "the turn's DynamoDB round trips alone (moto)",
                 alone_p50,
                 _p99(dynamodb_alone),
                 note=(
-                    f"the in-process turn's {replayed} requests in {len(rounds)} round trips, replayed with boto3 "
-                    f"on the stack's moto ({alone.refused} of all replays refused by a condition)"
+                    f"the requests of the round trips the in-process turn waited for ({_shape(last.waited_rounds)}), "
+                    f"replayed with boto3 on the stack's moto ({alone.refused} of all replays refused by a condition)"
                 ),
             ),
             Row(
                 GROUP,
                 "ChatKitFunction app in process (no gateway)",
                 here_p50,
-                _p99(in_process),
+                _p99([t.took_ms for t in in_process]),
                 note=(
-                    f"the app as the adapter calls it, no gateway: overhead {here_p50 - floor_p50:.1f} ms a turn, "
-                    f"of which waiting for DynamoDB (moto) {statistics.median(waits):.1f} ms (p50)"
+                    f"the app as the adapter calls it, no gateway: waiting for DynamoDB (moto) "
+                    f"{statistics.median(t.waited_ms for t in in_process):.1f} ms a turn (p50); its requests: "
+                    f"{_shape(last.rounds)}"
+                ),
+            ),
+            Row(
+                GROUP,
+                "the server's own work (in process)",
+                own_p50,
+                _p99(own_work),
+                note=(
+                    f"turn by turn: in process − its DynamoDB wait − the floor sent as given "
+                    f"(target ≤ {OWN_WORK_TARGET_MS} ms)"
+                ),
+            ),
+            Row(
+                GROUP,
+                "DynamoDB round trips the turn waits for",
+                waited_p50,
+                max(waited),
+                unit="round trips",
+                note=(
+                    f"{dict(sorted(Counter(waited).items()))} (round trips: turns); target ≤ {ROUND_TRIP_TARGET} "
+                    f"+ 1 per tool call (this turn makes {tool_calls})"
                 ),
             ),
             Row(
                 GROUP,
                 "ChatKitFunction threads.add_user_message",
-                statistics.median(ours),
+                ours_p50,
                 _p99(ours),
                 note=(
-                    f"server overhead {overhead:.1f} ms a turn (p50 − floor p50; target ≤ {OVERHEAD_TARGET_MS} ms), "
-                    f"{statistics.median(ours) - as_given_p50:.1f} ms over the SDK sending as it does, "
-                    f"{statistics.median(ours) - as_given_p50 - alone_p50:.1f} ms over that and the DynamoDB requests alone, "
-                    f"{statistics.median(ours) - here_p50:.1f} ms of it the gateway's hop and the sandbox pool; "
+                    f"through make dev: {ours_p50 - as_given_p50:.1f} ms over the SDK sending as it does, "
+                    f"{ours_p50 - as_given_p50 - alone_p50:.1f} ms over that and the DynamoDB round trips alone, "
+                    f"{ours_p50 - here_p50:.1f} ms of it the gateway's hop and the sandbox pool; "
                     f"DynamoDB requests in one turn: {total} ({counted}); {tool_calls} for the tool call, "
                     f"{total - tool_calls} for the turn (budget {TURN_BUDGET})"
+                ),
+            ),
+            Row(
+                GROUP,
+                "modelled in AWS: own work + round trips",
+                statistics.median(modelled),
+                _p99(modelled),
+                note=(
+                    f"the server's own work + the round trips it waits for × {DYNAMODB_ROUND_TRIP_MS:.0f} ms "
+                    f"(DynamoDB's published single-digit ms, at its top; +{waited_p50:.0f} ms per ms more); "
+                    f"beside {ours_p50 - as_given_p50:.1f} ms through make dev on moto (its p50 − the floor sent as "
+                    "given); the model and API Gateway not counted"
                 ),
             ),
         ]
@@ -247,11 +298,13 @@ class _FloorClient:
 
 class _InProcess:
     """ChatKitFunction's ASGI app in this process, called as the Lambda Web Adapter calls it, on
-    the stack's moto and the stand-in; its DynamoDB requests timed on botocore's events."""
+    the stack's moto and the stand-in; its DynamoDB requests timed on botocore's events, its event
+    loop's idle time on the loop's selector. ``model``: the stand-in, whose spans tell the model
+    calls apart (None when it runs in another process: a turn's waits then all count)."""
 
     USER = "bench-turn-in-process"
 
-    def __init__(self, state: dict[str, Any]) -> None:
+    def __init__(self, state: dict[str, Any], model: Any) -> None:
         from local.resources import FAKE_CREDENTIALS
         from local.runtime import function_environment, load_handler
         from local.template import Template
@@ -269,20 +322,32 @@ class _InProcess:
         self._saved = dict(os.environ)
         os.environ.update(function_environment(spec, aws, state["region"]))
         self.handler = load_handler(spec)
+        self.model = model
         from chatkit_backend import aws as aws_clients  # the app's own module, imported by load_handler
 
         self._requests: list[_Request] = []
-        # The last turn's requests, grouped as it sent them (see _rounds).
-        self.rounds: list[list[_Request]] = []
+        self._idle: Spans = []
         # Both of the app's DynamoDB clients: the store's and the tools', and the usage limits' (fail-fast).
         for fail_fast in (False, True):
             events = aws_clients.client("dynamodb", fail_fast=fail_fast).meta.events
             events.register("before-parameter-build.dynamodb", self._building)
             events.register("before-call.dynamodb", self._started)
             events.register("after-call.dynamodb", self._finished)
+        selector = self.handler.loop._selector
+        select = selector.select
+
+        def timed_select(timeout: float | None = None) -> Any:
+            began = time.perf_counter()
+            try:
+                return select(timeout)
+            finally:
+                self._idle.append((began, time.perf_counter()))
+
+        selector.select = timed_select
 
     def _building(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        context["bench_request"] = (model.name, copy.deepcopy(params))
+        # The call's own keyword arguments, not copied: nothing changes them once they are sent.
+        context["bench_request"] = (model.name, params)
 
     def _started(self, context: dict[str, Any], **_: Any) -> None:
         context["bench_started"] = time.perf_counter()
@@ -305,36 +370,58 @@ class _InProcess:
             "body": json.dumps(body),
             "requestContext": context,
         }
+        # The handler's call only: building the event and reading the stream are the client's work.
+        began = time.perf_counter()
         result = self.handler(event, None)
+        self.last_call = (began, time.perf_counter())
+        # What the last request streamed back (the cost group's data transfer out).
+        self.last_body_bytes = len(result["body"].encode())
         return _events(result["statusCode"], result["body"].encode())
 
     def create(self, message: str) -> str:
         events = self._post({"type": "threads.create", "params": {"input": _message(message)}})
         return str(events[0]["thread"]["id"])
 
-    def turn(self, thread_id: str, message: str) -> tuple[float, float]:
-        """The turn's time, and the time in it when a DynamoDB request was under way (ms)."""
+    @staticmethod
+    def seed_tasks(user_id: str) -> None:
+        """What a user of a todo app has: two tasks to do (one with a description), one done."""
+        from chatkit_backend.tasks import TaskService
+
+        tasks = TaskService(os.environ["TASKS_TABLE"])
+        tasks.add_task(user_id, "Buy milk", "2 litres")
+        tasks.add_task(user_id, "Call mom", None)
+        tasks.complete_task(user_id, tasks.add_task(user_id, "Pay rent", None).task_id)
+
+    def turn(self, thread_id: str, message: str) -> _Turn:
         self._requests.clear()
-        started = time.perf_counter()
+        self._idle.clear()
         self._post(
             {
                 "type": "threads.add_user_message",
                 "params": {"thread_id": thread_id, "input": _message(message)},
             }
         )
-        took = (time.perf_counter() - started) * 1000
-        waited, reached = 0.0, 0.0
-        for request in sorted(self._requests, key=lambda r: r.began):
-            begin = max(request.began, reached)
-            if request.ended > begin:
-                waited += request.ended - begin
-                reached = request.ended
-        self.rounds = _rounds(self._requests)
-        return took, waited * 1000
+        started, ended = self.last_call
+        spans = self.model.spans if self.model is not None else []
+        model = _merged(span for span in spans if started <= span[0] <= ended)
+        # Waiting for DynamoDB: a request under way, the loop idle, and no model call under way.
+        waiting = _without(
+            _overlap(_merged((r.began, r.ended) for r in self._requests), _merged(self._idle)), model
+        )
+        rounds = _rounds(self._requests)
+        waited = [
+            batch
+            for batch in rounds
+            if 2 * _length(_overlap(_merged([_span(batch)]), waiting)) > _length([_span(batch)])
+        ]
+        return _Turn((ended - started) * 1000, _length(waiting) * 1000, rounds, waited)
 
     def close(self) -> None:
         os.environ.clear()
         os.environ.update(self._saved)
+
+
+Spans = list[tuple[float, float]]
 
 
 @dataclass
@@ -346,6 +433,17 @@ class _Request:
     params: dict[str, Any]
     began: float
     ended: float
+
+
+@dataclass
+class _Turn:
+    """One in-process turn: its time, its DynamoDB wait (ms), its requests by round trip, and the
+    round trips it waited for."""
+
+    took_ms: float
+    waited_ms: float
+    rounds: list[list[_Request]]
+    waited_rounds: list[list[_Request]]
 
 
 def _rounds(requests: list[_Request]) -> list[list[_Request]]:
@@ -360,6 +458,62 @@ def _rounds(requests: list[_Request]) -> list[list[_Request]]:
             rounds.append([request])
         reached = max(reached, request.ended)
     return rounds
+
+
+def _span(batch: list[_Request]) -> tuple[float, float]:
+    return min(r.began for r in batch), max(r.ended for r in batch)
+
+
+def _shape(rounds: list[list[_Request]]) -> str:
+    """Round trips as their operations, e.g. "GetItem+Query, PutItem"."""
+    return ", ".join("+".join(sorted(r.operation for r in batch)) for batch in rounds) or "none"
+
+
+def _merged(spans: Iterable[tuple[float, float]]) -> Spans:
+    """Time spans as disjoint, sorted spans covering the same moments."""
+    merged: Spans = []
+    for begin, end in sorted(spans):
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((begin, end))
+    return merged
+
+
+def _overlap(a: Spans, b: Spans) -> Spans:
+    """The moments in both (each disjoint and sorted)."""
+    both: Spans = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        begin, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if begin < end:
+            both.append((begin, end))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return both
+
+
+def _without(a: Spans, b: Spans) -> Spans:
+    """The moments of ``a`` not in ``b`` (each disjoint and sorted)."""
+    left: Spans = []
+    for begin, end in a:
+        for cut_begin, cut_end in b:
+            if cut_end <= begin or cut_begin >= end:
+                continue
+            if cut_begin > begin:
+                left.append((begin, cut_begin))
+            begin = max(begin, cut_end)
+            if begin >= end:
+                break
+        if begin < end:
+            left.append((begin, end))
+    return left
+
+
+def _length(spans: Spans) -> float:
+    return sum(end - begin for begin, end in spans)
 
 
 class _DynamoDBAlone:
@@ -384,11 +538,12 @@ class _DynamoDBAlone:
     def _send(self, request: _Request) -> bool:
         from botocore import xform_name
         from botocore.exceptions import ClientError
+        from chatkit_backend.aws import is_condition_failure
 
         try:
             getattr(self.client, xform_name(request.operation))(**request.params)
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not is_condition_failure(error):
                 raise
             return True
         return False

@@ -389,6 +389,9 @@ class Row:
     errors: int = 0
     baseline: bool = False
     note: str = ""
+    # A row that counts something else than milliseconds (its value in p50_ms), shown with its
+    # unit and compared with nothing: round trips, dollars.
+    unit: str = "ms"
 
 
 @dataclass(frozen=True)
@@ -470,16 +473,23 @@ def load_table(rows: list[Row]) -> str:
         groups.setdefault(row.group, []).append(row)
     for group, members in groups.items():
         baseline = next((r for r in members if r.baseline), members[0])
-        lines += ["", f"## {group}", header, "-" * len(header)]
+        heading = header if any(r.unit == "ms" for r in members) else f"{'case':44} {'value':>19}  unit"
+        lines += ["", f"## {group}", heading, "-" * len(header)]
         for row in members:
-            if row.per_second is not None and baseline.per_second:
-                ratio = row.per_second / baseline.per_second
-            else:
-                ratio = row.p50_ms / baseline.p50_ms if baseline.p50_ms else float("nan")
             per_second = f"{row.per_second:9.1f}" if row.per_second is not None else f"{'-':>9}"
-            lines.append(
-                f"{row.name[:44]:44} {row.p50_ms:9.2f} {row.p99_ms:9.2f} {per_second} {row.errors:7d} {ratio:7.2f}"
-            )
+            if row.unit != "ms":
+                value = f"{row.p50_ms:g}"
+                if row.unit.startswith("$"):
+                    value = f"{row.p50_ms:,.2f}" if row.p50_ms >= 1 else f"{row.p50_ms:.5f}"
+                lines.append(f"{row.name[:44]:44} {value:>19}  {row.unit}")
+            else:
+                if row.per_second is not None and baseline.per_second:
+                    ratio = row.per_second / baseline.per_second
+                else:
+                    ratio = row.p50_ms / baseline.p50_ms if baseline.p50_ms else float("nan")
+                lines.append(
+                    f"{row.name[:44]:44} {row.p50_ms:9.2f} {row.p99_ms:9.2f} {per_second} {row.errors:7d} {ratio:7.2f}"
+                )
             if row.note:
                 lines.append(f"    {row.note}")
     lines += [

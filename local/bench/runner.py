@@ -16,16 +16,20 @@ them alike and the ratios stay meaningful where absolute times do not.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from importlib.metadata import distribution
 from pathlib import Path
 from typing import Any
 
+from local.bench.cpu_share import cpu_share, share_of
+from local.bench.prices import lambda_call_usd
 from local.lock import LOCK_NAME, artifacts, read_pins
 from local.runtime import function_environment
 from local.stack import LocalAws
@@ -51,6 +55,10 @@ class Case:
     # A peer that runs a template function's code gets that function's environment (tables,
     # secret ARNs as the bench created them), not the first function's.
     function_env: str = ""
+    # The Lambda memory size the probe runs as: its process gets the CPU share Lambda gives that
+    # memory (local/bench/cpu_share.py) and the table adds the cost per million calls. 0: all of
+    # this machine.
+    memory_mb: int = 0
 
 
 @dataclass
@@ -141,40 +149,66 @@ class Bench:
             "remaining_ms": remaining_ms,
         }
 
-    def measure(self, case: Case) -> Result:
-        if case.prepare is not None:
-            case.prepare(self)
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-            json.dump(self.spec(case), file)
-        runs = []
+    def measure_group(self, cases: list[Case]) -> list[Result]:
+        """Each case's ``repeat`` probes, taken in turns (one of each, then again): a busy
+        moment of the shared machine falls on every row of the group alike."""
+        paths = []
+        for case in cases:
+            if case.prepare is not None:
+                case.prepare(self)
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+                json.dump(self.spec(case), file)
+            paths.append(file.name)
+        runs: list[list[dict[str, Any]]] = [[] for _ in cases]
         for _ in range(self.repeat):
-            done = subprocess.run(
-                [sys.executable, "-m", "local.bench.probe", file.name],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-            if done.returncode != 0:
-                raise RuntimeError(f"{case.name}: probe failed:\n{done.stderr[-3000:]}")
-            runs.append(json.loads(done.stdout))
-        Path(file.name).unlink()
-        median = lambda key: statistics.median(r[key] for r in runs)
-        return Result(
-            case=case,
-            cold_ms=statistics.median(r["import_ms"] + r["first_ms"] for r in runs),
-            import_ms=median("import_ms"),
-            first_ms=median("first_ms"),
-            warm_us=median("warm_us"),
-            rss_mb=median("rss_mb"),
-            heavy_modules=runs[0]["heavy_modules"],
-            first_status=runs[0]["first_status"],
-            dynamodb_requests=runs[0].get("dynamodb_requests"),
-            package_mb=package_bytes(self.template, case.handler) / 1e6
-            if case.handler in self.functions
-            else None,
+            for index, case in enumerate(cases):
+                print(f"… {case.group}: {case.name}", file=sys.stderr)
+                runs[index].append(
+                    json.loads(run_probe("local.bench.probe", paths[index], case.memory_mb, case.name))
+                )
+        for path in paths:
+            Path(path).unlink()
+        return [_result(case, case_runs, self.package_mb(case)) for case, case_runs in zip(cases, runs)]
+
+    def package_mb(self, case: Case) -> float | None:
+        """What the case's function ships (its packages, its layers' and our code), in MB."""
+        if case.handler not in self.functions:
+            return None
+        return package_bytes(self.template, case.handler) / 1e6
+
+
+def _result(case: Case, runs: list[dict[str, Any]], package_mb: float | None) -> Result:
+    median = lambda key: statistics.median(r[key] for r in runs)
+    return Result(
+        case=case,
+        cold_ms=statistics.median(r["import_ms"] + r["first_ms"] for r in runs),
+        import_ms=median("import_ms"),
+        first_ms=median("first_ms"),
+        warm_us=median("warm_us"),
+        rss_mb=median("rss_mb"),
+        heavy_modules=runs[0]["heavy_modules"],
+        first_status=runs[0]["first_status"],
+        dynamodb_requests=runs[0].get("dynamodb_requests"),
+        package_mb=package_mb,
+    )
+
+
+def run_probe(module: str, spec_path: str, memory_mb: int, name: str, timeout: int = 300) -> str:
+    """``python -m <module> <spec_path>`` in a fresh process, what it prints; with ``memory_mb``
+    it runs with the CPU share Lambda gives that memory (local/bench/cpu_share.py)."""
+    with cpu_share(share_of(memory_mb)) if memory_mb else nullcontext() as join:
+        done = subprocess.run(
+            [sys.executable, "-m", module, spec_path],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            preexec_fn=join,
         )
+    if done.returncode != 0:
+        raise RuntimeError(f"{name}: probe failed:\n{done.stderr[-3000:]}")
+    return done.stdout
 
 
 def table(results: list[Result]) -> str:
@@ -203,6 +237,8 @@ def table(results: list[Result]) -> str:
                     f"    {amount / (r.warm_us / 1e6):,.0f} {unit}/s warm ({amount} {unit} a call), "
                     f"{amount / (r.first_ms / 1e3):,.0f} {unit}/s on the first call"
                 )
+            if r.case.memory_mb:
+                lines.append(f"    {lambda_cost(r.case.memory_mb, r.warm_us / 1000)}")
             if r.dynamodb_requests is not None:
                 counts = ", ".join(f"{name} ×{count}" for name, count in sorted(r.dynamodb_requests.items()))
                 lines.append(
@@ -215,3 +251,12 @@ def table(results: list[Result]) -> str:
         "× = row / the group's first-listed ours row (below 1: faster than ours, above 1: slower).",
     ]
     return "\n".join(lines)
+
+
+def lambda_cost(memory_mb: int, duration_ms: float) -> str:
+    """What a call of ``duration_ms`` costs at ``memory_mb``: Lambda bills whole milliseconds."""
+    billed = max(1, math.ceil(duration_ms))
+    return (
+        f"{memory_mb} MB x {billed} ms billed = {billed * memory_mb / 1024:.1f} GB-ms: "
+        f"${1e6 * lambda_call_usd(memory_mb, duration_ms):.2f} per million calls"
+    )

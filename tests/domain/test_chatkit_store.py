@@ -332,3 +332,22 @@ def test_feedback_on_items_that_are_not_the_callers_stores_nothing(
         run(store.save_feedback("thr_a", item_ids, "positive", context))
     for user in ("alice", "bob"):
         assert not [sk for sk in partition(aws, user) if sk.startswith("feedback#")]
+
+
+def test_items_read_again_are_new_objects_with_the_stored_content(store: DynamoDBStore) -> None:
+    """The container parses an item's text once (chat.store._item): what a request does to the
+    items it reads never reaches the next read, and a replaced item reads as replaced."""
+    run(store.save_thread(thread("thr_a"), ALICE))
+    run(store.add_thread_item("thr_a", reply("thr_a", "msg_1", 1, "first"), ALICE))
+
+    def read() -> AssistantMessageItem:
+        [item] = run(store.load_thread_items("thr_a", None, 20, "asc", ALICE)).data
+        assert isinstance(item, AssistantMessageItem)
+        return item
+
+    first = read()
+    first.content = [AssistantMessageContent(text="changed by a request")]
+    again = read()
+    assert again is not first and [c.text for c in again.content] == ["first"]
+    run(store.save_item("thr_a", reply("thr_a", "msg_1", 1, "edited"), ALICE))
+    assert [c.text for c in read().content] == ["edited"]

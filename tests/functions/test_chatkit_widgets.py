@@ -322,3 +322,37 @@ def test_our_widgets_use_no_deprecated_widget_class(app: Any) -> None:
         ]
         updated = widgets.with_task(built[0], task_service().complete_task("alice", task.task_id))
     assert {type(widget).__name__ for widget in [*built, updated]} == {"DynamicWidgetRoot"}
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["as built", "read back from ChatKitTable"])
+def test_the_model_and_the_user_read_a_widget_the_same_however_it_was_loaded(app: Any, stored: bool) -> None:
+    """A widget of the history comes back from the store as ChatKit's named component classes, a
+    fresh one is a dynamic component with extra fields: both must read the same."""
+    from datetime import datetime
+
+    from chatkit.types import WidgetItem
+    from chatkit_backend.chat import widgets
+    from chatkit_backend.chat.store import _ITEM
+
+    milk = task_service().add_task("alice", "Buy milk", "2 litres")
+    rent = task_service().complete_task("alice", task_service().add_task("alice", "Pay rent").task_id)
+    shown = {
+        "list": widgets.task_list([milk, rent], "Your tasks (2 shown, 1 pending)"),
+        "card": widgets.task_card(rent, "completed"),
+    }
+    if stored:
+        shown = {
+            name: _ITEM.validate_json(
+                _ITEM.dump_json(WidgetItem(id="w", thread_id="t", created_at=datetime.now(), widget=widget))  # noqa: DTZ005 - ChatKit's items carry naive times
+            ).widget
+            for name, widget in shown.items()
+        }
+    assert widgets.summarize(shown["list"]) == (
+        "The user was shown a task list:\n"
+        f"- Buy milk — 2 litres [pending, with a Complete button] (task_id {milk.task_id})\n"
+        f"- Pay rent [Done] (task_id {rent.task_id})"
+    )
+    assert widgets.copy_text(shown["list"]) == "☐ Buy milk — 2 litres\n☑ Pay rent"
+    assert widgets.summarize(shown["card"]) == (
+        f"The user was shown a task card:\n- Pay rent [Done] (task_id {rent.task_id})"
+    )

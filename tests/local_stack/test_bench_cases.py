@@ -55,3 +55,68 @@ def test_load_rows_compare_throughput_and_latency_with_their_groups_baseline() -
         if line.startswith(("1 conn", "64 conn", "fresh", "kept"))
     ]
     assert ratios == ["1.00", "1.80", "1.00", "0.50"]
+
+
+def test_a_row_that_counts_something_else_shows_its_unit_and_no_ratio() -> None:
+    from local.bench.load import Row, load_table
+
+    rows = [
+        Row("turn", "floor", 10.0, 12.0, baseline=True),
+        Row("turn", "round trips", 3, 3, unit="round trips"),
+        Row("turn", "turn cost", 0.0035, 0.0035, unit="$/1k turns"),
+    ]
+    table = load_table(rows).splitlines()
+    assert [line.split()[2:] for line in table if line.startswith(("round trips", "turn cost"))] == [
+        ["3", "round", "trips"],
+        ["0.00350", "$/1k", "turns"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "both", "a_only"),
+    [
+        ([(0, 10)], [(2, 3), (5, 7)], [(2, 3), (5, 7)], [(0, 2), (3, 5), (7, 10)]),
+        ([(0, 2), (4, 6)], [(1, 5)], [(1, 2), (4, 5)], [(0, 1), (5, 6)]),
+        ([(0, 2)], [(2, 4)], [], [(0, 2)]),
+        ([(1, 2)], [(0, 3)], [(1, 2)], []),
+        ([(0, 1)], [], [], [(0, 1)]),
+    ],
+)
+def test_the_turn_benchmark_adds_up_time_spans_exactly(a, b, both, a_only) -> None:
+    from local.bench.cases_turn import _merged, _overlap, _without
+
+    assert _merged([(5, 7), (0, 3), (2, 4)]) == [(0, 4), (5, 7)]
+    assert _overlap(a, b) == both
+    assert _without(a, b) == a_only
+
+
+@pytest.mark.parametrize(
+    ("item", "size"),
+    [
+        ({"user_id": {"S": "alice"}}, 7 + 5),
+        ({"title": {"S": "Café"}}, 5 + 5),  # é is two bytes in UTF-8
+        ({"n": {"N": "123.45"}}, 1 + 3 + 1),  # five significant digits: three bytes, plus one
+        ({"n": {"N": "1000"}}, 1 + 1 + 1),  # trailing zeroes trimmed
+        ({"flag": {"BOOL": True}, "none": {"NULL": True}}, 4 + 1 + 4 + 1),
+        ({"m": {"M": {"a": {"S": "xy"}, "b": {"N": "7"}}}}, 1 + 3 + (1 + 1 + 2) + (1 + 1 + 2)),
+        ({"l": {"L": [{"S": "abc"}, {"L": []}]}}, 1 + 3 + (1 + 3) + (1 + 3)),
+    ],
+)
+def test_item_sizes_follow_dynamodbs_rules(item: dict, size: int) -> None:
+    from local.bench.dynamodb_units import item_size
+
+    assert item_size(item) == size
+
+
+def test_request_units_round_up_per_request_as_dynamodb_charges() -> None:
+    from local.bench.dynamodb_units import index_writes, read_units, write_units
+
+    assert [read_units([4096], True), read_units([4097], True), read_units([100], False)] == [1, 2, 0.5]
+    assert read_units([2000, 2000, 2000], True) == 2  # a Query: the items it read, rounded up once
+    assert [write_units(1024), write_units(1025), write_units(10, transactional=True)] == [1, 2, 2]
+    old = {"user_id": {"S": "u"}, "order_key": {"S": "a"}}
+    new = {"user_id": {"S": "u"}, "order_key": {"S": "b"}}
+    assert index_writes(None, new, "order_key") == [18]  # a new entry
+    assert index_writes(old, new, "order_key") == [18, 18]  # the old entry removed, the new one put
+    assert index_writes(old, {**old, "title": {"S": "t"}}, "order_key") == [24]  # the entry rewritten
+    assert index_writes(None, {"user_id": {"S": "u"}}, "order_key") == []  # not in the index

@@ -54,15 +54,17 @@ class _RawBody(BytesIO):
 
 
 class Outage:
-    """Every request of the container's ``service`` clients fails with ``fault`` while started.
+    """Every request of the container's ``service`` clients (or only its ``operation``, e.g.
+    "PutItem") fails with ``fault`` while started.
 
     ``attempts`` counts the operations tried (botocore's retries included). A context manager,
     or ``start()``/``stop()`` for a fault that begins mid-request (from the model stand-in, say).
     """
 
-    def __init__(self, service: str, fault: Fault = "error") -> None:
+    def __init__(self, service: str, fault: Fault = "error", operation: str | None = None) -> None:
         self.service = service
         self.fault = fault
+        self.operation = operation
         self.attempts: Counter[str] = Counter()
         self._clients: list[Any] = []
 
@@ -83,7 +85,8 @@ class Outage:
         return AWSResponse(request.url, status, headers, _RawBody(body))
 
     def _event(self, client: Any) -> str:
-        return f"before-send.{client.meta.service_model.service_id.hyphenize()}"
+        event = f"before-send.{client.meta.service_model.service_id.hyphenize()}"
+        return f"{event}.{self.operation}" if self.operation else event
 
     def start(self) -> Self:
         from chatkit_backend.aws import client

@@ -144,6 +144,9 @@ class FakeResponses:
     authorizations: list[str] = field(default_factory=list)
     transcriptions: list[Transcription] = field(default_factory=list)
     transcripts: deque[str | int | Garbled] = field(default_factory=deque)
+    # When each streamed answer was under way (time.perf_counter() seconds, from the request's
+    # arrival to its last chunk): what a benchmark needs to tell a model call from other waits.
+    spans: list[tuple[float, float]] = field(default_factory=list)
     # The step when the script is used up (a benchmark's endless turns); None: a fixed sentence.
     fallback: Callable[[dict[str, Any]], Call | Text] | None = None
     url: str = ""
@@ -338,6 +341,7 @@ def fake_responses() -> Iterator[FakeResponses]:
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
+            arrived = time.perf_counter()
             raw = self.rfile.read(int(self.headers.get("content-length") or 0))
             fake.authorizations.append(self.headers.get("authorization", ""))
             if self.path.rstrip("/") == "/v1/audio/transcriptions":
@@ -378,6 +382,7 @@ def fake_responses() -> Iterator[FakeResponses]:
                 self._send_event(event, pause)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+            fake.spans.append((arrived, time.perf_counter()))
 
         def _send_event(self, event: dict[str, Any], pause: float) -> None:
             _EVENT.validate_python(event)  # the SDK's own model: the fake speaks its format

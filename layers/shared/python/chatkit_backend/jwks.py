@@ -12,18 +12,18 @@ When the JWKS host is down, the keys of the last successful fetch keep verifying
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import jwt
-
 from chatkit_backend.observability import Throttle, logger
+
+if TYPE_CHECKING:
+    import jwt
 
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "RS256", "ES256"})
 REFRESH_INTERVAL_SECONDS = 60.0
@@ -55,27 +55,34 @@ def jwks_url_problem(url: str) -> str | None:
     return url_problem(url)
 
 
-class _SafeRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow a redirect only to a URL we would accept as JWT_JWKS_URL (never https -> http)."""
+@functools.cache
+def _opener() -> Any:
+    """urllib's opener, following a redirect only to a URL we would accept as JWT_JWKS_URL (never
+    https -> http). Built on the first fetch: urllib.request is ~18 ms of a cold start, and a
+    container that checks only its own tokens never fetches anything."""
+    import urllib.error
+    import urllib.request
 
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-        if url_problem(newurl) is not None:
-            raise urllib.error.HTTPError(
-                newurl, code, "redirect to a URL that may not serve keys", headers, fp
-            )
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+    class SafeRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+            if url_problem(newurl) is not None:
+                raise urllib.error.HTTPError(
+                    newurl, code, "redirect to a URL that may not serve keys", headers, fp
+                )
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
 
-
-_OPENER = urllib.request.build_opener(_SafeRedirects)
+    return urllib.request.build_opener(SafeRedirects)
 
 
 def fetch_json(url: str, *, timeout: float = FETCH_TIMEOUT_SECONDS, what: str = "JWKS") -> Any:
     """One GET of a small JSON document; raises ``KeysUnavailable`` on any network or format failure."""
+    import urllib.request
+
     request = urllib.request.Request(
         url, headers={"accept": "application/json", "user-agent": "chatkit-backend"}
     )
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with _opener().open(request, timeout=timeout) as response:
             raw = response.read(MAX_JWKS_BYTES + 1)
     except (OSError, ValueError) as exc:
         raise KeysUnavailable(f"{what} fetch failed: {type(exc).__name__}") from None
@@ -97,6 +104,8 @@ def fetch_jwks(url: str, timeout: float = FETCH_TIMEOUT_SECONDS) -> dict[str, An
 
 def signing_keys(document: dict[str, Any]) -> dict[str | None, jwt.PyJWK]:
     """The usable signature keys of a JWKS document by ``kid``; keys of other uses or types are skipped."""
+    import jwt
+
     keys: dict[str | None, jwt.PyJWK] = {}
     for entry in document.get("keys", []):
         if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":

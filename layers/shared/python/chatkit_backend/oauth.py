@@ -17,13 +17,12 @@ client costs one introspection a minute and a revoked token is refused within th
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -196,18 +195,24 @@ def _client_auth(client_id: str, client_secret: str) -> dict[str, str]:
     return {"authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirected introspection request fails: the token is never sent anywhere else."""
+@functools.cache
+def _post_opener() -> Any:
+    """urllib's opener for introspection, built on first use (as ``jwks`` builds its own): a
+    redirected introspection request fails, so the token is never sent anywhere else."""
+    import urllib.request
 
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
 
-
-_POST_OPENER = urllib.request.build_opener(_NoRedirects)
+    return urllib.request.build_opener(NoRedirects)
 
 
 def _post_form(url: str, form: dict[str, str], headers: dict[str, str]) -> Any:
     """One form POST answered with JSON; ``KeysUnavailable`` on anything but a JSON 200."""
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(
         url,
         data=urllib.parse.urlencode(form).encode(),
@@ -220,7 +225,7 @@ def _post_form(url: str, form: dict[str, str], headers: dict[str, str]) -> Any:
         method="POST",
     )
     try:
-        with _POST_OPENER.open(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
+        with _post_opener().open(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
             raw = response.read(MAX_INTROSPECTION_BYTES + 1)
     except urllib.error.HTTPError as error:
         if error.code in (400, 401):

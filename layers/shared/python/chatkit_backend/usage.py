@@ -16,8 +16,9 @@ counter, so a steady user's item stays small (every UpdateItem is billed by the 
 The tokens are added when the turn ends (an unconditional ``ADD``): a turn that starts under
 the budget may finish over it; the next one is refused.
 
-This module imports only botocore (through ``chatkit_backend.aws``): the MCP function checks its
-limit without loading anything more.
+This module loads botocore (through ``chatkit_backend.aws``) on its first count, not at import:
+McpFunction builds its limits at init, and requests that count nothing (discovery, tools/list)
+never need the AWS SDK for them.
 """
 
 from __future__ import annotations
@@ -28,9 +29,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from chatkit_backend.aws import client, is_condition_failure
 from chatkit_backend.errors import NotConfigured, RateLimited
 from chatkit_backend.settings import EnvSettings, env
 
@@ -133,6 +131,10 @@ class UsageLimits:
         )["Attributes"]
         if after.get("turns") != {"N": "0"} or "calls" in after or "tokens" in after:
             return
+        from botocore.exceptions import ClientError
+
+        from chatkit_backend.aws import is_condition_failure
+
         try:
             dynamodb.delete_item(
                 TableName=self._table(),
@@ -200,6 +202,10 @@ class UsageLimits:
         if extra_condition is not None:
             condition += f" AND {extra_condition[0]}"
             values.update(extra_condition[1])
+        from botocore.exceptions import ClientError
+
+        from chatkit_backend.aws import is_condition_failure
+
         try:
             self._dynamodb().update_item(
                 TableName=self._table(),
@@ -223,6 +229,8 @@ class UsageLimits:
 
     @staticmethod
     def _dynamodb() -> Any:
+        from chatkit_backend.aws import client
+
         # One attempt, 1 s to read: a counter that does not answer fails the turn fast (503), or
         # lets the tool call go on, well inside the function's time.
         return client("dynamodb", fail_fast=True)

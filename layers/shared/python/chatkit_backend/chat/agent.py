@@ -121,6 +121,8 @@ def _function_tool(spec: task_tools.ToolSpec) -> FunctionTool:
             return _error(str(error))
         request = context.context.request_context
         await context.context.stream(ProgressUpdateEvent(icon="check-circle", text=shown.progress))
+        # A tool acts only for a message that is stored: the turn's message may still be on its way.
+        await request.turn.message_stored()
         try:
             result = await asyncio.to_thread(
                 spec.call, request.task_service(), str(request.user_id), arguments

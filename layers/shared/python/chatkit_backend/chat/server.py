@@ -210,6 +210,10 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
             count("OpenAIErrors")
             raise
         finally:
+            # A stream stopped early (a failed write of the user's message) stops the run too: no
+            # further model call, no tool.
+            if not result.is_complete:
+                result.cancel()
             # What the turn spent, even when it failed part-way: the budget counts every token.
             # The service records it at the end of the turn, beside the answer's own writes.
             spent = result.context_wrapper.usage
@@ -319,6 +323,9 @@ class ChatKitService:
             if _runs_model(request):
                 # The model sees the newest items: read them with the thread, once.
                 context.turn.history = HISTORY_ITEMS
+            # The user's message on a thread that exists goes out while the model is asked (_stream
+            # commits once it is stored).
+            context.turn.write_ahead = isinstance(request, ThreadsAddUserMessageReq)
             if isinstance(request, TURN_REQUESTS):
                 # Before anything is stored and before OpenAI is called: over a limit, a 429.
                 await self._check_and_count_turn(request, context)
@@ -375,6 +382,12 @@ class ChatKitService:
         stream (stream_options) before the action runs: wait for the action's first event too,
         so that its failure (another user's task) is still an HTTP answer.
 
+        A user's message written ahead (``Turn.write_ahead``) is still under way then: the run goes
+        on in a task of its own (the agent prepares and makes its first model call; its tools wait
+        for the write), its events are kept, and the request commits once the message is stored.
+        If the write fails, the run is cancelled and the request answers the error: nothing of the
+        turn is stored, no tool has run.
+
         From then on the store holds the answer's writes (a model's answer; a widget action writes
         its two items as it goes); they are sent together at the end, before the stream's last
         chunk, and a failure to save them ends the stream with an error event, so the client never
@@ -400,6 +413,17 @@ class ChatKitService:
 
         # A widget action writes two items and is done: only an answer's writes wait for one batch.
         context.turn.hold_writes = _runs_model(request)
+        if context.turn.message_write is not None:
+            ahead = _RunAhead(events)
+            try:
+                await context.turn.message_stored()
+            except Exception as error:
+                await ahead.cancel()
+                await self._record_spent_after_all(context, request.type)
+                if isinstance(error, errors.DomainError):
+                    return error_reply(error)
+                raise
+            events = ahead
 
         async def chunks() -> AsyncIterator[bytes]:
             for chunk in held:
@@ -436,12 +460,54 @@ class ChatKitService:
         if context.turn.spent is not None:
             await _record_tokens(self.server.usage, context.user_id, *context.turn.spent)
 
+    async def _record_spent_after_all(self, context: RequestContext, request_type: str) -> None:
+        """The tokens of a run cancelled before its request committed: the budget counts them too."""
+        try:
+            await self._record_spent(context)
+        except Exception as error:  # noqa: BLE001 - the request's own error is the answer; this one is logged
+            self._log_stream_failure(error, request_type)
+
     @staticmethod
     def _log_stream_failure(error: Exception, request_type: str) -> None:
         if isinstance(error, errors.DependencyUnavailable):
             log_dependency_failure(error, request_type=request_type)
         else:
             logger.exception("the ChatKit stream failed", extra={"request_type": request_type})
+
+
+class _RunAhead:
+    """The rest of a stream, run to its end in a task of its own while the request waits for
+    something else; its chunks (or its failure) are kept until they are read."""
+
+    def __init__(self, events: AsyncIterator[bytes]) -> None:
+        self._chunks: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+        self._task = asyncio.ensure_future(self._run(events))
+
+    async def _run(self, events: AsyncIterator[bytes]) -> None:
+        # The whole rest in this one task: ChatKit sets context variables around the agent's run
+        # that must be reset in the task that set them.
+        try:
+            async for chunk in events:
+                self._chunks.put_nowait(chunk)
+        except Exception as error:  # noqa: BLE001 - handed to the reader, which handles it as it would have
+            self._chunks.put_nowait(error)
+        else:
+            self._chunks.put_nowait(None)
+
+    def __aiter__(self) -> _RunAhead:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await self._chunks.get()
+        if chunk is None:
+            raise StopAsyncIteration
+        if isinstance(chunk, BaseException):
+            raise chunk
+        return chunk
+
+    async def cancel(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
 
 
 def _count_request(request: Any) -> None:

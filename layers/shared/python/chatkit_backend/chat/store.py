@@ -29,6 +29,11 @@ One chat turn reads and writes as little as it can (``Turn``, docs/latency.md):
 - the thread and (when the request runs the model) its newest items are read once, in two
   requests sent together; every later read of them in the request is answered from that copy
   and from what the request wrote since, so the turn never reads back what it just wrote;
+- the user's message of a turn on an existing thread is written ahead (``Turn.write_ahead``):
+  its PutItem goes out while the agent prepares and makes its first model call, and everything
+  the turn writes after it is held. The service commits the stream, and the agent's tools run,
+  only once that write has landed (``Turn.message_stored``); if it fails, the request answers
+  the error and nothing of the turn is stored;
 - once the answer streams, its writes (items, the thread's new title) are held and sent at
   the end of the turn with BatchWriteItem, 25 a request, before the stream ends. A read the copy
   cannot answer sends the held writes first, so no read ever misses one.
@@ -37,6 +42,7 @@ One chat turn reads and writes as little as it can (``Turn``, docs/latency.md):
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -96,7 +102,12 @@ class Turn:
     items: list[dict[str, Any]] | None = None
     # Whether ``items`` are all of the thread's items (no older ones left unread).
     all_items: bool = False
-    # Set once the answer streams: writes wait in ``held`` (by sort key) for ``flush``.
+    # Whether the user's message goes out without being waited for (``message_write``): the
+    # service sets it for a message on an existing thread, which it then answers.
+    write_ahead: bool = False
+    message_write: asyncio.Future[Any] | None = field(default=None, repr=False)
+    # Set once the answer streams (or the message is written ahead): writes wait in ``held`` (by
+    # sort key) for ``flush``.
     hold_writes: bool = False
     held: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Where a handler that runs inside ChatKit's stream (a widget action) leaves the domain error
@@ -104,6 +115,13 @@ class Turn:
     error: DomainError | None = None
     # What the agent's model calls spent (input, output tokens), recorded at the end of the turn.
     spent: tuple[int, int] | None = None
+
+    async def message_stored(self) -> None:
+        """Return once the user's message written ahead is stored; raise what its write raised.
+        At once when nothing was written ahead."""
+        if self.message_write is not None:
+            # Shielded: a caller that is cancelled while it waits leaves the write to finish.
+            await asyncio.shield(self.message_write)
 
 
 @dataclass(frozen=True)
@@ -245,7 +263,7 @@ class DynamoDBStore(Store[RequestContext]):
                 raise NotFoundError(f"No thread with id '{thread_id[:128]}'.")
         found, next_after = known
         return Page(
-            data=[self._fresh(_ITEM.validate_json(r["data"]["S"]), context) for r in found],
+            data=[self._fresh(_item(r["data"]["S"]), context) for r in found],
             has_more=next_after is not None,
             after=next_after,
         )
@@ -257,8 +275,16 @@ class DynamoDBStore(Store[RequestContext]):
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         record = self._item_record(thread_id, item, context)
         thread = context.new_threads.get(thread_id)
+        turn = context.turn
         if thread is None:
-            _remember(context.turn, thread_id, record)
+            _remember(turn, thread_id, record)
+            if turn.write_ahead and turn.message_write is None and isinstance(item, UserMessageItem):
+                # The turn goes on while the message is written; what it writes next waits for the end.
+                turn.message_write = asyncio.ensure_future(
+                    _call("put_item", TableName=self.table, Item=record)
+                )
+                turn.hold_writes = True
+                return
             await self._put(record, context)
             return
         # The new thread's first item: both or neither.
@@ -272,7 +298,6 @@ class DynamoDBStore(Store[RequestContext]):
         )
         del context.new_threads[thread_id]
         # This request made the thread: it knows all of it without reading.
-        turn = context.turn
         turn.thread_id, turn.thread, turn.items, turn.all_items = thread_id, thread_record, [record], True
 
     def _item_record(self, thread_id: str, item: ThreadItem, context: RequestContext) -> dict[str, Any]:
@@ -297,7 +322,7 @@ class DynamoDBStore(Store[RequestContext]):
             known = await self._get(context.user_id, sk)
         if known is None:
             raise NotFoundError(f"No item with id '{item_id[:128]}' in thread '{thread_id[:128]}'.")
-        return self._fresh(_ITEM.validate_json(known["data"]["S"]), context)
+        return self._fresh(_item(known["data"]["S"]), context)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
         key = {"user_id": {"S": context.user_id}, "sk": {"S": _item_sk(thread_id, item_id)}}
@@ -310,8 +335,10 @@ class DynamoDBStore(Store[RequestContext]):
         await _call("delete_item", TableName=self.table, Key=key)
 
     async def flush(self, context: RequestContext) -> None:
-        """Send the writes the turn holds (BatchWriteItem, 25 a request); the service calls this
-        at the end of every streamed answer, before the stream ends."""
+        """Send the writes the turn holds (BatchWriteItem, 25 a request), once its message written
+        ahead is stored; the service calls this at the end of every streamed answer, before the
+        stream ends."""
+        await context.turn.message_stored()
         held = context.turn.held
         if held:
             requests = list(held.values())
@@ -476,6 +503,20 @@ def _known_page(
     page = newest[:limit]
     more = len(newest) > limit or not turn.all_items
     return page, records.page_cursor(page[-1]) if more else None
+
+
+def _item(data: str) -> ThreadItem:
+    """A stored item's model, from its ``data``; a copy of the container's parse of the same text,
+    so what a request changes on it (an image's fresh preview URL) stays with that request."""
+    return _parsed(data).model_copy()
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(data: str) -> ThreadItem:
+    # Every turn reads the same newest items again, and ChatKit's widget types make a widget item
+    # slow to validate (~0.25 ms, where a message takes microseconds): each text is parsed once
+    # per container. Keyed by the whole text, ids included: one user's item never answers another's.
+    return _ITEM.validate_json(data)
 
 
 async def _call(operation: str, **request: Any) -> dict[str, Any]:

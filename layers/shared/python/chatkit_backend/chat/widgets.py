@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chatkit.widgets import DynamicWidgetRoot, WidgetRoot, WidgetTemplate
+from pydantic import BaseModel
 
 from chatkit_backend.tasks import Task
 
@@ -89,7 +90,7 @@ def summarize(widget: WidgetRoot) -> str | None:
     entries = _task_entries(widget)
     if not entries:
         return None
-    kind = "task list" if _as_dict(widget).get("type") == "ListView" else "task card"
+    kind = "task list" if widget.type == "ListView" else "task card"
     lines = [f"The user was shown a {kind}:"]
     for entry in entries:
         state = (
@@ -132,7 +133,24 @@ def _as_dict(widget: WidgetRoot) -> dict[str, Any]:
     return widget.model_dump(mode="json", exclude_none=True)
 
 
-def _task_entries(widget: WidgetRoot) -> list[dict[str, Any]]:
+def _get(node: Any, name: str) -> Any:
+    """A field of a widget node: a component (its extra fields included) or its JSON form.
+
+    Read in place rather than from ``model_dump``: ChatKit's widget serializer drops the ``None``
+    values of a component's whole subtree at every level of it, so a dump costs the tree's size
+    times its depth (about half a millisecond for a list of three tasks), and every turn reads
+    the widgets of its history.
+    """
+    if isinstance(node, BaseModel):
+        # Declared fields, then the extra ones of a dynamic component (no aliases in widgets).
+        found = node.__dict__.get(name)
+        return (
+            found if found is not None or not node.__pydantic_extra__ else node.__pydantic_extra__.get(name)
+        )
+    return node.get(name) if isinstance(node, dict) else None
+
+
+def _task_entries(widget: Any) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
 
     def visit(node: Any) -> None:
@@ -140,9 +158,9 @@ def _task_entries(widget: WidgetRoot) -> list[dict[str, Any]]:
             for child in node:
                 visit(child)
             return
-        if not isinstance(node, dict):
+        if not isinstance(node, (BaseModel, dict)):
             return
-        key = node.get("key")
+        key = _get(node, "key")
         if isinstance(key, str) and _TASK_ID.match(key):
             texts: list[str] = []
             badges: list[str] = []
@@ -151,9 +169,9 @@ def _task_entries(widget: WidgetRoot) -> list[dict[str, Any]]:
                 {"task_id": key, "texts": texts, "badges": badges, "pending": _has_complete_button(node)}
             )
             return
-        visit(node.get("children"))
+        visit(_get(node, "children"))
 
-    visit(_as_dict(widget))
+    visit(widget)
     return entries
 
 
@@ -162,22 +180,22 @@ def _collect(node: Any, texts: list[str], badges: list[str]) -> None:
         for child in node:
             _collect(child, texts, badges)
         return
-    if not isinstance(node, dict):
+    if not isinstance(node, (BaseModel, dict)):
         return
+    kind, value, label = _get(node, "type"), _get(node, "value"), _get(node, "label")
     # A card's change caption ("Added", key "change") says what happened, not what the task is.
-    if node.get("type") in _TEXT_TYPES and isinstance(node.get("value"), str) and node.get("key") != "change":
-        texts.append(node["value"])
-    if node.get("type") == "Badge" and isinstance(node.get("label"), str):
-        badges.append(node["label"])
-    _collect(node.get("children"), texts, badges)
+    if kind in _TEXT_TYPES and isinstance(value, str) and _get(node, "key") != "change":
+        texts.append(value)
+    if kind == "Badge" and isinstance(label, str):
+        badges.append(label)
+    _collect(_get(node, "children"), texts, badges)
 
 
 def _has_complete_button(node: Any) -> bool:
     if isinstance(node, list):
         return any(_has_complete_button(child) for child in node)
-    if not isinstance(node, dict):
+    if not isinstance(node, (BaseModel, dict)):
         return False
-    action = node.get("onClickAction")
-    if node.get("type") == "Button" and isinstance(action, dict) and action.get("type") == COMPLETE_ACTION:
+    if _get(node, "type") == "Button" and _get(_get(node, "onClickAction"), "type") == COMPLETE_ACTION:
         return True
-    return _has_complete_button(node.get("children"))
+    return _has_complete_button(_get(node, "children"))
