@@ -68,7 +68,7 @@ def invoke(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     Each function is loaded fresh once per test, in its template environment, as a new Lambda
     container would be.
     """
-    from chatkit_backend import aws as aws_clients
+    from chatkit_backend.aws import clients as aws_clients
 
     aws_clients.client.cache_clear()
     loaded: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}

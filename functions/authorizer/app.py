@@ -1,7 +1,7 @@
 """JWT Lambda authorizer: checks the token of every route but /mcp (McpFunction checks its own).
 
 Settings and the verifier (``service``) are built once per container, as McpFunction builds its own (see
-chatkit_backend.verifier); keys are read on first use and cached. A rejected token is a deny
+chatkit_backend.auth.verifier); keys are read on first use and cached. A rejected token is a deny
 answer with the reason in the log's ``reason`` field; the token itself is never logged.
 
 When Secrets Manager or the JWKS host is down, the caches keep verifying with the keys they
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatkit_backend.authorizer import allow, bearer_token, deny, works_here
+from chatkit_backend.auth.authorizer import allow, bearer_token, deny, works_here
+from chatkit_backend.auth.jwks import KeysUnavailable
+from chatkit_backend.auth.tokens import TokenRejected
+from chatkit_backend.auth.verifier import VerifierSettings, build_verifier
 from chatkit_backend.errors import DependencyUnavailable
-from chatkit_backend.jwks import KeysUnavailable
-from chatkit_backend.observability import logger
-from chatkit_backend.tokens import TokenRejected
-from chatkit_backend.verifier import VerifierSettings, build_verifier
+from chatkit_backend.observability.logs import logger
 
 settings = VerifierSettings.from_env()
 service = build_verifier(settings)

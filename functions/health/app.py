@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from chatkit_backend import __version__
-from chatkit_backend.http_responses import json_response
-from chatkit_backend.observability import REQUEST_ID_PATH, logger
+from chatkit_backend.http.responses import json_response
+from chatkit_backend.observability.logs import REQUEST_ID_PATH, logger
 from chatkit_backend.settings import HealthSettings
 
 settings = HealthSettings.from_env()

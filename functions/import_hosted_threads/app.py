@@ -15,7 +15,7 @@ from typing import Any
 
 from chatkit_backend.errors import DomainError
 from chatkit_backend.migration.hosted_import import Deadline, HostedImport, ImportRequest, ImportSettings
-from chatkit_backend.observability import logger
+from chatkit_backend.observability.logs import logger
 
 settings = ImportSettings.from_env()
 service = HostedImport(settings)

@@ -1,9 +1,9 @@
 """POST /mcp, the MCP server with the user's task tools, and its OAuth Protected Resource Metadata.
 
 /mcp is routed without the gateway authorizer: this function checks the bearer token itself,
-with the verifier the authorizer runs elsewhere (chatkit_backend.verifier), so that it can answer
+with the verifier the authorizer runs elsewhere (chatkit_backend.auth.verifier), so that it can answer
 its own 401s with the WWW-Authenticate header MCP clients discover the authorization server from
-(chatkit_backend.mcp.auth). GET /.well-known/oauth-protected-resource[/mcp] is served here too:
+(chatkit_backend.auth.resource_server). GET /.well-known/oauth-protected-resource[/mcp] is served here too:
 the discovery that follows a 401 lands on the warm container that answered it.
 """
 
@@ -14,12 +14,17 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from chatkit_backend.http_responses import json_response
-from chatkit_backend.mcp.auth import METADATA_MAX_AGE_SECONDS, METADATA_PATH, McpAuthSettings, ResourceServer
+from chatkit_backend.auth.resource_server import (
+    METADATA_MAX_AGE_SECONDS,
+    METADATA_PATH,
+    McpAuthSettings,
+    ResourceServer,
+)
+from chatkit_backend.auth.verifier import VerifierSettings, build_verifier
+from chatkit_backend.http.responses import json_response
 from chatkit_backend.mcp.server import McpServer, McpSettings, encode
-from chatkit_backend.observability import REQUEST_ID_PATH, logger
+from chatkit_backend.observability.logs import REQUEST_ID_PATH, logger
 from chatkit_backend.settings import EnvSettings
-from chatkit_backend.verifier import VerifierSettings, build_verifier
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Secrets Manager rotation function for TokenSigningSecret: one step per invocation.
 
-The steps live in chatkit_backend.rotation. A failed step raises, so Secrets Manager marks it
+The steps live in chatkit_backend.auth.rotation. A failed step raises, so Secrets Manager marks it
 failed and retries; AWSCURRENT only moves in the last step.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatkit_backend.observability import logger
-from chatkit_backend.rotation import rotate
+from chatkit_backend.auth.rotation import rotate
+from chatkit_backend.observability.logs import logger
 
 
 @logger.inject_lambda_context

@@ -2,17 +2,18 @@
 
 from typing import Annotated
 
-from chatkit_backend import aws, snapstart
-from chatkit_backend.fastapi_app import create_app, lambda_handler, user_identity
-from chatkit_backend.identity import Identity
-from chatkit_backend.sessions import SessionService, SessionSettings
+from chatkit_backend.auth.identity import Identity
+from chatkit_backend.aws import clients as aws
+from chatkit_backend.aws import snapstart
+from chatkit_backend.chat.sessions import SessionService, SessionSettings
+from chatkit_backend.http.fastapi_app import create_app, lambda_handler, user_identity
 from fastapi import Body, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 # Built once per container, at start-up (where SnapStart's snapshot holds it): settings, the
 # secret cache and the AWS clients. A sandbox restored from the snapshot renews clients and
-# secrets (chatkit_backend.snapstart).
+# secrets (chatkit_backend.aws.snapstart).
 settings = SessionSettings.from_env()
 service = SessionService(settings)
 aws.prepare("secretsmanager", "dynamodb")

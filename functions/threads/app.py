@@ -5,9 +5,9 @@ them. PUT, which recorded hosted threads, answers 410 Gone."""
 from typing import Annotated
 
 from chatkit_backend import limits
-from chatkit_backend.fastapi_app import create_app, lambda_handler, user_identity
-from chatkit_backend.identity import Identity
-from chatkit_backend.threads import PUT_GONE, ThreadPage, ThreadService, ThreadsSettings
+from chatkit_backend.auth.identity import Identity
+from chatkit_backend.chat.threads import PUT_GONE, ThreadPage, ThreadService, ThreadsSettings
+from chatkit_backend.http.fastapi_app import create_app, lambda_handler, user_identity
 from fastapi import Depends, Query, Response
 from fastapi.responses import JSONResponse
 

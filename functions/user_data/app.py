@@ -1,7 +1,7 @@
 """GET /api/me/export and DELETE /api/me: the signed-in user's data, taken out or erased.
 
 Only user tokens (``identity.user_identity``): a chat session's token may neither read nor erase
-an account. The work is ``chatkit_backend.user_data``'s; it pages through the user's data
+an account. The work is ``chatkit_backend.users.data``'s; it pages through the user's data
 within this function's time and says what was left.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatkit_backend.auth.identity import user_identity
 from chatkit_backend.errors import DependencyUnavailable, DomainError
-from chatkit_backend.http_responses import error_answer, json_response
-from chatkit_backend.identity import user_identity
-from chatkit_backend.metrics import count
-from chatkit_backend.observability import REQUEST_ID_PATH, log_dependency_failure, logger
-from chatkit_backend.user_data import Budget, UserData, UserDataSettings
+from chatkit_backend.http.responses import error_answer, json_response
+from chatkit_backend.observability.logs import REQUEST_ID_PATH, log_dependency_failure, logger
+from chatkit_backend.observability.metrics import count
+from chatkit_backend.users.data import Budget, UserData, UserDataSettings
 
 settings = UserDataSettings.from_env()
 service = UserData(settings)

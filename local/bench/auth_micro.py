@@ -20,11 +20,11 @@ import time
 from typing import Any
 
 import jwt
-from chatkit_backend.jwks import JwksCache
-from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
-from chatkit_backend.oauth import AuthorizationServer
-from chatkit_backend.secret_cache import CURRENT, PREVIOUS, SecretVersion
-from chatkit_backend.tokens import SigningKeys, TokenVerifier, mint_session_token
+from chatkit_backend.auth.authorization_server import AuthorizationServer
+from chatkit_backend.auth.jwks import JwksCache
+from chatkit_backend.auth.resource_server import McpAuthSettings, ResourceServer
+from chatkit_backend.auth.tokens import SigningKeys, TokenVerifier, mint_session_token
+from chatkit_backend.aws.secrets import CURRENT, PREVIOUS, SecretVersion
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 ISSUER = AUDIENCE = "https://app.example.test"

@@ -238,7 +238,7 @@ class _Aws:
 def _tool_calls(state: dict[str, Any], aws: _Aws) -> dict[str, Usage]:
     """Each MCP tool through McpFunction's handler in this process (its own environment), on the
     user's three tasks: median usage per tool."""
-    from chatkit_backend import aws as aws_clients
+    from chatkit_backend.aws import clients as aws_clients
 
     from local.events import http_event
     from local.runtime import LambdaContext, function_environment, load_handler

@@ -385,7 +385,7 @@ class _InProcess:
     @staticmethod
     def seed_tasks(user_id: str) -> None:
         """What a user of a todo app has: two tasks to do (one with a description), one done."""
-        from chatkit_backend.tasks import TaskService
+        from chatkit_backend.tasks.service import TaskService
 
         tasks = TaskService(os.environ["TASKS_TABLE"])
         tasks.add_task(user_id, "Buy milk", "2 litres")
@@ -538,7 +538,7 @@ class _DynamoDBAlone:
     def _send(self, request: _Request) -> bool:
         from botocore import xform_name
         from botocore.exceptions import ClientError
-        from chatkit_backend.aws import is_condition_failure
+        from chatkit_backend.aws.clients import is_condition_failure
 
         try:
             getattr(self.client, xform_name(request.operation))(**request.params)

@@ -54,10 +54,10 @@ def prepare(bench: Bench) -> None:
     sys.path.insert(0, str(ROOT / "layers" / "shared" / "python"))
     os.environ.update(bench.aws.environment())
     from chatkit.types import ThreadMetadata, WidgetItem
-    from chatkit_backend import aws as aws_clients
+    from chatkit_backend.aws import clients as aws_clients
     from chatkit_backend.chat import widgets
     from chatkit_backend.chat.store import DynamoDBStore, RequestContext
-    from chatkit_backend.tasks import Task
+    from chatkit_backend.tasks.service import Task
 
     aws_clients.client.cache_clear()
     ids = bench.template.physical_ids

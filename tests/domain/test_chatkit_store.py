@@ -20,7 +20,7 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
 )
-from chatkit_backend import aws as aws_clients
+from chatkit_backend.aws import clients as aws_clients
 from chatkit_backend.chat.attachments import S3Files, object_key
 from chatkit_backend.chat.store import DynamoDBStore, RequestContext
 from chatkit_backend.errors import InvalidInput

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from chatkit_backend import errors
 from chatkit_backend.chat.server import error_reply
-from chatkit_backend.fastapi_app import error_json
-from chatkit_backend.http_responses import error_answer, json_response
+from chatkit_backend.http.fastapi_app import error_json
+from chatkit_backend.http.responses import error_answer, json_response
 
 # Each kind of domain error, and what a caller must see for it.
 CASES: list[tuple[errors.DomainError, int, str | None]] = [

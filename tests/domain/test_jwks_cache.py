@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from chatkit_backend.jwks import JwksCache, KeysUnavailable, jwks_url_problem, signing_keys
+from chatkit_backend.auth.jwks import JwksCache, KeysUnavailable, jwks_url_problem, signing_keys
 
 from tests.support.auth import new_key
 
@@ -171,7 +171,7 @@ def test_fetch_follows_a_redirect_to_https_or_loopback_but_not_to_plain_http_els
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from chatkit_backend.jwks import fetch_jwks
+    from chatkit_backend.auth.jwks import fetch_jwks
 
     key = new_key("EdDSA")
 

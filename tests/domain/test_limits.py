@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from chatkit_backend import limits, tasks, threads
+from chatkit_backend import limits
+from chatkit_backend.chat import threads
 from chatkit_backend.errors import InvalidInput
-from chatkit_backend.task_tools import TOOLS_BY_NAME
+from chatkit_backend.tasks import service as tasks
+from chatkit_backend.tasks.tools import TOOLS_BY_NAME
 
 CONTROL = ["\x00", "\x07", "\x1b", "\r", "\x7f", "\x85", "\x9f", "\ud800", "\udfff"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,10 +70,12 @@ from chatkit_backend import limits
 
 name, value = sys.argv[1], int(sys.argv[2])
 setattr(limits, name, value)
-from chatkit_backend import cursor, tasks, threads
+from chatkit_backend.aws import cursor
+from chatkit_backend.tasks import service as tasks
+from chatkit_backend.chat import threads
 from chatkit_backend.chat import records
 from chatkit_backend.errors import InvalidInput
-from chatkit_backend.task_tools import TOOLS_BY_NAME
+from chatkit_backend.tasks.tools import TOOLS_BY_NAME
 
 spec = importlib.util.spec_from_file_location("threads_app", "functions/threads/app.py")
 module = importlib.util.module_from_spec(spec)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from chatkit_backend.mcp.tools import LISTINGS
-from chatkit_backend.task_tools import TOOLS_BY_NAME, ArgumentError, check_arguments
+from chatkit_backend.tasks.tools import TOOLS_BY_NAME, ArgumentError, check_arguments
 from jsonschema import Draft202012Validator
 
 TASK_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"

@@ -1,6 +1,6 @@
 """The metric lines are the ones Powertools' metrics would print, written without Powertools.
 
-Each case is printed by ``chatkit_backend.metrics.emit`` and by Powertools' own EMF provider (what
+Each case is printed by ``chatkit_backend.observability.metrics.emit`` and by Powertools' own EMF provider (what
 the module used before), and the two JSON lines must be equal but for the timestamp; the switches
 that silence metrics must agree with Powertools' rule.
 """
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
-from chatkit_backend import metrics
+from chatkit_backend.observability import metrics
 
 
 def powertools_line(values: dict[str, float], dimensions: dict[str, str]) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from typing import Any
 
 import jwt
 import pytest
-from chatkit_backend.jwks import JwksCache, KeysUnavailable
-from chatkit_backend.oauth import AuthorizationServer, metadata_urls, secret_credentials
-from chatkit_backend.secret_cache import SecretVersion
-from chatkit_backend.tokens import TokenRejected, TokenVerifier, VerifiedToken, canonical_resource
+from chatkit_backend.auth.authorization_server import AuthorizationServer, metadata_urls, secret_credentials
+from chatkit_backend.auth.jwks import JwksCache, KeysUnavailable
+from chatkit_backend.auth.tokens import TokenRejected, TokenVerifier, VerifiedToken, canonical_resource
+from chatkit_backend.aws.secrets import SecretVersion
 
 from tests.support.auth import SigningKey, new_key
 
@@ -362,7 +362,7 @@ def test_resources_compare_with_case_insensitive_scheme_and_host_only(url: str, 
     ],
 )
 def test_oauth_is_on_only_with_settings_that_can_work(settings: tuple[str, ...], oauth: bool) -> None:
-    from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
+    from chatkit_backend.auth.resource_server import McpAuthSettings, ResourceServer
 
     server = ResourceServer(
         McpAuthSettings(*settings), TokenVerifier(session_keys=None, user_keys=None, jwks=None)
@@ -371,7 +371,7 @@ def test_oauth_is_on_only_with_settings_that_can_work(settings: tuple[str, ...],
 
 
 def test_a_custom_resource_url_names_its_own_metadata_url() -> None:
-    from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
+    from chatkit_backend.auth.resource_server import McpAuthSettings, ResourceServer
 
     server = ResourceServer(
         McpAuthSettings("HTTPS://Tasks.Example.TEST/v1/mcp/", ISSUER, "tasks:read", "", ""),
@@ -400,7 +400,7 @@ def test_a_custom_resource_url_names_its_own_metadata_url() -> None:
 def test_without_a_custom_url_the_resource_is_where_the_request_came(
     domain: Any, resource: str | None
 ) -> None:
-    from chatkit_backend.mcp.auth import McpAuthSettings, ResourceServer
+    from chatkit_backend.auth.resource_server import McpAuthSettings, ResourceServer
 
     server = ResourceServer(
         McpAuthSettings("", ISSUER, "", "", ""), TokenVerifier(session_keys=None, user_keys=None, jwks=None)

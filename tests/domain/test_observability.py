@@ -14,7 +14,7 @@ from local.template import ROOT
 
 SCRIPT = """
 import json, sys
-from chatkit_backend.observability import REQUEST_ID_PATH, logger
+from chatkit_backend.observability.logs import REQUEST_ID_PATH, logger
 
 class Context:
     function_name, memory_limit_in_mb, aws_request_id = "McpFunction", 1024, "lambda-request-1"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from chatkit_backend.aws.secrets import SecretCache
 from chatkit_backend.errors import NotConfigured
-from chatkit_backend.openai_key import openai_api_key, secret_name
-from chatkit_backend.secret_cache import SecretCache
+from chatkit_backend.openai_api.key import openai_api_key, secret_name
 
 from local.stack import OPENAI_KEY_SECRET
 from tests.conftest import AwsResources

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from chatkit_backend.chat.sessions import SessionService, SessionSettings
 from chatkit_backend.errors import NotConfigured
-from chatkit_backend.sessions import SessionService, SessionSettings
 
 
 def settings_from(monkeypatch: pytest.MonkeyPatch, **env: str) -> SessionSettings:

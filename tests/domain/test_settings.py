@@ -16,7 +16,7 @@ FUNCTIONS = sorted((ROOT / "functions").glob("*/app.py"))
 READERS = {"env_str", "env_int", "env_bool", "env_list", "getenv", "environ"}
 # Observability, configured once per container the way Powertools configures itself, is not a
 # service's settings.
-OBSERVABILITY = {LAYER / "metrics.py"}
+OBSERVABILITY = {LAYER / "observability" / "metrics.py"}
 
 
 def environment_reads(path: Path) -> list[str]:

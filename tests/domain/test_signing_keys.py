@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chatkit_backend.secret_cache import CURRENT, PREVIOUS, SecretVersion
-from chatkit_backend.tokens import SigningKeys
+from chatkit_backend.auth.tokens import SigningKeys
+from chatkit_backend.aws.secrets import CURRENT, PREVIOUS, SecretVersion
 
 
 class StaleCache:

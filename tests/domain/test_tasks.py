@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from chatkit_backend import tasks
-from chatkit_backend.aws import client
-from chatkit_backend.cursor import encode_cursor
+from chatkit_backend.aws.clients import client
+from chatkit_backend.aws.cursor import encode_cursor
 from chatkit_backend.errors import InvalidInput, NotConfigured, TaskNotFound
+from chatkit_backend.tasks import service as tasks
 
 from tests.support.tasks import task_service
 

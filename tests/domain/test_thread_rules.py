@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from chatkit_backend.chat.records import accepts_id, check_page
+from chatkit_backend.chat.threads import validate_title
 from chatkit_backend.errors import InvalidInput
 from chatkit_backend.limits import PAGE_LIMIT_MAX as MAX_PAGE_SIZE
-from chatkit_backend.threads import validate_title
 
 GOOD_THREAD_IDS = [
     "cthr_68e5b0c8a6b88190b0d7b5d6b1f1e3a2",

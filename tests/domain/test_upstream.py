@@ -4,7 +4,7 @@ hosted import: the delay it names, and the whole seconds our own Retry-After pas
 from __future__ import annotations
 
 import pytest
-from chatkit_backend.upstream import DEFAULT_RETRY_AFTER_SECONDS, retry_after, retry_after_seconds
+from chatkit_backend.openai_api.retry import DEFAULT_RETRY_AFTER_SECONDS, retry_after, retry_after_seconds
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Per-user usage limits (chatkit_backend.usage) against the template's UsageTable in moto."""
+"""Per-user usage limits (chatkit_backend.users.usage) against the template's UsageTable in moto."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from chatkit_backend import aws as aws_clients
+from chatkit_backend.aws import clients as aws_clients
 from chatkit_backend.errors import RateLimited
-from chatkit_backend.usage import UsageLimits, UsageSettings, Window
+from chatkit_backend.users.usage import UsageLimits, UsageSettings, Window
 
 # 2026-11-28 10:15:20 UTC: 40 s left in the minute, 13 h 44 min 40 s left in the day.
 NOON_ISH = datetime(2026, 11, 28, 10, 15, 20, tzinfo=UTC).timestamp()

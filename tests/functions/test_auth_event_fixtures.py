@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt
 import pytest
-from chatkit_backend.tokens import mint_session_token
+from chatkit_backend.auth.tokens import mint_session_token
 
 from local.rotate import STEPS, begin_rotation
 from local.template import ROOT

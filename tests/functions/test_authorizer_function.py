@@ -9,7 +9,7 @@ from typing import Any
 
 import jwt
 import pytest
-from chatkit_backend.tokens import mint_session_token
+from chatkit_backend.auth.tokens import mint_session_token
 
 from tests.support.auth import (
     JwksServer,

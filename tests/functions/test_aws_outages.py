@@ -13,9 +13,9 @@ import json
 from typing import Any
 
 import pytest
+from chatkit_backend.auth.verifier import VerifierSettings, build_verifier
+from chatkit_backend.aws.secrets import SecretCache
 from chatkit_backend.errors import DependencyUnavailable
-from chatkit_backend.secret_cache import SecretCache
-from chatkit_backend.verifier import VerifierSettings, build_verifier
 
 from local.events import http_event
 from tests.conftest import AwsResources
@@ -162,7 +162,7 @@ def test_an_outage_mid_answer_ends_the_stream_with_a_chatkit_error_and_the_next_
 
 
 def test_secrets_serve_their_last_good_value_for_an_hour_then_fail(aws: AwsResources, fault: Fault) -> None:
-    from chatkit_backend.aws import client
+    from chatkit_backend.aws.clients import client
 
     client.cache_clear()
     secret_id = aws.physical_id("TokenSigningSecret")
@@ -190,7 +190,7 @@ def test_secrets_serve_their_last_good_value_for_an_hour_then_fail(aws: AwsResou
 
 
 def test_a_valid_token_keeps_verifying_while_secrets_manager_is_down(aws: AwsResources, fault: Fault) -> None:
-    from chatkit_backend.aws import client
+    from chatkit_backend.aws.clients import client
 
     client.cache_clear()
     secret_id = aws.physical_id("TokenSigningSecret")

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadMetadata
-from chatkit_backend import aws as aws_clients
+from chatkit_backend.aws import clients as aws_clients
 from chatkit_backend.chat.store import DynamoDBStore, RequestContext, Turn
 
 from tests.support.aws_faults import FAULTS, Fault, Outage

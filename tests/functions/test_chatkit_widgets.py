@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from chatkit_backend import aws as aws_clients
+from chatkit_backend.aws import clients as aws_clients
 
 from tests.support.chatkit_app import create_thread, send, sse_events, user_message
 from tests.support.emf import emf_lines, metric

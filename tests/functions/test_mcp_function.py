@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from chatkit_backend.aws import client
-from chatkit_backend.task_tools import TOOLS_BY_NAME
+from chatkit_backend.aws.clients import client
+from chatkit_backend.tasks.tools import TOOLS_BY_NAME
 from jsonschema import Draft202012Validator
 
 from tests.support.mcp_client import MODERN, call, modern, request, send

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from chatkit_backend import rotation as rotation_logic
+from chatkit_backend.auth import rotation as rotation_logic
 
 from local.rotate import STEPS, begin_rotation, end_rotation, rotate_once
 from tests.support.auth import (

@@ -15,9 +15,9 @@ from typing import Any
 import jwt
 import pytest
 from chatkit.types import ThreadMetadata
+from chatkit_backend.auth.identity import USER_TOKEN_ONLY
+from chatkit_backend.auth.tokens import ISSUER, SESSION_AUDIENCE, SigningKeys, TokenVerifier
 from chatkit_backend.chat.store import DynamoDBStore, RequestContext
-from chatkit_backend.identity import USER_TOKEN_ONLY
-from chatkit_backend.tokens import ISSUER, SESSION_AUDIENCE, SigningKeys, TokenVerifier
 
 from local.events import http_event
 from tests.conftest import AwsResources
@@ -112,7 +112,7 @@ class _InHand:
         self.value = value
 
     def get(self, secret_id: str, stage: str = "AWSCURRENT", *, force: bool = False) -> Any:
-        from chatkit_backend.secret_cache import SecretVersion
+        from chatkit_backend.aws.secrets import SecretVersion
 
         return SecretVersion(version_id="v1", value=self.value) if stage == "AWSCURRENT" else None
 

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 import snapshot_restore_py
-from chatkit_backend import aws as aws_clients
-from chatkit_backend import snapstart
+from chatkit_backend.aws import clients as aws_clients
+from chatkit_backend.aws import snapstart
 
 from local.events import http_event
 from tests.support.chatkit_app import (

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from chatkit_backend.tokens import mint_session_token
+from chatkit_backend.auth.tokens import mint_session_token
 
 from local.template import ROOT, Template
 from tests.support.auth import AUDIENCE, ISSUER, JwksServer, SecretsStack, SigningKey, claims

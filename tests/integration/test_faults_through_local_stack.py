@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from chatkit_backend.tokens import mint_session_token
+from chatkit_backend.auth.tokens import mint_session_token
 
 from local.stack import LocalAws
 from local.template import REGION

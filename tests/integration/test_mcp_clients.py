@@ -218,7 +218,7 @@ def test_gateway_and_transport_refusals(stack: RunningStack, mint: Mint) -> None
 def test_a_chat_sessions_token_is_refused_by_the_official_client_too(stack: RunningStack, mint: Mint) -> None:
     """A chat session's client_secret works on POST /chatkit only: /mcp refuses it, and the user's
     own token sees that nothing was added."""
-    from chatkit_backend.tokens import mint_session_token
+    from chatkit_backend.auth.tokens import mint_session_token
 
     from tests.support.chat import Chat
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import jwt
 import pytest
-from chatkit_backend.tokens import mint_session_token
+from chatkit_backend.auth.tokens import mint_session_token
 from mcp.shared.auth import ProtectedResourceMetadata
 
 from local.token import mint_user_token

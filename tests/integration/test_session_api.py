@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from chatkit_backend.tokens import SESSION_AUDIENCE
+from chatkit_backend.auth.tokens import SESSION_AUDIENCE
 
 from tests.support.chat import StackChat, thread_lists, user_message
 from tests.support.fake_responses_api import fake_responses

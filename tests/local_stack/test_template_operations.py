@@ -106,7 +106,7 @@ def test_the_dashboard_shows_traffic_errors_latency_per_route_tokens_per_day_and
 
 
 def test_alarms_on_the_openai_error_rate_and_on_refusal_spikes_read_the_emitted_metrics() -> None:
-    from chatkit_backend import metrics
+    from chatkit_backend.observability import metrics
 
     documented = metrics.__doc__ or ""
     for alarm, names in (

@@ -260,7 +260,7 @@ class SecretsStack:
 
 
 def signing_secrets(aws: Any) -> SecretsStack:
-    from chatkit_backend.aws import client
+    from chatkit_backend.aws.clients import client
 
     client.cache_clear()
     return SecretsStack(aws)
@@ -293,7 +293,7 @@ def captured_logs() -> Iterator[Logs]:
     import io
     import logging
 
-    from chatkit_backend.observability import logger
+    from chatkit_backend.observability.logs import logger
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

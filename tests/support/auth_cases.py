@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from chatkit_backend.tokens import ISSUER as SESSION_ISSUER
-from chatkit_backend.tokens import SESSION_AUDIENCE, mint_session_token
+from chatkit_backend.auth.tokens import ISSUER as SESSION_ISSUER
+from chatkit_backend.auth.tokens import SESSION_AUDIENCE, mint_session_token
 
 from tests.support.auth import (
     AUDIENCE,

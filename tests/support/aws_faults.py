@@ -4,7 +4,7 @@ Two ways in, one vocabulary of faults (``Fault``):
 
 - ``Outage(service, fault)``: in-process, for function tests on moto's ``mock_aws``. It
   stubs botocore's transport: a ``before-send`` handler on the container's own clients
-  (``chatkit_backend.aws.client``) turns each request away from moto and answers or raises as a
+  (``chatkit_backend.aws.clients.client``) turns each request away from moto and answers or raises as a
   dead or broken endpoint would. botocore then does what it does in AWS: retries, then gives up.
 - ``FaultyAws``: a loopback HTTP proxy in front of a moto server, for the local stack
   (``make dev`` with ``AWS_ENDPOINT_URL`` pointing at it). It passes requests through until a
@@ -89,7 +89,7 @@ class Outage:
         return f"{event}.{self.operation}" if self.operation else event
 
     def start(self) -> Self:
-        from chatkit_backend.aws import client
+        from chatkit_backend.aws.clients import client
 
         self._clients = [client(self.service), client(self.service, fail_fast=True)]
         for each in self._clients:

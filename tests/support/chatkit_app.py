@@ -18,7 +18,7 @@ from local.template import REGION
 
 def load_chatkit_app(aws: Any, monkeypatch: pytest.MonkeyPatch, env: dict[str, str] | None = None) -> Any:
     """The module-level ``app`` of functions/chatkit/app.py, imported fresh with its environment."""
-    from chatkit_backend import aws as aws_clients
+    from chatkit_backend.aws import clients as aws_clients
 
     aws_clients.client.cache_clear()
     spec = aws.template_with(env).functions()["ChatKitFunction"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from chatkit_backend.tasks import TaskService
+from chatkit_backend.tasks.service import TaskService
 
 
 def task_service() -> TaskService:

@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 from chatkit_asgi import handler as call_app  # the measured import: chatkit, agents, openai and the app
-from chatkit_backend import aws
+from chatkit_backend.aws import clients as aws
 
 FIRST_CALL_DYNAMODB_REQUESTS: dict[str, int] | None = None
 _requests: Counter[str] = Counter()

@@ -12,8 +12,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import openai
-from chatkit_backend.aws import BATCH_WRITE_SIZE as BATCH_SIZE
-from chatkit_backend.aws import client
+from chatkit_backend.aws.clients import BATCH_WRITE_SIZE as BATCH_SIZE
+from chatkit_backend.aws.clients import client
 from chatkit_backend.chat.store import DynamoDBStore, RequestContext
 from chatkit_backend.migration.hosted_import import convert_item, convert_thread, item_time
 

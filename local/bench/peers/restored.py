@@ -17,7 +17,7 @@ from typing import Any
 
 _handler = importlib.import_module(os.environ["BENCH_RESTORED_MODULE"]).handler  # the measured import (init)
 
-from chatkit_backend import snapstart
+from chatkit_backend.aws import snapstart
 
 _restored = False
 

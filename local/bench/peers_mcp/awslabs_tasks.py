@@ -8,7 +8,7 @@ import os
 from contextvars import ContextVar
 
 from awslabs.mcp_lambda_handler import MCPLambdaHandler
-from chatkit_backend.tasks import TaskService
+from chatkit_backend.tasks.service import TaskService
 
 # Built at init from the function's environment, as the MCP function builds its own.
 tasks = TaskService(os.environ.get("TASKS_TABLE", ""))

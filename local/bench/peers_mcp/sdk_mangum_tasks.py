@@ -7,7 +7,7 @@ the API Gateway event that Mangum keeps in the ASGI scope.
 
 import os
 
-from chatkit_backend.tasks import TaskService
+from chatkit_backend.tasks.service import TaskService
 from mangum import Mangum
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings

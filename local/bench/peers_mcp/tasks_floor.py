@@ -7,7 +7,7 @@ layers (MCP, ChatKit) cost on a call that reaches the database.
 import json
 import os
 
-from chatkit_backend.tasks import TaskService
+from chatkit_backend.tasks.service import TaskService
 
 # Built at init from the function's environment, as the MCP function builds its own.
 tasks = TaskService(os.environ.get("TASKS_TABLE", ""))

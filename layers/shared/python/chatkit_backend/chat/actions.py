@@ -32,7 +32,7 @@ from chatkit.types import (
 from chatkit_backend.chat import widgets
 from chatkit_backend.chat.store import DynamoDBStore, RequestContext
 from chatkit_backend.errors import InvalidInput
-from chatkit_backend.tasks import Task
+from chatkit_backend.tasks.service import Task
 
 TASKS_CHANGED_EFFECT = "tasks.changed"
 

@@ -1,9 +1,9 @@
 """The task assistant: an openai-agents Agent whose five tools are the task service, in process.
 
-The tools are made from the same catalogue MCP lists (``chatkit_backend.task_tools``): names,
+The tools are made from the same catalogue MCP lists (``chatkit_backend.tasks.tools``): names,
 descriptions, input schemas with their limits, and the task-service call, so the model reads the
 same about a tool here as through ``/mcp``, and its arguments are checked by the same checker.
-Each call is one call into ``chatkit_backend.tasks`` (one DynamoDB request) for the user that
+Each call is one call into ``chatkit_backend.tasks.service`` (one DynamoDB request) for the user that
 ChatKit's request context names; the model never supplies a user id. While the request runs the
 user sees a progress line; afterwards the tool shows its result as a widget (the task list, or a
 card for the task it changed) and hands the model a compact JSON result. A failure the model can
@@ -26,10 +26,11 @@ from chatkit.agents import AgentContext
 from chatkit.types import ProgressUpdateEvent
 from chatkit.widgets import WidgetRoot
 
-from chatkit_backend import task_tools, tasks
 from chatkit_backend.chat import widgets
 from chatkit_backend.errors import DomainError
-from chatkit_backend.metrics import count
+from chatkit_backend.observability.metrics import count
+from chatkit_backend.tasks import service as tasks
+from chatkit_backend.tasks import tools as task_tools
 
 INSTRUCTIONS = """\
 You are a task assistant inside a todo app. You help the signed-in user manage their own tasks

@@ -3,7 +3,7 @@
 Routes: ``POST /chatkit`` (ChatKit protocol), ``OPTIONS /chatkit`` (CORS preflight from
 ALLOWED_ORIGINS), ``GET /ready`` (the adapter's readiness check), and the adapter's two SnapStart
 hooks, ``POST /snapstart/before-checkpoint`` and ``POST /snapstart/after-restore``
-(``chatkit_backend.snapstart``; a 500 makes the adapter fail that phase). The hooks answer only
+(``chatkit_backend.aws.snapstart``; a 500 makes the adapter fail that phase). The hooks answer only
 the adapter: a request that came through API Gateway carries its request context and gets a
 404 there (API Gateway routes only /chatkit here anyway, and the adapter itself refuses hook
 paths to outside callers). The adapter turns API
@@ -23,10 +23,10 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from chatkit_backend import snapstart
+from chatkit_backend.aws import snapstart
 from chatkit_backend.chat.server import ChatKitService, Reply, json_reply, unexpected_reply
 from chatkit_backend.limits import TRANSCRIBE_BODY_MAX_BYTES
-from chatkit_backend.observability import bind_web_request
+from chatkit_backend.observability.logs import bind_web_request
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

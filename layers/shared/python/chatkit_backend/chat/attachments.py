@@ -30,8 +30,8 @@ from chatkit.types import (
     ImageAttachment,
 )
 
-from chatkit_backend.attachment_keys import delete_files, object_key
-from chatkit_backend.aws import client
+from chatkit_backend.aws.clients import client
+from chatkit_backend.chat.attachment_keys import delete_files, object_key
 from chatkit_backend.chat.store import RequestContext
 from chatkit_backend.errors import InvalidInput, NotConfigured, PayloadTooLarge
 

@@ -64,7 +64,7 @@ from chatkit_backend.chat.actions import task_id_of
 from chatkit_backend.chat.attachments import check_upload
 from chatkit_backend.chat.records import check_page
 from chatkit_backend.chat.store import AttachmentFiles, DynamoDBStore, RequestContext
-from chatkit_backend.threads import validate_title
+from chatkit_backend.chat.threads import validate_title
 
 Check = Callable[[Any, DynamoDBStore, RequestContext], Awaitable[None]]
 _ANY = TypeAdapter(Any)

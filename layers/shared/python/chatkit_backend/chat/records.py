@@ -27,9 +27,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chatkit_backend.attachment_keys import delete_files
-from chatkit_backend.aws import batch_write, client, is_condition_failure
-from chatkit_backend.cursor import decode_cursor, encode_cursor
+from chatkit_backend.aws.clients import batch_write, client, is_condition_failure
+from chatkit_backend.aws.cursor import decode_cursor, encode_cursor
+from chatkit_backend.chat.attachment_keys import delete_files
 from chatkit_backend.errors import InvalidInput, ThreadNotFound
 from chatkit_backend.limits import PAGE_LIMIT_MAX, THREAD_ID_MAX_CHARS
 

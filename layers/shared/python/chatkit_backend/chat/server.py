@@ -58,6 +58,8 @@ from openai import APIError, AsyncOpenAI
 from pydantic import TypeAdapter, ValidationError
 
 from chatkit_backend import errors, limits
+from chatkit_backend.auth.identity import chat_identity
+from chatkit_backend.aws.secrets import SecretCache
 from chatkit_backend.chat import transcription
 from chatkit_backend.chat.actions import complete_from_widget
 from chatkit_backend.chat.agent import build_agent
@@ -67,16 +69,14 @@ from chatkit_backend.chat.model_input import ModelInputConverter
 from chatkit_backend.chat.responses_client import ResponsesClient
 from chatkit_backend.chat.settings import ChatKitSettings
 from chatkit_backend.chat.store import DynamoDBStore, RequestContext
-from chatkit_backend.http_responses import error_answer, json_text
-from chatkit_backend.identity import chat_identity
-from chatkit_backend.metrics import count, emit
-from chatkit_backend.observability import log_dependency_failure, logger
-from chatkit_backend.openai_key import openai_api_key
-from chatkit_backend.openai_pools import async_pool
-from chatkit_backend.secret_cache import SecretCache
-from chatkit_backend.tasks import TaskService
-from chatkit_backend.tracing import tracer
-from chatkit_backend.usage import UsageLimits, Window
+from chatkit_backend.http.responses import error_answer, json_text
+from chatkit_backend.observability.logs import log_dependency_failure, logger
+from chatkit_backend.observability.metrics import count, emit
+from chatkit_backend.observability.tracing import tracer
+from chatkit_backend.openai_api.key import openai_api_key
+from chatkit_backend.openai_api.pools import async_pool
+from chatkit_backend.tasks.service import TaskService
+from chatkit_backend.users.usage import UsageLimits, Window
 
 # How many earlier items of the thread the agent sees each turn.
 HISTORY_ITEMS = 30

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatkit_backend.settings import EnvSettings, env
-from chatkit_backend.usage import UsageSettings
+from chatkit_backend.users.usage import UsageSettings
 
 DEFAULT_MODEL = "gpt-4.1-mini"
 # Per OpenAI attempt (one retry), well inside the function's 120 s: a stuck upstream ends as a

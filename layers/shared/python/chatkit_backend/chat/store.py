@@ -61,12 +61,12 @@ from chatkit.types import (
 )
 from pydantic import AnyUrl, TypeAdapter
 
-from chatkit_backend.aws import batch_write, client
+from chatkit_backend.aws.clients import batch_write, client
 from chatkit_backend.chat import records
 from chatkit_backend.chat.records import accepts_id
 from chatkit_backend.errors import DomainError, InvalidInput, ThreadNotFound
 from chatkit_backend.limits import FEEDBACK_ITEMS_MAX
-from chatkit_backend.tasks import TaskService
+from chatkit_backend.tasks.service import TaskService
 
 _ITEM = TypeAdapter(ThreadItem)
 # chatkit.types leaves its models with forward references unbuilt until a class is used

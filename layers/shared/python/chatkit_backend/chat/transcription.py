@@ -28,8 +28,8 @@ from chatkit_backend.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from chatkit_backend.observability import logger
-from chatkit_backend.upstream import retry_after_seconds
+from chatkit_backend.observability.logs import logger
+from chatkit_backend.openai_api.retry import retry_after_seconds
 
 # The media types ChatKit records, plus the common uploads OpenAI also reads; file name suffix for each.
 AUDIO_TYPES = {

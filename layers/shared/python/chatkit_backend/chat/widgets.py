@@ -19,7 +19,7 @@ from typing import Any, Literal
 from chatkit.widgets import DynamicWidgetRoot, WidgetRoot, WidgetTemplate
 from pydantic import BaseModel
 
-from chatkit_backend.tasks import Task
+from chatkit_backend.tasks.service import Task
 
 COMPLETE_ACTION = "task.complete"
 TEMPLATES = Path(__file__).parent / "templates"

@@ -27,17 +27,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chatkit_backend import __version__
 from chatkit_backend.errors import DependencyUnavailable, DomainError, RateLimited
-from chatkit_backend.http_responses import json_text
+from chatkit_backend.http.responses import json_text
 from chatkit_backend.mcp import apps
 from chatkit_backend.mcp import protocol as p
 from chatkit_backend.mcp.tools import LISTINGS
-from chatkit_backend.metrics import count
+from chatkit_backend.observability.metrics import count
 from chatkit_backend.settings import EnvSettings, env
-from chatkit_backend.task_tools import TOOLS_BY_NAME, ArgumentError, normalized_arguments
-from chatkit_backend.usage import UsageLimits, UsageSettings
+from chatkit_backend.tasks.tools import TOOLS_BY_NAME, ArgumentError, normalized_arguments
+from chatkit_backend.users.usage import UsageLimits, UsageSettings
 
 if TYPE_CHECKING:
-    from chatkit_backend.tasks import TaskService
+    from chatkit_backend.tasks.service import TaskService
 
 SERVER_NAME = "chatkit-tasks"
 SERVER_TITLE = "ChatKit Tasks"
@@ -214,7 +214,7 @@ class McpServer:
     def tasks(self) -> TaskService:
         # Built on the first tool call: boto3 is most of a cold start, and discovery,
         # initialize and tools/list never need it.
-        from chatkit_backend.tasks import TaskService
+        from chatkit_backend.tasks.service import TaskService
 
         return TaskService(self.settings.tasks_table)
 
@@ -586,13 +586,13 @@ def _tool_error(sentence: str) -> dict[str, Any]:
 
 
 def _log_outage(error: DependencyUnavailable, tool: str) -> None:
-    from chatkit_backend.observability import log_dependency_failure
+    from chatkit_backend.observability.logs import log_dependency_failure
 
     log_dependency_failure(error, tool=tool)
 
 
 def _log_exception(message: str, tool: str) -> None:
     # Powertools is imported only when something went wrong: the happy path never pays for it.
-    from chatkit_backend.observability import logger
+    from chatkit_backend.observability.logs import logger
 
     logger.exception(message, extra={"tool": tool})

@@ -1,4 +1,4 @@
-"""The task tools as MCP lists them: the catalogue's definitions (``chatkit_backend.task_tools``)
+"""The task tools as MCP lists them: the catalogue's definitions (``chatkit_backend.tasks.tools``)
 in the shape each protocol revision gives a tool.
 
 ``LISTINGS[version]`` is the listing as that revision defines it (``annotations`` from
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatkit_backend.mcp.protocol import KNOWN_VERSIONS, version_at_least
-from chatkit_backend.task_tools import TOOLS, ToolSpec
+from chatkit_backend.tasks.tools import TOOLS, ToolSpec
 
 
 def definition(tool: ToolSpec, version: str) -> dict[str, Any]:

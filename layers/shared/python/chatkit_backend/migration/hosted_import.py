@@ -78,15 +78,15 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from chatkit_backend import limits
+from chatkit_backend.aws.secrets import SecretCache
 from chatkit_backend.chat import records
 from chatkit_backend.chat.records import accepts_id
 from chatkit_backend.chat.store import IMPORTED_METADATA, DynamoDBStore, RequestContext
 from chatkit_backend.errors import InvalidInput
-from chatkit_backend.observability import logger
-from chatkit_backend.openai_key import openai_api_key
-from chatkit_backend.secret_cache import SecretCache
+from chatkit_backend.observability.logs import logger
+from chatkit_backend.openai_api.key import openai_api_key
+from chatkit_backend.openai_api.retry import retry_after
 from chatkit_backend.settings import EnvSettings, env
-from chatkit_backend.upstream import retry_after
 
 # The API's page ceiling, for threads and for items alike.
 PAGE_SIZE = 100

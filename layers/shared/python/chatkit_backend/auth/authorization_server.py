@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from chatkit_backend.jwks import (
+from chatkit_backend.auth.jwks import (
     FETCH_TIMEOUT_SECONDS,
     RETRY_AFTER_FAILURE_SECONDS,
     JwksCache,
@@ -35,7 +35,7 @@ from chatkit_backend.jwks import (
     fetch_json,
     url_problem,
 )
-from chatkit_backend.observability import logger
+from chatkit_backend.observability.logs import logger
 
 INTROSPECTION_CACHE_SECONDS = 60.0
 INTROSPECTION_CACHE_ENTRIES = 2048

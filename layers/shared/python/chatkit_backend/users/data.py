@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chatkit_backend.attachment_keys import object_key, user_prefix
-from chatkit_backend.aws import BATCH_WRITE_SIZE, batch_write, client
+from chatkit_backend.aws.clients import BATCH_WRITE_SIZE, batch_write, client
 from chatkit_backend.chat import records
+from chatkit_backend.chat.attachment_keys import object_key, user_prefix
 from chatkit_backend.settings import EnvSettings, env
 
 # Stop starting new work this long before the function's own timeout.

@@ -9,16 +9,16 @@ Two answer formats, chosen by the event:
 The context is ``{"user_id": <sub>, "token_use": "user" | "session"}``, plus ``expires_at`` (the
 token's exp, as a string: REST API passes context values on as strings) for a session token:
 what ``identity.identity_from_event`` reads. A session token is denied on the HTTP API: it works on
-``POST /chatkit`` (the REST API) only (``chatkit_backend.identity``). The verifier is built in
-``chatkit_backend.verifier``, the same way McpFunction builds its own.
+``POST /chatkit`` (the REST API) only (``chatkit_backend.auth.identity``). The verifier is built in
+``chatkit_backend.auth.verifier``, the same way McpFunction builds its own.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chatkit_backend.tokens import TokenRejected, VerifiedToken
-from chatkit_backend.verifier import bearer_token as parse_bearer
+from chatkit_backend.auth.tokens import TokenRejected, VerifiedToken
+from chatkit_backend.auth.verifier import bearer_token as parse_bearer
 
 
 def bearer_token(event: dict[str, Any]) -> str:

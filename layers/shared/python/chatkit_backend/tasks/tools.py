@@ -30,7 +30,7 @@ from chatkit_backend.limits import (
 
 if TYPE_CHECKING:
     # Only for the annotations: boto3 is most of a cold start, and listing the tools never needs it.
-    from chatkit_backend.tasks import Task, TaskPage, TaskService
+    from chatkit_backend.tasks.service import Task, TaskPage, TaskService
 
 TITLE = {
     "type": "string",

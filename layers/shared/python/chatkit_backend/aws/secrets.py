@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chatkit_backend.errors import DependencyUnavailable
-from chatkit_backend.observability import Throttle, logger
+from chatkit_backend.observability.logs import Throttle, logger
 
 CURRENT = "AWSCURRENT"
 PREVIOUS = "AWSPREVIOUS"
@@ -113,7 +113,7 @@ def fetch_version(secret_id: str, stage: str = CURRENT, *, fail_fast: bool = Fal
     """One uncached read of ``stage``; None when the stage is not attached to any version."""
     # Imported on the first read: McpFunction builds its verifier at init, and a container that
     # only ever sees OAuth access tokens (checked against a JWKS) never needs the AWS SDK for it.
-    from chatkit_backend.aws import client
+    from chatkit_backend.aws.clients import client
 
     secretsmanager = client("secretsmanager", fail_fast=fail_fast)
     try:

@@ -25,14 +25,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from chatkit_backend.auth.jwks import LOOPBACK_HOSTS, KeysUnavailable, url_problem
+from chatkit_backend.auth.tokens import TokenRejected, TokenVerifier, VerifiedToken, canonical_resource
+from chatkit_backend.auth.verifier import bearer_token
 from chatkit_backend.errors import DependencyUnavailable
-from chatkit_backend.http_responses import error_answer
-from chatkit_backend.jwks import LOOPBACK_HOSTS, KeysUnavailable, url_problem
+from chatkit_backend.http.responses import error_answer
 from chatkit_backend.mcp.protocol import HttpRefusal
-from chatkit_backend.observability import logger
+from chatkit_backend.observability.logs import logger
 from chatkit_backend.settings import EnvSettings, env
-from chatkit_backend.tokens import TokenRejected, TokenVerifier, VerifiedToken, canonical_resource
-from chatkit_backend.verifier import bearer_token
 
 MCP_PATH = "/mcp"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
@@ -177,7 +177,7 @@ class RequestAuth:
             resource = endpoint.resource if server.oauth and endpoint is not None else None
             self._verified = server.verifier.verify(token, resource=resource)
             if self._verified.token_use == "session":
-                # A chat session's token works on POST /chatkit only (chatkit_backend.identity).
+                # A chat session's token works on POST /chatkit only (chatkit_backend.auth.identity).
                 raise TokenRejected("session_token")
         except TokenRejected as rejection:
             raise self._refusal(rejection.reason) from None

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chatkit_backend.jwks import JwksCache, jwks_url_problem
-from chatkit_backend.oauth import AuthorizationServer, secret_credentials
-from chatkit_backend.observability import logger
-from chatkit_backend.secret_cache import CURRENT, PREVIOUS, SecretCache
+from chatkit_backend.auth.authorization_server import AuthorizationServer, secret_credentials
+from chatkit_backend.auth.jwks import JwksCache, jwks_url_problem
+from chatkit_backend.auth.tokens import MAX_TOKEN_CHARS, SigningKeys, TokenRejected, TokenVerifier
+from chatkit_backend.aws.secrets import CURRENT, PREVIOUS, SecretCache
+from chatkit_backend.observability.logs import logger
 from chatkit_backend.settings import EnvSettings, env
-from chatkit_backend.tokens import MAX_TOKEN_CHARS, SigningKeys, TokenRejected, TokenVerifier
 
 BEARER = "bearer"
 

@@ -4,7 +4,7 @@ kind of token works.
 Functions behind the authorizer take the user from ``requestContext.authorizer.lambda`` (HTTP
 API) or ``requestContext.authorizer`` (REST API), never from a token. McpFunction is the one
 exception: /mcp has no authorizer, and it checks its token with the same verifier
-(``chatkit_backend.verifier``, ``mcp.auth``).
+(``chatkit_backend.auth.verifier``, ``mcp.auth``).
 
 Where a token works:
 - a user token (the frontend's sign-in JWT): every route;

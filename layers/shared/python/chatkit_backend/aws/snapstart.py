@@ -5,7 +5,7 @@ sandbox and resumes every new sandbox from that snapshot (docs/latency.md). What
 is then shared by all of them, so after a restore each sandbox replaces:
 
 - its AWS clients (their connection pools and the credentials they resolved), via
-  ``chatkit_backend.aws.renew``;
+  ``chatkit_backend.aws.clients.renew``;
 - its OpenAI clients' connection pools, and every cached secret (a credential too), via the
   services' own ``restored`` methods, which the handlers register here;
 - Python's ``random`` state, seeded once at import and so the same in every restored sandbox.
@@ -26,7 +26,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from chatkit_backend.observability import logger
+from chatkit_backend.observability.logs import logger
 
 try:
     import snapshot_restore_py as _registry

@@ -109,7 +109,7 @@ def prepare(*services: str) -> None:
     for service in services:
         client(service)
     if not _hooks_registered:
-        from chatkit_backend import snapstart
+        from chatkit_backend.aws import snapstart
 
         snapstart.register_before_snapshot(close_connections)
         snapstart.register_after_restore(renew)

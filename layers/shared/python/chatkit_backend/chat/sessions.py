@@ -1,7 +1,7 @@
 """Chat sessions: the short-lived token with which the ChatKit widget talks to ``POST /chatkit``.
 
 ``POST /api/chatkit/session`` (a user token) answers a session: a ``client_secret`` (an HS256
-session token signed with TokenSigningSecret's AWSCURRENT, ``chatkit_backend.tokens``), when it
+session token signed with TokenSigningSecret's AWSCURRENT, ``chatkit_backend.auth.tokens``), when it
 expires, where the chat is (``chatkit_url``, the widget's ``api.url``) and the thread to open
 (``thread_id``, the user's newest thread, so another device opens where the user left off).
 Calling again before ``expires_at`` is the refresh. It costs one Secrets Manager read (cached)
@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chatkit_backend.auth.tokens import MAX_SESSION_SECONDS, mint_session_token
+from chatkit_backend.aws.secrets import SecretCache
 from chatkit_backend.chat.records import latest_thread_id
 from chatkit_backend.errors import NotConfigured
-from chatkit_backend.metrics import count
-from chatkit_backend.secret_cache import SecretCache
+from chatkit_backend.observability.metrics import count
 from chatkit_backend.settings import EnvSettings, env
-from chatkit_backend.tokens import MAX_SESSION_SECONDS, mint_session_token
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def emit(metrics: dict[str, float], **dimensions: str) -> None:
         sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
         sys.stdout.flush()
     except Exception:  # noqa: BLE001 - a metric must never fail the request it counts
-        from chatkit_backend.observability import logger
+        from chatkit_backend.observability.logs import logger
 
         logger.warning("a metric could not be written", extra={"metrics": sorted(metrics)}, exc_info=True)
 

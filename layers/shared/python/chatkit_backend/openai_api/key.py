@@ -16,8 +16,8 @@ import re
 
 from botocore.exceptions import ClientError
 
+from chatkit_backend.aws.secrets import SecretCache
 from chatkit_backend.errors import NotConfigured
-from chatkit_backend.secret_cache import SecretCache
 
 OPENAI_KEY_SETTING = "the OpenAI API key"
 # Values that stand in for a key: the template's initial one, the docs' example, samconfig's marker.

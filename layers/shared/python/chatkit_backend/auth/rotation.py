@@ -20,10 +20,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from chatkit_backend.aws import client
-from chatkit_backend.observability import logger
-from chatkit_backend.secret_cache import CURRENT, PENDING, SecretVersion
-from chatkit_backend.tokens import SigningKeys, TokenRejected, TokenVerifier, mint_session_token
+from chatkit_backend.auth.tokens import SigningKeys, TokenRejected, TokenVerifier, mint_session_token
+from chatkit_backend.aws.clients import client
+from chatkit_backend.aws.secrets import CURRENT, PENDING, SecretVersion
+from chatkit_backend.observability.logs import logger
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 # 48 random bytes (384 bits) as URL-safe text: well over HS256's 256-bit minimum, and a plain string

@@ -17,11 +17,11 @@ from mangum import Mangum
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from chatkit_backend import identity
+from chatkit_backend.auth import identity
+from chatkit_backend.auth.identity import Identity
 from chatkit_backend.errors import AuthenticationRequired, DependencyUnavailable, DomainError, Forbidden
-from chatkit_backend.http_responses import error_answer, status_for
-from chatkit_backend.identity import Identity
-from chatkit_backend.observability import REQUEST_ID_PATH, log_dependency_failure, logger
+from chatkit_backend.http.responses import error_answer, status_for
+from chatkit_backend.observability.logs import REQUEST_ID_PATH, log_dependency_failure, logger
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chatkit_backend.observability import Throttle, logger
+from chatkit_backend.observability.logs import Throttle, logger
 
 if TYPE_CHECKING:
     import jwt

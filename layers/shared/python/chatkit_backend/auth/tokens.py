@@ -3,7 +3,7 @@
 A session token (the ``client_secret`` of ``POST /api/chatkit/session``) is an HS256 JWT signed
 with TokenSigningSecret (AWSCURRENT), at most ``MAX_SESSION_SECONDS`` long. Its audience
 (``SESSION_AUDIENCE``) is distinct from any user token's, so neither kind is accepted where the
-other is expected; it works on ``POST /chatkit`` only (``chatkit_backend.identity`` says where
+other is expected; it works on ``POST /chatkit`` only (``chatkit_backend.auth.identity`` says where
 each kind of token works). ``TokenVerifier`` is the one implementation of token checks. The
 gateway authorizer runs it for every route but ``/mcp``; McpFunction runs it for ``/mcp``,
 naming itself as the ``resource``:
@@ -42,9 +42,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from chatkit_backend.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
-from chatkit_backend.oauth import AuthorizationServer
-from chatkit_backend.secret_cache import CURRENT, PREVIOUS, SecretVersion
+from chatkit_backend.auth.authorization_server import AuthorizationServer
+from chatkit_backend.auth.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
+from chatkit_backend.aws.secrets import CURRENT, PREVIOUS, SecretVersion
 
 if TYPE_CHECKING:
     import jwt

@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from chatkit_backend.aws import client, is_condition_failure
-from chatkit_backend.cursor import decode_cursor, encode_cursor
+from chatkit_backend.aws.clients import client, is_condition_failure
+from chatkit_backend.aws.cursor import decode_cursor, encode_cursor
 from chatkit_backend.errors import InvalidInput, NotConfigured, TaskNotFound
 from chatkit_backend.limits import (
     PAGE_LIMIT_DEFAULT,

@@ -16,7 +16,7 @@ counter, so a steady user's item stays small (every UpdateItem is billed by the 
 The tokens are added when the turn ends (an unconditional ``ADD``): a turn that starts under
 the budget may finish over it; the next one is refused.
 
-This module loads botocore (through ``chatkit_backend.aws``) on its first count, not at import:
+This module loads botocore (through ``chatkit_backend.aws.clients``) on its first count, not at import:
 McpFunction builds its limits at init, and requests that count nothing (discovery, tools/list)
 never need the AWS SDK for them.
 """
@@ -133,7 +133,7 @@ class UsageLimits:
             return
         from botocore.exceptions import ClientError
 
-        from chatkit_backend.aws import is_condition_failure
+        from chatkit_backend.aws.clients import is_condition_failure
 
         try:
             dynamodb.delete_item(
@@ -204,7 +204,7 @@ class UsageLimits:
             values.update(extra_condition[1])
         from botocore.exceptions import ClientError
 
-        from chatkit_backend.aws import is_condition_failure
+        from chatkit_backend.aws.clients import is_condition_failure
 
         try:
             self._dynamodb().update_item(
@@ -229,7 +229,7 @@ class UsageLimits:
 
     @staticmethod
     def _dynamodb() -> Any:
-        from chatkit_backend.aws import client
+        from chatkit_backend.aws.clients import client
 
         # One attempt, 1 s to read: a counter that does not answer fails the turn fast (503), or
         # lets the tool call go on, well inside the function's time.
@@ -238,8 +238,8 @@ class UsageLimits:
 
 def _refused(limit: str, user_id: str) -> None:
     # Imported on a refusal only: the metrics module loads Powertools.
-    from chatkit_backend.metrics import count
-    from chatkit_backend.observability import logger
+    from chatkit_backend.observability.logs import logger
+    from chatkit_backend.observability.metrics import count
 
     logger.info("request refused by a per-user limit", extra={"limit": limit, "user_id": user_id})
     count("LimitRefusals", limit=limit)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from chatkit_backend.aws import client
+from chatkit_backend.aws.clients import client
 
 
 def user_prefix(user_id: str) -> str:
