@@ -58,12 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     # The function logs to stdout (Powertools binds it when the logger is made): here, stderr.
     with contextlib.redirect_stdout(sys.stderr):
         from chatkit_backend.errors import DomainError
-        from chatkit_backend.migration.hosted_import import (
-            HostedImport,
-            ImportRequest,
-            ImportSettings,
-            ThreadOutcome,
-        )
+        from chatkit_backend.migration.hosted_import import HostedImport, ImportSettings
+        from chatkit_backend.migration.progress import ImportRequest, ThreadOutcome
 
         try:
             request = ImportRequest.from_event(

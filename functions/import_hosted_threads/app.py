@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatkit_backend.errors import DomainError
-from chatkit_backend.migration.hosted_import import Deadline, HostedImport, ImportRequest, ImportSettings
+from chatkit_backend.migration.hosted_import import HostedImport, ImportSettings
 from chatkit_backend.observability.logs import logger
 
 settings = ImportSettings.from_env()
@@ -23,13 +22,4 @@ service = HostedImport(settings)
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    try:
-        request = ImportRequest.from_event(event)
-        result = service.run(request, Deadline(context.get_remaining_time_in_millis))
-    except DomainError as error:
-        logger.warning("hosted import refused", extra={"detail": error.detail})
-        return {"done": False, "error": error.detail}
-    logger.info(
-        "hosted import invocation ended", extra={"done": result.done, "totals": result.totals.as_dict()}
-    )
-    return result.as_dict()
+    return service.invoke(event, context)

@@ -1,7 +1,7 @@
 """Secrets Manager rotation function for TokenSigningSecret: one step per invocation.
 
-The steps live in chatkit_backend.auth.rotation. A failed step raises, so Secrets Manager marks it
-failed and retries; AWSCURRENT only moves in the last step.
+The steps live in ``chatkit_backend.auth.rotation``. A failed step raises, so Secrets Manager
+marks it failed and retries; AWSCURRENT only moves in the last step.
 """
 
 from __future__ import annotations
@@ -14,11 +14,4 @@ from chatkit_backend.observability.logs import logger
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> None:
-    try:
-        rotate(event)
-    except Exception as error:
-        logger.error(
-            "rotation step failed",
-            extra={"step": event.get("Step"), "error": type(error).__name__, "detail": str(error)},
-        )
-        raise
+    rotate(event)

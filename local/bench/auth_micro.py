@@ -127,7 +127,9 @@ def verify_eddsa(event: Any, context: Any) -> dict[str, Any]:
 
 def _mcp_check(token: str) -> str:
     """What McpFunction does with a request's Authorization header before the MCP call runs."""
-    credentials = RESOURCE_SERVER.request(f"Bearer {token}", RESOURCE_SERVER.endpoint(RESOURCE_DOMAIN))
+    credentials = RESOURCE_SERVER.request(
+        {"authorization": f"Bearer {token}"}, RESOURCE_SERVER.endpoint(RESOURCE_DOMAIN)
+    )
     user_id = credentials.user()
     credentials.allow(writes=True)
     return user_id

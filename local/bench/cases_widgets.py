@@ -56,7 +56,8 @@ def prepare(bench: Bench) -> None:
     from chatkit.types import ThreadMetadata, WidgetItem
     from chatkit_backend.aws import clients as aws_clients
     from chatkit_backend.chat import widgets
-    from chatkit_backend.chat.store import DynamoDBStore, RequestContext
+    from chatkit_backend.chat.store.context import RequestContext
+    from chatkit_backend.chat.store.dynamodb import DynamoDBStore
     from chatkit_backend.tasks.service import Task
 
     aws_clients.client.cache_clear()

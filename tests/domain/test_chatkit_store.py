@@ -22,7 +22,8 @@ from chatkit.types import (
 )
 from chatkit_backend.aws import clients as aws_clients
 from chatkit_backend.chat.attachments import S3Files, object_key
-from chatkit_backend.chat.store import DynamoDBStore, RequestContext
+from chatkit_backend.chat.store.context import RequestContext
+from chatkit_backend.chat.store.dynamodb import DynamoDBStore
 from chatkit_backend.errors import InvalidInput
 from chatkit_backend.limits import FEEDBACK_ITEMS_MAX
 
@@ -335,7 +336,7 @@ def test_feedback_on_items_that_are_not_the_callers_stores_nothing(
 
 
 def test_items_read_again_are_new_objects_with_the_stored_content(store: DynamoDBStore) -> None:
-    """The container parses an item's text once (chat.store._item): what a request does to the
+    """The container parses an item's text once (chat.store.items._item): what a request does to the
     items it reads never reaches the next read, and a replaced item reads as replaced."""
     run(store.save_thread(thread("thr_a"), ALICE))
     run(store.add_thread_item("thr_a", reply("thr_a", "msg_1", 1, "first"), ALICE))

@@ -23,14 +23,8 @@ from chatkit.types import (
     WorkflowItem,
 )
 from chatkit_backend.errors import InvalidInput
-from chatkit_backend.migration.hosted_import import (
-    ImportRequest,
-    NotConvertible,
-    Totals,
-    convert_item,
-    convert_thread,
-    item_time,
-)
+from chatkit_backend.migration.convert import NotConvertible, convert_item, convert_thread, item_time
+from chatkit_backend.migration.progress import ImportRequest, Totals
 from openai.types.beta.chatkit import ChatKitThread
 from openai.types.beta.chatkit.chatkit_thread_item_list import ChatKitThreadItemList
 from pydantic import TypeAdapter

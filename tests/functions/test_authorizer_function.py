@@ -90,7 +90,7 @@ def test_a_key_two_rotations_old_is_refused_when_the_cache_expires(world: World)
     world.rotate_session_key()
     world.rotate_session_key()
 
-    handler.service.session_keys._cache.max_age = 0  # what 60 s later looks like to the cache
+    handler.service.verifier.session_keys._cache.max_age = 0  # what 60 s later looks like to the cache
 
     assert not allowed_on_chatkit(handler, bearer(old))
 
@@ -140,7 +140,7 @@ def test_a_session_token_minted_before_a_rotation_still_passes_after_it(world: W
     assert allowed_on_chatkit(handler, bearer(token))
 
     world.rotate_session_key()
-    handler.service.session_keys._cache.clear()
+    handler.service.verifier.session_keys._cache.clear()
 
     assert allowed_on_chatkit(handler, bearer(token))
     assert allowed_on_chatkit(world.handler(), bearer(token))
@@ -243,7 +243,7 @@ def test_jwks_is_fetched_once_per_container(world: World) -> None:
 def test_unknown_kid_refetches_the_jwks_at_most_once_a_minute(world: World) -> None:
     handler = world.handler()
     clock = [1000.0]
-    handler.service.jwks._clock = lambda: clock[0]
+    handler.service.verifier.jwks._clock = lambda: clock[0]
     assert decide(handler, bearer(world.keys["EdDSA"].sign(claims())))["isAuthorized"] is True
     rotated = new_key("EdDSA")
     world.jwks.keys.append(rotated.public_jwk)

@@ -135,7 +135,8 @@ def _items(thread_id: str, start: datetime) -> list[Any]:
 
 async def _seed(table: str, bucket: str) -> dict[str, str]:
     """The threads, items and attachments above; a pending task per user (their ids by stand-in)."""
-    from chatkit_backend.chat.store import DynamoDBStore, RequestContext
+    from chatkit_backend.chat.store.context import RequestContext
+    from chatkit_backend.chat.store.dynamodb import DynamoDBStore
 
     from tests.support.tasks import task_service
 

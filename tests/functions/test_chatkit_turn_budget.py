@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadMetadata
 from chatkit_backend.aws import clients as aws_clients
-from chatkit_backend.chat.store import DynamoDBStore, RequestContext, Turn
+from chatkit_backend.chat.store.context import RequestContext, Turn
+from chatkit_backend.chat.store.dynamodb import DynamoDBStore
 
 from tests.support.aws_faults import FAULTS, Fault, Outage
 from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message

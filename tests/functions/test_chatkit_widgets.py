@@ -332,7 +332,7 @@ def test_the_model_and_the_user_read_a_widget_the_same_however_it_was_loaded(app
 
     from chatkit.types import WidgetItem
     from chatkit_backend.chat import widgets
-    from chatkit_backend.chat.store import _ITEM
+    from chatkit_backend.chat.store.items import ITEM_ADAPTER as _ITEM
 
     milk = task_service().add_task("alice", "Buy milk", "2 litres")
     rent = task_service().complete_task("alice", task_service().add_task("alice", "Pay rent").task_id)

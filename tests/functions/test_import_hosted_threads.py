@@ -515,7 +515,7 @@ COLD_CONTAINER = """
 import json, sys
 from chatkit.server import ChatKitServer
 from chatkit.types import Page
-from chatkit_backend.chat.store import _ITEM
+from chatkit_backend.chat.store.items import ITEM_ADAPTER as _ITEM
 items = [_ITEM.validate_json(raw) for raw in json.load(sys.stdin)]
 sys.stdout.write(ChatKitServer._serialize(None, Page(data=items)).decode())
 """

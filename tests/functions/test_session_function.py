@@ -17,7 +17,8 @@ import pytest
 from chatkit.types import ThreadMetadata
 from chatkit_backend.auth.identity import USER_TOKEN_ONLY
 from chatkit_backend.auth.tokens import ISSUER, SESSION_AUDIENCE, SigningKeys, TokenVerifier
-from chatkit_backend.chat.store import DynamoDBStore, RequestContext
+from chatkit_backend.chat.store.context import RequestContext
+from chatkit_backend.chat.store.dynamodb import DynamoDBStore
 
 from local.events import http_event
 from tests.conftest import AwsResources

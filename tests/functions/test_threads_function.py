@@ -16,8 +16,8 @@ from urllib.parse import quote
 import pytest
 from chatkit.types import ThreadMetadata, UserMessageItem, UserMessageTextContent
 from chatkit_backend.auth.identity import USER_TOKEN_ONLY
-from chatkit_backend.chat.store import IMPORTED_METADATA, RequestContext
-from chatkit_backend.migration.hosted_import import ImportStore
+from chatkit_backend.chat.store.context import IMPORTED_METADATA, RequestContext
+from chatkit_backend.migration.store import ImportStore
 
 from local.events import http_event
 from tests.conftest import AwsResources

@@ -14,29 +14,28 @@ from concurrent.futures import ThreadPoolExecutor
 import openai
 from chatkit_backend.aws.clients import BATCH_WRITE_SIZE as BATCH_SIZE
 from chatkit_backend.aws.clients import client
-from chatkit_backend.chat.store import DynamoDBStore, RequestContext
-from chatkit_backend.migration.hosted_import import convert_item, convert_thread, item_time
+from chatkit_backend.chat.store.items import item_record
+from chatkit_backend.chat.store.threads import thread_record
+from chatkit_backend.migration.convert import convert_item, convert_thread, item_time
 
 TABLE = os.environ["CHATKIT_TABLE"]
 CONCURRENCY = int(os.environ.get("IMPORT_CONCURRENCY", "4"))
 
 
 def records_per_thread() -> list[list[dict]]:
-    store = DynamoDBStore(TABLE)
     sdk = openai.OpenAI(
         api_key=os.environ["OPENAI_API_KEY"], base_url=os.environ["OPENAI_BASE_URL"], max_retries=0
     )
     threads = []
     for hosted in sdk.beta.chatkit.threads.list(limit=100, order="asc"):
-        context = RequestContext(user_id=hosted.user)
         items = [
             convert_item(item, hosted.id, item_time(item.created_at, position))
             for position, item in enumerate(
                 sdk.beta.chatkit.threads.list_items(hosted.id, limit=100, order="asc")
             )
         ]
-        records = [store._item_record(hosted.id, item, context) for item in items]
-        records.append(store._thread_record(convert_thread(hosted), context))
+        records = [item_record(hosted.id, item, hosted.user) for item in items]
+        records.append(thread_record(convert_thread(hosted), hosted.user))
         mark = {
             "resume_after": items[-2].id,
             "resume_position": len(items) - 1,

@@ -13,6 +13,13 @@ from __future__ import annotations
 
 import re
 
+# Tokens: a bearer token as read, and its subject (the user id, a key in every table, in answers
+# and in logs). A chat session token lives at most SESSION_MAX_SECONDS: the refresh is a new
+# POST /api/chatkit/session before then.
+TOKEN_MAX_CHARS = 8192
+USER_ID_MAX_CHARS = 256
+SESSION_MAX_SECONDS = 600
+
 # Tasks (TasksTable, the MCP tools and the assistant's tools).
 TASK_TITLE_MAX_CHARS = 200
 TASK_DESCRIPTION_MAX_CHARS = 1000
@@ -30,6 +37,9 @@ THREAD_TITLE_MAX_CHARS = 200
 # ChatKitTable (items, attachments).
 THREAD_ID_MAX_CHARS = 128
 
+# One POST /mcp request body (MCP_MAX_BODY_BYTES may set another).
+MCP_BODY_MAX_BYTES = 64 * 1024
+
 # ChatKit requests (POST /chatkit).
 REQUEST_BODY_MAX_BYTES = 1024 * 1024
 # The text of one user message: its input_text parts and the quoted text, together.
@@ -42,8 +52,11 @@ TOOL_OUTPUT_MAX_BYTES = 64 * 1024
 STRUCTURED_INPUT_MAX_BYTES = 16 * 1024
 # Items named by one items.feedback request.
 FEEDBACK_ITEMS_MAX = 50
-# Files one message may carry; their size is the AttachmentMaxBytes template parameter.
+# Files one message may carry, each at most the AttachmentMaxBytes template parameter (its
+# default here), with a name of at most ATTACHMENT_NAME_MAX_CHARS as stored.
 ATTACHMENTS_PER_MESSAGE_MAX = 10
+ATTACHMENT_MAX_BYTES_DEFAULT = 10 * 1024 * 1024
+ATTACHMENT_NAME_MAX_CHARS = 255
 # Dictation (input.transcribe): the audio, about 12 minutes of ChatKit's opus recording, and the
 # request that carries it as base64; under Lambda's 6 MB request payload.
 DICTATION_AUDIO_MAX_BYTES = 3 * 1024 * 1024
@@ -51,6 +64,9 @@ TRANSCRIBE_BODY_MAX_BYTES = DICTATION_AUDIO_MAX_BYTES * 4 // 3 + 64 * 1024
 # One ChatKit item imported from hosted ChatKit, as stored JSON: under DynamoDB's 400 KB item
 # size with the record's keys. A larger one is counted as not convertible, never half-written.
 IMPORTED_ITEM_MAX_BYTES = 384 * 1024
+
+# GET /api/me/export: the document, under Lambda's 6 MB answer; past it the export says what it left out.
+EXPORT_MAX_BYTES = 5_000_000
 
 # Newline and tab are text; every other control character, and the lone surrogates JSON can
 # smuggle in as "\ud800" (which DynamoDB cannot store), is refused in titles and task fields.

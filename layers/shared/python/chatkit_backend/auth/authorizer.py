@@ -1,4 +1,12 @@
-"""API Gateway Lambda authorizer: read the bearer token, verify it, answer in the event's own format.
+"""The gateway's Lambda authorizer: read the bearer token, verify it, answer in the event's own format.
+
+``Authorizer.authorize`` is AuthorizerFunction's one call. It guards every route but ``/mcp``
+(McpFunction checks its own tokens, with a verifier built the same way: ``auth.verifier``). A
+rejected token is a deny answer with the reason in the log's ``reason`` field; the token itself
+is never logged. When Secrets Manager or the JWKS host is down, the caches keep verifying with the
+keys they last read, for up to an hour, so valid tokens keep working. Only a container that has
+no keys (or none younger than an hour) raises, so API Gateway answers 500 without caching a deny
+for a good token.
 
 Two answer formats, chosen by the event:
 - HTTP API payload 2.0 (``"version": "2.0"``): a simple response ``{"isAuthorized", "context"}``;
@@ -8,36 +16,72 @@ Two answer formats, chosen by the event:
   and reuses it on the caller's next route.
 The context is ``{"user_id": <sub>, "token_use": "user" | "session"}``, plus ``expires_at`` (the
 token's exp, as a string: REST API passes context values on as strings) for a session token:
-what ``identity.identity_from_event`` reads. A session token is denied on the HTTP API: it works on
-``POST /chatkit`` (the REST API) only (``chatkit_backend.auth.identity``). The verifier is built in
-``chatkit_backend.auth.verifier``, the same way McpFunction builds its own.
+what ``identity.identity_from_event`` reads. A session token is denied on the HTTP API: it works
+on ``POST /chatkit`` (the REST API) only (``identity.works_on``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chatkit_backend.auth.tokens import TokenRejected, VerifiedToken
-from chatkit_backend.auth.verifier import bearer_token as parse_bearer
+from chatkit_backend.auth.identity import TokenRejected, bearer_token, works_on
+from chatkit_backend.auth.jwks import KeysUnavailable
+from chatkit_backend.auth.tokens import VerifiedToken
+from chatkit_backend.auth.verifier import VerifierSettings, build_verifier
+from chatkit_backend.errors import DependencyUnavailable
+from chatkit_backend.observability.logs import logger
 
 
-def bearer_token(event: dict[str, Any]) -> str:
-    """The token of the event's ``Authorization: Bearer <token>``; ``TokenRejected`` when there is none."""
+class Authorizer:
+    """AuthorizerFunction's service: its verifier, built once per container; keys are read on first use."""
+
+    def __init__(self, settings: VerifierSettings) -> None:
+        self.verifier = build_verifier(settings)
+
+    def authorize(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """Allow or deny the request of ``event``; raises only when the token could not be checked."""
+        # Every line of this request names Lambda's and API Gateway's request ids.
+        logger.append_keys(
+            function_request_id=getattr(context, "aws_request_id", None), correlation_id=_request_id(event)
+        )
+        try:
+            verified = self.verifier.verify(bearer_token(_authorization(event)))
+        except TokenRejected as rejection:
+            logger.info("token rejected", extra={"auth": "deny", "reason": rejection.reason})
+            return deny(event)
+        except (DependencyUnavailable, KeysUnavailable) as failure:
+            logger.error(
+                "token could not be checked: no usable keys while a dependency is down",
+                extra={"auth": "error", "cause": getattr(failure, "cause", str(failure))},
+            )
+            raise
+        except Exception:
+            logger.exception("token could not be checked", extra={"auth": "error"})
+            raise
+        if not works_on(verified.token_use, chat=wants_policy(event)):
+            logger.info("token rejected", extra={"auth": "deny", "reason": "session_token_not_for_this_api"})
+            return deny(event)
+        return allow(event, verified)
+
+
+def _request_id(event: Any) -> str | None:
+    request_context = event.get("requestContext") if isinstance(event, dict) else None
+    return request_context.get("requestId") if isinstance(request_context, dict) else None
+
+
+def _authorization(event: Any) -> Any:
+    """The event's ``Authorization`` value: a TOKEN event's ``authorizationToken``, else the header."""
     if not isinstance(event, dict):
-        raise TokenRejected("missing_header")
+        return None
     if event.get("type") == "TOKEN":
-        return parse_bearer(event.get("authorizationToken"))
-    return parse_bearer(_header(event, "authorization"))
-
-
-def _header(event: dict[str, Any], name: str) -> Any:
+        return event.get("authorizationToken")
     headers = event.get("headers")
     if isinstance(headers, dict):
         # Payload 2.0 lower-cases header names; REST REQUEST events keep the client's spelling.
-        if name in headers:
-            return headers[name]
+        if "authorization" in headers:
+            return headers["authorization"]
         for key, value in headers.items():
-            if isinstance(key, str) and key.lower() == name:
+            if isinstance(key, str) and key.lower() == "authorization":
                 return value
     sources = event.get("identitySource")
     if isinstance(sources, list) and len(sources) == 1:
@@ -50,12 +94,6 @@ def wants_policy(event: Any) -> bool:
     return (
         isinstance(event, dict) and event.get("version") != "2.0" and isinstance(event.get("methodArn"), str)
     )
-
-
-def works_here(event: Any, verified: VerifiedToken) -> bool:
-    """Whether the token may be used on the API the event came from: a session token on the
-    REST API (``POST /chatkit``) only."""
-    return verified.token_use != "session" or wants_policy(event)
 
 
 def allow(event: dict[str, Any], verified: VerifiedToken) -> dict[str, Any]:

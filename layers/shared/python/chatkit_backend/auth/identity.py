@@ -1,19 +1,22 @@
-"""The caller's identity, as the JWT authorizer put it in the request context, and where each
-kind of token works.
+"""The caller's identity, and the one rule of where each kind of token works.
+
+Kinds of token (``TokenUse``):
+- ``user``: the frontend's sign-in JWT; every route;
+- ``session``: the ``client_secret`` of ``POST /api/chatkit/session``; ``POST /chatkit`` only,
+  until its ``exp`` (``works_on``);
+- ``oauth``: an OAuth access token from the MCP authorization server; ``/mcp`` only (the verifier
+  admits it only when it verifies for that resource).
+
+``works_on`` is the rule, applied where a token arrives: the authorizer denies a session token on
+the HTTP API (every route but ``POST /chatkit``); McpFunction's verifier refuses one by its
+audience; and the functions behind the HTTP API take user tokens only (``user_identity``), so one
+that slipped through still changes nothing. ChatKitFunction takes both (``chat_identity``) and
+checks the expiry itself, because API Gateway may reuse the authorizer's Allow for
+``ReauthorizeEvery`` seconds after the token expired.
 
 Functions behind the authorizer take the user from ``requestContext.authorizer.lambda`` (HTTP
-API) or ``requestContext.authorizer`` (REST API), never from a token. McpFunction is the one
-exception: /mcp has no authorizer, and it checks its token with the same verifier
-(``chatkit_backend.auth.verifier``, ``mcp.auth``).
-
-Where a token works:
-- a user token (the frontend's sign-in JWT): every route;
-- a session token (the ``client_secret`` of ``POST /api/chatkit/session``): ``POST /chatkit`` only,
-  until its ``exp``. The authorizer denies it on the HTTP API (every other route); the functions
-  behind the HTTP API take user tokens only (``user_identity``), so one that slipped through
-  still changes nothing; McpFunction refuses it (``mcp.auth``); ChatKitFunction takes both
-  (``chat_identity``) and checks the expiry itself, because API Gateway may reuse the
-  authorizer's Allow for ``ReauthorizeEvery`` seconds after the token expired.
+API) or ``requestContext.authorizer`` (REST API), never from a token; the tokens themselves are
+read in this package only (``bearer_token``, ``tokens``).
 """
 
 from __future__ import annotations
@@ -23,14 +26,52 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chatkit_backend.errors import AuthenticationRequired, Forbidden
+from chatkit_backend.limits import TOKEN_MAX_CHARS
 
-TokenUse = Literal["user", "session"]
+TokenUse = Literal["user", "session", "oauth"]
 USER_TOKEN_ONLY = (
     "This route takes the user's sign-in token; a chat session's client_secret works on POST /chatkit only."
 )
 SESSION_EXPIRED = (
     "The chat session expired: get a new client_secret from POST /api/chatkit/session and send it."
 )
+BEARER = "bearer"
+
+
+def works_on(token_use: TokenUse, *, chat: bool) -> bool:
+    """Whether a token of this kind may be used on the route: a session token on ``POST /chatkit``
+    (``chat``) only; every other kind wherever its verifier admitted it."""
+    return token_use != "session" or chat
+
+
+class TokenRejected(Exception):
+    """The token is not acceptable; ``reason`` is a short machine-readable code, never token material."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def bearer_token(value: object) -> str:
+    """The token of an ``Authorization: Bearer <token>`` value; ``TokenRejected`` when there is none.
+
+    Reasons: ``missing_header`` (absent or blank), ``wrong_scheme`` (not Bearer),
+    ``malformed_header`` (not exactly a scheme and one token), ``oversize``.
+    """
+    if value is None or value == "":
+        raise TokenRejected("missing_header")
+    if not isinstance(value, str):
+        raise TokenRejected("malformed_header")
+    if len(value) > TOKEN_MAX_CHARS + len("Bearer "):
+        raise TokenRejected("oversize")
+    parts = value.split()
+    if not parts:
+        raise TokenRejected("missing_header")
+    if parts[0].lower() != BEARER:
+        raise TokenRejected("wrong_scheme")
+    if len(parts) != 2:
+        raise TokenRejected("malformed_header")
+    return parts[1]
 
 
 @dataclass(frozen=True)
@@ -49,6 +90,7 @@ def identity_from_event(event: dict[str, Any]) -> Identity:
         raise AuthenticationRequired()
     user_id = context.get("user_id")
     token_use = context.get("token_use", "user")
+    # The authorizer passes on user and session tokens only (OAuth tokens are /mcp's own).
     if not isinstance(user_id, str) or not user_id or token_use not in ("user", "session"):
         raise AuthenticationRequired()
     expires_at = None
@@ -65,7 +107,7 @@ def user_identity(event: dict[str, Any]) -> Identity:
     """The signed-in user of an HTTP API route: ``AuthenticationRequired`` without one,
     ``Forbidden`` for a session token."""
     identity = identity_from_event(event)
-    if identity.token_use != "user":
+    if not works_on(identity.token_use, chat=False):
         raise Forbidden(USER_TOKEN_ONLY)
     return identity
 

@@ -25,12 +25,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from chatkit_backend.auth.identity import TokenRejected, bearer_token
 from chatkit_backend.auth.jwks import LOOPBACK_HOSTS, KeysUnavailable, url_problem
-from chatkit_backend.auth.tokens import TokenRejected, TokenVerifier, VerifiedToken, canonical_resource
-from chatkit_backend.auth.verifier import bearer_token
+from chatkit_backend.auth.tokens import TokenVerifier, VerifiedToken, canonical_resource
+from chatkit_backend.auth.verifier import VerifierSettings, build_verifier
 from chatkit_backend.errors import DependencyUnavailable
-from chatkit_backend.http.responses import error_answer
-from chatkit_backend.mcp.protocol import HttpRefusal
+from chatkit_backend.http.responses import HttpRefusal, error_answer
 from chatkit_backend.observability.logs import logger
 from chatkit_backend.settings import EnvSettings, env
 
@@ -114,6 +114,20 @@ class ResourceServer:
         )
         self.scopes = settings.scopes
 
+    @classmethod
+    def build(cls, settings: McpAuthSettings, verifier: VerifierSettings) -> ResourceServer:
+        """McpFunction's resource server: a verifier built as the authorizer builds its own, plus the
+        authorization server's access tokens, and no chat session tokens (refused unread)."""
+        return cls(
+            settings,
+            build_verifier(
+                verifier,
+                chat=False,
+                authorization_server=settings.authorization_server,
+                introspection_secret_arn=settings.introspection_secret_arn,
+            ),
+        )
+
     def endpoint(self, domain: Any) -> Endpoint | None:
         """The endpoint for a request that reached ``domain`` (API Gateway's ``domainName``)."""
         resource = self._resource_url
@@ -141,8 +155,9 @@ class ResourceServer:
         document["resource_name"] = RESOURCE_NAME
         return document
 
-    def request(self, authorization: Any, endpoint: Endpoint | None) -> RequestAuth:
-        return RequestAuth(self, authorization, endpoint)
+    def request(self, headers: dict[str, str], endpoint: Endpoint | None) -> RequestAuth:
+        """The credentials of a request with these (lower-cased) headers."""
+        return RequestAuth(self, headers.get("authorization"), endpoint)
 
     def challenge(
         self, endpoint: Endpoint | None, error: str | None = None, description: str | None = None
@@ -175,10 +190,8 @@ class RequestAuth:
         try:
             token = bearer_token(self._authorization)
             resource = endpoint.resource if server.oauth and endpoint is not None else None
+            # A chat session's token is refused here by the verifier (identity.works_on).
             self._verified = server.verifier.verify(token, resource=resource)
-            if self._verified.token_use == "session":
-                # A chat session's token works on POST /chatkit only (chatkit_backend.auth.identity).
-                raise TokenRejected("session_token")
         except TokenRejected as rejection:
             raise self._refusal(rejection.reason) from None
         except (KeysUnavailable, DependencyUnavailable) as failure:

@@ -37,7 +37,22 @@ class RotationError(Exception):
 
 
 def rotate(event: dict[str, Any]) -> None:
-    """Run the step Secrets Manager asked for (``Step``, ``SecretId``, ``ClientRequestToken``)."""
+    """Run the step Secrets Manager asked for (``Step``, ``SecretId``, ``ClientRequestToken``).
+
+    A failed step is logged (its name and the error, never key material) and raised, so Secrets
+    Manager marks it failed and retries it.
+    """
+    try:
+        _rotate(event)
+    except Exception as error:
+        logger.error(
+            "rotation step failed",
+            extra={"step": event.get("Step"), "error": type(error).__name__, "detail": str(error)},
+        )
+        raise
+
+
+def _rotate(event: dict[str, Any]) -> None:
     step = event.get("Step")
     secret_id = event.get("SecretId")
     token = event.get("ClientRequestToken")

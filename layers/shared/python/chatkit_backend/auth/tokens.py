@@ -1,7 +1,7 @@
 """The project's tokens: the chat session token SessionFunction mints, and the verification of every token.
 
 A session token (the ``client_secret`` of ``POST /api/chatkit/session``) is an HS256 JWT signed
-with TokenSigningSecret (AWSCURRENT), at most ``MAX_SESSION_SECONDS`` long. Its audience
+with TokenSigningSecret (AWSCURRENT), at most ``limits.SESSION_MAX_SECONDS`` long. Its audience
 (``SESSION_AUDIENCE``) is distinct from any user token's, so neither kind is accepted where the
 other is expected; it works on ``POST /chatkit`` only (``chatkit_backend.auth.identity`` says where
 each kind of token works). ``TokenVerifier`` is the one implementation of token checks. The
@@ -12,7 +12,8 @@ naming itself as the ``resource``:
   and ``aud`` required to equal JWT_ISSUER and JWT_AUDIENCE;
 - HS256 tokens whose ``aud`` is ``SESSION_AUDIENCE`` verify against TokenSigningSecret's
   AWSCURRENT and AWSPREVIOUS keys, so a rotation never rejects a token minted just before it (and
-  a second rotation retires it);
+  a second rotation retires it). A verifier that does not serve ``POST /chatkit`` (McpFunction's)
+  refuses them by that audience alone, without reading a key (``identity.works_on``);
 - any other HS256 token is a user token and verifies against UserTokenSecret's AWSCURRENT, with
   ``iss`` checked when JWT_ISSUER is set and ``aud`` required to equal JWT_AUDIENCE when set (and
   to be absent when it is not);
@@ -40,9 +41,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from chatkit_backend import limits
 from chatkit_backend.auth.authorization_server import AuthorizationServer
+from chatkit_backend.auth.identity import TokenRejected, TokenUse, works_on
 from chatkit_backend.auth.jwks import ASYMMETRIC_ALGORITHMS, JwksCache
 from chatkit_backend.aws.secrets import CURRENT, PREVIOUS, SecretVersion
 
@@ -52,14 +55,10 @@ if TYPE_CHECKING:
 SESSION_AUDIENCE = "chatkit-backend:chatkit"
 ISSUER = "chatkit-backend"
 ALGORITHM = "HS256"
-# The longest a session token lives: the refresh is a new POST /api/chatkit/session before then.
-MAX_SESSION_SECONDS = 600
 
 ALLOWED_ALGORITHMS = frozenset({ALGORITHM, *ASYMMETRIC_ALGORITHMS})
-MAX_TOKEN_CHARS = 8192
 # Clock skew tolerated on exp, nbf and iat between the signer and Lambda.
 LEEWAY_SECONDS = 30
-MAX_SUBJECT_CHARS = 256
 # The subject is the user's id: a key in every table, in answers (the export) and in logs. It
 # holds no control character, newline and tab included.
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -68,7 +67,6 @@ _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 # per container; the window in which a flood of them could delay a just-rotated key is one second.
 KEY_REFRESH_INTERVAL_SECONDS = 1.0
 
-TokenUse = Literal["user", "session", "oauth"]
 # RFC 9068 section 4: a JWT access token's typ is at+jwt; "JWT" (or none) is what many servers
 # still send. Anything else (an ID token's, a logout token's) is another kind of JWT.
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt", "jwt"})
@@ -97,14 +95,6 @@ def mint_session_token(
     import jwt
 
     return SessionToken(jwt.encode(claims, signing_key, algorithm=ALGORITHM), issued + ttl_seconds)
-
-
-class TokenRejected(Exception):
-    """The token is not acceptable; ``reason`` is a short machine-readable code, never token material."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -214,8 +204,11 @@ class TokenVerifier:
         audience: str = "",
         jwks_problem: str | None = None,
         authorization_server: AuthorizationServer | None = None,
+        chat: bool = True,
     ) -> None:
         self.session_keys = session_keys
+        # Whether the verifier serves POST /chatkit, the one route a session token works on.
+        self.chat = chat
         self.user_keys = user_keys
         self.jwks = jwks
         self.jwks_problem = jwks_problem
@@ -226,7 +219,7 @@ class TokenVerifier:
     def verify(self, token: str, *, resource: str | None = None) -> VerifiedToken:
         """The caller's identity. ``resource`` (the canonical URL of ``/mcp``) also admits OAuth
         access tokens issued for exactly that resource by the configured authorization server."""
-        if len(token) > MAX_TOKEN_CHARS:
+        if len(token) > limits.TOKEN_MAX_CHARS:
             raise TokenRejected("oversize")
         server = self.authorization_server if resource else None
         try:
@@ -240,6 +233,9 @@ class TokenVerifier:
             raise TokenRejected("algorithm_not_allowed")
         if algorithm == ALGORITHM:
             if _names_audience(claims.get("aud"), SESSION_AUDIENCE):
+                if not works_on("session", chat=self.chat):
+                    # Refused by its audience alone: no key is read for a token that cannot be used here.
+                    raise TokenRejected("session_token")
                 return self._verify_shared_secret(token, self.session_keys, self._session)
             return self._verify_shared_secret(token, self.user_keys, self._user)
         # By audience, as for HS256: a token that names the resource is an access token for it;
@@ -364,7 +360,7 @@ def _identity(
     claims: dict[str, Any], token_use: TokenUse, scopes: frozenset[str] | None = None
 ) -> VerifiedToken:
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_CHARS:
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > limits.USER_ID_MAX_CHARS:
         raise TokenRejected("invalid_subject")
     if _CONTROL_CHARACTER.search(subject) is not None or not _encodable(subject):
         raise TokenRejected("invalid_subject")

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 
 from chatkit_backend.auth.authorization_server import AuthorizationServer, secret_credentials
 from chatkit_backend.auth.jwks import JwksCache, jwks_url_problem
-from chatkit_backend.auth.tokens import MAX_TOKEN_CHARS, SigningKeys, TokenRejected, TokenVerifier
+from chatkit_backend.auth.tokens import SigningKeys, TokenVerifier
 from chatkit_backend.aws.secrets import CURRENT, PREVIOUS, SecretCache
 from chatkit_backend.observability.logs import logger
 from chatkit_backend.settings import EnvSettings, env
-
-BEARER = "bearer"
 
 
 @dataclass(frozen=True)
@@ -42,10 +40,14 @@ def build_verifier(
     settings: VerifierSettings,
     cache: SecretCache | None = None,
     *,
+    chat: bool = True,
     authorization_server: str = "",
     introspection_secret_arn: str = "",
 ) -> TokenVerifier:
     """The container's verifier; nothing is fetched until the first token needs it.
+
+    ``chat``: the verifier serves ``POST /chatkit`` (the authorizer's does), so it verifies chat
+    session tokens; without it (McpFunction's) they are refused unread.
 
     ``authorization_server`` (an issuer URL) admits OAuth access tokens when the caller verifies
     for a resource; ``introspection_secret_arn`` names the secret with the confidential client
@@ -68,7 +70,7 @@ def build_verifier(
     return TokenVerifier(
         # Session tokens survive one rotation: AWSPREVIOUS is still accepted (a second one retires them).
         session_keys=SigningKeys(settings.token_signing_secret_arn, cache, (CURRENT, PREVIOUS))
-        if settings.token_signing_secret_arn
+        if chat and settings.token_signing_secret_arn
         else None,
         # A replaced shared user secret stops working at once: only AWSCURRENT.
         user_keys=SigningKeys(settings.user_token_secret_arn, cache, (CURRENT,))
@@ -79,26 +81,5 @@ def build_verifier(
         audience=settings.audience,
         jwks_problem=jwks_problem,
         authorization_server=server,
+        chat=chat,
     )
-
-
-def bearer_token(value: object) -> str:
-    """The token of an ``Authorization: Bearer <token>`` value; ``TokenRejected`` when there is none.
-
-    Reasons: ``missing_header`` (absent or blank), ``wrong_scheme`` (not Bearer),
-    ``malformed_header`` (not exactly a scheme and one token), ``oversize``.
-    """
-    if value is None or value == "":
-        raise TokenRejected("missing_header")
-    if not isinstance(value, str):
-        raise TokenRejected("malformed_header")
-    if len(value) > MAX_TOKEN_CHARS + len("Bearer "):
-        raise TokenRejected("oversize")
-    parts = value.split()
-    if not parts:
-        raise TokenRejected("missing_header")
-    if parts[0].lower() != BEARER:
-        raise TokenRejected("wrong_scheme")
-    if len(parts) != 2:
-        raise TokenRejected("malformed_header")
-    return parts[1]

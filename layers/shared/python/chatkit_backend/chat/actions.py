@@ -30,7 +30,8 @@ from chatkit.types import (
 )
 
 from chatkit_backend.chat import widgets
-from chatkit_backend.chat.store import DynamoDBStore, RequestContext
+from chatkit_backend.chat.store.context import RequestContext
+from chatkit_backend.chat.store.dynamodb import DynamoDBStore
 from chatkit_backend.errors import InvalidInput
 from chatkit_backend.tasks.service import Task
 

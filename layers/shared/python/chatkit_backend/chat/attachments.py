@@ -32,8 +32,9 @@ from chatkit.types import (
 
 from chatkit_backend.aws.clients import client
 from chatkit_backend.chat.attachment_keys import delete_files, object_key
-from chatkit_backend.chat.store import RequestContext
+from chatkit_backend.chat.store.context import RequestContext
 from chatkit_backend.errors import InvalidInput, NotConfigured, PayloadTooLarge
+from chatkit_backend.limits import ATTACHMENT_NAME_MAX_CHARS
 
 # What the model reads inline: images as input_image, PDFs as input_file.
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
@@ -42,7 +43,6 @@ ALLOWED_TYPES = IMAGE_TYPES + FILE_TYPES
 ALLOWED_DESCRIPTION = "PNG, JPEG, WebP or GIF images and PDF documents"
 UPLOAD_URL_SECONDS = 300
 PREVIEW_URL_SECONDS = 3600
-NAME_MAX = 255
 # The tag the bucket's lifecycle rule expires, and the one a sent message puts in its place.
 STATE_TAG = "chatkit-attachment"
 PENDING_TAGGING = f"{STATE_TAG}=pending"
@@ -185,7 +185,7 @@ def check_upload(params: AttachmentCreateParams, max_bytes: int) -> str:
 
 def clean_name(name: str) -> str:
     """The file name as shown: printable characters, at most 255; InvalidInput when none is left."""
-    cleaned = "".join(ch for ch in name if ch.isprintable()).strip()[:NAME_MAX]
+    cleaned = "".join(ch for ch in name if ch.isprintable()).strip()[:ATTACHMENT_NAME_MAX_CHARS]
     if not cleaned:
         raise InvalidInput("The file needs a name.")
     return cleaned

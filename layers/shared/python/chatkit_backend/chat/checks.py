@@ -63,7 +63,8 @@ from chatkit_backend.chat import transcription
 from chatkit_backend.chat.actions import task_id_of
 from chatkit_backend.chat.attachments import check_upload
 from chatkit_backend.chat.records import check_page
-from chatkit_backend.chat.store import AttachmentFiles, DynamoDBStore, RequestContext
+from chatkit_backend.chat.store.context import AttachmentFiles, RequestContext
+from chatkit_backend.chat.store.dynamodb import DynamoDBStore
 from chatkit_backend.chat.threads import validate_title
 
 Check = Callable[[Any, DynamoDBStore, RequestContext], Awaitable[None]]

@@ -27,7 +27,7 @@ from openai.types.responses.response_input_item_param import Message
 
 from chatkit_backend.chat import widgets
 from chatkit_backend.chat.attachments import S3Files
-from chatkit_backend.chat.store import RequestContext, is_imported
+from chatkit_backend.chat.store.context import RequestContext, is_imported
 
 
 class ModelInputConverter(ThreadItemConverter):

@@ -68,7 +68,8 @@ from chatkit_backend.chat.checks import check_request
 from chatkit_backend.chat.model_input import ModelInputConverter
 from chatkit_backend.chat.responses_client import ResponsesClient
 from chatkit_backend.chat.settings import ChatKitSettings
-from chatkit_backend.chat.store import DynamoDBStore, RequestContext
+from chatkit_backend.chat.store.context import RequestContext
+from chatkit_backend.chat.store.dynamodb import DynamoDBStore
 from chatkit_backend.http.responses import error_answer, json_text
 from chatkit_backend.observability.logs import log_dependency_failure, logger
 from chatkit_backend.observability.metrics import count, emit
@@ -150,11 +151,13 @@ class TaskAssistantServer(ChatKitServer[RequestContext]):
     async def process_request(
         self, request: Any, context: RequestContext
     ) -> StreamingResult | NonStreamingResult:
-        """ChatKit's ``process`` for a request the service has parsed already.
+        """ChatKit's public ``process`` for a request the service has parsed already.
 
-        ``process`` parses the body again with a ``TypeAdapter`` it builds on every call (about
-        10 ms of a turn, more on a busy sandbox); the service's parse, with an adapter built
-        once, is the same validation. The routing below is ``process``'s own (openai-chatkit 1.6.5).
+        ``process(body, context)`` is openai-chatkit's only public way in, and it takes the raw
+        body: it parses it again with a ``TypeAdapter`` it builds on every call (4 to 10 ms of a
+        turn, more on a busy sandbox), after the service has parsed it to check it. 1.6.5 offers
+        no entry for a parsed request, so these lines are ``process``'s own routing, to its two
+        private handlers; tests/domain/test_chatkit_routing.py fails when the library's changes.
         """
         if is_streaming_req(request):
             return StreamingResult(self._process_streaming(request, context))

@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chatkit_backend.auth.tokens import MAX_SESSION_SECONDS, mint_session_token
+from chatkit_backend.auth.tokens import mint_session_token
 from chatkit_backend.aws.secrets import SecretCache
 from chatkit_backend.chat.records import latest_thread_id
 from chatkit_backend.errors import NotConfigured
+from chatkit_backend.limits import SESSION_MAX_SECONDS
 from chatkit_backend.observability.metrics import count
 from chatkit_backend.settings import EnvSettings, env
 
@@ -29,7 +30,7 @@ class SessionSettings(EnvSettings):
     chatkit_table: str = env("CHATKIT_TABLE")
     # The self-hosted ChatKit server's URL (the REST API's /chatkit): the widget's api.url.
     chatkit_url: str = env("CHATKIT_URL")
-    session_seconds: int = env("CHATKIT_SESSION_SECONDS", MAX_SESSION_SECONDS)
+    session_seconds: int = env("CHATKIT_SESSION_SECONDS", SESSION_MAX_SECONDS)
 
     @classmethod
     def from_env(cls) -> SessionSettings:
@@ -39,9 +40,9 @@ class SessionSettings(EnvSettings):
 
     def check(self) -> None:
         """Fail at start-up, naming the variable, on a lifetime no session may have."""
-        if not 1 <= self.session_seconds <= MAX_SESSION_SECONDS:
+        if not 1 <= self.session_seconds <= SESSION_MAX_SECONDS:
             raise ValueError(
-                f"CHATKIT_SESSION_SECONDS must be 1 to {MAX_SESSION_SECONDS}, got {self.session_seconds}"
+                f"CHATKIT_SESSION_SECONDS must be 1 to {SESSION_MAX_SECONDS}, got {self.session_seconds}"
             )
 
 

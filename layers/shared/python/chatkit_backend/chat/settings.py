@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chatkit_backend.limits import ATTACHMENT_MAX_BYTES_DEFAULT
 from chatkit_backend.settings import EnvSettings, env
 from chatkit_backend.users.usage import UsageSettings
 
@@ -12,7 +13,6 @@ DEFAULT_MODEL = "gpt-4.1-mini"
 # ChatKit error event, not as a cut stream.
 DEFAULT_OPENAI_TIMEOUT_SECONDS = 45
 DEFAULT_TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe"
-DEFAULT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -32,5 +32,5 @@ class ChatKitSettings(EnvSettings):
     )
     # Where attachments live (private S3 bucket); empty answers attachment requests with a 503.
     attachments_bucket: str = env("ATTACHMENTS_BUCKET", "")
-    attachment_max_bytes: int = env("ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_MAX_BYTES)
+    attachment_max_bytes: int = env("ATTACHMENT_MAX_BYTES", ATTACHMENT_MAX_BYTES_DEFAULT)
     transcription_model: str = env("TRANSCRIPTION_MODEL", DEFAULT_TRANSCRIPTION_MODEL)

@@ -39,7 +39,6 @@ AUDIO_TYPES = {
     "audio/mpeg": "mp3",
     "audio/wav": "wav",
 }
-MAX_AUDIO_BYTES = limits.DICTATION_AUDIO_MAX_BYTES
 
 
 def check_audio(audio: AudioInput) -> str:
@@ -51,9 +50,9 @@ def check_audio(audio: AudioInput) -> str:
         )
     if not audio.data:
         raise InvalidInput("The recording is empty.")
-    if len(audio.data) > MAX_AUDIO_BYTES:
+    if len(audio.data) > limits.DICTATION_AUDIO_MAX_BYTES:
         raise InvalidInput(
-            f"The recording is {len(audio.data)} bytes; dictation takes at most {MAX_AUDIO_BYTES} bytes "
+            f"The recording is {len(audio.data)} bytes; dictation takes at most {limits.DICTATION_AUDIO_MAX_BYTES} bytes "
             "(about 12 minutes). Record a shorter message."
         )
     return f"dictation.{suffix}"

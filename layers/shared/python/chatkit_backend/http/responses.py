@@ -76,3 +76,14 @@ def error_answer(error: errors.DomainError) -> ErrorAnswer:
     """What every HTTP surface answers for ``error``: its status, ``{"detail": ...}`` and headers."""
     headers = {} if error.retry_after is None else {"retry-after": str(error.retry_after)}
     return ErrorAnswer(status_for(error), {"detail": error.detail}, headers)
+
+
+class HttpRefusal(Exception):
+    """An HTTP answer in place of the MCP one (401, 403, 400, 503), with its headers
+    (``WWW-Authenticate``, ``Retry-After``); the body is a JSON-RPC error without an id."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}

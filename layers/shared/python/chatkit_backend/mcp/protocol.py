@@ -76,17 +76,6 @@ class RpcError(Exception):
         return error
 
 
-class HttpRefusal(Exception):
-    """An HTTP answer in place of the MCP one (401, 403, 400, 503), with its headers
-    (``WWW-Authenticate``, ``Retry-After``); the body is a JSON-RPC error without an id."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-
-
 def unsupported_version(requested: Any) -> RpcError:
     return RpcError(
         UNSUPPORTED_PROTOCOL_VERSION,

@@ -1,10 +1,16 @@
-"""Streamable HTTP transport rules and JSON-RPC dispatch for the task tools, with no state.
+"""McpFunction's server: Streamable HTTP transport rules and JSON-RPC dispatch for the task tools, with no state.
 
-``McpServer.handle`` takes one HTTP request (method, lower-cased headers, body bytes, and its
-credentials as a ``Credentials``: see ``mcp.auth``) and returns one ``HttpReply``. Every request
-stands alone: no session ids, nothing remembered between requests, so any container answers any
-request. Checks run in this order: method, Origin, token (401), body size, media types, JSON,
-protocol version, then the token's scopes for what the message asks (403), then the call.
+``McpServer.handle`` takes one API Gateway event (payload 2.0) and returns its response. ``/mcp``
+is routed without the gateway authorizer: the token is checked here, by the resource server
+(``auth.resource_server``, the same verifier code the authorizer runs), so that its 401s carry the
+``WWW-Authenticate`` header MCP clients discover the authorization server from; the OAuth
+Protected Resource Metadata (``GET /.well-known/oauth-protected-resource[/mcp]``) is answered here
+too, so the discovery that follows a 401 lands on the warm container that answered it.
+
+Every request stands alone: no session ids, nothing remembered between requests, so any container
+answers any request. Checks run in this order: method, Origin, token (401), body size, media
+types, JSON, protocol version, then the token's scopes for what the message asks (403), then the
+call: the tool, from the catalogue of task tools (``tasks.tools``).
 
 Era routing, as the reference SDK does it: an ``MCP-Protocol-Version`` header naming
 2026-07-28 (or, without the header, a body whose ``params._meta`` carries the protocol
@@ -26,8 +32,17 @@ from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chatkit_backend import __version__
+from chatkit_backend.auth.resource_server import (
+    METADATA_MAX_AGE_SECONDS,
+    METADATA_PATH,
+    Endpoint,
+    McpAuthSettings,
+    ResourceServer,
+)
+from chatkit_backend.auth.verifier import VerifierSettings
 from chatkit_backend.errors import DependencyUnavailable, DomainError, RateLimited
-from chatkit_backend.http.responses import json_text
+from chatkit_backend.http.responses import HttpRefusal, json_response, json_text
+from chatkit_backend.limits import MCP_BODY_MAX_BYTES
 from chatkit_backend.mcp import apps
 from chatkit_backend.mcp import protocol as p
 from chatkit_backend.mcp.tools import LISTINGS
@@ -45,13 +60,15 @@ INSTRUCTIONS = (
     "Manage the signed-in user's todo tasks. Call list_tasks to find task ids before completing, "
     "updating or deleting a task; never guess an id."
 )
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # Clients may cache discovery and the tool list this long; the catalogue changes only on deploy
 # and is the same for every user.
 CATALOGUE_TTL_MS = 60_000
 # What a client that offered MCP Apps may ask of its one resource, the task view.
 RESOURCE_METHODS = frozenset({"resources/list", "resources/templates/list", "resources/read"})
 
+NO_AUTHORIZATION_SERVER = (
+    "No OAuth authorization server is configured for /mcp (set McpAuthorizationServer or JwtIssuer)."
+)
 OUTAGE_HINT = (
     "If you were changing a task, call list_tasks to see whether the change was made before trying again."
 )
@@ -60,7 +77,7 @@ _SENTINEL = re.compile(r"^=\?base64\?(?P<payload>.*)\?=$")
 
 
 class Credentials(Protocol):
-    """A request's credentials. Both methods raise ``protocol.HttpRefusal`` to refuse the request."""
+    """A request's credentials. Both methods raise ``http.responses.HttpRefusal`` to refuse the request."""
 
     def user(self) -> str:
         """The user the request acts for."""
@@ -77,7 +94,7 @@ class McpSettings(EnvSettings):
     tasks_table: str = env("TASKS_TABLE")
     # The per-user tool-call limit (UsageTable).
     usage: UsageSettings
-    max_body_bytes: int = env("MCP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+    max_body_bytes: int = env("MCP_MAX_BODY_BYTES", MCP_BODY_MAX_BYTES)
 
 
 class RawJson(str):
@@ -116,7 +133,7 @@ def _transport_error(status: int, message: str, code: int = p.INVALID_REQUEST, *
     return HttpReply(status, p.error_message(None, p.RpcError(code, message)), headers)
 
 
-def _refused(refusal: p.HttpRefusal) -> HttpReply:
+def _refused(refusal: HttpRefusal) -> HttpReply:
     return _transport_error(refusal.status, refusal.message, **refusal.headers)
 
 
@@ -203,12 +220,44 @@ def _classify(message: Any) -> _Message:
     return _Message("request", id=request_id, method=method, params=params)
 
 
+@dataclass(frozen=True)
+class McpFunctionSettings(EnvSettings):
+    """McpFunction's environment: the MCP server's, the resource server's (OAuth), the verifier's."""
+
+    server: McpSettings
+    auth: McpAuthSettings
+    verifier: VerifierSettings
+
+
 class McpServer:
     """Answers MCP requests for the task tools; one instance per container, no per-user state."""
 
-    def __init__(self, settings: McpSettings) -> None:
-        self.settings = settings
-        self.usage = UsageLimits(settings.usage)
+    def __init__(self, settings: McpFunctionSettings) -> None:
+        self.settings = settings.server
+        self.resource_server = ResourceServer.build(settings.auth, settings.verifier)
+        self.usage = UsageLimits(self.settings.usage)
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The answer to one request: the metadata document, or the MCP reply."""
+        request_context = event.get("requestContext") or {}
+        http = request_context.get("http") or {}
+        endpoint = self.resource_server.endpoint(request_context.get("domainName"))
+        if str(event.get("rawPath") or http.get("path") or "").startswith(METADATA_PATH):
+            return self._metadata(endpoint)
+        headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+        credentials = self.resource_server.request(headers, endpoint)
+        reply = self.reply(http.get("method", "POST"), headers, _body(event), credentials)
+        response: dict[str, Any] = {"statusCode": reply.status, "headers": dict(reply.headers)}
+        if reply.body is not None:
+            response["headers"]["content-type"] = "application/json"
+            response["body"] = encode(reply.body)
+        return response
+
+    def _metadata(self, endpoint: Endpoint | None) -> dict[str, Any]:
+        document = self.resource_server.metadata(endpoint)
+        if document is None:
+            return json_response(404, {"detail": NO_AUTHORIZATION_SERVER})
+        return json_response(200, document, {"cache-control": f"public, max-age={METADATA_MAX_AGE_SECONDS}"})
 
     @cached_property
     def tasks(self) -> TaskService:
@@ -218,9 +267,8 @@ class McpServer:
 
         return TaskService(self.settings.tasks_table)
 
-    def handle(
-        self, method: str, headers: dict[str, str], body: bytes, credentials: Credentials
-    ) -> HttpReply:
+    def reply(self, method: str, headers: dict[str, str], body: bytes, credentials: Credentials) -> HttpReply:
+        """One HTTP request (method, lower-cased headers, body bytes, and its ``Credentials``) answered."""
         if method != "POST":
             return _transport_error(
                 405,
@@ -232,7 +280,7 @@ class McpServer:
             return _transport_error(403, "Forbidden: this Origin may not call the MCP server.")
         try:
             user_id = credentials.user()
-        except p.HttpRefusal as refusal:
+        except HttpRefusal as refusal:
             return _refused(refusal)
         if len(body) > self.settings.max_body_bytes:
             return _transport_error(
@@ -259,7 +307,7 @@ class McpServer:
             )
         try:
             credentials.allow(writes=_writes(message))
-        except p.HttpRefusal as refusal:
+        except HttpRefusal as refusal:
             return _refused(refusal)
         refused = self._count_tool_calls(message, user_id)
         if refused is not None:
@@ -596,3 +644,14 @@ def _log_exception(message: str, tool: str) -> None:
     from chatkit_backend.observability.logs import logger
 
     logger.exception(message, extra={"tool": tool})
+
+
+def _body(event: dict[str, Any]) -> bytes:
+    raw = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            pass  # not base64 after all: the JSON parser reports it as the client's mistake
+    # surrogateescape keeps undecodable bytes as they came, for the parser to refuse.
+    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw

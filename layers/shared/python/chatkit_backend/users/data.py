@@ -27,15 +27,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from chatkit_backend import limits
 from chatkit_backend.aws.clients import BATCH_WRITE_SIZE, batch_write, client
+from chatkit_backend.aws.deadline import Deadline, OutOfTime
 from chatkit_backend.chat import records
 from chatkit_backend.chat.attachment_keys import object_key, user_prefix
 from chatkit_backend.settings import EnvSettings, env
 
 # Stop starting new work this long before the function's own timeout.
 TIME_MARGIN_SECONDS = 3.0
-# Lambda answers API Gateway with at most 6 MB; keep the document well under it.
-EXPORT_MAX_BYTES = 5_000_000
 DOWNLOAD_URL_SECONDS = 900
 QUERY_PAGE = 500
 S3_DELETE_BATCH = 1000
@@ -58,29 +58,6 @@ class UserDataSettings(EnvSettings):
     usage_table: str = env("USAGE_TABLE")
     attachments_bucket: str = env("ATTACHMENTS_BUCKET")
     download_url_seconds: int = env("EXPORT_DOWNLOAD_URL_SECONDS", DOWNLOAD_URL_SECONDS)
-
-
-class OutOfTime(Exception):
-    """The time budget is spent: stop, and say what was left."""
-
-
-@dataclass
-class Budget:
-    """Seconds left, from Lambda's context; ``check`` raises ``OutOfTime`` inside the margin."""
-
-    remaining_seconds: Callable[[], float]
-    margin: float = TIME_MARGIN_SECONDS
-
-    def check(self) -> None:
-        if self.remaining_seconds() < self.margin:
-            raise OutOfTime()
-
-    @classmethod
-    def of(cls, context: Any, fallback_seconds: float = 25.0) -> Budget:
-        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-            return cls(lambda: context.get_remaining_time_in_millis() / 1000)
-        deadline = time.monotonic() + fallback_seconds
-        return cls(lambda: deadline - time.monotonic())
 
 
 @dataclass
@@ -111,7 +88,7 @@ class UserData:
         self.settings = settings
 
     # ---- export ----------------------------------------------------------------------------
-    def export(self, user_id: str, budget: Budget) -> dict[str, Any]:
+    def export(self, user_id: str, deadline: Deadline) -> dict[str, Any]:
         """Everything stored for ``user_id`` as one JSON-ready document."""
         document: dict[str, Any] = {
             "user_id": user_id,
@@ -141,9 +118,9 @@ class UserData:
                 left.append(name)
                 continue
             try:
-                for record in self._records(table, user_id, budget):
+                for record in self._records(table, user_id, deadline):
                     size += len(json.dumps(record, default=str))
-                    if size > EXPORT_MAX_BYTES:
+                    if size > limits.EXPORT_MAX_BYTES:
                         raise OutOfTime()
                     add(_plain(record))
             except OutOfTime:
@@ -185,33 +162,33 @@ class UserData:
         return attachment
 
     # ---- erasure ---------------------------------------------------------------------------
-    def erase(self, user_id: str, budget: Budget) -> Erasure:
+    def erase(self, user_id: str, deadline: Deadline) -> Erasure:
         """Delete everything stored for ``user_id``; what is already gone counts nothing."""
         erasure = Erasure()
         steps: list[tuple[str, Callable[[], None]]] = [
-            ("attachment files", lambda: self._erase_files(user_id, erasure, budget)),
+            ("attachment files", lambda: self._erase_files(user_id, erasure, deadline)),
             (
                 "chatkit",
                 lambda: self._erase_table(
-                    self.settings.chatkit_table, user_id, erasure, budget, _chatkit_kind
+                    self.settings.chatkit_table, user_id, erasure, deadline, _chatkit_kind
                 ),
             ),
             (
                 "tasks",
                 lambda: self._erase_table(
-                    self.settings.tasks_table, user_id, erasure, budget, lambda _: "tasks"
+                    self.settings.tasks_table, user_id, erasure, deadline, lambda _: "tasks"
                 ),
             ),
             (
                 "thread_mappings",
                 lambda: self._erase_table(
-                    self.settings.threads_table, user_id, erasure, budget, lambda _: "thread_mappings"
+                    self.settings.threads_table, user_id, erasure, deadline, lambda _: "thread_mappings"
                 ),
             ),
             (
                 "usage",
                 lambda: self._erase_table(
-                    self.settings.usage_table, user_id, erasure, budget, lambda _: "usage_counters"
+                    self.settings.usage_table, user_id, erasure, deadline, lambda _: "usage_counters"
                 ),
             ),
         ]
@@ -231,20 +208,20 @@ class UserData:
         table: str,
         user_id: str,
         erasure: Erasure,
-        budget: Budget,
+        deadline: Deadline,
         kind: Callable[[dict[str, Any]], str],
     ) -> None:
         keys_of = self._key_names(table)
-        for page in _pages(self._query(table, user_id, budget, projection=keys_of)):
+        for page in _pages(self._query(table, user_id, deadline, projection=keys_of)):
             for start in range(0, len(page), BATCH_WRITE_SIZE):
-                budget.check()
+                deadline.check()
                 chunk = page[start : start + BATCH_WRITE_SIZE]
                 keys = [{name: record[name] for name in keys_of if name in record} for record in chunk]
                 batch_write(table, [{"DeleteRequest": {"Key": key}} for key in keys])
                 for record in chunk:
                     erasure.count(kind(record))
 
-    def _erase_files(self, user_id: str, erasure: Erasure, budget: Budget) -> None:
+    def _erase_files(self, user_id: str, erasure: Erasure, deadline: Deadline) -> None:
         bucket = self.settings.attachments_bucket
         if not bucket:
             return
@@ -255,7 +232,7 @@ class UserData:
             "MaxKeys": S3_DELETE_BATCH,
         }
         while True:
-            budget.check()
+            deadline.check()
             response = s3.list_objects_v2(**request)
             keys = [{"Key": entry["Key"]} for entry in response.get("Contents", [])]
             if keys:
@@ -276,13 +253,13 @@ class UserData:
         )
 
     # ---- reading a partition ---------------------------------------------------------------
-    def _records(self, table: str, user_id: str, budget: Budget) -> Iterator[dict[str, Any]]:
-        for page in _pages(self._query(table, user_id, budget)):
+    def _records(self, table: str, user_id: str, deadline: Deadline) -> Iterator[dict[str, Any]]:
+        for page in _pages(self._query(table, user_id, deadline)):
             yield from page
 
     @staticmethod
     def _query(
-        table: str, user_id: str, budget: Budget, projection: tuple[str, ...] | None = None
+        table: str, user_id: str, deadline: Deadline, projection: tuple[str, ...] | None = None
     ) -> Iterator[list[dict[str, Any]]]:
         """Pages of the user's partition of ``table``: one Query per page, never a scan."""
         request: dict[str, Any] = {
@@ -295,7 +272,7 @@ class UserData:
             request["ProjectionExpression"] = ", ".join(f"#k{i}" for i in range(len(projection)))
             request["ExpressionAttributeNames"] = {f"#k{i}": name for i, name in enumerate(projection)}
         while True:
-            budget.check()
+            deadline.check()
             response = client("dynamodb").query(**request)
             yield response.get("Items", [])
             if "LastEvaluatedKey" not in response:
