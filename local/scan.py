@@ -4,14 +4,16 @@ The scan reads SAM's translation (``local.iam.translate``), not the template as 
 roles, stages and permissions SAM generates are what gets deployed, and checkov's IAM checks
 (wildcard actions, privilege escalation, ...) only see them there.
 
-Every finding is fixed in the template, or suppressed next to its resource with the reason:
+Every finding is fixed in the template, or suppressed with the reason: next to its resource,
 
     Metadata:
       checkov:
         skip:
-          - id: CKV_AWS_116
-            comment: Invoked synchronously; a dead-letter queue catches asynchronous events only.
+          - id: CKV_AWS_120
+            comment: POST /chatkit answers each user's own stream; a cache would replay one user's answer.
 
+or, when every resource of a type has the same reason, once for the type in the template's own
+``Metadata`` (``checkov.skip_by_type``, with ``except`` naming resources it does not apply to).
 A resource SAM generates (``McpFunctionRole``, ``ChatKitApiStage``) takes the suppressions of
 the resource it comes from (the one whose logical id begins its own). A suppression without a
 reason fails the scan. checkov runs from its own venv (.venv-checkov); exit 1 on any finding.
@@ -31,17 +33,29 @@ from local.iam import translate
 from local.template import TEMPLATE_PATH, Template
 
 
+def suppressions(template: Template, logical_id: str) -> list[dict[str, Any]]:
+    """The checks suppressed on a resource of the template: its own, and its type's."""
+    resource = template.resources[logical_id]
+    own = ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip", [])
+    by_type = ((template.body.get("Metadata") or {}).get("checkov") or {}).get("skip_by_type", {})
+    typed = [
+        {"id": skip["id"], "comment": skip.get("comment", "")}
+        for skip in by_type.get(resource.get("Type"), [])
+        if logical_id not in skip.get("except", [])
+    ]
+    return [*own, *typed]
+
+
 def scanned_template(template: Template) -> dict[str, Any]:
-    """SAM's translation of ``template``, each generated resource carrying its source's suppressions."""
+    """SAM's translation of ``template``, each resource carrying its suppressions (a generated one,
+    those of the resource it comes from)."""
     translated = translate(template)
     sources = sorted(template.resources, key=len, reverse=True)
     for logical_id, resource in translated["Resources"].items():
-        if "checkov" in resource.get("Metadata", {}):
-            continue
         source = next((s for s in sources if logical_id.startswith(s)), None)
-        skips = (template.resources.get(source, {}).get("Metadata") or {}).get("checkov") if source else None
+        skips = suppressions(template, source) if source else []
         if skips:
-            resource.setdefault("Metadata", {})["checkov"] = skips
+            resource.setdefault("Metadata", {})["checkov"] = {"skip": skips}
     return translated
 
 
@@ -49,8 +63,8 @@ def unexplained_suppressions(template: Template) -> list[str]:
     """Suppressions that give no reason."""
     return [
         f"{logical_id}: suppresses {skip.get('id')} without a comment saying why"
-        for logical_id, resource in template.resources.items()
-        for skip in ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip", [])
+        for logical_id in template.resources
+        for skip in suppressions(template, logical_id)
         if not str(skip.get("comment", "")).strip()
     ]
 

@@ -32,4 +32,3 @@ def test_process_request_is_the_routing_of_chatkits_process() -> None:
     ours = routing(TaskAssistantServer.process_request)
     theirs = routing(ChatKitServer.process)
     assert ours == theirs, f"openai-chatkit's process routes as {theirs}; ours as {ours}"
-

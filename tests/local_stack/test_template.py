@@ -87,18 +87,21 @@ def test_public_routes_are_health_the_preflight_and_mcp_which_checks_its_own_tok
     }
 
 
-def test_mcp_function_reads_the_keys_the_authorizer_reads() -> None:
+def test_mcp_function_reads_the_user_token_keys_the_authorizer_reads() -> None:
+    """The same user-token settings and keys; not TokenSigningSecret: /mcp refuses a chat session's
+    token by its audience, without reading a key."""
     authorizer = TEMPLATE.body["Resources"]["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
     mcp = TEMPLATE.body["Resources"]["McpFunction"]["Properties"]["Environment"]["Variables"]
-    assert {name: mcp[name] for name in authorizer} == authorizer
+    user_keys = {name: value for name, value in authorizer.items() if name != "TOKEN_SIGNING_SECRET_ARN"}
+    assert {name: mcp[name] for name in user_keys} == user_keys
+    assert "TOKEN_SIGNING_SECRET_ARN" not in mcp
     [granted] = [
         s
         for s in RESOURCES["McpFunction"]["Properties"]["Policies"][0]["Statement"]
         if s["Action"] == "secretsmanager:GetSecretValue"
     ]
-    assert {"Ref": "TokenSigningSecret"} in granted["Resource"] and {"Ref": "UserTokenSecret"} in granted[
-        "Resource"
-    ]
+    assert {"Ref": "UserTokenSecret"} in granted["Resource"]
+    assert {"Ref": "TokenSigningSecret"} not in granted["Resource"]
 
 
 @pytest.mark.parametrize(

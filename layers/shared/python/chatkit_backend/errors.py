@@ -1,6 +1,6 @@
 """Domain exceptions, raised by services and translated once per transport.
 
-HTTP surfaces answer them as ``http_responses.error_answer`` says; MCP turns tool failures into ``isError`` results.
+HTTP surfaces answer them as ``http.responses.error_answer`` says; MCP turns tool failures into ``isError`` results.
 Messages are written for the person (or model) who made the request: they say what to fix and
 never carry secrets.
 """

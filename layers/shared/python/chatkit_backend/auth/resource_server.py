@@ -257,7 +257,7 @@ class RequestAuth:
 
 
 def _unavailable(failure: DependencyUnavailable | None) -> HttpRefusal:
-    """The 503 a domain outage gets on every HTTP surface (``http_responses.error_answer``), with a JSON-RPC
+    """The 503 a domain outage gets on every HTTP surface (``http.responses.error_answer``), with a JSON-RPC
     body as MCP wants; a key host that is down is an outage of the same kind."""
     status, _, headers = error_answer(failure or DependencyUnavailable("jwks", "keys unavailable"))
     return HttpRefusal(

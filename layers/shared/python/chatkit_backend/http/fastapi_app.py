@@ -1,8 +1,8 @@
 """What the FastAPI functions (session, threads) share: identity, error shapes, the Lambda entry.
 
 Only functions that serve FastAPI import this module, so the others pay nothing for it.
-Domain errors leave as ``http_responses.error_answer`` shapes them for every HTTP surface: JSON
-``{"detail": "..."}`` with the status ``http_responses.STATUS_BY_ERROR`` assigns.
+Domain errors leave as ``http.responses.error_answer`` shapes them for every HTTP surface: JSON
+``{"detail": "..."}`` with the status ``http.responses.STATUS_BY_ERROR`` assigns.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class RequireIdentity:
 
 
 def signed_in_user(scope: Scope) -> Identity:
-    """The user the authorizer vouched for, with a user token (``identity.user_identity``)."""
+    """The user the authorizer vouched for, with a user token (``auth.identity.user_identity``)."""
     return identity.user_identity(scope.get("aws.event") or {})
 
 

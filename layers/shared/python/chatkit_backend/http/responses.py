@@ -2,9 +2,10 @@
 
 ``error_answer`` is the one place that turns a domain exception into a status, a body and
 headers; every HTTP surface sends what it returns: the FastAPI routes (``fastapi_app.error_json``),
-the ChatKit app (``chat.server.error_reply``), and the MCP transport's 503 when a token
-cannot be checked (``mcp.auth``, whose body is JSON-RPC by protocol). Each surface encodes the
-body its own way, with ``json_text``.
+the ChatKit app (``chat.server.error_reply``), and /mcp's 503 when a token cannot be checked
+(``auth.resource_server``, whose body is JSON-RPC by protocol). Each surface encodes the body its
+own way, with ``json_text``. ``HttpRefusal`` is an HTTP answer raised in place of a protocol's
+own, as /mcp's token checks raise it.
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ def error_answer(error: errors.DomainError) -> ErrorAnswer:
 
 
 class HttpRefusal(Exception):
-    """An HTTP answer in place of the MCP one (401, 403, 400, 503), with its headers
-    (``WWW-Authenticate``, ``Retry-After``); the body is a JSON-RPC error without an id."""
+    """An HTTP answer in place of the protocol's (on /mcp: 401, 403, 400, 503), with its headers
+    (``WWW-Authenticate``, ``Retry-After``); /mcp sends ``message`` as a JSON-RPC error without an id."""
 
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)

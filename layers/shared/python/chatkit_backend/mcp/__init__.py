@@ -1,9 +1,10 @@
 """A hand-written MCP server (Streamable HTTP, stateless, JSON responses) for the task tools.
 
-``protocol`` holds the wire facts (revisions, error codes, envelopes), ``tools`` the listing of
-the task tools (``chatkit_backend.tasks.tools``) per revision, ``server`` the transport rules and
-dispatch. Nothing here imports
-the MCP SDK, boto3 or a web framework: the task service is imported on the first tool call,
-so ``server/discover``, ``initialize`` and ``tools/list`` answer from a cold container without
-loading the AWS SDK.
+``server`` is McpFunction's service (the event, the token check, the transport rules and the
+dispatch), ``protocol`` holds the wire facts (revisions, error codes, envelopes), ``tools`` the
+listing of the task tools (``tasks.tools``) per revision, ``apps`` the task view for MCP Apps
+hosts. Nothing here imports the MCP SDK, botocore or a web framework at import time: the task
+service is imported on the first tool call, and the token check loads the AWS SDK only to read a
+signing secret (an HS256 user token), so an OAuth access token's discovery, ``initialize`` and
+``tools/list`` answer from a cold container without it.
 """

@@ -1,0 +1,1 @@
+"""ChatKit's ``Store`` on ChatKitTable, split by what it stores (``dynamodb`` composes the parts)."""
