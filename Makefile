@@ -18,18 +18,18 @@ $(READY): requirements-dev.txt constraints.txt
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt >&2
 	@touch $@
 
-$(SAM_READY): local/requirements-sam.txt
+$(SAM_READY): local/build/requirements-sam.txt
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/requirements-sam.txt >&2
+	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/build/requirements-sam.txt >&2
 	@touch $@
 
-$(CHECKOV_READY): local/requirements-checkov.txt
+$(CHECKOV_READY): local/build/requirements-checkov.txt
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/requirements-checkov.txt >&2
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/build/requirements-checkov.txt >&2
 	@touch $@
 
 dev: $(READY)
-	@$(BIN)/python -m local.dev
+	@$(BIN)/python -m local.emulator.dev
 
 lint: $(READY)
 	$(BIN)/ruff check .
@@ -38,17 +38,17 @@ lint: $(READY)
 
 # checkov's security checks over what SAM deploys; every finding fixed or suppressed with its reason.
 scan: $(READY) $(CHECKOV_READY)
-	@$(BIN)/python -m local.scan --checkov $(CHECKOV_VENV)/bin/checkov
+	@$(BIN)/python -m local.build.scan --checkov $(CHECKOV_VENV)/bin/checkov
 
-# Every requirements.txt SAM builds, from the requirements.in files and constraints.txt (pip's
-# resolver for Python 3.13 on Lambda arm64): run it after changing either.
+# Every requirements.txt SAM builds, from the requirements.in files and constraints.txt (uv pip
+# compile for Python 3.13 on Lambda arm64): run it after changing either.
 lock: $(READY)
-	@$(BIN)/python -m local.lock
+	@$(BIN)/python -m local.build.lock
 
 # sam validate --lint (dev and prod), then sam build and each handler imported from its artifact
 # with only its layers, as Lambda would (needs a python3.13: PATH or pyenv; CI=true insists on it).
 build-check: $(READY) $(SAM_READY)
-	@$(BIN)/python -m local.build_check --sam $(SAM_VENV)/bin/sam
+	@$(BIN)/python -m local.build.build_check --sam $(SAM_VENV)/bin/sam
 
 # The task view MCP clients render (docs/mcp.md), built from layers/shared/views/tasks and its
 # package-lock.json into the one HTML document McpFunction serves; commit the result. `make test`
@@ -63,20 +63,20 @@ test: lint scan build-check
 # `make token USER=alice`: USER is also the shell's login name, so insist it comes from the command line.
 token: $(READY)
 	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make token USER=<user_id>" >&2; exit 2; fi
-	@$(BIN)/python -m local.token "$(USER)"
+	@$(BIN)/python -m local.emulator.token "$(USER)"
 
 invoke: $(READY)
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then echo "usage: make invoke FN=<LogicalId> EVENT=<file>" >&2; exit 2; fi
-	@$(BIN)/python -m local.invoke "$(FN)" "$(EVENT)"
+	@$(BIN)/python -m local.emulator.invoke "$(FN)" "$(EVENT)"
 
 # One full rotation of the running stack's TokenSigningSecret through RotationFunction's handler.
 rotate: $(READY)
-	@$(BIN)/python -m local.rotate
+	@$(BIN)/python -m local.emulator.rotate
 
 # Hosted ChatKit threads into the running stack's ChatKitTable (docs/migration.md). As for
 # `make token`, USER counts only when given on the command line (it is also the login name).
 import-hosted-threads: $(READY)
-	@$(BIN)/python -m local.import_hosted_threads $(if $(filter command line,$(origin USER)),--user "$(USER)") $(if $(filter-out 0,$(DRY_RUN)),--dry-run)
+	@$(BIN)/python -m local.emulator.import_hosted_threads $(if $(filter command line,$(origin USER)),--user "$(USER)") $(if $(filter-out 0,$(DRY_RUN)),--dry-run)
 
 bench: $(READY)
 	@$(BIN)/python -m local.bench $(if $(ONLY),--only "$(ONLY)")

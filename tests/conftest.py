@@ -12,11 +12,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local import aws_calls
-from local.resources import FAKE_CREDENTIALS, create_resources
-from local.runtime import LambdaContext, function_environment, load_handler, marshal_response
+from local.emulator import aws_calls
+from local.emulator.resources import FAKE_CREDENTIALS, create_resources
+from local.emulator.runtime import LambdaContext, function_environment, load_handler, marshal_response
+from local.standins.jwks import JwksServer, SigningKey, new_key, serve_jwks
 from local.template import ENV_TO_PARAMETER, REGION, Template
-from tests.support.auth import JwksServer, SigningKey, new_key, serve_jwks
 
 # Every AWS call a function makes is checked against its role when the session ends.
 pytest_plugins = ["tests.support.least_privilege"]

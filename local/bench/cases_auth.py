@@ -13,16 +13,13 @@ container makes over loopback (in AWS it crosses the network: add your JWKS host
 
 from __future__ import annotations
 
+import atexit
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from contextlib import ExitStack
 
 from local.bench.runner import Case
+from local.standins.jwks import new_key, serve_jwks
 from local.template import ROOT
 
 ISSUER = AUDIENCE = "https://app.example.test"
@@ -30,49 +27,18 @@ SHARED = ("layers/shared/python",)
 EVENTS = ROOT / ".local" / "bench"
 
 
-def serve_documents(documents: dict[str, Any]) -> str:
-    """JSON documents by path, served on 127.0.0.1 by this (the bench) process; returns the base URL.
-    ``documents`` is read on each request, so documents that name the URL can be added after."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            document = documents.get(self.path.split("?", 1)[0])
-            body = None if document is None else json.dumps(document).encode()
-            self.send_response(200 if body is not None else 404)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}"
-
-
-def _serve_jwks(jwk: dict[str, Any]) -> str:
-    return serve_documents({"/api/auth/jwks": {"keys": [jwk]}}) + "/api/auth/jwks"
+# The stand-ins the rows talk to, served by this (the bench) process while it runs.
+SERVING = ExitStack()
+atexit.register(SERVING.close)
 
 
 def _authorizer_events() -> tuple[dict[str, str], str, str]:
     """JWKS settings, and event files: an EdDSA token it accepts, and a header that is no JWT."""
-    private = ed25519.Ed25519PrivateKey.generate()
-    jwk = {
-        **json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key())),
-        "kid": "bench",
-        "use": "sig",
-        "alg": "EdDSA",
-    }
-    env = {"JWT_JWKS_URL": _serve_jwks(jwk), "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE}
+    key = new_key("EdDSA")
+    jwks = SERVING.enter_context(serve_jwks([key.public_jwk]))
+    env = {"JWT_JWKS_URL": jwks.url, "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE}
     now = int(time.time())
-    token = jwt.encode(
-        {"sub": "bench-user", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 3600},
-        private,
-        algorithm="EdDSA",
-        headers={"kid": "bench"},
-    )
+    token = key.sign({"sub": "bench-user", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 3600})
     template = json.loads((ROOT / "events" / "authorizer" / "valid.json").read_text())
     EVENTS.mkdir(parents=True, exist_ok=True)
     paths = []

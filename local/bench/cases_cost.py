@@ -88,7 +88,7 @@ class Usage:
 
 def cost_group() -> LoadGroup:
     def measure(url: str, tokens_for: Callable[[list[str]], dict[str, str]]) -> list[Row]:
-        from tests.support.fake_responses_api import call, fake_responses, text
+        from local.standins.openai import call, fake_responses, text
 
         limits = {"CHATKIT_MESSAGES_PER_MINUTE": str(LOAD_CALLS_PER_MINUTE)}
         with (
@@ -145,7 +145,7 @@ class _Aws:
     """The stack's moto, read back to size what a turn's requests touched."""
 
     def __init__(self, state: dict[str, Any]) -> None:
-        from local.stack import LocalAws
+        from local.emulator.stack import LocalAws
 
         self.client = LocalAws(state["aws_endpoint_url"], state["region"]).client("dynamodb")
         self.tables = {physical: logical for logical, physical in state["resources"].items()}
@@ -240,8 +240,8 @@ def _tool_calls(state: dict[str, Any], aws: _Aws) -> dict[str, Usage]:
     user's three tasks: median usage per tool."""
     from chatkit_backend.aws import clients as aws_clients
 
-    from local.events import http_event
-    from local.runtime import LambdaContext, function_environment, load_handler
+    from local.emulator.events import http_event
+    from local.emulator.runtime import LambdaContext, function_environment, load_handler
     from local.template import Template
 
     template = Template.from_environment(dict(os.environ))
@@ -300,8 +300,8 @@ def _tool_calls(state: dict[str, Any], aws: _Aws) -> dict[str, Usage]:
 
 def _authorizer_ms(state: dict[str, Any]) -> float:
     """The authorizer's warm check of a user token (the REST API's REQUEST event), in ms."""
-    from local.events import rest_authorizer_event
-    from local.runtime import LambdaContext, function_environment, load_handler
+    from local.emulator.events import rest_authorizer_event
+    from local.emulator.runtime import LambdaContext, function_environment, load_handler
     from local.template import Template
 
     template = Template.from_environment(dict(os.environ))

@@ -1,6 +1,6 @@
 """The hosted-thread import: items imported per second, beside what reading and writing alone cost.
 
-A stand-in for OpenAI's ChatKit threads API (tests/support/hosted_chatkit.py) runs in the bench
+A stand-in for OpenAI's ChatKit threads API (local/standins/openai.py) runs in the bench
 process for the whole run. It serves THREADS threads of ITEMS items of every kind but client
 tool calls, and lists them under new ids on each call (``fresh_generations``), so every call is
 a first import of all of them, written to ChatKitTable in the bench's moto. The second group
@@ -16,8 +16,8 @@ import secrets
 from contextlib import ExitStack
 
 from local.bench.runner import Bench, Case
+from local.standins.openai import CARD, HostedChatKit, hosted_chatkit, input_text, reply
 from local.template import STACK_NAME
-from tests.support.hosted_chatkit import CARD, HostedChatKit, hosted_chatkit, reply, text
 
 THREADS, ITEMS = 20, 25
 ROUND_TRIP_SECONDS = 0.15
@@ -62,7 +62,7 @@ def seeded(latency: float) -> HostedChatKit:
                     thread_id,
                     "user_message",
                     at,
-                    content=[text(words)],
+                    content=[input_text(words)],
                     attachments=[],
                     inference_options=None,
                 )

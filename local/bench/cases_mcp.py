@@ -13,15 +13,12 @@ would also pay per uncached call is not in their rows (see the "auth:" groups fo
 
 import json
 import secrets
-import time
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
-from local.bench.cases_auth import serve_documents
+from local.bench.cases_auth import SERVING
 from local.bench.runner import Bench, Case
+from local.emulator.token import mint_user_token
+from local.standins.oauth_server import serve_authorization_server
 from local.template import ROOT, STACK_NAME
-from local.token import mint_user_token
 
 PEER_PATHS = ("layers/shared/python",)
 # The warm loop makes hundreds of calls a minute for one user: over the tool-call limit, which would
@@ -52,42 +49,17 @@ def tokened(fixture: str) -> str:
 
 
 def _oauth() -> tuple[dict[str, str], str]:
-    """McpFunction's settings and a tools/list event for an OAuth client: an authorization server
-    (its metadata and JWKS, served by the bench process) and an at+jwt access token for /mcp."""
-    key = ed25519.Ed25519PrivateKey.generate()
-    jwk = {
-        **json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key())),
-        "kid": "as",
-        "use": "sig",
-        "alg": "EdDSA",
-    }
-    documents: dict[str, object] = {}
-    issuer = f"{serve_documents(documents)}/api/auth"
-    documents["/.well-known/oauth-authorization-server/api/auth"] = {
-        "issuer": issuer,
-        "jwks_uri": f"{issuer}/jwks",
-    }
-    documents["/api/auth/jwks"] = {"keys": [jwk]}
+    """McpFunction's settings and a tools/list event for an OAuth client: the OAuth stand-in (its
+    metadata and JWKS, served by the bench process) and an at+jwt access token for /mcp."""
+    server = SERVING.enter_context(serve_authorization_server())
     event = json.loads((ROOT / "events" / "mcp" / "tools_list.json").read_text())
-    now = int(time.time())
-    token = jwt.encode(
-        {
-            "iss": issuer,
-            "sub": "user-1",
-            "aud": f"https://{event['requestContext']['domainName']}/mcp",
-            "scope": "tasks:read tasks:write",
-            "iat": now,
-            "exp": now + 24 * 3600,
-        },
-        key,
-        algorithm="EdDSA",
-        headers={"kid": "as", "typ": "at+jwt"},
-    )
+    resource = f"https://{event['requestContext']['domainName']}/mcp"
+    token = server.mint("user-1", resource=resource, ttl=24 * 3600)
     event["headers"]["authorization"] = f"Bearer {token}"
     EVENTS.mkdir(parents=True, exist_ok=True)
     path = EVENTS / "tools_list_oauth.json"
     path.write_text(json.dumps(event))
-    return {"MCP_AUTHORIZATION_SERVER": issuer}, str(path.relative_to(ROOT))
+    return {"MCP_AUTHORIZATION_SERVER": server.issuer}, str(path.relative_to(ROOT))
 
 
 OAUTH_ENV, OAUTH_TOOLS_LIST = _oauth()

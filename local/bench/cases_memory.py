@@ -76,7 +76,7 @@ TURN_GROUP = "memory: ChatKitFunction, a warm turn (list_tasks + answer)"
 def turn_group() -> LoadGroup:
     def measure(url: str, tokens_for: Callable[[list[str]], dict[str, str]]) -> list[Row]:
         from local.bench.cases_turn import _environment, _store_openai_key
-        from tests.support.fake_responses_api import call, fake_responses, text
+        from local.standins.openai import call, fake_responses, text
 
         def answer(request: dict) -> object:
             # Every turn: list the tasks, then answer once the tool's output is in.

@@ -2,7 +2,7 @@
 waits for, and what the same turn would take in AWS.
 
 A turn is what most turns of a todo chat are: the model calls ``list_tasks`` (the user has two
-tasks to do and one done, so every turn's widget lists three), then answers. The model is an instant Responses stand-in in this process (tests/support/fake_responses_api.py), so the
+tasks to do and one done, so every turn's widget lists three), then answers. The model is an instant Responses stand-in in this process (local/standins/openai.py), so the
 rows differ only by what sits between the client and the model. In the same run, on one stack
 started for this group with OPENAI_BASE_URL pointing at the stand-in:
 
@@ -16,7 +16,7 @@ started for this group with OPENAI_BASE_URL pointing at the stand-in:
   (DynamoDB on moto, the tool run in process), read to the stream's end on a kept-alive
   connection;
 - ours in process: the same request on a thread of its own, to ChatKitFunction's ASGI app loaded
-  in this process and called as the Lambda Web Adapter calls it (``local.runtime.load_handler``),
+  in this process and called as the Lambda Web Adapter calls it (``local.emulator.runtime.load_handler``),
   against the same moto and stand-in: what the function's own code adds, without the gateway's
   hop and the sandbox pool;
 - the turn's DynamoDB round trips alone: the requests of the round trips the in-process turn
@@ -42,12 +42,14 @@ that reached DynamoDB, retries included), the tool call's among them.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import inspect
 import json
 import os
 import secrets
+import selectors
 import statistics
 import tempfile
 import time
@@ -61,6 +63,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from local import sse
 from local.bench.load import LOAD_CALLS_PER_MINUTE, LoadGroup, Row, dev_stack, user_tokens
 
 GROUP = "chat turn through make dev: list_tasks + answer (instant Responses stand-in)"
@@ -77,7 +80,7 @@ DYNAMODB_ROUND_TRIP_MS = 10.0
 
 def turn_group(turns: int = TURNS) -> LoadGroup:
     def measure(url: str, tokens_for: Callable[[list[str]], dict[str, str]]) -> list[Row]:
-        from tests.support.fake_responses_api import call, fake_responses, text
+        from local.standins.openai import call, fake_responses, text
 
         # One user's 45 turns in well under a minute: over a real user's per-minute limit, lifted.
         limits = {"CHATKIT_MESSAGES_PER_MINUTE": str(LOAD_CALLS_PER_MINUTE)}
@@ -260,12 +263,27 @@ def _environment(**values: str) -> Iterator[Path]:
 
 
 def _store_openai_key(state: dict[str, Any], key: str) -> None:
-    from local.stack import LocalAws
+    from local.emulator.stack import LocalAws
 
     aws = LocalAws(state["aws_endpoint_url"], state["region"])
     aws.client("secretsmanager").put_secret_value(
         SecretId=state["resources"]["OpenAIApiKeySecret"], SecretString=json.dumps({"api_key": key})
     )
+
+
+class _IdleTimed(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The loop's selector, recording (began, ended) of each wait in ``idle``: when the loop sits idle."""
+
+    def __init__(self, idle: Spans) -> None:
+        super().__init__()
+        self._spans = idle
+
+    def select(self, timeout: float | None = None) -> Any:
+        began = time.perf_counter()
+        try:
+            return super().select(timeout)
+        finally:
+            self._spans.append((began, time.perf_counter()))
 
 
 class _FloorClient:
@@ -305,8 +323,8 @@ class _InProcess:
     USER = "bench-turn-in-process"
 
     def __init__(self, state: dict[str, Any], model: Any) -> None:
-        from local.resources import FAKE_CREDENTIALS
-        from local.runtime import function_environment, load_handler
+        from local.emulator.resources import FAKE_CREDENTIALS
+        from local.emulator.runtime import function_environment, load_handler
         from local.template import Template
 
         # The variables `make dev` was started with (the stand-in's URL, the lifted limit).
@@ -321,29 +339,19 @@ class _InProcess:
         # The function's environment while it runs here (it reads some of it per request).
         self._saved = dict(os.environ)
         os.environ.update(function_environment(spec, aws, state["region"]))
-        self.handler = load_handler(spec)
+        self._idle: Spans = []
+        # The loop every event runs on, over a selector that records when the loop sits idle.
+        self.handler = load_handler(spec, asyncio.SelectorEventLoop(_IdleTimed(self._idle)))
         self.model = model
         from chatkit_backend import aws as aws_clients  # the app's own module, imported by load_handler
 
         self._requests: list[_Request] = []
-        self._idle: Spans = []
         # Both of the app's DynamoDB clients: the store's and the tools', and the usage limits' (fail-fast).
         for fail_fast in (False, True):
             events = aws_clients.client("dynamodb", fail_fast=fail_fast).meta.events
             events.register("before-parameter-build.dynamodb", self._building)
             events.register("before-call.dynamodb", self._started)
             events.register("after-call.dynamodb", self._finished)
-        selector = self.handler.loop._selector
-        select = selector.select
-
-        def timed_select(timeout: float | None = None) -> Any:
-            began = time.perf_counter()
-            try:
-                return select(timeout)
-            finally:
-                self._idle.append((began, time.perf_counter()))
-
-        selector.select = timed_select
 
     def _building(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         # The call's own keyword arguments, not copied: nothing changes them once they are sent.
@@ -358,7 +366,7 @@ class _InProcess:
         self._requests.append(_Request(operation, params, began, time.perf_counter()))
 
     def _post(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        from local.events import rest_request_context
+        from local.emulator.events import rest_request_context
 
         headers = {"content-type": "application/json"}
         context = rest_request_context("POST", "/chatkit", "/chatkit", "dev", headers, "127.0.0.1")
@@ -522,7 +530,7 @@ class _DynamoDBAlone:
     items again; a write refused by its condition still made its round trip, and is counted."""
 
     def __init__(self, state: dict[str, Any]) -> None:
-        from local.stack import LocalAws
+        from local.emulator.stack import LocalAws
 
         self.client = LocalAws(state["aws_endpoint_url"], state["region"]).client("dynamodb")
         self.pool = ThreadPoolExecutor(max_workers=4)
@@ -556,9 +564,7 @@ def _events(status: int, raw: bytes) -> list[dict[str, Any]]:
     """The SSE events of a turn's answer; an error unless it ended with the answer."""
     if status != 200:
         raise RuntimeError(f"POST /chatkit answered {status}: {raw[:300]!r}")
-    events = [
-        json.loads(block[len(b"data: ") :]) for block in raw.split(b"\n\n") if block.startswith(b"data: ")
-    ]
+    events = sse.parse(raw)
     if (
         not events
         or events[-1].get("type") != "thread.item.done"

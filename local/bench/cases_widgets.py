@@ -23,9 +23,9 @@ from typing import Any
 
 from local.bench.cases_mcp import USER_SECRET, store_user_secret
 from local.bench.runner import Bench, Case
+from local.emulator.token import mint_user_token
+from local.standins.openai import Call, Text, call, fake_responses, text
 from local.template import ROOT
-from local.token import mint_user_token
-from tests.support.fake_responses_api import Call, Text, call, fake_responses, text
 
 USER = "bench-alice"
 TASK_ID = "01KB0BENCH0000000000000000"  # the id the bench events name

@@ -365,8 +365,8 @@ def keepalive_latencies(url: str, token: str, count: int = 50) -> list[Latency]:
 
 def user_tokens(state: dict[str, Any], users: list[str]) -> dict[str, str]:
     """User tokens the stack described by ``state`` (.local/stack.json) accepts, as `make token` mints them."""
-    from local.stack import LocalAws
-    from local.token import mint_user_token
+    from local.emulator.stack import LocalAws
+    from local.emulator.token import mint_user_token
 
     aws = LocalAws(state["aws_endpoint_url"], state["region"])
     secret = aws.client("secretsmanager").get_secret_value(
@@ -519,7 +519,11 @@ def dev_stack(timeout: float = 120.0) -> Iterator[dict[str, Any]]:
     }
     log = open(state_dir / "dev.log", "wb")  # noqa: SIM115 - the stack's log, open while it runs; closed in the finally below
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.dev"], cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "local.emulator.dev"],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + timeout
@@ -558,7 +562,7 @@ def measure_groups(groups: list[LoadGroup]) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from local.stack import running_stack_state
+    from local.emulator.stack import running_stack_state
 
     parser = argparse.ArgumentParser(prog="python -m local.bench.load", description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000)

@@ -10,7 +10,7 @@ them alike and the ratios stay meaningful where absolute times do not.
 - rss: peak resident memory of the probe process after the warm calls.
 - package: for a template function, what it ships unzipped with its layers: the packages its
   requirements.txt files pin (as installed here, at the same versions; Lambda's arm64 wheels differ
-  by a few percent) and our code. `python -m local.build_check --sizes` measures the built artifacts.
+  by a few percent) and our code. `python -m local.build.build_check --sizes` measures the built artifacts.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from typing import Any
 
 from local.bench.cpu_share import cpu_share, share_of
 from local.bench.prices import lambda_call_usd
-from local.lock import LOCK_NAME, artifacts, read_pins
-from local.runtime import function_environment
-from local.stack import LocalAws
+from local.build.lock import LOCK_NAME, artifacts, read_pins
+from local.emulator.runtime import function_environment
+from local.emulator.stack import LocalAws
 from local.template import ROOT, Template
 
 
@@ -107,7 +107,7 @@ class Bench:
         self.repeat = repeat
         self.template = Template.from_environment({})
         self.aws = LocalAws.start(self.template.region)
-        from local.resources import create_resources
+        from local.emulator.resources import create_resources
 
         create_resources(self.template, self.aws.client)
         self.functions = self.template.functions()

@@ -3,7 +3,7 @@
 
 The page calls the API with fetch() and reports what it saw: a status and a body, or the
 TypeError a browser gives when CORS refuses a response. The model behind /chatkit is the
-Responses stand-in (tests/support/fake_responses_api.py); its answer is held until the page has seen the
+Responses stand-in (local/standins/openai.py); its answer is held until the page has seen the
 stream's first events, so "events arrive over time" is proven by the order of things, not by
 a clock.
 """
@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from local import sse
+from local.standins.openai import FakeResponses, fake_responses, text
 from tests.support.browser import PageServer, serve_pages
-from tests.support.fake_responses_api import FakeResponses, fake_responses, text
 from tests.support.local_stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration
@@ -240,13 +241,7 @@ def test_a_chatkit_stream_reaches_the_page_event_by_event(site: Site, page: Any)
 
 def sse_events(arrivals: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
     """The SSE events in the page's chunks, each with the moment its last byte arrived."""
-    events, buffer = [], ""
-    for arrival in arrivals:
-        buffer += arrival["text"]
-        while "\n\n" in buffer:
-            event, buffer = buffer.split("\n\n", 1)
-            events.append((arrival["at"], json.loads(event.removeprefix("data: "))))
-    return events
+    return list(sse.timed((arrival["at"], arrival["text"].encode()) for arrival in arrivals))
 
 
 ROUTES = {

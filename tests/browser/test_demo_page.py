@@ -6,7 +6,7 @@ page's own code through them: the chat session it gets from POST /api/chatkit/se
 fetch (the session's client_secret on every ChatKit request, renewed before it expires), a task
 widget's Complete button as ChatKit sends it to the server, and a two-phase upload. The upload
 runs from the page, cross-origin to the bucket (moto), so the bucket's CORS rules are what a
-real browser enforces. The model is the Responses stand-in (tests/support/fake_responses_api.py).
+real browser enforces. The model is the Responses stand-in (local/standins/openai.py).
 The stack's sessions live SESSION_SECONDS, so a test outlives a client_secret.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from local.standins.openai import FakeResponses, call, fake_responses, text
 from tests.support.chat import Chat, sse, user_message
-from tests.support.fake_responses_api import FakeResponses, call, fake_responses, text
 from tests.support.local_stack import start_stack
 
 pytestmark = pytest.mark.integration

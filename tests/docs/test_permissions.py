@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from local.iam import function_roles, grants
+from local.emulator.iam import function_roles, grants
 from local.template import Template
 
 DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"

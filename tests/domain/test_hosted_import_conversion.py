@@ -29,7 +29,7 @@ from openai.types.beta.chatkit import ChatKitThread
 from openai.types.beta.chatkit.chatkit_thread_item_list import ChatKitThreadItemList
 from pydantic import TypeAdapter
 
-from tests.support.hosted_chatkit import CARD
+from local.standins.openai import CARD
 
 THREAD = "cthr_0123456789abcdef"
 WHEN = datetime(2026, 11, 1, 12, 0, 0, 7, tzinfo=UTC)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from chatkit_backend.auth.jwks import JwksCache, KeysUnavailable, jwks_url_problem, signing_keys
 
-from tests.support.auth import new_key
+from local.standins.jwks import new_key
 
 
 class FakeJwks:

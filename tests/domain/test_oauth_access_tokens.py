@@ -18,7 +18,7 @@ from chatkit_backend.auth.jwks import JwksCache, KeysUnavailable
 from chatkit_backend.auth.tokens import TokenRejected, TokenVerifier, VerifiedToken, canonical_resource
 from chatkit_backend.aws.secrets import SecretVersion
 
-from tests.support.auth import SigningKey, new_key
+from local.standins.jwks import SigningKey, new_key
 
 ISSUER = "https://app.example.test/api/auth"
 RESOURCE = "https://api.example.test/mcp"

@@ -10,7 +10,7 @@ from chatkit_backend.aws.secrets import SecretCache
 from chatkit_backend.errors import NotConfigured
 from chatkit_backend.openai_api.key import openai_api_key, secret_name
 
-from local.stack import OPENAI_KEY_SECRET
+from local.emulator.stack import OPENAI_KEY_SECRET
 from tests.conftest import AwsResources
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from local.standins.openai import FakeResponses, fake_responses
 from tests.support.chatkit_app import load_chatkit_app, set_openai_key
-from tests.support.fake_responses_api import FakeResponses, fake_responses
 
 
 @pytest.fixture

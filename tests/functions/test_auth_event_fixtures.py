@@ -15,9 +15,9 @@ import jwt
 import pytest
 from chatkit_backend.auth.tokens import mint_session_token
 
-from local.rotate import STEPS, begin_rotation
+from local.emulator.rotate import STEPS, begin_rotation
+from local.emulator.token import mint_user_token
 from local.template import ROOT
-from local.token import mint_user_token
 
 AUTHORIZER_EVENTS = ROOT / "events" / "authorizer"
 ROTATION_EVENTS = ROOT / "events" / "rotation"

@@ -11,14 +11,12 @@ import jwt
 import pytest
 from chatkit_backend.auth.tokens import mint_session_token
 
+from local.standins.jwks import JwksServer, SigningKey, new_key
 from tests.support.auth import (
-    JwksServer,
-    SigningKey,
     authorizer,
     captured_logs,
     claims,
     http_api_event,
-    new_key,
     random_secret,
     rest_api_event,
     signing_secrets,

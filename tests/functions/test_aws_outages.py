@@ -17,13 +17,13 @@ from chatkit_backend.auth.verifier import VerifierSettings, build_verifier
 from chatkit_backend.aws.secrets import SecretCache
 from chatkit_backend.errors import DependencyUnavailable
 
-from local.events import http_event
+from local.emulator.events import http_event
+from local.standins.openai import FakeResponses, fake_responses, text
 from tests.conftest import AwsResources
 from tests.support.auth import captured_logs
 from tests.support.auth_cases import session_token
 from tests.support.aws_faults import FAULTS, Fault, Outage
 from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
-from tests.support.fake_responses_api import FakeResponses, fake_responses, text
 from tests.support.mcp_client import modern
 from tests.support.mcp_client import send as send_mcp
 

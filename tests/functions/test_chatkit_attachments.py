@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from local.standins.openai import FakeResponses, Garbled, text
 from tests.support.chatkit_app import (
     attach,
     create_attachment,
@@ -28,7 +29,6 @@ from tests.support.chatkit_app import (
     user_message,
 )
 from tests.support.emf import emf_lines, metric
-from tests.support.fake_responses_api import FakeResponses, Garbled, text
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # what a photo's bytes look like to S3
 PDF = b"%PDF-1.7\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 20

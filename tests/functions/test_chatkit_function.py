@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from local import sse
+from local.standins.openai import FakeResponses, call, last_tool_output, text
 from tests.support.chatkit_app import (
     create_thread,
     load_chatkit_app,
@@ -18,7 +20,6 @@ from tests.support.chatkit_app import (
     table_items,
     user_message,
 )
-from tests.support.fake_responses_api import FakeResponses, call, last_tool_output, text
 from tests.support.tasks import task_service
 
 
@@ -509,7 +510,7 @@ def _answer_saved_after(
     fake.script(text(answer, pieces=len(answer.split()), pause=0.2 if cancel else 0.05))
     body = {"type": "threads.create", "params": {"input": user_message("count")}}
     chunks = asyncio.run(_run_until(app, body, after_chunks=after_chunks, cancel=cancel))
-    thread_id = json.loads(chunks[0].removeprefix(b"data: "))["thread"]["id"]
+    thread_id = sse.parse(chunks[0])[0]["thread"]["id"]
     items = json.loads(
         send(app, {"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}).text
     )["data"]

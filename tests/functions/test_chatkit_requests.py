@@ -43,11 +43,11 @@ from chatkit_backend import limits
 from chatkit_backend.chat.attachments import object_key
 from moto import mock_aws
 
-from local.resources import FAKE_CREDENTIALS, create_resources
+from local.emulator.resources import FAKE_CREDENTIALS, create_resources
+from local.standins.openai import FakeResponses, fake_responses
 from local.template import REGION, Template
 from tests.conftest import AwsResources
 from tests.support.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, user_message
-from tests.support.fake_responses_api import FakeResponses, fake_responses
 
 # ---- the world: two users' threads, with an item of every kind the requests can name ------------
 

@@ -25,9 +25,9 @@ from chatkit_backend.aws import clients as aws_clients
 from chatkit_backend.chat.store.context import RequestContext, Turn
 from chatkit_backend.chat.store.dynamodb import DynamoDBStore
 
+from local.standins.openai import FakeResponses, call, fake_responses, last_tool_output, text
 from tests.support.aws_faults import FAULTS, Fault, Outage
 from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
-from tests.support.fake_responses_api import FakeResponses, call, fake_responses, last_tool_output, text
 
 TURN_BUDGET = 6
 # Round trips a later turn waits for: the thread, its history and the count together; the

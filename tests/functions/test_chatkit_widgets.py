@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from chatkit_backend.aws import clients as aws_clients
 
+from local.standins.openai import FakeResponses, call, last_tool_output, text
 from tests.support.chatkit_app import create_thread, send, sse_events, user_message
 from tests.support.emf import emf_lines, metric
-from tests.support.fake_responses_api import FakeResponses, call, last_tool_output, text
 from tests.support.tasks import task_service
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from local.runtime import function_environment
+from local.emulator.runtime import function_environment
 from local.template import REGION, Template
 
 FUNCTIONS = Template.load().functions()
@@ -130,12 +130,12 @@ sys.__stdout__.write(json.dumps(steps))
 
 
 def test_mcp_loads_only_what_each_request_needs() -> None:
-    from local.events import http_event
-    from local.resources import create_resources
-    from local.stack import LocalAws
-    from local.token import mint_user_token
+    from local.emulator.events import http_event
+    from local.emulator.resources import create_resources
+    from local.emulator.stack import LocalAws
+    from local.emulator.token import mint_user_token
+    from local.standins.oauth_server import serve_authorization_server
     from tests.support.mcp_client import JSON_HEADERS, request
-    from tests.support.oauth_server import serve_authorization_server
 
     aws = LocalAws.start(REGION)
     try:

@@ -19,22 +19,22 @@ from typing import Any
 
 import pytest
 
-from local.runtime import LambdaContext
-from local.template import REGION, ROOT
-from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
-from tests.support.fake_responses_api import fake_responses
-from tests.support.fake_responses_api import text as model_text
-from tests.support.hosted_chatkit import (
+from local.emulator.runtime import LambdaContext
+from local.standins.openai import (
     T0,
-    Fault,
     History,
     HostedChatKit,
+    ThreadsFault,
     error_body,
+    fake_responses,
     hosted_chatkit,
+    input_text,
     reply,
     seed_history,
     text,
 )
+from local.template import REGION, ROOT
+from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
 
 FUNCTION = "ImportHostedThreadsFunction"
 
@@ -200,7 +200,7 @@ def test_a_second_run_changes_nothing_and_a_third_brings_a_new_item(
         history.long_thread,
         "user_message",
         T0 + 9000,
-        content=[text("one more thing")],
+        content=[input_text("one more thing")],
         attachments=[],
         inference_options=None,
     )
@@ -221,7 +221,7 @@ def test_a_429_is_retried_after_the_retry_after_it_names(
     run_import: Any, chatkit: Any, history: History, hosted: HostedChatKit
 ) -> None:
     hosted.fail(
-        Fault(
+        ThreadsFault(
             429,
             {"retry-after": "1"},
             error_body("Rate limit reached", "requests", "rate_limit_exceeded"),
@@ -239,7 +239,7 @@ def test_a_429_is_retried_after_the_retry_after_it_names(
 
 
 def test_a_5xx_is_retried_with_backoff(run_import: Any, history: History, hosted: HostedChatKit) -> None:
-    hosted.fail(Fault(503, path="/chatkit/threads"), Fault(500, path=history.long_thread))
+    hosted.fail(ThreadsFault(503, path="/chatkit/threads"), ThreadsFault(500, path=history.long_thread))
 
     result = run_import()
 
@@ -262,7 +262,7 @@ GARBLED = [
 def test_a_listing_answered_200_with_something_else_stops_the_run_saying_so(
     run_import: Any, aws: Any, history: History, hosted: HostedChatKit, headers: dict[str, str], body: bytes
 ) -> None:
-    hosted.fail(Fault(200, headers, body, path="/chatkit/threads"))
+    hosted.fail(ThreadsFault(200, headers, body, path="/chatkit/threads"))
 
     result = run_import()
 
@@ -275,7 +275,7 @@ def test_a_listing_answered_200_with_something_else_stops_the_run_saying_so(
 def test_a_thread_whose_items_come_back_garbled_fails_alone(
     run_import: Any, history: History, hosted: HostedChatKit, headers: dict[str, str], body: bytes
 ) -> None:
-    hosted.fail(Fault(200, headers, body, path=f"{history.long_thread}/items"))
+    hosted.fail(ThreadsFault(200, headers, body, path=f"{history.long_thread}/items"))
 
     result = run_import()
 
@@ -287,7 +287,7 @@ def test_a_thread_that_keeps_failing_does_not_stop_the_others(
     run_import: Any, chatkit: Any, history: History, hosted: HostedChatKit
 ) -> None:
     broken = history.threads["bob"][0]
-    hosted.fail(*[Fault(500, path=broken)] * 6)
+    hosted.fail(*[ThreadsFault(500, path=broken)] * 6)
 
     first = run_import()
 
@@ -338,7 +338,7 @@ def test_out_of_time_the_function_answers_a_continuation_that_finishes_the_job(
             thread_id,
             "user_message",
             T0 + index,
-            content=[text(f"hello {index}")],
+            content=[input_text(f"hello {index}")],
             attachments=[],
             inference_options=None,
         )
@@ -471,7 +471,7 @@ def test_a_new_hosted_thread_after_the_first_run_is_imported_by_the_next(
         late,
         "user_message",
         int(time.time()),
-        content=[text("last hosted message")],
+        content=[input_text("last hosted message")],
         attachments=[],
         inference_options=None,
     )
@@ -495,7 +495,12 @@ def test_event_fixtures_do_what_their_names_say(
     hosted.add_thread("bob", "bob's", T0 + 2)
     for thread_id in (first, later):
         hosted.add_item(
-            thread_id, "user_message", T0 + 3, content=[text("hi")], attachments=[], inference_options=None
+            thread_id,
+            "user_message",
+            T0 + 3,
+            content=[input_text("hi")],
+            attachments=[],
+            inference_options=None,
         )
 
     result = run_import(event)
@@ -553,7 +558,7 @@ def test_an_imported_thread_goes_on_with_the_self_hosted_agent(
     receipts = history.threads["carol"][0]
     with fake_responses() as model:
         app = load_chatkit_app(aws, monkeypatch, {"OPENAI_BASE_URL": model.url})
-        model.script(model_text("You sent receipt.png and notes.pdf.", pieces=1, pause=0))
+        model.script(text("You sent receipt.png and notes.pdf.", pieces=1, pause=0))
         body = {
             "type": "threads.add_user_message",
             "params": {"thread_id": receipts, "input": user_message("What did I send you?")},
@@ -579,7 +584,7 @@ def test_an_imported_thread_goes_on_with_the_self_hosted_agent(
 
 def test_retry_after_ms_is_honoured_too(run_import: Any, history: History, hosted: HostedChatKit) -> None:
     hosted.fail(
-        Fault(
+        ThreadsFault(
             429,
             {"retry-after-ms": "400"},
             error_body("Rate limit reached", "requests", "rate_limit_exceeded"),
@@ -598,7 +603,7 @@ def test_out_of_quota_is_not_retried_and_stops_the_run(
     run_import: Any, aws: Any, history: History, hosted: HostedChatKit
 ) -> None:
     quota = error_body("You exceeded your current quota.", "insufficient_quota", "insufficient_quota")
-    hosted.fail(Fault(429, {}, quota, path=history.long_thread))
+    hosted.fail(ThreadsFault(429, {}, quota, path=history.long_thread))
 
     result = run_import()
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from local import aws_calls
-from local.aws_calls import Call, CallLog
-from local.iam import listed
+from local.emulator import aws_calls
+from local.emulator.aws_calls import Call, CallLog
+from local.emulator.iam import listed
 from local.template import Template
 from tests.support import least_privilege, node
 from tests.support.mcp_client import call

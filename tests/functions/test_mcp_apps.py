@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from local.standins.oauth_server import AuthorizationServer, serve_authorization_server
 from tests.support.mcp_client import JSON_HEADERS, MODERN, Reply, mcp_event, modern, request, send
-from tests.support.oauth_server import AuthorizationServer, serve_authorization_server
 
 HANDSHAKE = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
 VERSIONS = [*HANDSHAKE, MODERN]

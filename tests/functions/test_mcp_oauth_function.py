@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from local.events import http_event
+from local.emulator.events import http_event
+from local.standins.oauth_server import AuthorizationServer, serve_authorization_server
 from tests.support.auth import captured_logs
 from tests.support.mcp_client import JSON_HEADERS, mcp_event, request
-from tests.support.oauth_server import AuthorizationServer, serve_authorization_server
 
 LOCAL_RESOURCE = "http://127.0.0.1/mcp"
 CUSTOM = "https://tasks.example.test/mcp"

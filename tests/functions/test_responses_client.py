@@ -25,9 +25,9 @@ from openai._utils._transform import PropertyInfo
 from openai.resources.responses import AsyncResponses
 from openai.types.responses import response_create_params
 
+from local.standins.openai import FakeResponses, call, last_tool_output, text
 from tests.functions.test_chatkit_attachments import PDF, PNG, create_thread_with, message_with
 from tests.support.chatkit_app import attach, send, user_message
-from tests.support.fake_responses_api import FakeResponses, call, last_tool_output, text
 
 
 def renames_or_formats(annotation: Any) -> list[str]:

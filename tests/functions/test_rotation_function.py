@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from chatkit_backend.auth import rotation as rotation_logic
 
-from local.rotate import STEPS, begin_rotation, end_rotation, rotate_once
+from local.emulator.rotate import STEPS, begin_rotation, end_rotation, rotate_once
 from tests.support.auth import (
     SecretsStack,
     authorizer,

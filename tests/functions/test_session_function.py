@@ -20,7 +20,7 @@ from chatkit_backend.auth.tokens import ISSUER, SESSION_AUDIENCE, SigningKeys, T
 from chatkit_backend.chat.store.context import RequestContext
 from chatkit_backend.chat.store.dynamodb import DynamoDBStore
 
-from local.events import http_event
+from local.emulator.events import http_event
 from tests.conftest import AwsResources
 
 ROUTE = "/api/chatkit/session"

@@ -22,7 +22,8 @@ import snapshot_restore_py
 from chatkit_backend.aws import clients as aws_clients
 from chatkit_backend.aws import snapstart
 
-from local.events import http_event
+from local.emulator.events import http_event
+from local.standins.openai import FakeResponses, fake_responses, text
 from tests.support.chatkit_app import (
     load_chatkit_app,
     post,
@@ -31,7 +32,6 @@ from tests.support.chatkit_app import (
     sse_events,
     user_message,
 )
-from tests.support.fake_responses_api import FakeResponses, fake_responses, text
 
 AFTER_RESTORE = "/snapstart/after-restore"
 BEFORE_CHECKPOINT = "/snapstart/before-checkpoint"

@@ -19,7 +19,7 @@ from chatkit_backend.auth.identity import USER_TOKEN_ONLY
 from chatkit_backend.chat.store.context import IMPORTED_METADATA, RequestContext
 from chatkit_backend.migration.store import ImportStore
 
-from local.events import http_event
+from local.emulator.events import http_event
 from tests.conftest import AwsResources
 from tests.support.chatkit_app import (
     attach,

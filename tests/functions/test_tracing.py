@@ -20,8 +20,8 @@ SCRIPT = """
 import asyncio, json, os
 import boto3, httpx
 from moto import mock_aws
-from local.resources import create_resources
-from local.runtime import function_environment
+from local.emulator.resources import create_resources
+from local.emulator.runtime import function_environment
 from local.template import REGION, Template
 import importlib.util, sys
 from tests.support.chatkit_app import request_context

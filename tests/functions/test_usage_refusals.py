@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from local.standins.openai import FakeResponses, fake_responses, text
 from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
-from tests.support.fake_responses_api import FakeResponses, fake_responses, text
 from tests.support.mcp_client import modern, request, send
 from tests.support.minutes import start_of_a_minute
 

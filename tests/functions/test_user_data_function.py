@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import requests
 
-from local.events import http_event
-from local.runtime import LambdaContext
+from local.emulator.events import http_event
+from local.emulator.runtime import LambdaContext
+from local.standins.openai import FakeResponses, fake_responses, text
 from local.template import REGION, Template
 from tests.support.chatkit_app import attach, load_chatkit_app, post, set_openai_key, sse_events, user_message
-from tests.support.fake_responses_api import FakeResponses, fake_responses, text
 from tests.support.tasks import task_service
 
 TABLES = ("TasksTable", "ThreadsTable", "ChatKitTable", "UsageTable")

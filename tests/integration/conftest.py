@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from local.standins.openai import fake_responses
 from tests.support.chat import StackChat
-from tests.support.fake_responses_api import fake_responses
 from tests.support.local_stack import RunningStack, start_stack
 
 

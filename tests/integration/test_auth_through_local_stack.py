@@ -21,8 +21,9 @@ import httpx
 import pytest
 from chatkit_backend.auth.tokens import mint_session_token
 
+from local.standins.jwks import JwksServer, SigningKey
 from local.template import ROOT, Template
-from tests.support.auth import AUDIENCE, ISSUER, JwksServer, SecretsStack, SigningKey, claims
+from tests.support.auth import AUDIENCE, ISSUER, SecretsStack, claims
 from tests.support.auth_cases import REJECTIONS, Case, World, bearer, session_token
 from tests.support.chat import Chat
 from tests.support.local_stack import RunningStack, start_stack
@@ -162,7 +163,7 @@ def test_an_expired_session_token_is_refused_on_chatkit_though_the_gateway_cache
 
 
 def test_make_token_prints_only_a_token_the_stack_accepts(auth_stack: RunningStack) -> None:
-    done = run_tool("local.token", auth_stack, "alice")
+    done = run_tool("local.emulator.token", auth_stack, "alice")
 
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip()
@@ -173,7 +174,7 @@ def test_make_token_prints_only_a_token_the_stack_accepts(auth_stack: RunningSta
 
 def test_make_token_and_make_rotate_say_so_when_no_stack_runs(tmp_path: Any) -> None:
     environment = {"PATH": "/usr/bin:/bin", "LOCAL_STATE_DIR": str(tmp_path)}
-    for module, args in (("local.token", ["alice"]), ("local.rotate", [])):
+    for module, args in (("local.emulator.token", ["alice"]), ("local.emulator.rotate", [])):
         done = subprocess.run(
             [sys.executable, "-m", module, *args],
             cwd=ROOT,
@@ -237,7 +238,7 @@ def test_make_rotate_keeps_earlier_session_tokens_for_one_rotation(
     before = [session_token("alice", world.session_key) for _ in range(3)]
     assert let_through(call(auth_stack, bearer(before[0]), "chatkit"))
 
-    first = run_tool("local.rotate", auth_stack)
+    first = run_tool("local.emulator.rotate", auth_stack)
     assert first.returncode == 0, first.stderr
     assert "TokenSigningSecret rotated" in first.stderr
     time.sleep(KEY_REFRESH_PAUSE)
@@ -248,7 +249,7 @@ def test_make_rotate_keeps_earlier_session_tokens_for_one_rotation(
         "minted before one rotation: still good"
     )
 
-    second = run_tool("local.rotate", auth_stack)
+    second = run_tool("local.emulator.rotate", auth_stack)
     assert second.returncode == 0, second.stderr
     time.sleep(KEY_REFRESH_PAUSE)
     assert let_through(call(auth_stack, bearer(session_token("alice", world.session_key)), "chatkit"))
@@ -271,7 +272,7 @@ def test_make_invoke_honors_the_jwt_settings(
     }
 
     done = subprocess.run(
-        [sys.executable, "-m", "local.invoke", "AuthorizerFunction", str(path)],
+        [sys.executable, "-m", "local.emulator.invoke", "AuthorizerFunction", str(path)],
         cwd=ROOT,
         env=environment,
         capture_output=True,

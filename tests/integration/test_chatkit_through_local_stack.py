@@ -1,6 +1,6 @@
 """POST /chatkit through `make dev`'s stack: the JWT authorizer, the REST route, real streaming.
 
-The model is tests/support/fake_responses_api.py (OPENAI_BASE_URL), scripted to call the task tools; the tasks
+The model is local/standins/openai.py (OPENAI_BASE_URL), scripted to call the task tools; the tasks
 it creates are then read back through /mcp's list_tasks, as the ChatKit workflow would.
 """
 
@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from local import sse
+from local.standins.openai import call, last_tool_output, text
 from tests.support.chat import StackChat as Chat
 from tests.support.chat import user_message, wait_for
-from tests.support.fake_responses_api import call, last_tool_output, text
 
 pytestmark = pytest.mark.integration
 
@@ -212,9 +213,8 @@ def test_a_client_that_leaves_mid_answer_finds_the_whole_answer_saved(chat: Chat
     with httpx.stream(
         "POST", f"{chat.url}/chatkit", content=json.dumps(body), headers=headers, timeout=60
     ) as response:
-        for line in response.iter_lines():
-            if line.startswith("data: "):
-                seen.append(json.loads(line.removeprefix("data: ")))
+        for event in sse.events(response):
+            seen.append(event)
             if any(event.get("update", {}).get("type", "").endswith("text_delta") for event in seen):
                 break  # the tab is closed after the first words
     thread_id = seen[0]["thread"]["id"]
@@ -330,12 +330,10 @@ def test_two_chats_stream_at_once_each_in_its_own_sandbox(chat: Chat) -> None:
         with httpx.stream(
             "POST", f"{chat.stack.url}/chatkit", content=body, headers=headers, timeout=90
         ) as response:
-            for line in response.iter_lines():
-                if line.startswith("data: "):
-                    begun[user].set()
-                    event = json.loads(line.removeprefix("data: "))
-                    if event["type"] == "thread.item.done" and event["item"]["type"] == "assistant_message":
-                        answers[user] = event["item"]["content"][0]["text"]
+            for event in sse.events(response):
+                begun[user].set()
+                if event["type"] == "thread.item.done" and event["item"]["type"] == "assistant_message":
+                    answers[user] = event["item"]["content"][0]["text"]
 
     threads = [threading.Thread(target=converse, args=(user,)) for user in begun]
     for thread in threads:

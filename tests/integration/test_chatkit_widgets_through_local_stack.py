@@ -3,7 +3,7 @@ button completes a real task (read back with the official MCP client on /mcp), a
 bytes reach the model, a transcript, feedback stored; and at every step, the other user's ids
 change nothing.
 
-OpenAI is tests/support/fake_responses_api.py (OPENAI_BASE_URL): it records what the SDK sent, image bytes
+OpenAI is local/standins/openai.py (OPENAI_BASE_URL): it records what the SDK sent, image bytes
 and audio included. Uploads go to the stack's moto over HTTP through the presigned URLs.
 """
 
@@ -19,10 +19,11 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from local.standins.openai import call, text
+
 # The same kind of stack and users as the chat's own integration tests (the `chat` fixture).
 from tests.support.chat import StackChat as Chat
 from tests.support.chat import user_message
-from tests.support.fake_responses_api import call, text
 
 pytestmark = pytest.mark.integration
 

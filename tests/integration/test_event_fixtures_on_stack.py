@@ -1,7 +1,7 @@
 """Every fixture in events/ runs with `make invoke` while `make dev` is up, against the stack's AWS.
 
 `make invoke` is a process per event; here one process per function runs its events through
-the same code (``local.invoke.invoke``), with the environment `make invoke` starts from restored
+the same code (``local.emulator.invoke.invoke``), with the environment `make invoke` starts from restored
 before each event, so the suite pays one start-up per function instead of one per fixture. The
 rotation fixtures run in Secrets Manager's order and leave the stack's TokenSigningSecret rotated.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from local.rotate import STEPS
+from local.emulator.rotate import STEPS
 from local.template import ROOT, Template
 from tests.support.local_stack import RunningStack, start_stack
 
@@ -33,7 +33,7 @@ FIXTURES = sorted(
 DRIVER = """
 import json, os, sys
 from pathlib import Path
-from local.invoke import invoke
+from local.emulator.invoke import invoke
 function, start = sys.argv[1], dict(os.environ)
 out = sys.stdout
 sys.stdout = sys.stderr

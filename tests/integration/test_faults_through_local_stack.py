@@ -2,7 +2,7 @@
 
 The stack runs against its own moto behind a proxy that fails on demand
 (tests/support/aws_faults.py, via AWS_ENDPOINT_URL), a Responses stand-in that fails on demand
-(tests/support/fake_responses_api.py) and a JWKS server that can go down. Nothing in the code under test
+(local/standins/openai.py) and a JWKS server that can go down. Nothing in the code under test
 knows: the faults are on the wire.
 
 What a user must see: a 503 ``{"detail"}`` with Retry-After from every route while DynamoDB or
@@ -23,12 +23,13 @@ import jwt
 import pytest
 from chatkit_backend.auth.tokens import mint_session_token
 
-from local.stack import LocalAws
+from local.emulator.stack import LocalAws
+from local.standins.jwks import JwksServer, SigningKey, new_key, serve_jwks
+from local.standins.openai import FakeResponses, Garbled, cut, fail, fake_responses, hang, text
 from local.template import REGION
-from tests.support.auth import AUDIENCE, ISSUER, JwksServer, SigningKey, claims, new_key, serve_jwks
+from tests.support.auth import AUDIENCE, ISSUER, claims
 from tests.support.aws_faults import FAULTS, Fault, FaultyAws, faulty_aws
 from tests.support.chat import Chat, user_message, wait_for
-from tests.support.fake_responses_api import FakeResponses, Garbled, cut, fail, fake_responses, hang, text
 from tests.support.local_stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration

@@ -1,6 +1,6 @@
 """`make import-hosted-threads` against `make dev`, with OpenAI's ChatKit threads API stood in.
 
-The stack runs with OPENAI_BASE_URL at tests/support/hosted_chatkit.py and OPENAI_API_KEY set;
+The stack runs with OPENAI_BASE_URL at local/standins/openai.py and OPENAI_API_KEY set;
 the import runs as the Makefile target, and users then read their history through /chatkit
 with their own tokens, as the frontend will after the switch.
 """
@@ -16,20 +16,20 @@ from typing import Any
 import httpx
 import pytest
 
-from local.template import ROOT
-from local.token import mint_user_token
-from tests.support.chat import thread_lists
-from tests.support.hosted_chatkit import (
+from local.emulator.token import mint_user_token
+from local.standins.openai import (
     T0,
-    Fault,
     History,
     HostedChatKit,
+    ThreadsFault,
     error_body,
     hosted_chatkit,
+    input_text,
     reply,
     seed_history,
-    text,
 )
+from local.template import ROOT
+from tests.support.chat import thread_lists
 from tests.support.local_stack import RunningStack, start_stack
 
 pytestmark = pytest.mark.integration
@@ -121,7 +121,7 @@ def test_the_import_carries_every_users_history_and_runs_again_safely(world: Wor
     # The first run, with OpenAI rate limiting it once.
     hosted.requests.clear()
     hosted.fail(
-        Fault(
+        ThreadsFault(
             429,
             {"retry-after": "1"},
             error_body("Rate limit reached", "requests", "rate_limit_exceeded"),
@@ -184,7 +184,7 @@ def test_the_import_carries_every_users_history_and_runs_again_safely(world: Wor
         history.long_thread,
         "user_message",
         T0 + 9000,
-        content=[text("and oat milk")],
+        content=[input_text("and oat milk")],
         attachments=[],
         inference_options=None,
     )

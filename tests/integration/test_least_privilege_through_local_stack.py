@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local.iam import listed
+from local.emulator.iam import listed
 from local.template import Template
 from tests.support.chat import call_tool
 from tests.support.local_stack import start_stack

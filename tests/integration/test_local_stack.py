@@ -9,7 +9,7 @@ import sys
 import httpx
 import pytest
 
-from local.demo import demo_origins
+from local.emulator.demo import demo_origins
 from local.template import ROOT
 from tests.support.local_stack import RunningStack, start_stack
 
@@ -120,7 +120,7 @@ def test_ctrl_c_stops_the_stack_and_forgets_its_state() -> None:
 
 def run_invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "local.invoke", *args],
+        [sys.executable, "-m", "local.emulator.invoke", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

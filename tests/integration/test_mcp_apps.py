@@ -20,8 +20,8 @@ from mcp.client.extension import advertise
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from local.standins.loopback import serve
 from tests.support.local_stack import RunningStack, start_stack
-from tests.support.loopback import serve
 from tests.support.node import npm_ci, require_node
 
 pytestmark = pytest.mark.integration

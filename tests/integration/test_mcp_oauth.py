@@ -1,6 +1,6 @@
 """/mcp as an OAuth 2.1 resource server, through `make dev`, with a local authorization server.
 
-The stack runs with MCP_AUTHORIZATION_SERVER naming the stand-in (tests/support/oauth_server.py,
+The stack runs with MCP_AUTHORIZATION_SERVER naming the stand-in (local/standins/oauth_server.py,
 laid out as Better Auth's MCP plugin), the frontend's JWKS for user tokens, and the stand-in's
 confidential client in McpIntrospectionClientSecret. What a client sees is checked as it sees it:
 the Protected Resource Metadata, each 401/403/400 and its WWW-Authenticate header, which tokens
@@ -25,12 +25,13 @@ import pytest
 from chatkit_backend.auth.tokens import mint_session_token
 from mcp.shared.auth import ProtectedResourceMetadata
 
-from local.token import mint_user_token
+from local.emulator.token import mint_user_token
+from local.standins.jwks import JwksServer, SigningKey, new_key
+from local.standins.oauth_server import AuthorizationServer, serve_authorization_server
 from tests.integration.test_mcp_clients import TOOL_NAMES, run_every_tool
-from tests.support.auth import AUDIENCE, ISSUER, JwksServer, SigningKey, claims, new_key, unsigned
+from tests.support.auth import AUDIENCE, ISSUER, claims, unsigned
 from tests.support.local_stack import RunningStack, start_stack
 from tests.support.mcp_oauth_client import Browser, MemoryStorage, connected, oauth_client
-from tests.support.oauth_server import AuthorizationServer, serve_authorization_server
 
 pytestmark = pytest.mark.integration
 

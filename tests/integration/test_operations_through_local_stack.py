@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from local.token import mint_user_token
+from local import sse
+from local.emulator.token import mint_user_token
+from local.standins.openai import FakeResponses, call, fake_responses, text
 from tests.support.chat import Chat, user_message
 from tests.support.emf import emf_lines, metric
-from tests.support.fake_responses_api import FakeResponses, call, fake_responses, text
 from tests.support.local_stack import RunningStack, start_stack
 from tests.support.minutes import start_of_a_minute
 
@@ -53,9 +54,7 @@ def test_the_fourth_message_in_a_minute_gets_429_and_another_user_still_chats(op
     start_of_a_minute()
     first = ops.post(create("One"), "alice")
     assert first.status_code == 200, first.text
-    thread_id = next(json.loads(line[6:]) for line in first.text.splitlines() if line.startswith("data: "))[
-        "thread"
-    ]["id"]
+    thread_id = sse.parse(first.content)[0]["thread"]["id"]
     add = {
         "type": "threads.add_user_message",
         "params": {"thread_id": thread_id, "input": user_message("More")},

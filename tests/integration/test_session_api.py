@@ -12,8 +12,8 @@ import jwt
 import pytest
 from chatkit_backend.auth.tokens import SESSION_AUDIENCE
 
+from local.standins.openai import fake_responses
 from tests.support.chat import StackChat, thread_lists, user_message
-from tests.support.fake_responses_api import fake_responses
 from tests.support.local_stack import start_stack
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from local.build_check import CheckFailed, build_template, check_distributions, check_layer_files, installed
+from local.build.build_check import (
+    CheckFailed,
+    build_template,
+    check_distributions,
+    check_layer_files,
+    installed,
+)
 from local.template import ROOT, Template
 
 TESTED = {"pydantic": "2.13.5", "typing-extensions": "4.16.0", "anyio": "4.16.0"}
@@ -126,7 +132,7 @@ def run_without_python313(tmp_path: Path, ci: bool) -> subprocess.CompletedProce
     if ci:
         env["CI"] = "true"
     return subprocess.run(
-        [sys.executable, "-m", "local.build_check", "--sam", str(bin_dir / "sam")],
+        [sys.executable, "-m", "local.build.build_check", "--sam", str(bin_dir / "sam")],
         cwd=ROOT,
         env={**env, "PYTHONPATH": os.pathsep.join(sys.path)},
         capture_output=True,

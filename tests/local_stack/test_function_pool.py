@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local.runtime import FunctionPool, Invocation, WorkerPool, concurrency_limit
+from local.emulator.runtime import FunctionPool, Invocation, WorkerPool, concurrency_limit
 from local.template import FunctionSpec
 
 HANDLER = """

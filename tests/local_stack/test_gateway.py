@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from local.gateway import Gateway, to_reply
-from local.runtime import Invocation
+from local.emulator.gateway import Gateway, to_reply
+from local.emulator.runtime import Invocation
 from local.template import AuthorizerSpec, CorsSpec, Route
 
 

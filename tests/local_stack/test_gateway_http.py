@@ -3,7 +3,6 @@ connections, for every kind of answer a function or the gateway itself gives."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 from collections.abc import Iterator
@@ -12,8 +11,8 @@ from typing import Any
 import h11
 import pytest
 
-from local.gateway import Gateway, GatewayServer, OneWriteTransport, serve
-from local.runtime import Invocation, WebResponse
+from local.emulator.gateway import Gateway, GatewayServer, serve
+from local.emulator.runtime import Invocation, WebResponse
 from local.template import CorsSpec, Route
 
 ORIGIN = "http://localhost:5173"
@@ -175,37 +174,3 @@ def test_responses_leave_without_nagle_delay(client: Client, server: GatewayServ
     client.send("GET", "/ok")
     [connection] = [c for c in server._server.server_state.connections]
     assert connection.transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-
-
-def test_writes_in_one_turn_of_the_event_loop_leave_in_one_piece() -> None:
-    class Recording:
-        def __init__(self) -> None:
-            self.writes: list[bytes] = []
-
-        def write(self, data: bytes) -> None:
-            self.writes.append(data)
-
-        def is_closing(self) -> bool:
-            return False
-
-        def close(self) -> None:
-            self.writes.append(b"<closed>")
-
-    async def scenario() -> list[bytes]:
-        recording = Recording()
-        transport = OneWriteTransport(recording, asyncio.get_running_loop())  # type: ignore[arg-type]
-        transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
-        transport.write(b"ok")
-        await asyncio.sleep(0)
-        transport.write(b"5\r\nchunk\r\n")
-        await asyncio.sleep(0)
-        transport.write(b"0\r\n\r\n")
-        transport.close()
-        return recording.writes
-
-    assert asyncio.run(scenario()) == [
-        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
-        b"5\r\nchunk\r\n",
-        b"0\r\n\r\n",
-        b"<closed>",
-    ]

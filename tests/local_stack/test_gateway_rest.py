@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from local.gateway import Gateway, policy_effect
-from local.runtime import Invocation, WebAppWorker, WebResponse
+from local.emulator.gateway import Gateway, policy_effect
+from local.emulator.runtime import Invocation, WebAppWorker, WebResponse
 from local.template import AuthorizerSpec, Route
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:localrest/dev/POST/chatkit"

@@ -11,8 +11,8 @@ import pytest
 from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
-from local.aws_calls import Call, IamRequest, canonical, iam_requests
-from local.iam import Policy, Role, allows, function_roles, grants, managed_policy
+from local.emulator.aws_calls import Call, IamRequest, canonical, iam_requests
+from local.emulator.iam import Policy, Role, allows, function_roles, grants, managed_policy
 from local.template import ACCOUNT_ID, Template
 from tests.support import least_privilege, node
 
@@ -211,7 +211,7 @@ EVALUATOR_CASES += [
 
 
 def test_the_local_evaluator_decides_as_the_simulator_does() -> None:
-    """The local stack enforces local.iam.allows; iam-simulate is the reference (the suite also
+    """The local stack enforces local.emulator.iam.allows; iam-simulate is the reference (the suite also
     compares them on every call it records)."""
     node.require_node()
     roles = {f"F{i}": Role(f"F{i}", f"F{i}Role", (policy,)) for i, (policy, _) in enumerate(EVALUATOR_CASES)}
@@ -225,7 +225,7 @@ def test_the_local_evaluator_decides_as_the_simulator_does() -> None:
 
 
 def test_moto_iam_emulation_is_not_exact_enough_to_enforce_roles() -> None:
-    """Why the local stack enforces roles itself (local/iam_enforcement.py): moto authorizes a
+    """Why the local stack enforces roles itself (local/emulator/iam_enforcement.py): moto authorizes a
     DynamoDB request against the resource '*', so a role allowed GetItem on one table is refused
     there too, with a generic 403 instead of DynamoDB's AccessDeniedException."""
 

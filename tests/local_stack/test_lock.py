@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from local.lock import (
+from local.build.lock import (
     CONSTRAINTS,
     HEADER,
     Artifact,
@@ -144,7 +144,7 @@ def test_stale_pins_are_found_offline_naming_the_file(
     write(layer.directory, "requirements.in", "PyJWT\n")
     write(layer.directory, "requirements.txt", locked("pyjwt==2.15.1"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("local.lock.ROOT", tmp_path)
+        patch.setattr("local.build.lock.ROOT", tmp_path)
         problems = stale_artifacts({"Fn": function, "Layer": layer}, STALE_TESTED)
     assert len(problems) == 1 and finding in problems[0], problems
 
@@ -172,7 +172,7 @@ def test_lock_never_drops_what_a_hand_written_requirements_txt_asks_for(
         write(function.directory, "requirements.in", source)
     write(function.directory, "requirements.txt", hand_written)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("local.lock.ROOT", tmp_path)
+        patch.setattr("local.build.lock.ROOT", tmp_path)
         if refused is None:
             check_hand_written(function)
         else:

@@ -1,4 +1,4 @@
-"""The local stack's DynamoDB serializer (local/moto_dynamodb.py) answers exactly what moto's own
+"""The local stack's DynamoDB serializer (local/emulator/moto_dynamodb.py) answers exactly what moto's own
 does: every read that returns items, and the errors that carry one, over every attribute type,
 compared body for body on one moto app with either serializer installed."""
 
@@ -13,7 +13,7 @@ import pytest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.test import Client
 
-from local import moto_dynamodb
+from local.emulator import moto_dynamodb
 
 TABLE = "Speedups"
 REGION = "us-east-1"
@@ -249,7 +249,7 @@ def test_a_page_of_history_comes_back_as_it_was_written(moto: _Moto) -> None:
 
 def test_the_speedup_is_what_serves_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     """serve_moto installs it before its server answers anything."""
-    import local.stack
+    import local.emulator.stack
 
     installed: list[bool] = []
     monkeypatch.setattr(moto_dynamodb, "install", lambda: installed.append(True))
@@ -262,13 +262,35 @@ def test_the_speedup_is_what_serves_the_local_stack(monkeypatch: pytest.MonkeyPa
         def get_host_and_port(self) -> tuple[str, int]:
             return "127.0.0.1", 1
 
-    monkeypatch.setattr(local.stack, "_moto_server", lambda port: _Server())
+    monkeypatch.setattr(local.emulator.stack, "_moto_server", lambda port: _Server())
     monkeypatch.setattr("sys.argv", ["serve_moto", "0"])
     monkeypatch.setattr("sys.stdin", _EmptyInput())
-    local.stack.serve_moto()
+    local.emulator.stack.serve_moto()
     assert started == [True]
 
 
 class _EmptyInput:
     def read(self) -> str:
         return ""
+
+
+def test_what_the_speedup_overrides_is_still_motos_to_override() -> None:
+    """It overrides one private method of moto's serializer and registers itself in moto's table
+    of per-service serializers: if a new moto renames either, this fails (the byte-for-byte
+    comparisons above would still pass, on moto's generic path, and the speedup would be gone)."""
+    import inspect
+
+    from moto.core import serialize
+
+    overridden = next(
+        vars(kind)["_serialize_type_structure"]
+        for kind in serialize.JSONSerializer.__mro__
+        if "_serialize_type_structure" in vars(kind)
+    )
+    assert list(inspect.signature(overridden).parameters) == ["self", "serialized", "value", "shape", "key"]
+    moto_dynamodb.install()
+    try:
+        assert serialize.get_serializer_class("dynamodb", "json") is moto_dynamodb.DynamoDBSerializer
+    finally:
+        moto_dynamodb.uninstall()
+    assert serialize.get_serializer_class("dynamodb", "json") is not moto_dynamodb.DynamoDBSerializer

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from local.scan import scan, scanned_template, unexplained_suppressions
+from local.build.scan import scan, scanned_template, unexplained_suppressions
 from local.template import ROOT, Template
 
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"

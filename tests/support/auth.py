@@ -16,57 +16,17 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-from local import aws_calls
-from tests.support.loopback import serve
+from local.emulator import aws_calls
 
 ROOT = Path(__file__).resolve().parents[2]
 ISSUER = "https://app.example.test"
 AUDIENCE = "https://app.example.test"
-
-
-@dataclass
-class SigningKey:
-    algorithm: str
-    kid: str
-    private: Any
-
-    @property
-    def public_jwk(self) -> dict[str, Any]:
-        jwk = json.loads(jwt.get_algorithm_by_name(self.algorithm).to_jwk(self.private.public_key()))
-        return {**jwk, "kid": self.kid, "use": "sig", "alg": self.algorithm}
-
-    @property
-    def public_pem(self) -> bytes:
-        return self.private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-    def sign(self, claims: dict[str, Any], *, kid: str | None = "same") -> str:
-        headers = {} if kid is None else {"kid": self.kid if kid == "same" else kid}
-        return jwt.encode(claims, self.private, algorithm=self.algorithm, headers=headers)
-
-
-def new_key(algorithm: str = "EdDSA") -> SigningKey:
-    if algorithm == "EdDSA":
-        private: Any = ed25519.Ed25519PrivateKey.generate()
-    elif algorithm == "RS256":
-        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    elif algorithm == "ES256":
-        private = ec.generate_private_key(ec.SECP256R1())
-    else:
-        raise ValueError(algorithm)
-    return SigningKey(algorithm, f"{algorithm.lower()}-{uuid.uuid4().hex[:8]}", private)
 
 
 def claims(
@@ -104,44 +64,6 @@ def unsigned(payload: dict[str, Any]) -> str:
 
 def random_secret() -> str:
     return secrets.token_urlsafe(48)
-
-
-@dataclass
-class JwksServer:
-    """A JWKS served on 127.0.0.1 with a free port; ``keys`` can change while it runs."""
-
-    keys: list[dict[str, Any]] = field(default_factory=list)
-    requests: int = 0
-    url: str = ""
-    # While set, every fetch gets 503: the frontend's auth server is down.
-    failing: bool = False
-
-
-@contextmanager
-def serve_jwks(keys: list[dict[str, Any]]) -> Iterator[JwksServer]:
-    state = JwksServer(keys=list(keys))
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.requests += 1
-            if state.failing:
-                self.send_response(503)
-                self.send_header("content-length", "0")
-                self.end_headers()
-                return
-            body = json.dumps({"keys": state.keys}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    with serve(Handler) as url:
-        state.url = f"{url}/api/auth/jwks"
-        yield state
 
 
 def load_function(folder: str) -> ModuleType:

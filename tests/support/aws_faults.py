@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler
 from io import BytesIO
 from typing import Any, Literal, Self
 
-from tests.support.loopback import serve
+from local.standins.loopback import serve
 
 Fault = Literal["error", "throttled", "unreachable", "hang"]
 FAULTS: tuple[Fault, ...] = ("error", "throttled", "unreachable", "hang")

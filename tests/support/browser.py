@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from tests.support.loopback import serve
+from local.standins.loopback import serve
 
 CHROMIUM_ENV = "CHROMIUM_PATH"
 # Debian/Ubuntu package names first, then Chrome as installed on Linux and macOS laptops.

@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from tests.support.fake_responses_api import FakeResponses
+from local.sse import parse, timed
+from local.standins.openai import FakeResponses
 from tests.support.local_stack import RunningStack
 from tests.support.mcp_client import modern
 
@@ -22,11 +23,7 @@ def user_message(text: str) -> dict[str, Any]:
 
 
 def sse(raw: bytes) -> list[Event]:
-    return [
-        json.loads(block.removeprefix(b"data: "))
-        for block in raw.split(b"\n\n")
-        if block.startswith(b"data: ")
-    ]
+    return parse(raw)
 
 
 def call_tool(url: str, token: str, tool: str, arguments: dict[str, Any]) -> httpx.Response:
@@ -64,8 +61,6 @@ class Chat:
     def stream(self, body: Any, user: str = "alice") -> list[tuple[float, Event]]:
         """Each SSE event with the moment (s after the request) its bytes reached the client."""
         started = time.monotonic()
-        events: list[tuple[float, Event]] = []
-        buffer = b""
         with httpx.stream(
             "POST",
             f"{self.url}/chatkit",
@@ -75,13 +70,7 @@ class Chat:
         ) as response:
             assert response.status_code == 200, response.read()
             assert response.headers["content-type"] == "text/event-stream"
-            for chunk in response.iter_raw():
-                arrived = time.monotonic() - started
-                buffer += chunk
-                while b"\n\n" in buffer:
-                    event, buffer = buffer.split(b"\n\n", 1)
-                    events.append((arrived, json.loads(event.removeprefix(b"data: "))))
-        return events
+            return list(timed((time.monotonic() - started, chunk) for chunk in response.iter_raw()))
 
     def events(self, body: Any, user: str = "alice") -> list[Event]:
         return [event for _, event in self.stream(body, user)]

@@ -12,7 +12,8 @@ import httpx
 import pytest
 import requests
 
-from local import aws_calls
+from local import sse
+from local.emulator import aws_calls
 from local.template import REGION
 
 
@@ -81,9 +82,7 @@ async def post(app: Any, body: Any, user_id: str | None = "user-1", **headers: s
 
 
 def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
-    return [
-        json.loads(line[len("data: ") :]) for line in response.text.splitlines() if line.startswith("data: ")
-    ]
+    return sse.parse(response.content)
 
 
 def user_message(text: str) -> dict[str, Any]:

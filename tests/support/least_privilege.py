@@ -1,12 +1,12 @@
 """Least privilege, proven by the suite: every AWS call a function made is allowed by its own role,
 and, on a full run (``--least-privilege=full``, as `make test` runs), every grant was used.
 
-Calls are recorded per function while the tests run (``local.aws_calls``): in-process by the
+Calls are recorded per function while the tests run (``local.emulator.aws_calls``): in-process by the
 function tests (``invoke`` and the ChatKit app run under ``aws_calls.running``), and by the local
-stack's moto for every sandbox (``local.iam_enforcement``), each process into its own file. When
+stack's moto for every sandbox (``local.emulator.iam_enforcement``), each process into its own file. When
 the session ends, the distinct calls are evaluated once each by a dedicated IAM simulator,
 @cloud-copilot/iam-simulate (tests/support/iam_simulate), against each function's role as SAM
-translates template.yaml (``local.iam``). The local stack's own evaluator (``local.iam.allows``)
+translates template.yaml (``local.emulator.iam``). The local stack's own evaluator (``local.emulator.iam.allows``)
 must give the same verdict on every one of them.
 
 - A call its role does not allow fails the session, naming the function, the action and the
@@ -29,9 +29,9 @@ from typing import Any
 
 import pytest
 
-from local import aws_calls
-from local.aws_calls import Call
-from local.iam import Grant, Role, allows, function_roles, grants, translate
+from local.emulator import aws_calls
+from local.emulator.aws_calls import Call
+from local.emulator.iam import Grant, Role, allows, function_roles, grants, translate
 from local.template import ACCOUNT_ID, Template
 from tests.support import node
 
@@ -83,7 +83,7 @@ def check(
             )
         if allows(roles[call.function].policies, request) != allowed:
             report.problems.append(
-                f"{call.function}: {described}: the local stack's evaluator (local.iam.allows) "
+                f"{call.function}: {described}: the local stack's evaluator (local.emulator.iam.allows) "
                 f"says {'denied' if allowed else 'allowed'}, the simulator {verdict['result']}"
             )
         for statement in verdict["used"]:

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from local.stack import LocalAws
+from local.emulator.stack import LocalAws
+from local.emulator.token import mint_user_token
 from local.template import ROOT
-from local.token import mint_user_token
 from tests.support.processes import stop
 
 
@@ -76,7 +76,7 @@ class RunningStack:
 def start_stack(
     env: dict[str, str] | None = None, timeout: float = 60.0, port: int | None = None
 ) -> Iterator[RunningStack]:
-    """Run `python -m local.dev` with ``env`` on ``port`` (default: a free one) until the block ends."""
+    """Run `python -m local.emulator.dev` with ``env`` on ``port`` (default: a free one) until the block ends."""
     state_dir = Path(tempfile.mkdtemp(prefix="local-stack-"))
     log_path = state_dir / "dev.log"
     port = port or free_port()
@@ -89,7 +89,7 @@ def start_stack(
     }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local.dev"],
+            [sys.executable, "-m", "local.emulator.dev"],
             cwd=ROOT,
             env=environment,
             stdout=log,

@@ -13,9 +13,9 @@ from typing import Any
 
 import boto3
 
-from local.events import http_event
+from local.emulator.events import http_event
+from local.emulator.token import mint_user_token
 from local.template import REGION, STACK_NAME
-from local.token import mint_user_token
 
 MODERN = "2026-07-28"
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}

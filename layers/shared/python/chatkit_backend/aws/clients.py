@@ -119,7 +119,7 @@ def prepare(*services: str) -> None:
 def close_connections() -> None:
     """Close every client's pooled connections: none opened at init may outlive the snapshot."""
     for built in _clients.values():
-        built._inner._endpoint.http_session.close()
+        built.close()
 
 
 def renew() -> None:

@@ -5,7 +5,7 @@ touches as an ARN (the table, or ``table/<t>/index/<i>`` for a Query on an index
 S3 object ``bucket/key``) and the condition keys the call carries (``s3:prefix`` of a listing).
 ``iam_requests`` turns a call (service, operation, API parameters) into those requests. The
 recorder (tests: ``install`` and ``running``) and the local stack's enforcement
-(``local.iam_enforcement``, in moto's process) both use it, so what is checked is what is run.
+(``local.emulator.iam_enforcement``, in moto's process) both use it, so what is checked is what is run.
 
 Presigning is a use of the action: a presigned PUT acts with the signer's rights when the
 browser sends it, so signing one is recorded as the signer's ``s3:PutObject``.
@@ -151,7 +151,7 @@ def canonical(resource: str) -> str:
 def canonical_physical_ids(template: Template) -> dict[str, str]:
     """The ids the local stack gives the template's tables, buckets and secrets, with secrets'
     ARNs in their ``canonical`` form: what recorded calls name."""
-    from local.resources import physical_name
+    from local.emulator.resources import physical_name
 
     ids = {}
     for kind in ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret"):

@@ -20,8 +20,8 @@ import contextlib
 import os
 import sys
 
-from local.runtime import function_environment
-from local.stack import LocalAws, running_stack_state
+from local.emulator.runtime import function_environment
+from local.emulator.stack import LocalAws, running_stack_state
 from local.template import Template
 
 FUNCTION = "ImportHostedThreadsFunction"

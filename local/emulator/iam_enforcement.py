@@ -5,15 +5,15 @@ the access key id names the function. In front of moto, in its process, ``Enforc
 who signed each request (the ``Authorization`` header, or a presigned URL's ``X-Amz-Credential``,
 so a browser's PUT acts with its signer's rights), which operation it is and its parameters
 (with moto's own router and parsers, from the service's botocore model), turns them into the
-requests IAM authorizes (``local.aws_calls.iam_requests``) and evaluates each against the
-function's role (``local.iam.allows``, once per distinct request). A request its role does not
+requests IAM authorizes (``local.emulator.aws_calls.iam_requests``) and evaluates each against the
+function's role (``local.emulator.iam.allows``, once per distinct request). A request its role does not
 allow gets the answer AWS gives: DynamoDB's and Secrets Manager's ``AccessDeniedException``
 (HTTP 400), S3's ``AccessDenied`` (HTTP 403), with AWS's message naming the role, the action
 and the resource. Requests signed otherwise (the local tools, the tests' own clients) act as
 the account's administrator, unchecked.
 
 The stack hands moto the roles once it has created the resources (``register``): they are
-``local.iam.function_roles`` of the template, resolved against the resources' real ids. When
+``local.emulator.iam.function_roles`` of the template, resolved against the resources' real ids. When
 ``LOCAL_CALL_LOG_DIR`` is set, the functions' requests are recorded there too (the test suite's
 least-privilege check).
 
@@ -33,9 +33,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from local import aws_calls
-from local.aws_calls import IamRequest
-from local.iam import Policy, Role, allows
+from local.emulator import aws_calls
+from local.emulator.aws_calls import IamRequest
+from local.emulator.iam import Policy, Role, allows
 
 ROLES_PATH = "/_local/iam/roles"
 KEY_PREFIX = "LOCAL"
@@ -145,13 +145,13 @@ def _signer(environ: dict[str, Any]) -> tuple[str, str, str] | None:
 
 def _buffered_body(environ: dict[str, Any]) -> bytes:
     """The request body, read once and put back for moto to read."""
-    cached = environ.get("local.iam.body")
+    cached = environ.get("local.emulator.iam.body")
     if cached is not None:
         return cached
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
-    environ["local.iam.body"] = body
+    environ["local.emulator.iam.body"] = body
     return body
 
 
@@ -186,7 +186,7 @@ def _rest_operation(environ: dict[str, Any], service: str) -> tuple[str, dict[st
     parser = PROTOCOL_PARSERS[operation.service_model.protocol](operation)
     params = parser.parse(
         {
-            "body": environ["local.iam.body"],
+            "body": environ["local.emulator.iam.body"],
             "headers": request.headers,
             "method": request.method,
             "url_params": uri_params,

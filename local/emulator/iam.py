@@ -9,7 +9,7 @@ constraints.txt). Intrinsic functions are resolved against the local stack's res
 
 ``allows`` evaluates a role's identity policies for one request as IAM does (an explicit Deny
 wins, else some Allow must match action, resource and conditions). It is what the local stack
-enforces (``local.iam_enforcement``); the test suite checks it against a dedicated simulator
+enforces (``local.emulator.iam_enforcement``); the test suite checks it against a dedicated simulator
 (@cloud-copilot/iam-simulate) on every request the suite records.
 
 ``grants`` lists what a role allows, one (action, resource) pair at a time: the unit the suite's
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from local.aws_calls import IamRequest
+from local.emulator.aws_calls import IamRequest
 from local.template import ACCOUNT_ID, STACK_NAME, Template, TemplateError
 
 

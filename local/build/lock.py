@@ -10,8 +10,8 @@ already provides (``--no-emit-package``), so nothing ships twice. A package the 
 that constraints.txt does not pin stops the lock: add it there (and to the dev environment)
 first, so it is tested. uv is pinned in requirements-dev.txt.
 
-    python -m local.lock            # rewrite every requirements.txt
-    python -m local.lock --check    # exit 1, naming the files, when one is out of date
+    python -m local.build.lock            # rewrite every requirements.txt
+    python -m local.build.lock --check    # exit 1, naming the files, when one is out of date
 
 ``stale()`` tells, without the network, whether a `make lock` is due (the build check and the
 tests ask it): a requirements.txt not written by it, a pin that is not the tested version, a

@@ -18,7 +18,7 @@
 It needs a python3.13 with pip (SAM builds for the function's Runtime with it). Without one the
 check says so in one line and passes, except under CI=true, where it fails.
 
-    python -m local.build_check --sam .venv-sam/bin/sam [--arch arm64] [--sizes]
+    python -m local.build.build_check --sam .venv-sam/bin/sam [--arch arm64] [--sizes]
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ from typing import Any
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 
-from local.lock import CONSTRAINTS, normalize, read_pins, stale
-from local.runtime import function_environment
+from local.build.lock import CONSTRAINTS, normalize, read_pins, stale
+from local.emulator.runtime import function_environment
 from local.template import REGION, ROOT, Template
 
 WORK = ROOT / ".local" / "build-check"

@@ -1,4 +1,4 @@
-"""The demo page of `make dev`: local/demo/index.html on an origin of its own, which the API allows.
+"""The demo page of `make dev`: local/emulator/demo/index.html on an origin of its own, which the API allows.
 
 The page is static; ``config.js`` tells it where this stack's API is (the page asks it for a
 chat session, which names the ``/chatkit`` URL) and the upload limit, so the page itself stays

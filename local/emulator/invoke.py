@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from local.rotate import play_secrets_manager_after, play_secrets_manager_before
-from local.runtime import LambdaContext, error_payload, function_environment, load_handler
-from local.stack import LocalAws, running_stack_state, store_openai_api_key
+from local.emulator.rotate import play_secrets_manager_after, play_secrets_manager_before
+from local.emulator.runtime import LambdaContext, error_payload, function_environment, load_handler
+from local.emulator.stack import LocalAws, running_stack_state, store_openai_api_key
 from local.template import Template, TemplateError
 
 
@@ -35,7 +35,7 @@ def prepare(template: Template) -> tuple[LocalAws, str]:
         return LocalAws(
             state["aws_endpoint_url"], state["region"]
         ), f"the running local stack ({state['url']})"
-    from local.resources import create_resources
+    from local.emulator.resources import create_resources
 
     aws = LocalAws.start(template.region)
     create_resources(template, aws.client)

@@ -1,6 +1,6 @@
 """`make dev`: the whole API on http://127.0.0.1:${PORT:-3000} with embedded AWS, until Ctrl-C.
 
-Beside it, on ${DEMO_PORT:-PORT+1}, the ChatKit demo page (local/demo/index.html); its origin is
+Beside it, on ${DEMO_PORT:-PORT+1}, the ChatKit demo page (local/emulator/demo/index.html); its origin is
 added to ALLOWED_ORIGINS, so the API and the attachments bucket accept the page's requests.
 """
 
@@ -12,15 +12,15 @@ import signal
 import sys
 import threading
 
-from local.demo import demo_origins, serve_demo
-from local.runtime import concurrency_limit
-from local.stack import LocalAws, LocalStack, store_openai_api_key
+from local.emulator.demo import demo_origins, serve_demo
+from local.emulator.runtime import concurrency_limit
+from local.emulator.stack import LocalAws, LocalStack, store_openai_api_key
 from local.template import ENV_TO_PARAMETER, Template, TemplateError
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    log = logging.getLogger("local.dev")
+    log = logging.getLogger("local.emulator.dev")
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000"))
     demo_port = int(os.environ.get("DEMO_PORT") or port + 1)
     try:

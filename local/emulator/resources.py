@@ -60,7 +60,7 @@ def _create_bucket(template: Template, logical_id: str, s3: Any) -> str:
 
     moto keeps them all and applies CORS (its server answers a browser's preflight and sets
     Access-Control-Allow-Origin from the bucket's rules once its global CORS is off, see
-    ``local.stack``); it does not run lifecycle expiry or check presigned signatures.
+    ``local.emulator.stack``); it does not run lifecycle expiry or check presigned signatures.
     The bucket policy (TLS only) is not created: the local endpoint is plain http.
     """
     props = template.properties(logical_id)

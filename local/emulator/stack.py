@@ -19,15 +19,15 @@ from typing import Any
 
 import boto3
 
-from local import moto_dynamodb
-from local.gateway import Gateway, serve
-from local.iam import function_roles
-from local.iam_enforcement import Enforcement, credentials, register
-from local.resources import FAKE_CREDENTIALS, create_resources, physical_name
-from local.runtime import FunctionPool, WebAppPool, concurrency_limit, function_environment
+from local.emulator import moto_dynamodb
+from local.emulator.gateway import Gateway, serve
+from local.emulator.iam import function_roles
+from local.emulator.iam_enforcement import Enforcement, credentials, register
+from local.emulator.resources import FAKE_CREDENTIALS, create_resources, physical_name
+from local.emulator.runtime import FunctionPool, WebAppPool, concurrency_limit, function_environment
 from local.template import ROOT, Template
 
-log = logging.getLogger("local.stack")
+log = logging.getLogger("local.emulator.stack")
 # The secret the template creates empty for the OpenAI key (no template parameter carries it).
 OPENAI_KEY_SECRET = "OpenAIApiKeySecret"
 
@@ -53,7 +53,12 @@ class LocalAws:
     def start(cls, region: str, port: int = 0) -> LocalAws:
         # Its own session: Ctrl-C on `make dev` reaches the stack, which then stops moto in order.
         process = subprocess.Popen(
-            [sys.executable, "-c", "import local.stack; local.stack.serve_moto()", str(port)],
+            [
+                sys.executable,
+                "-c",
+                "import local.emulator.stack; local.emulator.stack.serve_moto()",
+                str(port),
+            ],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -70,7 +75,7 @@ class LocalAws:
 
     def environment(self, function: str | None = None) -> dict[str, str]:
         """What a process needs to talk to this AWS with boto3: as ``function`` (its role's
-        rights, ``local.iam_enforcement``), or as the account's administrator."""
+        rights, ``local.emulator.iam_enforcement``), or as the account's administrator."""
         signer = FAKE_CREDENTIALS if function is None else credentials(function)
         return {**signer, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_DEFAULT_REGION": self.region}
 
@@ -110,7 +115,7 @@ def serve_moto() -> None:
     # answers browsers from the bucket's CORS rules as AWS does. moto reads it on import.
     os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    # The same DynamoDB answers, several times faster to write (local/moto_dynamodb.py).
+    # The same DynamoDB answers, several times faster to write (local/emulator/moto_dynamodb.py).
     moto_dynamodb.install()
     server = _moto_server(int(sys.argv[1]))
     server.start()
@@ -119,15 +124,14 @@ def serve_moto() -> None:
     sys.stdin.read()
 
 
-def _moto_server(port: int) -> Any:
-    """moto's threaded server, with DynamoDB's requests applied one at a time.
+def _moto_server(port: int) -> _Serving:
+    """moto's apps behind a werkzeug server of our own, with DynamoDB's requests applied one at a time.
 
     DynamoDB applies each request to an item atomically: a condition and the update it guards are
     one step, so N concurrent conditional updates at a limit let exactly the allowed number
     through. moto checks and writes in separate steps on its request threads; serialising its
     DynamoDB requests gives the local stack DynamoDB's answer (the usage limits rely on it).
     """
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -149,22 +153,27 @@ def _moto_server(port: int) -> Any:
         with dynamodb:
             return list(dynamodb_app(environ, start_response))
 
-    # Each function's requests are checked against its role first (local/iam_enforcement.py).
+    # Each function's requests are checked against its role first (local/emulator/iam_enforcement.py).
     checked = Enforcement(one_dynamodb_request_at_a_time)
+    # What moto's own server runs (moto_server, ThreadedMotoServer): werkzeug's threaded server with
+    # moto's request handler, here over our app instead of moto's.
+    return _Serving(
+        make_server("127.0.0.1", port, checked, threaded=True, request_handler=MotoRequestHandler)
+    )
 
-    class Server(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            self._server = make_server(
-                self._ip_address,
-                self._port,
-                checked,
-                True,
-                request_handler=MotoRequestHandler,
-            )
-            self._server_ready_event.set()
-            self._server.serve_forever()
 
-    return Server(ip_address="127.0.0.1", port=port, verbose=False)
+@dataclass
+class _Serving:
+    """A werkzeug server answering on a thread of its own."""
+
+    server: Any
+
+    def start(self) -> None:
+        threading.Thread(target=self.server.serve_forever, name="local-aws", daemon=True).start()
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        host, port = self.server.server_address[:2]
+        return str(host), int(port)
 
 
 @dataclass

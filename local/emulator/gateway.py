@@ -14,8 +14,7 @@ the API's GatewayResponses headers on its own errors, and a function run through
 Adapter, whose response is streamed to the client chunk by chunk when the route's
 ResponseTransferMode is RESPONSE_STREAM.
 
-HTTP itself is uvicorn's (``serve``): HTTP/1.1 framing by h11, TCP_NODELAY on every connection,
-and what one turn of the event loop writes leaves in one piece (``OneWriteH11``).
+HTTP itself is uvicorn's (``serve``): HTTP/1.1 framing by h11, TCP_NODELAY on every connection.
 """
 
 from __future__ import annotations
@@ -35,19 +34,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from local.events import (
+from local.emulator.events import (
     REST_API_ID,
     authorizer_event,
     gateway_event,
     rest_authorizer_event,
     rest_request_context,
 )
-from local.runtime import Function, FunctionImportError, Invocation, WebApp
+from local.emulator.runtime import Function, FunctionImportError, Invocation, WebApp
 from local.template import ACCOUNT_ID, REGION, AuthorizerSpec, CorsSpec, Route
 
-log = logging.getLogger("local.gateway")
+log = logging.getLogger("local.emulator.gateway")
 
 # API Gateway HTTP API's request payload limit.
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -613,48 +611,6 @@ class StreamBrokenOff(Exception):
     """A streamed body ended with an error, not at its end; the client's connection is cut."""
 
 
-class OneWriteH11(H11Protocol):
-    """uvicorn's HTTP/1.1 connection, with all it writes in one turn of the event loop sent in one
-    piece: a response's status line, headers and body together, a chunk with its framing. With
-    TCP_NODELAY each piece leaves at once, and no response waits on the client's delayed ACK of
-    an earlier small segment (Nagle's algorithm)."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        # Set here: asyncio sets it only on sockets whose proto is IPPROTO_TCP, and a socket from
-        # socket.create_server (and those it accepts) says 0.
-        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(OneWriteTransport(transport, self.loop))  # type: ignore[arg-type]
-
-
-class OneWriteTransport:
-    """A transport whose writes are gathered until the event loop's next turn, then written once."""
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._pending: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        if not data:
-            return
-        if not self._pending:
-            self._loop.call_soon(self._flush)
-        self._pending.append(data)
-
-    def _flush(self) -> None:
-        if self._pending:
-            data, self._pending = b"".join(self._pending), []
-            if not self._transport.is_closing():
-                self._transport.write(data)
-
-    def close(self) -> None:
-        self._flush()
-        self._transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
 class GatewayServer:
     """The gateway served by uvicorn in a background thread, on a socket bound before it starts
     (so a taken port fails `make dev` at once, and PORT=0 gets a free one)."""
@@ -662,11 +618,17 @@ class GatewayServer:
     def __init__(self, gateway: Gateway, host: str, port: int, backlog: int = BACKLOG) -> None:
         self.app = GatewayApp(gateway)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._socket = socket.create_server((host, port), family=family, backlog=backlog)
+        # Made with IPPROTO_TCP (socket.create_server's says 0): asyncio then sets TCP_NODELAY on
+        # every connection it accepts, so no response waits on the client's delayed ACK of an
+        # earlier small segment (Nagle's algorithm, 40 ms per kept-alive request).
+        self._socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self._socket.listen(backlog)
         self.server_address = self._socket.getsockname()[:2]
         config = uvicorn.Config(
             self.app,
-            http=OneWriteH11,
+            http="h11",
             loop="asyncio",
             ws="none",
             lifespan="off",

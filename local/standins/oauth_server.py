@@ -30,11 +30,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
-from tests.support.auth import SigningKey, new_key
+from local.standins.jwks import SigningKey, new_key
+from local.standins.loopback import StandInHandler, serve
 
 BASE_PATH = "/api/auth"
 SCOPES = ["openid", "profile", "email", "offline_access", "tasks:read", "tasks:write"]
@@ -293,7 +293,7 @@ def serve_authorization_server(server: AuthorizationServer | None = None) -> Ite
     """The stand-in on a free port of 127.0.0.1 until the block ends."""
     state = server or AuthorizationServer()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(StandInHandler):
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             query = dict(parse_qsl(url.query))
@@ -305,10 +305,7 @@ def serve_authorization_server(server: AuthorizationServer | None = None) -> Ite
             elif url.path == f"{BASE_PATH}/oauth2/authorize":
                 status, answer = state.authorize(query)
                 if status == 302:
-                    self.send_response(302)
-                    self.send_header("location", str(answer))
-                    self.send_header("content-length", "0")
-                    self.end_headers()
+                    self.answer(302, headers={"location": str(answer)})
                 else:
                     self._json(status, answer)
             else:
@@ -331,22 +328,8 @@ def serve_authorization_server(server: AuthorizationServer | None = None) -> Ite
                 self._json(404, {"error": "not_found"})
 
         def _json(self, status: int, body: Any) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("cache-control", "no-store")
-            self.send_header("content-length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+            self.answer_json(status, body, {"cache-control": "no-store"})
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.base_url = f"http://127.0.0.1:{http.server_address[1]}"
-    threading.Thread(target=http.serve_forever, daemon=True).start()
-    try:
+    with serve(Handler) as url:
+        state.base_url = url
         yield state
-    finally:
-        http.shutdown()
-        http.server_close()

@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from local.runtime import LambdaContext, function_environment, load_handler
-from local.stack import LocalAws, running_stack_state
+from local.emulator.runtime import LambdaContext, function_environment, load_handler
+from local.emulator.stack import LocalAws, running_stack_state
 from local.template import Template
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")

@@ -38,7 +38,7 @@ from urllib.parse import urlencode
 
 from local.template import ACCOUNT_ID, FunctionSpec
 
-log = logging.getLogger("local.runtime")
+log = logging.getLogger("local.emulator.runtime")
 
 # The host variables a function may see besides its own: what a Python process needs to run.
 HOST_VARIABLES = (
@@ -91,10 +91,13 @@ def function_environment(spec: FunctionSpec, aws: dict[str, str], region: str) -
     }
 
 
-def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
-    """Import the handler module from the function's folder, with its layers on ``sys.path``."""
+def load_handler(
+    spec: FunctionSpec, loop: asyncio.AbstractEventLoop | None = None
+) -> Callable[[dict[str, Any], Any], Any]:
+    """Import the handler module from the function's folder, with its layers on ``sys.path``;
+    ``loop`` is the event loop a web app's events run on (a new one by default)."""
     if spec.web_adapter:
-        return web_adapter_handler(spec)
+        return web_adapter_handler(spec, loop)
     module_name, function_name = spec.handler.rsplit(".", 1)
     return getattr(_import(spec, module_name), function_name)
 
@@ -114,7 +117,9 @@ def _import(spec: FunctionSpec, module_name: str) -> Any:
     return module
 
 
-def web_adapter_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
+def web_adapter_handler(
+    spec: FunctionSpec, loop: asyncio.AbstractEventLoop | None = None
+) -> Callable[[dict[str, Any], Any], Any]:
     """A Lambda Web Adapter function as one handler, in this process (for `make invoke` and tests).
 
     The ASGI app is the one the handler script starts (``uvicorn <module>:<app>``); each event is
@@ -126,13 +131,11 @@ def web_adapter_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], A
     if target is None:
         raise ImportError(f"{spec.handler} of {spec.logical_id} does not start `uvicorn <module>:<app>`")
     app = getattr(_import(spec, target.group(1)), target.group(2))
-    loop = asyncio.new_event_loop()
+    running = loop or asyncio.new_event_loop()
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return loop.run_until_complete(_call_asgi(app, event))
+        return running.run_until_complete(_call_asgi(app, event))
 
-    # The loop every event runs on: the turn benchmark times when it sits idle.
-    handler.loop = loop  # type: ignore[attr-defined]
     return handler
 
 

@@ -1,6 +1,6 @@
 """`make scan`: checkov's security checks over the CloudFormation SAM deploys for template.yaml.
 
-The scan reads SAM's translation (``local.iam.translate``), not the template as written: the
+The scan reads SAM's translation (``local.emulator.iam.translate``), not the template as written: the
 roles, stages and permissions SAM generates are what gets deployed, and checkov's IAM checks
 (wildcard actions, privilege escalation, ...) only see them there.
 
@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from local.iam import translate
+from local.emulator.iam import translate
 from local.template import TEMPLATE_PATH, Template
 
 

@@ -13,7 +13,7 @@ import time
 
 import jwt
 
-from local.stack import LocalAws, running_stack_state
+from local.emulator.stack import LocalAws, running_stack_state
 
 TTL_SECONDS = 3600
 MAX_USER_ID_CHARS = 256
