@@ -125,3 +125,26 @@ def test_a_value_of_the_wrong_type_names_its_variable(
     environ.setenv(name, value)
     with pytest.raises(ValueError, match=name):
         Example.from_env()
+
+
+@dataclass(frozen=True)
+class Bounded(EnvSettings):
+    size: int = env("EXAMPLE_SIZE", 10, between=(1, 16))
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 10), ("1", 1), ("16", 16)])
+def test_a_bounded_number_inside_its_range_is_read(
+    environ: pytest.MonkeyPatch, value: str | None, expected: int
+) -> None:
+    if value is not None:
+        environ.setenv("EXAMPLE_SIZE", value)
+    assert Bounded.from_env().size == expected
+
+
+@pytest.mark.parametrize("value", ["0", "17", "-1", "100000"])
+def test_a_bounded_number_outside_its_range_stops_the_start_naming_variable_and_range(
+    environ: pytest.MonkeyPatch, value: str
+) -> None:
+    environ.setenv("EXAMPLE_SIZE", value)
+    with pytest.raises(ValueError, match=rf"^EXAMPLE_SIZE must be 1 to 16, got {value}$"):
+        Bounded.from_env()

@@ -16,17 +16,15 @@ import jwt
 from chatkit_backend.auth.tokens import ISSUER as SESSION_ISSUER
 from chatkit_backend.auth.tokens import SESSION_AUDIENCE, mint_session_token
 
+from local.standins.jwks import JwksServer, SigningKey, new_key
 from tests.support.auth import (
     AUDIENCE,
     ISSUER,
-    JwksServer,
     SecretsStack,
-    SigningKey,
     authorizer,
     b64url,
     claims,
     hs256_raw,
-    new_key,
     random_secret,
     unsigned,
 )

@@ -52,10 +52,11 @@ def env_list(name: str) -> tuple[str, ...]:
 _NO_DEFAULT: Any = object()
 
 
-def env(name: str, default: Any = _NO_DEFAULT) -> Any:
+def env(name: str, default: Any = _NO_DEFAULT, *, between: tuple[int, int] | None = None) -> Any:
     """A settings field read from the variable ``name``; ``default`` when it is unset or blank
-    (without one: blank for text and lists, and the field must be given when built by hand)."""
-    metadata = {"env": name, "default": default}
+    (without one: blank for text and lists, and the field must be given when built by hand).
+    ``between``: the lowest and highest values a number may take (``from_env`` fails outside)."""
+    metadata = {"env": name, "default": default, "between": between}
     if default is _NO_DEFAULT:
         return dataclasses.field(metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -75,7 +76,11 @@ class EnvSettings:
             if isinstance(kind, type) and issubclass(kind, EnvSettings):
                 values[field.name] = kind.from_env()
             elif "env" in field.metadata:
-                values[field.name] = _read(field.metadata["env"], kind, field.metadata["default"])
+                name = field.metadata["env"]
+                values[field.name] = value = _read(name, kind, field.metadata["default"])
+                between = field.metadata["between"]
+                if between is not None and not between[0] <= value <= between[1]:
+                    raise ValueError(f"{name} must be {between[0]} to {between[1]}, got {value}")
         return cls(**values)
 
 

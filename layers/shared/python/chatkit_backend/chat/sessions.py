@@ -30,20 +30,10 @@ class SessionSettings(EnvSettings):
     chatkit_table: str = env("CHATKIT_TABLE")
     # The self-hosted ChatKit server's URL (the REST API's /chatkit): the widget's api.url.
     chatkit_url: str = env("CHATKIT_URL")
-    session_seconds: int = env("CHATKIT_SESSION_SECONDS", SESSION_MAX_SECONDS)
-
-    @classmethod
-    def from_env(cls) -> SessionSettings:
-        settings = super().from_env()
-        settings.check()
-        return settings
-
-    def check(self) -> None:
-        """Fail at start-up, naming the variable, on a lifetime no session may have."""
-        if not 1 <= self.session_seconds <= SESSION_MAX_SECONDS:
-            raise ValueError(
-                f"CHATKIT_SESSION_SECONDS must be 1 to {SESSION_MAX_SECONDS}, got {self.session_seconds}"
-            )
+    # A lifetime no session may have fails the function's start, naming the variable.
+    session_seconds: int = env(
+        "CHATKIT_SESSION_SECONDS", SESSION_MAX_SECONDS, between=(1, SESSION_MAX_SECONDS)
+    )
 
 
 @dataclass(frozen=True)

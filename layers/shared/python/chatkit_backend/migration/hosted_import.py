@@ -79,14 +79,7 @@ class ImportSettings(EnvSettings):
     openai_api_key_secret_arn: str = env("OPENAI_API_KEY_SECRET_ARN")
     # The OpenAI SDK's own variable; empty means api.openai.com.
     openai_base_url: str = env("OPENAI_BASE_URL")
-    concurrency: int = env("IMPORT_CONCURRENCY", DEFAULT_CONCURRENCY)
-
-    @classmethod
-    def from_env(cls) -> ImportSettings:
-        settings = super().from_env()
-        if not 1 <= settings.concurrency <= MAX_CONCURRENCY:
-            raise ValueError(f"IMPORT_CONCURRENCY must be 1 to {MAX_CONCURRENCY}, got {settings.concurrency}")
-        return settings
+    concurrency: int = env("IMPORT_CONCURRENCY", DEFAULT_CONCURRENCY, between=(1, MAX_CONCURRENCY))
 
 
 Progress = Callable[[ThreadOutcome], None]
