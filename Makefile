@@ -35,11 +35,24 @@ lock: $(READY)
 
 # sam validate --lint (dev and prod), then sam build and each handler imported from its artifact
 # with only its layers, as Lambda would (needs a python3.13: PATH or pyenv; CI=true insists on it).
+BUILD_CHECK = $(BIN)/python -m local.build_check --sam $(SAM_VENV)/bin/sam
 build-check: $(READY) $(SAM_READY)
-	@$(BIN)/python -m local.build_check --sam $(SAM_VENV)/bin/sam
+	@$(BUILD_CHECK)
 
-test: lint build-check
-	$(BIN)/python -m pytest
+# pytest's workers (pytest-xdist): the suite mostly waits on `make dev` stacks and stand-ins, so
+# more workers than the two cores pay; each worker also imports and collects the whole suite.
+TEST_WORKERS ?= 4
+
+# Lint, then pytest with build-check beside it: the tests mostly wait, the build mostly computes.
+# build-check's report is printed after pytest's, and either failing fails `make test`.
+test: lint $(SAM_READY)
+	@mkdir -p .local
+	@$(BUILD_CHECK) >.local/build-check.log 2>&1 & build=$$!; \
+	trap 'kill $$build 2>/dev/null' INT TERM; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS); tests=$$?; \
+	wait $$build; built=$$?; cat .local/build-check.log; \
+	if [ $$built -ne 0 ]; then echo "make build-check failed (its output is above)" >&2; fi; \
+	[ $$tests -eq 0 ] && [ $$built -eq 0 ]
 
 # `make token USER=alice`: USER is also the shell's login name, so insist it comes from the command line.
 token: $(READY)

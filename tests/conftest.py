@@ -127,3 +127,14 @@ def jwks_server(keys: dict[str, SigningKey]) -> Iterator[JwksServer]:
     """The frontend's JWKS endpoint, served on 127.0.0.1 for this test module."""
     with serve_jwks([key.public_jwk for key in keys.values()]) as server:
         yield server
+
+
+# ---- pytest-xdist (`make test` runs pytest -n 4; pyproject.toml sets --dist loadscope) --------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With -n, the modules that mostly wait (``integration``: `make dev` stacks; ``waits``) come
+    first: each worker takes the next module in this order, so the in-process tests, which mostly
+    compute, fill the waits, and no long wait starts last. Without -n the order stays as written."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: not any(item.get_closest_marker(m) for m in ("integration", "waits")))

@@ -29,7 +29,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from tests.support.processes import stop
+from tests.support.processes import one_at_a_time, stop
 
 APP = Path(__file__).resolve().parent / "better_auth"
 MIN_NODE = 20
@@ -59,22 +59,24 @@ def require_node() -> None:
 
 
 def install() -> None:
-    """``npm ci`` unless node_modules already holds exactly what package-lock.json pins."""
+    """``npm ci`` unless node_modules already holds exactly what package-lock.json pins; one
+    process at a time (pytest -n runs several), since ``npm ci`` first deletes node_modules."""
     lock = (APP / "package-lock.json").read_bytes()
     stamp = APP / "node_modules" / ".installed-from-lock"
-    if stamp.exists() and stamp.read_bytes() == lock:
-        return
-    done = subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=APP,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"npm ci failed in {APP}:\n{done.stderr[-4000:]}")
-    stamp.write_bytes(lock)
+    with one_at_a_time(APP):
+        if stamp.exists() and stamp.read_bytes() == lock:
+            return
+        done = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=APP,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"npm ci failed in {APP}:\n{done.stderr[-4000:]}")
+        stamp.write_bytes(lock)
 
 
 @dataclass
