@@ -7,6 +7,9 @@ READY  := $(VENV)/.ready
 # SAM CLI pins boto3 and click at versions the dev environment does not use: it gets a venv of its own.
 SAM_VENV  ?= .venv-sam
 SAM_READY := $(SAM_VENV)/.ready
+SAM_INSTALL = { test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV); } && \
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/requirements-sam.txt >&2 && \
+	touch $(SAM_READY)
 
 .PHONY: dev test lint lock build-check token invoke bench rotate import-hosted-threads clean
 
@@ -16,9 +19,7 @@ $(READY): requirements-dev.txt constraints.txt
 	@touch $@
 
 $(SAM_READY): local/requirements-sam.txt
-	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/requirements-sam.txt >&2
-	@touch $@
+	@$(SAM_INSTALL)
 
 dev: $(READY)
 	@$(BIN)/python -m local.dev
@@ -43,11 +44,13 @@ build-check: $(READY) $(SAM_READY)
 # more workers than the two cores pay; each worker also imports and collects the whole suite.
 TEST_WORKERS ?= 4
 
-# Lint, then pytest with build-check beside it: the tests mostly wait, the build mostly computes.
-# build-check's report is printed after pytest's, and either failing fails `make test`.
-test: lint $(SAM_READY)
+# Lint, then pytest with build-check (and SAM CLI's install, when due) beside it: the tests mostly
+# wait, these mostly compute. build-check's report is printed after pytest's, and either failing
+# fails `make test`.
+test: lint
 	@mkdir -p .local
-	@$(BUILD_CHECK) >.local/build-check.log 2>&1 & build=$$!; \
+	@{ { [ $(SAM_READY) -nt local/requirements-sam.txt ] || { $(SAM_INSTALL); }; } && $(BUILD_CHECK); } \
+	>.local/build-check.log 2>&1 & build=$$!; \
 	trap 'kill $$build 2>/dev/null' INT TERM; \
 	$(BIN)/python -m pytest -n $(TEST_WORKERS); tests=$$?; \
 	wait $$build; built=$$?; cat .local/build-check.log; \
