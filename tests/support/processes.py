@@ -25,12 +25,10 @@ def stop(process: subprocess.Popen[Any]) -> None:
 
 @contextmanager
 def one_at_a_time(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock named after ``directory`` for the block, across processes. The lock
-    file lives in the temp folder: whatever the block deletes in ``directory``, the lock stays."""
+    """Hold an exclusive lock named after ``directory`` for the block, across processes (closing
+    the file releases it). The lock file lives in the temp folder: whatever the block deletes in
+    ``directory``, the lock stays."""
     name = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
     with open(Path(tempfile.gettempdir()) / f"chatkit-tests-{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        yield
