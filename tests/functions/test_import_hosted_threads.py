@@ -36,6 +36,9 @@ from tests.support.hosted_chatkit import (
     text,
 )
 
+# Its tests wait out OpenAI's Retry-After and the import's backoff, as the function does.
+pytestmark = pytest.mark.waits
+
 FUNCTION = "ImportHostedThreadsFunction"
 
 

@@ -15,6 +15,9 @@ from tests.support.fake_responses_api import FakeResponses, fake_responses, text
 from tests.support.mcp_client import modern, request, send
 from tests.support.minutes import start_of_a_minute
 
+# Its tests wait for the start of a minute (tests/support/minutes.py).
+pytestmark = pytest.mark.waits
+
 
 @pytest.fixture
 def fake() -> Iterator[FakeResponses]:
