@@ -2,6 +2,9 @@
 
 from typing import Annotated
 
+# chatkit_backend.tokens loads PyJWT lazily, for McpFunction's cold start. This function is
+# restored from a SnapStart snapshot, so it loads it here, at init, where the snapshot holds it.
+import jwt  # noqa: F401
 from chatkit_backend import aws, snapstart
 from chatkit_backend.fastapi_app import create_app, lambda_handler, user_identity
 from chatkit_backend.identity import Identity
