@@ -10,6 +10,12 @@ SAM_READY := $(SAM_VENV)/.ready
 # checkov pins boto3 and networkx at versions the dev environment does not use: a venv of its own too.
 CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_READY := $(CHECKOV_VENV)/.ready
+CHECKOV_INSTALL = { test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV); } && \
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/build/requirements-checkov.txt >&2 && \
+	touch $(CHECKOV_READY)
+SAM_INSTALL = { test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV); } && \
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/build/requirements-sam.txt >&2 && \
+	touch $(SAM_READY)
 
 .PHONY: dev test lint scan lock build-check view token invoke bench rotate import-hosted-threads clean
 
@@ -19,14 +25,10 @@ $(READY): requirements-dev.txt constraints.txt
 	@touch $@
 
 $(SAM_READY): local/build/requirements-sam.txt
-	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/build/requirements-sam.txt >&2
-	@touch $@
+	@$(SAM_INSTALL)
 
 $(CHECKOV_READY): local/build/requirements-checkov.txt
-	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/build/requirements-checkov.txt >&2
-	@touch $@
+	@$(CHECKOV_INSTALL)
 
 dev: $(READY)
 	@$(BIN)/python -m local.emulator.dev
@@ -37,8 +39,9 @@ lint: $(READY)
 	$(BIN)/cfn-lint template.yaml
 
 # checkov's security checks over what SAM deploys; every finding fixed or suppressed with its reason.
+SCAN = $(BIN)/python -m local.build.scan --checkov $(CHECKOV_VENV)/bin/checkov
 scan: $(READY) $(CHECKOV_READY)
-	@$(BIN)/python -m local.build.scan --checkov $(CHECKOV_VENV)/bin/checkov
+	@$(SCAN)
 
 # Every requirements.txt SAM builds, from the requirements.in files and constraints.txt (uv pip
 # compile for Python 3.13 on Lambda arm64): run it after changing either.
@@ -47,8 +50,9 @@ lock: $(READY)
 
 # sam validate --lint (dev and prod), then sam build and each handler imported from its artifact
 # with only its layers, as Lambda would (needs a python3.13: PATH or pyenv; CI=true insists on it).
+BUILD_CHECK = $(BIN)/python -m local.build.build_check --sam $(SAM_VENV)/bin/sam
 build-check: $(READY) $(SAM_READY)
-	@$(BIN)/python -m local.build.build_check --sam $(SAM_VENV)/bin/sam
+	@$(BUILD_CHECK)
 
 # The task view MCP clients render (docs/mcp.md), built from layers/shared/views/tasks and its
 # package-lock.json into the one HTML document McpFunction serves; commit the result. `make test`
@@ -56,9 +60,23 @@ build-check: $(READY) $(SAM_READY)
 view:
 	cd layers/shared/views/tasks && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
 
-# The whole suite, and with it the least-privilege check's full form: every grant used.
-test: lint scan build-check
-	$(BIN)/python -m pytest --least-privilege=full
+# pytest's workers (pytest-xdist): the suite mostly waits on `make dev` stacks and stand-ins, so
+# more workers than the two cores pay; each worker also imports and collects the whole suite.
+TEST_WORKERS ?= 4
+
+# Lint, then the whole suite with the least-privilege check's full form (every grant used), with
+# the template scan and build-check (and SAM CLI's install, when due) beside it: the tests mostly
+# wait, these mostly compute. Their report is printed after pytest's, and either failing fails
+# `make test`. checkov's venv comes first: the scan's own tests run checkov.
+test: lint $(CHECKOV_READY)
+	@mkdir -p .local
+	@{ $(SCAN) && { [ $(SAM_READY) -nt local/build/requirements-sam.txt ] || { $(SAM_INSTALL); }; } && $(BUILD_CHECK); } \
+	>.local/build-check.log 2>&1 & build=$$!; \
+	trap 'kill $$build 2>/dev/null' INT TERM; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --least-privilege=full; tests=$$?; \
+	wait $$build; built=$$?; cat .local/build-check.log; \
+	if [ $$built -ne 0 ]; then echo "make scan or make build-check failed (their output is above)" >&2; fi; \
+	[ $$tests -eq 0 ] && [ $$built -eq 0 ]
 
 # `make token USER=alice`: USER is also the shell's login name, so insist it comes from the command line.
 token: $(READY)

@@ -8,6 +8,7 @@ reading, so there is no second list of routes or variables to keep in sync.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,14 +152,13 @@ class Template:
 
     @classmethod
     def load(cls, overrides: dict[str, str] | None = None, path: Path = TEMPLATE_PATH) -> Template:
-        # Imported here: cfn-lint takes most of a second to import, and every local Lambda
-        # sandbox imports this module (for FunctionSpec) without ever reading the template.
-        from cfnlint.decode import decode
-
-        body, problems = decode(str(path))
-        if body is None or problems:
-            raise TemplateError(f"{path.name} does not decode: {[str(p) for p in problems]}")
-        template = cls(body=_plain(body), parameters={})
+        try:
+            stat = path.stat()
+            version: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            version = None  # the decoder says what is wrong with the path
+        # _plain copies: each template owns its body, whatever its caller changes in it.
+        template = cls(body=_plain(_decoded(path, version)), parameters={})
         template.parameters = template._parameter_values(overrides or {})
         template._check_rules()
         return template
@@ -519,6 +519,21 @@ WEB_ADAPTER_WRAPPER = "/opt/bootstrap"
 def _is_web_adapter_layer(layer: Any) -> bool:
     arn = layer.get("Fn::Sub") if isinstance(layer, dict) else layer
     return isinstance(arn, str) and ":753240598075:layer:LambdaAdapterLayer" in arn
+
+
+@functools.lru_cache(maxsize=4)
+def _decoded(path: Path, version: tuple[int, int] | None) -> Any:
+    """The template file as cfn-lint decodes it, once per version (mtime, size) of the file:
+    decoding takes a few hundred milliseconds of CPU, and a test run loads the template thousands
+    of times."""
+    # Imported here: cfn-lint takes most of a second to import, and every local Lambda
+    # sandbox imports this module (for FunctionSpec) without ever reading the template.
+    from cfnlint.decode import decode
+
+    body, problems = decode(str(path))
+    if body is None or problems:
+        raise TemplateError(f"{path.name} does not decode: {[str(p) for p in problems]}")
+    return body
 
 
 def _plain(value: Any) -> Any:

@@ -3,12 +3,16 @@ in-process function invocation with each function's template environment."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -20,6 +24,22 @@ from local.template import ENV_TO_PARAMETER, REGION, Template
 
 # Every AWS call a function makes is checked against its role when the session ends.
 pytest_plugins = ["tests.support.least_privilege"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    share_service_models()
+
+
+def share_service_models() -> None:
+    """One botocore loader for every botocore session in this process: its parsed service models.
+
+    A test is a new Lambda container (the function's clients are built anew, from a new session),
+    and ``mock_aws`` gives boto3 a new default session each time it starts; each new session would
+    parse every service's model and the endpoint rules again (JSON files of megabytes), which was
+    half of what an in-process function test cost. The models are read-only data: botocore shares
+    them between the clients of a session, and ``chatkit_backend.aws.renew`` between sessions.
+    """
+    botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 
 
 @dataclass
@@ -45,16 +65,23 @@ class AwsResources:
         return dict(self.template_with(overrides).functions()[logical_id].environment)
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
+@contextmanager
+def template_in_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
+    """A fresh in-process moto (``mock_aws``) holding the template's resources, for the block."""
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     for name, value in {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        template = Template.load()
-        create_resources(template, lambda service: boto3.client(service, region_name=REGION))
-        yield AwsResources(template)
+        resources = AwsResources(Template.load())
+        create_resources(resources.template, functools.cache(resources.client))
+        yield resources
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
+    with template_in_moto(monkeypatch) as resources:
+        yield resources
 
 
 Invoke = Callable[..., Any]
@@ -107,3 +134,14 @@ def jwks_server(keys: dict[str, SigningKey]) -> Iterator[JwksServer]:
     """The frontend's JWKS endpoint, served on 127.0.0.1 for this test module."""
     with serve_jwks([key.public_jwk for key in keys.values()]) as server:
         yield server
+
+
+# ---- pytest-xdist (`make test` runs pytest -n 4; pyproject.toml sets --dist loadscope) --------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With -n, the modules that mostly wait (``integration``: `make dev` stacks; ``waits``) come
+    first: each worker takes the next module in this order, so the in-process tests, which mostly
+    compute, fill the waits, and no long wait starts last. Without -n the order stays as written."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: not any(item.get_closest_marker(m) for m in ("integration", "waits")))

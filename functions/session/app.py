@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+from chatkit_backend.auth import tokens
 from chatkit_backend.auth.identity import Identity
 from chatkit_backend.aws import clients as aws
 from chatkit_backend.aws import snapstart
@@ -18,6 +19,8 @@ settings = SessionSettings.from_env()
 service = SessionService(settings)
 aws.prepare("secretsmanager", "dynamodb")
 snapstart.register_after_restore(service.restored)
+# The token library loads lazily (McpFunction's cold start); here the snapshot should hold it.
+tokens.load_now()
 app = create_app("ChatKit sessions")
 
 

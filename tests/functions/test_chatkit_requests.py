@@ -41,12 +41,10 @@ from chatkit.types import (
 from chatkit.widgets import Card, Text
 from chatkit_backend import limits
 from chatkit_backend.chat.attachments import object_key
-from moto import mock_aws
 
-from local.emulator.resources import FAKE_CREDENTIALS, create_resources
 from local.standins.openai import FakeResponses, fake_responses
-from local.template import REGION, Template
-from tests.conftest import AwsResources
+from local.template import REGION
+from tests.conftest import AwsResources, template_in_moto
 from tests.support.chatkit_app import load_chatkit_app, post, request_context, set_openai_key, user_message
 
 # ---- the world: two users' threads, with an item of every kind the requests can name ------------
@@ -200,15 +198,8 @@ class World:
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     patch = pytest.MonkeyPatch()
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        patch.delenv(name, raising=False)
-    for name, value in {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
-        patch.setenv(name, value)
     try:
-        with mock_aws(), fake_responses() as fake:
-            template = Template.load()
-            create_resources(template, lambda service: boto3.client(service, region_name=REGION))
-            aws = AwsResources(template)
+        with template_in_moto(patch) as aws, fake_responses() as fake:
             set_openai_key(aws)
             app = load_chatkit_app(
                 aws, patch, {"OPENAI_BASE_URL": fake.url, "ATTACHMENT_MAX_BYTES": str(MAX_BYTES)}

@@ -36,6 +36,9 @@ from local.standins.openai import (
 from local.template import REGION, ROOT
 from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, sse_events, user_message
 
+# Its tests wait out OpenAI's Retry-After and the import's backoff, as the function does.
+pytestmark = pytest.mark.waits
+
 FUNCTION = "ImportHostedThreadsFunction"
 
 

@@ -15,6 +15,9 @@ from tests.support.chatkit_app import load_chatkit_app, post, set_openai_key, ss
 from tests.support.mcp_client import modern, request, send
 from tests.support.minutes import start_of_a_minute
 
+# Its tests wait for the start of a minute (tests/support/minutes.py).
+pytestmark = pytest.mark.waits
+
 
 @pytest.fixture
 def fake() -> Iterator[FakeResponses]:

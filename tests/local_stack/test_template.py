@@ -4,6 +4,7 @@ into the intended resources."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,6 +53,20 @@ def transformed() -> dict[str, Any]:
 
 def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
     return {k: v for k, v in resources.items() if v["Type"] == kind}
+
+
+def test_each_load_owns_its_body_and_a_changed_file_is_read_again(tmp_path: Path) -> None:
+    """The decoded file is kept (a test run loads the template thousands of times): what one
+    caller changes in its body stays its own, and a file that changed is decoded anew."""
+    mine = Template.load()
+    mine.body["Resources"].clear()
+    assert Template.load().resources == RESOURCES
+
+    copy = tmp_path / "template.yaml"
+    copy.write_text(TEMPLATE_PATH.read_text())
+    assert Template.load(path=copy).body == TEMPLATE.body
+    copy.write_text(TEMPLATE_PATH.read_text().replace("Description: >", "Description: >\n  Changed.", 1))
+    assert Template.load(path=copy).body["Description"].startswith("Changed.")
 
 
 def test_every_route_has_its_own_function_with_the_lambda_runtime() -> None:

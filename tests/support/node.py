@@ -1,5 +1,6 @@
-"""The Node.js projects the tests run (the Better Auth app, the IAM simulator, the MCP Apps host, the conformance
-suite, the task view's build): one way to find node and to install a project from its lock file.
+"""The Node.js projects the tests run (the Better Auth app, the IAM simulator, the MCP Apps host,
+the conformance suite, the task view's build): one way to find node and to install a project from
+its lock file.
 
 They need Node.js 20 or newer and the npm registry: ``npm ci`` installs exactly what the
 project's package-lock.json pins the first time, and again whenever the lock file changes, so a
@@ -16,6 +17,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.support.processes import one_at_a_time
 
 MIN_NODE = 20
 
@@ -44,22 +47,24 @@ def require_node() -> None:
 
 
 def npm_ci(project: Path) -> None:
-    """``npm ci`` in ``project`` unless its node_modules already holds exactly what package-lock.json pins."""
+    """``npm ci`` in ``project`` unless its node_modules already holds exactly what package-lock.json
+    pins; one process at a time (pytest -n runs several), since ``npm ci`` first deletes node_modules."""
     lock = (project / "package-lock.json").read_bytes()
     stamp = project / "node_modules" / ".installed-from-lock"
-    if stamp.exists() and stamp.read_bytes() == lock:
-        return
-    done = subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"npm ci failed in {project}:\n{done.stderr[-4000:]}")
-    stamp.write_bytes(lock)
+    with one_at_a_time(project):
+        if stamp.exists() and stamp.read_bytes() == lock:
+            return
+        done = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"npm ci failed in {project}:\n{done.stderr[-4000:]}")
+        stamp.write_bytes(lock)
 
 
 def run_node(project: Path, *arguments: str) -> None:
