@@ -17,20 +17,14 @@ import argparse
 import asyncio
 import http.client
 import json
-import os
 import random
-import signal
-import socket
 import ssl
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -505,50 +499,11 @@ def dev_stack(timeout: float = 120.0) -> Iterator[dict[str, Any]]:
     """`make dev` in a process of its own, on a free port, for the duration of the block; yields
     its state (.local/stack.json's content). The load is generated here, so the stack and the
     client do not share an interpreter."""
-    from local.template import ROOT
+    from local.emulator.stack import dev_process
 
-    state_dir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    # The load is 8 users' racing tool calls, far over a real user's per-minute limit: lift it. The
-    # demo page's port defaults to PORT+1, which for PORT=0 would be port 1: give it a free one.
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "PORT": "0",
-        "DEMO_PORT": str(_free_port()),
-        "LOCAL_STATE_DIR": str(state_dir),
-        "MCP_CALLS_PER_MINUTE": str(LOAD_CALLS_PER_MINUTE),
-    }
-    log = open(state_dir / "dev.log", "wb")  # noqa: SIM115 - the stack's log, open while it runs; closed in the finally below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.emulator.dev"],
-        cwd=ROOT,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + timeout
-        state_file = state_dir / "stack.json"
-        while not state_file.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the local stack did not start:\n{(state_dir / 'dev.log').read_text()[-3000:]}"
-                )
-            time.sleep(0.1)
-        yield json.loads(state_file.read_text())
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    # The load is 8 users' racing tool calls, far over a real user's per-minute limit: lift it.
+    with dev_process({"MCP_CALLS_PER_MINUTE": str(LOAD_CALLS_PER_MINUTE)}, timeout=timeout) as dev:
+        yield dev.state
 
 
 def measure_groups(groups: list[LoadGroup]) -> list[Row]:

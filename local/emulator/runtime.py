@@ -421,7 +421,7 @@ class WebAppWorker:
         self._port = 0
 
     def _start(self) -> None:
-        port = _free_port()
+        port = free_port()
         python_dir = str(Path(sys.executable).parent)
         environment = {
             **self._environment,
@@ -729,7 +729,8 @@ class WebAppPool(WorkerPool[WebAppWorker]):
             raise
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

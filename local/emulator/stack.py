@@ -11,8 +11,12 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,13 @@ from local.emulator.gateway import Gateway, serve
 from local.emulator.iam import function_roles
 from local.emulator.iam_enforcement import Enforcement, credentials, register
 from local.emulator.resources import FAKE_CREDENTIALS, create_resources, physical_name
-from local.emulator.runtime import FunctionPool, WebAppPool, concurrency_limit, function_environment
+from local.emulator.runtime import (
+    FunctionPool,
+    WebAppPool,
+    concurrency_limit,
+    free_port,
+    function_environment,
+)
 from local.template import ROOT, Template
 
 log = logging.getLogger("local.emulator.stack")
@@ -275,3 +285,73 @@ def running_stack_state() -> dict[str, Any] | None:
             return state
     except OSError:
         return None
+
+
+@dataclass
+class DevProcess:
+    """`make dev` running in a process of its own."""
+
+    process: subprocess.Popen[bytes]
+    state_dir: Path
+    log_path: Path
+    state: dict[str, Any]  # its .local/stack.json: url, demo_url, aws_endpoint_url, region, resources
+
+
+@contextmanager
+def dev_process(
+    env: dict[str, str] | None = None, *, port: int = 0, timeout: float = 60.0
+) -> Iterator[DevProcess]:
+    """Run `python -m local.emulator.dev` until the block ends, on ``port`` (0: a free one), with
+    ``env`` over this process's environment less its AWS_ variables (the stack brings its own AWS),
+    and its state and log in a fresh folder. Ready once it has written its state and /health
+    answers 200. For the tests that drive the API over HTTP and for the bench's load, which must
+    not share an interpreter with the stack they measure."""
+    state_dir = Path(tempfile.mkdtemp(prefix="local-stack-"))
+    log_path = state_dir / "dev.log"
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        **(env or {}),
+        "PORT": str(port),
+        # The demo page's port defaults to PORT+1, which for PORT=0 would be port 1.
+        "DEMO_PORT": str(free_port()),
+        "LOCAL_STATE_DIR": str(state_dir),
+    }
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.emulator.dev"],
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield DevProcess(process, state_dir, log_path, _wait_until_up(process, state_dir, log_path, timeout))
+    finally:
+        # make dev stops cleanly on SIGTERM as on SIGINT (its moto child included).
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_up(
+    process: subprocess.Popen[bytes], state_dir: Path, log_path: Path, timeout: float
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    state_file = state_dir / "stack.json"
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"local stack exited with {process.returncode}:\n{log_path.read_text()}")
+        if state_file.exists():
+            try:  # the state file may be half written; /health may not answer yet
+                state: dict[str, Any] = json.loads(state_file.read_text())
+                with urllib.request.urlopen(f"{state['url']}/health", timeout=5) as answer:
+                    if answer.status == 200:
+                        return state
+            except (OSError, ValueError):
+                pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"local stack did not answer /health in {timeout} s:\n{log_path.read_text()}")
+        time.sleep(0.1)

@@ -22,9 +22,10 @@ import httpx
 import jwt
 import pytest
 
+from local.emulator.runtime import free_port
 from tests.integration.test_mcp_oauth import run_every_tool_through
 from tests.support.better_auth_app import BetterAuthApp, User, run_better_auth
-from tests.support.local_stack import RunningStack, free_port, start_stack
+from tests.support.local_stack import RunningStack, start_stack
 from tests.support.mcp_oauth_client import REDIRECT_URI, Browser, MemoryStorage, connected, oauth_client
 from tests.support.node import require_node
 

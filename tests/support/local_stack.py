@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,18 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from local.emulator.stack import LocalAws
+from local.emulator.stack import LocalAws, dev_process
 from local.emulator.token import mint_user_token
-from local.template import ROOT
-from tests.support.processes import stop
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -77,52 +63,15 @@ def start_stack(
     env: dict[str, str] | None = None, timeout: float = 60.0, port: int | None = None
 ) -> Iterator[RunningStack]:
     """Run `python -m local.emulator.dev` with ``env`` on ``port`` (default: a free one) until the block ends."""
-    state_dir = Path(tempfile.mkdtemp(prefix="local-stack-"))
-    log_path = state_dir / "dev.log"
-    port = port or free_port()
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        **(env or {}),
-        "PORT": str(port),
-        "DEMO_PORT": str(free_port()),
-        "LOCAL_STATE_DIR": str(state_dir),
-    }
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local.emulator.dev"],
-            cwd=ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + timeout
-        state_file = state_dir / "stack.json"
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"local stack exited with {process.returncode}:\n{log_path.read_text()}")
-            if state_file.exists():
-                try:
-                    if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"local stack did not answer /health in {timeout} s:\n{log_path.read_text()}"
-                )
-            time.sleep(0.1)
-        state = json.loads(state_file.read_text())
+    with dev_process(env, port=port or 0, timeout=timeout) as dev:
+        state = dev.state
         yield RunningStack(
-            url=url,
+            url=state["url"],
             demo_url=state["demo_url"],
             aws_endpoint_url=state["aws_endpoint_url"],
             region=state["region"],
             resources=state["resources"],
-            log_path=log_path,
-            state_dir=state_dir,
-            process=process,
+            log_path=dev.log_path,
+            state_dir=dev.state_dir,
+            process=dev.process,
         )
-    finally:
-        stop(process)
