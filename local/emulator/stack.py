@@ -328,12 +328,17 @@ def dev_process(
         yield DevProcess(process, state_dir, log_path, _wait_until_up(process, state_dir, log_path, timeout))
     finally:
         # make dev stops cleanly on SIGTERM as on SIGINT (its moto child included).
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=20)
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """Ask a child process to stop (SIGTERM), and kill it if it has not within ``timeout`` s."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_until_up(

@@ -24,8 +24,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from local.emulator.stack import stop
 from tests.support.node import npm_ci
-from tests.support.processes import stop
 
 APP = Path(__file__).resolve().parent / "better_auth"
 

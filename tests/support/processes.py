@@ -1,26 +1,14 @@
-"""Child processes the tests start (the local stack, the Better Auth app), stopped the same way,
-and a lock for what only one test process may do at a time (pytest -n runs several)."""
+"""A lock for what only one test process may do at a time (pytest -n runs several). Child
+processes the tests start are stopped with ``local.emulator.stack.stop``, as the bench stops its."""
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-
-def stop(process: subprocess.Popen[Any]) -> None:
-    """Ask a child process to stop, and kill it if it has not within 10 s."""
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @contextmanager
