@@ -308,6 +308,9 @@ def dev_process(
     not share an interpreter with the stack they measure."""
     state_dir = Path(tempfile.mkdtemp(prefix="local-stack-"))
     log_path = state_dir / "dev.log"
+    # A port chosen here, not PORT=0: make dev tells its functions the API's URL (SessionFunction's
+    # chatkit_url) before it listens.
+    port = port or free_port()
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         **(env or {}),
