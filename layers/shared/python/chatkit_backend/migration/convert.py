@@ -56,9 +56,9 @@ from pydantic_core import PydanticSerializationError
 from chatkit_backend import limits
 from chatkit_backend.chat.records import accepts_id
 from chatkit_backend.chat.store.context import IMPORTED_METADATA
+from chatkit_backend.chat.store.items import ITEM_ADAPTER
 
 _WIDGET = TypeAdapter(WidgetRoot)
-ITEM_ADAPTER = TypeAdapter(ThreadItem)
 
 
 class NotConvertible(Exception):

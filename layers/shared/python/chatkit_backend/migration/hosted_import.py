@@ -40,9 +40,9 @@ from chatkit_backend import limits
 from chatkit_backend.aws.deadline import Deadline, OutOfTime
 from chatkit_backend.aws.secrets import SecretCache
 from chatkit_backend.chat.store.context import RequestContext
+from chatkit_backend.chat.store.items import ITEM_ADAPTER
 from chatkit_backend.errors import DomainError
 from chatkit_backend.migration.convert import (
-    ITEM_ADAPTER,
     NotConvertible,
     convert_item,
     convert_thread,
@@ -142,23 +142,10 @@ class HostedImport:
                 page = await api.next_page(page, "list threads")
         except OutOfTime:
             return RunResult(totals, request.dry_run, continuation=request.token(after, totals))
-        except openai.APIError as error:
-            reason = fatal(error) or (
-                f"OpenAI did not list the threads ({status(error)}) in {MAX_ATTEMPTS} attempts; run again to resume."
-                if retryable(error)
-                else f"OpenAI refused to list the threads ({status(error)})."
-            )
+        except (openai.APIError, GarbledAnswer, _Fatal) as error:
+            reason = _stop_reason(error)
             logger.error("hosted import stopped", extra={"reason": reason, "after": after})
             return RunResult(totals, request.dry_run, continuation=request.token(after, totals), error=reason)
-        except GarbledAnswer as garbled:
-            reason = f"{garbled}; run again to resume."
-            logger.error("hosted import stopped", extra={"reason": reason, "after": after})
-            return RunResult(totals, request.dry_run, continuation=request.token(after, totals), error=reason)
-        except _Fatal as stop:
-            logger.error("hosted import stopped", extra={"reason": str(stop), "after": after})
-            return RunResult(
-                totals, request.dry_run, continuation=request.token(after, totals), error=str(stop)
-            )
         finally:
             await client.close()
 
@@ -324,3 +311,16 @@ class HostedImport:
 
 class _Fatal(Exception):
     """Raised out of a thread's import to stop the run: the same refusal would hit every thread."""
+
+
+def _stop_reason(error: openai.APIError | GarbledAnswer | _Fatal) -> str:
+    """What the run answers when listing the threads cannot go on (it stops with a continuation)."""
+    if isinstance(error, openai.APIError):
+        return fatal(error) or (
+            f"OpenAI did not list the threads ({status(error)}) in {MAX_ATTEMPTS} attempts; run again to resume."
+            if retryable(error)
+            else f"OpenAI refused to list the threads ({status(error)})."
+        )
+    if isinstance(error, GarbledAnswer):
+        return f"{error}; run again to resume."
+    return str(error)

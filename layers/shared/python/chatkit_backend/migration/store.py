@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chatkit.store import NotFoundError
 from chatkit.types import (
     ThreadItem,
     ThreadMetadata,
 )
 
 from chatkit_backend.chat import records
-from chatkit_backend.chat.records import accepts_id
 from chatkit_backend.chat.store.context import RequestContext
 from chatkit_backend.chat.store.dynamodb import DynamoDBStore
 from chatkit_backend.chat.store.items import item_record
+from chatkit_backend.chat.store.table import check_thread_id
 from chatkit_backend.chat.store.threads import thread_record
 
 
@@ -25,8 +24,7 @@ class ImportStore(DynamoDBStore):
 
     async def load_import_mark(self, thread_id: str, context: RequestContext) -> dict[str, Any] | None:
         """Where the last import of this hosted thread stopped, or None if it was never imported."""
-        if not accepts_id(thread_id):
-            raise NotFoundError(f"No thread with id '{str(thread_id)[:128]}'.")
+        check_thread_id(thread_id)
         record = await self._get(context.user_id, records.mark_sk(thread_id))
         return None if record is None else json.loads(record["data"]["S"])
 
