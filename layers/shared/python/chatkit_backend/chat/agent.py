@@ -78,7 +78,8 @@ _SHOWN: dict[str, _Shown] = {
     "list_tasks": _Shown(
         "Looking up your tasks…",
         _task_list,
-        lambda page: {"tasks": [task.to_dict() for task in page.tasks], "next_cursor": page.next_cursor},
+        # The page as MCP's structured content gives it.
+        task_tools.TOOLS_BY_NAME["list_tasks"].structured,
     ),
     "complete_task": _Shown(
         "Completing the task…",

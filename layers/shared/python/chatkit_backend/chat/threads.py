@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from chatkit_backend.chat import records
@@ -110,7 +110,4 @@ def _thread(record: dict[str, Any]) -> Thread:
 
 def _utc(moment: str) -> str:
     """An ISO time as UTC with a Z; ChatKit's own times are naive, in Lambda's local time (UTC)."""
-    parsed = datetime.fromisoformat(moment)
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return records.stamp(datetime.fromisoformat(moment)) + "Z"

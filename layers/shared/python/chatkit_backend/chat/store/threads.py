@@ -40,11 +40,11 @@ class ThreadRecords(StoreTable):
         sk = thread_sk(thread_id)
         await self.flush(context)
         if turn.history:
-            thread, (records, more) = await asyncio.gather(
+            thread, (newest, more) = await asyncio.gather(
                 self._get(context.user_id, sk),
-                self._query_page(context.user_id, f"item#{thread_id}#", turn.history, None, "desc"),
+                self._query_page(context.user_id, records.item_sk(thread_id, ""), turn.history, None, "desc"),
             )
-            turn.items, turn.all_items = list(reversed(records)), not more
+            turn.items, turn.all_items = list(reversed(newest)), not more
         else:
             thread = await self._get(context.user_id, sk)
             turn.items, turn.all_items = None, False
