@@ -34,7 +34,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import re
 import threading
 import time
 import uuid
@@ -59,9 +58,6 @@ ALGORITHM = "HS256"
 ALLOWED_ALGORITHMS = frozenset({ALGORITHM, *ASYMMETRIC_ALGORITHMS})
 # Clock skew tolerated on exp, nbf and iat between the signer and Lambda.
 LEEWAY_SECONDS = 30
-# The subject is the user's id: a key in every table, in answers (the export) and in logs. It
-# holds no control character, newline and tab included.
-_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 # On a signature miss, re-read the signing secret at most once a second: a rotation that has just
 # finished must not wait for the cache to expire, and forged tokens cost at most two reads a second
 # per container; the window in which a flood of them could delay a just-rotated key is one second.
@@ -351,24 +347,16 @@ def _key_from(jwks: JwksCache, header: dict[str, Any], algorithm: str) -> Any:
     return key
 
 
-def _encodable(text: str) -> bool:
-    """Whether ``text`` holds no lone surrogate (JSON's "\\ud800"), which UTF-8 cannot encode:
-    no table can store it, no answer can carry it. (A regex for surrogates costs half a
-    millisecond to compile, on every cold start.)"""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _identity(
     claims: dict[str, Any], token_use: TokenUse, scopes: frozenset[str] | None = None
 ) -> VerifiedToken:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject.strip() or len(subject) > limits.USER_ID_MAX_CHARS:
         raise TokenRejected("invalid_subject")
-    if _CONTROL_CHARACTER.search(subject) is not None or not _encodable(subject):
+    # The subject is the user's id: a key in every table, in answers (the export) and in logs. It
+    # holds none of the characters a task's text may not (control characters, lone surrogates),
+    # nor the tab and newline a description may.
+    if limits.forbidden_character(subject) is not None or "\t" in subject or "\n" in subject:
         raise TokenRejected("invalid_subject")
     # PyJWT has checked that exp is there and a number.
     expires_at = int(claims["exp"]) if token_use == "session" else None
