@@ -46,6 +46,7 @@ from chatkit_backend.limits import MCP_BODY_MAX_BYTES
 from chatkit_backend.mcp import apps
 from chatkit_backend.mcp import protocol as p
 from chatkit_backend.mcp.tools import LISTINGS
+from chatkit_backend.observability.logs import log_dependency_failure, logger
 from chatkit_backend.observability.metrics import count
 from chatkit_backend.settings import EnvSettings, env
 from chatkit_backend.tasks.tools import TOOLS_BY_NAME, ArgumentError, normalized_arguments
@@ -332,7 +333,7 @@ class McpServer:
         try:
             self.usage.begin_tool_call(user_id, calls)
         except DependencyUnavailable as error:
-            _log_outage(error, "usage limit")
+            log_dependency_failure(error, tool="usage limit")
         except RateLimited as error:
             request_id = message.get("id") if isinstance(message, dict) else None
             refusal = p.RpcError(p.RATE_LIMITED, error.detail, {"retryAfter": error.retry_after})
@@ -443,7 +444,7 @@ class McpServer:
             count("ToolCalls", tool=tool.name, outcome="error", via="mcp")
             return _tool_error(str(error))
         except DependencyUnavailable as error:
-            _log_outage(error, tool.name)
+            log_dependency_failure(error, tool=tool.name)
             count("ToolCalls", tool=tool.name, outcome="failed", via="mcp")
             # A write that timed out may still have been applied: say how to find out.
             return _tool_error(f"{error.detail} {OUTAGE_HINT}")
@@ -451,7 +452,7 @@ class McpServer:
             count("ToolCalls", tool=tool.name, outcome="error", via="mcp")
             return _tool_error(error.detail)
         except Exception:  # noqa: BLE001 - an unexpected failure is a tool error the model can act on, logged
-            _log_exception("tool call failed", tool.name)
+            logger.exception("tool call failed", extra={"tool": tool.name})
             count("ToolCalls", tool=tool.name, outcome="failed", via="mcp")
             return _tool_error(f"The tool failed unexpectedly. {OUTAGE_HINT}")
         count("ToolCalls", tool=tool.name, outcome="ok", via="mcp")
@@ -631,19 +632,6 @@ def _discovery(version: str, with_apps: bool) -> RawJson:
 
 def _tool_error(sentence: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": sentence}], "isError": True}
-
-
-def _log_outage(error: DependencyUnavailable, tool: str) -> None:
-    from chatkit_backend.observability.logs import log_dependency_failure
-
-    log_dependency_failure(error, tool=tool)
-
-
-def _log_exception(message: str, tool: str) -> None:
-    # Powertools is imported only when something went wrong: the happy path never pays for it.
-    from chatkit_backend.observability.logs import logger
-
-    logger.exception(message, extra={"tool": tool})
 
 
 def _body(event: dict[str, Any]) -> bytes:

@@ -30,6 +30,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chatkit_backend.errors import NotConfigured, RateLimited
+from chatkit_backend.observability.logs import logger
+from chatkit_backend.observability.metrics import count
 from chatkit_backend.settings import EnvSettings, env
 
 DEFAULT_MESSAGES_PER_MINUTE = 20
@@ -237,10 +239,6 @@ class UsageLimits:
 
 
 def _refused(limit: str, user_id: str) -> None:
-    # Imported on a refusal only: the metrics module loads Powertools.
-    from chatkit_backend.observability.logs import logger
-    from chatkit_backend.observability.metrics import count
-
     logger.info("request refused by a per-user limit", extra={"limit": limit, "user_id": user_id})
     count("LimitRefusals", limit=limit)
 
