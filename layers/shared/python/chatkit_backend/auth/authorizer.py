@@ -29,7 +29,7 @@ from chatkit_backend.auth.jwks import KeysUnavailable
 from chatkit_backend.auth.tokens import VerifiedToken
 from chatkit_backend.auth.verifier import VerifierSettings, build_verifier
 from chatkit_backend.errors import DependencyUnavailable
-from chatkit_backend.observability.logs import logger
+from chatkit_backend.observability.logs import REQUEST_ID_PATH, logger, value_at
 
 
 class Authorizer:
@@ -42,7 +42,8 @@ class Authorizer:
         """Allow or deny the request of ``event``; raises only when the token could not be checked."""
         # Every line of this request names Lambda's and API Gateway's request ids.
         logger.append_keys(
-            function_request_id=getattr(context, "aws_request_id", None), correlation_id=_request_id(event)
+            function_request_id=getattr(context, "aws_request_id", None),
+            correlation_id=value_at(event, REQUEST_ID_PATH),
         )
         try:
             verified = self.verifier.verify(bearer_token(_authorization(event)))
@@ -62,11 +63,6 @@ class Authorizer:
             logger.info("token rejected", extra={"auth": "deny", "reason": "session_token_not_for_this_api"})
             return deny(event)
         return allow(event, verified)
-
-
-def _request_id(event: Any) -> str | None:
-    request_context = event.get("requestContext") if isinstance(event, dict) else None
-    return request_context.get("requestId") if isinstance(request_context, dict) else None
 
 
 def _authorization(event: Any) -> Any:

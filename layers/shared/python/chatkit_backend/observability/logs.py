@@ -87,13 +87,13 @@ class LazyLogger:
             )
             self._cold_start = False
             if correlation_id_path:
-                self.set_correlation_id(_at(event, correlation_id_path))
+                self.set_correlation_id(value_at(event, correlation_id_path))
             return handler(event, context, *args, **kwargs)
 
         return decorate
 
 
-def _at(event: Any, path: str) -> Any:
+def value_at(event: Any, path: str) -> Any:
     """The value at a dotted path of the event (``requestContext.requestId``), or None."""
     value = event
     for name in path.split("."):
