@@ -10,12 +10,6 @@ SAM_READY := $(SAM_VENV)/.ready
 # checkov pins boto3 and networkx at versions the dev environment does not use: a venv of its own too.
 CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_READY := $(CHECKOV_VENV)/.ready
-CHECKOV_INSTALL = { test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV); } && \
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/build/requirements-checkov.txt >&2 && \
-	touch $(CHECKOV_READY)
-SAM_INSTALL = { test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV); } && \
-	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r local/build/requirements-sam.txt >&2 && \
-	touch $(SAM_READY)
 
 .PHONY: dev test lint scan lock build-check view token invoke bench rotate import-hosted-threads clean
 
@@ -25,10 +19,14 @@ $(READY): requirements-dev.txt constraints.txt
 	@touch $@
 
 $(SAM_READY): local/build/requirements-sam.txt
-	@$(SAM_INSTALL)
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $< >&2
+	@touch $@
 
 $(CHECKOV_READY): local/build/requirements-checkov.txt
-	@$(CHECKOV_INSTALL)
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $< >&2
+	@touch $@
 
 dev: $(READY)
 	@$(BIN)/python -m local.emulator.dev
@@ -39,9 +37,8 @@ lint: $(READY)
 	$(BIN)/cfn-lint template.yaml
 
 # checkov's security checks over what SAM deploys; every finding fixed or suppressed with its reason.
-SCAN = $(BIN)/python -m local.build.scan --checkov $(CHECKOV_VENV)/bin/checkov
 scan: $(READY) $(CHECKOV_READY)
-	@$(SCAN)
+	@$(BIN)/python -m local.build.scan --checkov $(CHECKOV_VENV)/bin/checkov
 
 # Every requirements.txt SAM builds, from the requirements.in files and constraints.txt (uv pip
 # compile for Python 3.13 on Lambda arm64): run it after changing either.
@@ -50,9 +47,8 @@ lock: $(READY)
 
 # sam validate --lint (dev and prod), then sam build and each handler imported from its artifact
 # with only its layers, as Lambda would (needs a python3.13: PATH or pyenv; CI=true insists on it).
-BUILD_CHECK = $(BIN)/python -m local.build.build_check --sam $(SAM_VENV)/bin/sam
 build-check: $(READY) $(SAM_READY)
-	@$(BUILD_CHECK)
+	@$(BIN)/python -m local.build.build_check --sam $(SAM_VENV)/bin/sam
 
 # The task view MCP clients render (docs/mcp.md), built from layers/shared/views/tasks and its
 # package-lock.json into the one HTML document McpFunction serves; commit the result. `make test`
@@ -70,8 +66,7 @@ TEST_WORKERS ?= 4
 # `make test`. checkov's venv comes first: the scan's own tests run checkov.
 test: lint $(CHECKOV_READY)
 	@mkdir -p .local
-	@{ $(SCAN) && { [ $(SAM_READY) -nt local/build/requirements-sam.txt ] || { $(SAM_INSTALL); }; } && $(BUILD_CHECK); } \
-	>.local/build-check.log 2>&1 & build=$$!; \
+	@$(MAKE) --no-print-directory scan build-check >.local/build-check.log 2>&1 & build=$$!; \
 	trap 'kill $$build 2>/dev/null' INT TERM; \
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --least-privilege=full; tests=$$?; \
 	wait $$build; built=$$?; cat .local/build-check.log; \
