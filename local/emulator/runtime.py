@@ -541,12 +541,7 @@ class WebAppWorker:
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            stop(self._process, timeout=5)
         self._process = None
 
 
@@ -727,6 +722,16 @@ class WebAppPool(WorkerPool[WebAppWorker]):
         except BaseException:
             self.release(worker)
             raise
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """Ask a child process to stop (SIGTERM), and kill it if it has not within ``timeout`` s."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def free_port() -> int:

@@ -34,6 +34,7 @@ from local.emulator.runtime import (
     concurrency_limit,
     free_port,
     function_environment,
+    stop,
 )
 from local.template import ROOT, Template
 
@@ -332,16 +333,6 @@ def dev_process(
     finally:
         # make dev stops cleanly on SIGTERM as on SIGINT (its moto child included).
         stop(process, timeout=20)
-
-
-def stop(process: subprocess.Popen[Any], timeout: float = 10) -> None:
-    """Ask a child process to stop (SIGTERM), and kill it if it has not within ``timeout`` s."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _wait_until_up(

@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from local.emulator.stack import stop
+from local.emulator.runtime import stop
 from tests.support.node import npm_ci
 
 APP = Path(__file__).resolve().parent / "better_auth"
