@@ -812,9 +812,8 @@ def serve_openai(
 
         def _fail(self, step: Fail) -> None:
             kind = "rate_limit_exceeded" if step.status == 429 else "server_error"
-            error = {"error": {"message": f"stand-in {kind}", "type": kind, "code": kind, "param": None}}
             retry = {} if step.retry_after is None else {"retry-after": str(step.retry_after)}
-            self.answer_json(step.status, error, retry)
+            self.answer_json(step.status, error_body(f"stand-in {kind}", kind, code=kind), retry)
 
         def _transcribe(self, raw: bytes) -> None:
             form = _multipart(self.headers.get("content-type", ""), raw)
