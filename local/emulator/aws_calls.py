@@ -158,10 +158,7 @@ def canonical_physical_ids(template: Template) -> dict[str, str]:
         for logical_id in template.resources_of_type(kind):
             ids[logical_id] = physical_name(template, logical_id)
     for logical_id in template.resources_of_type("AWS::SecretsManager::Secret"):
-        name = ids[logical_id]
-        ids[logical_id] = (
-            f"arn:aws:secretsmanager:{template.region}:{ACCOUNT_ID}:secret:{name}{CANONICAL_SECRET_SUFFIX}"
-        )
+        ids[logical_id] = _secret_arn(ids[logical_id], template.region, {})
     return ids
 
 
