@@ -157,7 +157,8 @@ def validate(sam: str) -> None:
         list(pool.map(one, ("default", "prod")))
 
 
-def sam_build(sam: str, python: Path, template: Template, architecture: str) -> Path:
+def sam_build(sam: str, python: Path, template: Template, architecture: str) -> tuple[Path, Path]:
+    """``sam build`` of the staged sources; where it built, and the sources it staged."""
     out = WORK / architecture
     out.mkdir(parents=True, exist_ok=True)
     template_path = out / "template.json"
@@ -169,7 +170,7 @@ def sam_build(sam: str, python: Path, template: Template, architecture: str) -> 
          "--cached", "--cache-dir", str(out / "cache"), "--parallel"],
         sam_env(python), "sam build",
     )  # fmt: skip
-    return build_dir
+    return build_dir, sources
 
 
 def runtime_stand_in(python: Path) -> Path:
@@ -303,7 +304,7 @@ def check(sam: str, python: Path, architecture: str, sizes: bool) -> list[str]:
     tested = read_pins(CONSTRAINTS)
     report: list[str] = []
     started = time.monotonic()
-    build_dir = sam_build(sam, python, template, architecture)
+    build_dir, sources = sam_build(sam, python, template, architecture)
     report.append(f"sam build ({architecture}): {time.monotonic() - started:.0f} s")
     importable = architecture == machine_architecture()
     runtime = runtime_stand_in(python) if importable else None
@@ -344,7 +345,6 @@ def check(sam: str, python: Path, architecture: str, sizes: bool) -> list[str]:
         if importable
         else f"imports skipped: {architecture} artifacts do not run on this {machine_architecture()} machine"
     )
-    sources = WORK / architecture / "sources"  # as sam_build staged them
     carried = sum(
         check_layer_files(layer, sources / resource["Properties"]["ContentUri"], build_dir / layer / "python")
         for layer, resource in template.resources_of_type("AWS::Serverless::LayerVersion").items()
