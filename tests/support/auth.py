@@ -108,17 +108,13 @@ def lambda_context(function_name: str) -> Any:
 
 
 def rest_api_event(authorization: str | None, *, route: str = "POST /chatkit") -> dict[str, Any]:
-    """The authorizer event of a REST API (REQUEST authorizer) request: ``POST /chatkit``'s."""
+    """The authorizer event of a REST API (REQUEST authorizer) request: ``POST /chatkit``'s, as the
+    local gateway builds it."""
+    from local.emulator.events import rest_authorizer_event
+
     method, path = route.split(" ", 1)
-    return {
-        "type": "REQUEST",
-        "methodArn": f"arn:aws:execute-api:us-east-1:123456789012:abc123/dev/{method}{path}",
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {} if authorization is None else {"Authorization": authorization},
-        "requestContext": {"requestId": "req-rest", "resourcePath": path, "stage": "dev"},
-    }
+    headers = {} if authorization is None else {"Authorization": authorization}
+    return rest_authorizer_event(method, path, "", headers, resource=path, stage="dev")
 
 
 def http_api_event(authorization: str | None, *, route_key: str = "POST /mcp") -> dict[str, Any]:
