@@ -17,11 +17,10 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from local.standins.loopback import serve
+from local.standins.loopback import StandInHandler, serve
 
 CHROMIUM_ENV = "CHROMIUM_PATH"
 # Debian/Ubuntu package names first, then Chrome as installed on Linux and macOS laptops.
@@ -104,24 +103,16 @@ def serve_pages(
         for name, page in (pages or {}).items()
     }
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(StandInHandler):
         def do_GET(self) -> None:
             name = self.path.split("?", 1)[0].lstrip("/")
             text = texts.get(name)
-            body = (text or "not found").encode()
-            self.send_response(200 if text is not None else 404)
-            self.send_header("content-type", "text/html; charset=utf-8" if text is not None else "text/plain")
-            self.send_header("content-length", str(len(body)))
-            self.send_header("cache-control", "no-store")
-            for header, value in (headers or {}).get(name, {}).items():
-                self.send_header(header, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+            kind = "text/html; charset=utf-8" if text is not None else "text/plain"
+            self.answer(
+                200 if text is not None else 404,
+                (text or "not found").encode(),
+                {"content-type": kind, "cache-control": "no-store", **(headers or {}).get(name, {})},
+            )
 
     with serve(Handler) as url:
         yield PageServer(port=int(url.rsplit(":", 1)[1]), pages=texts)
