@@ -99,10 +99,7 @@ def send(app: Any, body: Any, user_id: str | None = "alice", **headers: str) -> 
 
 
 def create_thread(app: Any, message: str, user_id: str = "alice") -> tuple[str, list[dict[str, Any]]]:
-    response = send(app, {"type": "threads.create", "params": {"input": user_message(message)}}, user_id)
-    assert response.status_code == 200 and response.headers["content-type"] == "text/event-stream"
-    events = sse_events(response)
-    return events[0]["thread"]["id"], events
+    return create_thread_with(app, user_message(message), user_id)
 
 
 def create_thread_with(
@@ -110,6 +107,7 @@ def create_thread_with(
 ) -> tuple[str, list[dict[str, Any]]]:
     response = send(app, {"type": "threads.create", "params": {"input": message}}, user)
     assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/event-stream"
     events = sse_events(response)
     return events[0]["thread"]["id"], events
 
