@@ -1,5 +1,5 @@
 """A lock for what only one test process may do at a time (pytest -n runs several). Child
-processes the tests start are stopped with ``local.emulator.stack.stop``, as the bench stops its."""
+processes the tests start are stopped with ``local.emulator.runtime.stop``, as the bench stops its."""
 
 from __future__ import annotations
 
