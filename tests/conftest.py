@@ -37,7 +37,7 @@ def share_service_models() -> None:
     and ``mock_aws`` gives boto3 a new default session each time it starts; each new session would
     parse every service's model and the endpoint rules again (JSON files of megabytes), which was
     half of what an in-process function test cost. The models are read-only data: botocore shares
-    them between the clients of a session, and ``chatkit_backend.aws.renew`` between sessions.
+    them between the clients of a session, and ``chatkit_backend.aws.clients.renew`` between sessions.
     """
     botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 
