@@ -343,7 +343,8 @@ class _InProcess:
         # The loop every event runs on, over a selector that records when the loop sits idle.
         self.handler = load_handler(spec, asyncio.SelectorEventLoop(_IdleTimed(self._idle)))
         self.model = model
-        from chatkit_backend import aws as aws_clients  # the app's own module, imported by load_handler
+        # The app's own module, imported by load_handler.
+        from chatkit_backend.aws import clients as aws_clients
 
         self._requests: list[_Request] = []
         # Both of the app's DynamoDB clients: the store's and the tools', and the usage limits' (fail-fast).
