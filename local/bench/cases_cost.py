@@ -24,8 +24,6 @@ from __future__ import annotations
 import functools
 import io
 import json
-import math
-import os
 import statistics
 import sys
 import time
@@ -44,10 +42,13 @@ from local.bench.cases_turn import (
     _Request,
     _rounds,
     _store_openai_key,
+    dynamodb_recorder,
+    load_function,
+    modelled_ms,
 )
 from local.bench.dynamodb_units import index_writes, item_size, read_units, write_units
 from local.bench.load import LOAD_CALLS_PER_MINUTE, LoadGroup, Row, dev_stack, mcp_request, user_tokens
-from local.bench.prices import PRICES
+from local.bench.prices import PRICES, billed_ms, gb_second_usd, lambda_call_usd
 
 GROUP = "cost in AWS (us-east-1 list prices, the model not counted)"
 TURNS = 20
@@ -55,8 +56,6 @@ CALLS = 20
 GB = 1024**3
 HOURS_A_MONTH = 730
 SECONDS_A_MONTH = HOURS_A_MONTH * 3600
-# Tables with a local secondary index (all project every attribute), by the index's sort key.
-INDEX_KEYS = {"ChatKitTable": "order_key", "TasksTable": "status_task_id", "ThreadsTable": "updated_at"}
 # A chat turn's token is checked at most once a minute per token (the authorizer's cache,
 # ReauthorizeEvery: 60); a user's turns come one every ~30 s, so every other turn pays one.
 AUTHORIZER_CALLS_PER_TURN = 0.5
@@ -123,16 +122,14 @@ def cost_group() -> LoadGroup:
                 script_turn()
                 as_given = floor.replay(model.requests[sent : sent + 2], as_given=True)
                 if index >= WARM_UP:
-                    own = turn.took_ms - turn.waited_ms - as_given
-                    usage = aws.units([r for batch in turn.rounds for r in batch])
-                    usage.memory_mb = _memory("ChatKitFunction")
-                    usage.own_ms = own
-                    usage.lambda_ms = math.ceil(own + len(turn.waited_rounds) * DYNAMODB_ROUND_TRIP_MS)
-                    usage.logged_bytes = len(printed.getvalue().encode()) + _platform_bytes(
-                        usage.lambda_ms, usage.memory_mb
+                    usage = aws.usage(
+                        [r for batch in turn.rounds for r in batch],
+                        memory_mb=_memory("ChatKitFunction"),
+                        own_ms=turn.took_ms - turn.waited_ms - as_given,
+                        round_trips=len(turn.waited_rounds),
+                        printed=printed.getvalue(),
+                        streamed_bytes=local.last_body_bytes,
                     )
-                    usage.metric_series = _metric_series(printed.getvalue())
-                    usage.streamed_bytes = local.last_body_bytes
                     turns.append(usage)
             floor.close()
             local.close()
@@ -149,6 +146,28 @@ class _Aws:
 
         self.client = LocalAws(state["aws_endpoint_url"], state["region"]).client("dynamodb")
         self.tables = {physical: logical for logical, physical in state["resources"].items()}
+        self.index_keys = _index_keys()
+
+    def usage(
+        self,
+        requests: list[_Request],
+        *,
+        memory_mb: int,
+        own_ms: float,
+        round_trips: int,
+        printed: str,
+        streamed_bytes: int,
+    ) -> Usage:
+        """One request's usage: its DynamoDB units, its billed duration in AWS as the turn group
+        models it, what it and Lambda print, what it streams."""
+        usage = self.units(requests)
+        usage.memory_mb = memory_mb
+        usage.own_ms = own_ms
+        usage.lambda_ms = billed_ms(modelled_ms(own_ms, round_trips))
+        usage.logged_bytes = len(printed.encode()) + _platform_bytes(usage.lambda_ms, memory_mb)
+        usage.metric_series = _metric_series(printed)
+        usage.streamed_bytes = streamed_bytes
+        return usage
 
     def units(self, requests: list[_Request]) -> Usage:
         usage = Usage()
@@ -162,7 +181,7 @@ class _Aws:
     def _units(self, operation: str, params: dict[str, Any]) -> tuple[float, float, str]:
         table = params.get("TableName") or next(iter(params.get("RequestItems") or {}), "")
         logical = self.tables.get(table, table)
-        index_key = INDEX_KEYS.get(logical)
+        index_key = self.index_keys.get(logical)
         if operation == "GetItem":
             item = self.client.get_item(TableName=table, Key=params["Key"], ConsistentRead=True).get(
                 "Item", {}
@@ -214,7 +233,7 @@ class _Aws:
             for each in params["TransactItems"]:
                 put = each["Put"]
                 name = self.tables.get(put["TableName"], put["TableName"])
-                units, how = self._put(name, INDEX_KEYS.get(name), put["Item"], transactional=True)
+                units, how = self._put(name, self.index_keys.get(name), put["Item"], transactional=True)
                 total += units
                 parts.append(how)
             return 0, total, "TransactWriteItems: " + "; ".join(parts)
@@ -238,26 +257,16 @@ class _Aws:
 def _tool_calls(state: dict[str, Any], aws: _Aws) -> dict[str, Usage]:
     """Each MCP tool through McpFunction's handler in this process (its own environment), on the
     user's three tasks: median usage per tool."""
-    from chatkit_backend.aws import clients as aws_clients
-
     from local.emulator.events import http_event
-    from local.emulator.runtime import LambdaContext, function_environment, load_handler
-    from local.template import Template
+    from local.emulator.runtime import LambdaContext
 
-    template = Template.from_environment(dict(os.environ))
-    template.physical_ids = dict(state["resources"])
-    spec = template.functions()["McpFunction"]
-    os.environ.update(
-        {**function_environment(spec, {}, state["region"]), "AWS_ENDPOINT_URL": state["aws_endpoint_url"]}
-    )
-    handler = load_handler(spec)
+    # Its environment stays in os.environ, over ChatKitFunction's, until _InProcess.close.
+    mcp = load_function(state, "McpFunction")
+    spec, handler = mcp.spec, mcp.handler
     user = "bench-cost-mcp"
     token = user_tokens(state, [user])[user]
     _InProcess.seed_tasks(user)
-    requests: list[_Request] = []
-    recorder = _Recorder(requests)
-    for fail_fast in (False, True):
-        recorder.register(aws_clients.client("dynamodb", fail_fast=fail_fast).meta.events)
+    requests = dynamodb_recorder().requests
     usage: dict[str, list[Usage]] = {tool: [] for tool in TOOLS}
     for index in range(WARM_UP + CALLS):
         # A task's life: listed among the user's three, added, completed, renamed, deleted again.
@@ -283,17 +292,15 @@ def _tool_calls(state: dict[str, Any], aws: _Aws) -> dict[str, Usage]:
                 task_id = json.loads(answer["body"])["result"]["structuredContent"]["task_id"]
             if index < WARM_UP:
                 continue
-            rounds = _rounds(requests)
             waited = sum((r.ended - r.began) for r in requests) * 1000
-            each = aws.units(requests)
-            each.memory_mb = spec.memory_mb
-            each.own_ms = max(0.0, took - waited)
-            each.lambda_ms = math.ceil(each.own_ms + len(rounds) * DYNAMODB_ROUND_TRIP_MS)
-            each.metric_series = _metric_series(printed.getvalue())
-            each.logged_bytes = len(printed.getvalue().encode()) + _platform_bytes(
-                each.lambda_ms, spec.memory_mb
+            each = aws.usage(
+                requests,
+                memory_mb=spec.memory_mb,
+                own_ms=max(0.0, took - waited),
+                round_trips=len(_rounds(requests)),
+                printed=printed.getvalue(),
+                streamed_bytes=len(answer["body"].encode()),
             )
-            each.streamed_bytes = len(answer["body"].encode())
             usage[tool].append(each)
     return {tool: _median(values) for tool, values in usage.items()}
 
@@ -301,21 +308,11 @@ def _tool_calls(state: dict[str, Any], aws: _Aws) -> dict[str, Usage]:
 def _authorizer_ms(state: dict[str, Any]) -> float:
     """The authorizer's warm check of a user token (the REST API's REQUEST event), in ms."""
     from local.emulator.events import rest_authorizer_event
-    from local.emulator.runtime import LambdaContext, function_environment, load_handler
-    from local.template import Template
+    from local.emulator.runtime import LambdaContext
 
-    template = Template.from_environment(dict(os.environ))
-    template.physical_ids = dict(state["resources"])
-    spec = template.functions()["AuthorizerFunction"]
-    saved = dict(os.environ)
-    os.environ.update(
-        {**function_environment(spec, {}, state["region"]), "AWS_ENDPOINT_URL": state["aws_endpoint_url"]}
-    )
-    try:
-        handler = load_handler(spec)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    authorizer = load_function(state, "AuthorizerFunction")
+    authorizer.restore_environment()
+    spec, handler = authorizer.spec, authorizer.handler
     token = user_tokens(state, ["bench-cost-authorizer"])["bench-cost-authorizer"]
     event = rest_authorizer_event(
         "POST", "/chatkit", "", {"Authorization": f"Bearer {token}"}, resource="/chatkit", stage="dev"
@@ -327,30 +324,6 @@ def _authorizer_ms(state: dict[str, Any]) -> float:
         if index >= WARM_UP:
             took.append((time.perf_counter() - started) * 1000)
     return statistics.median(took)
-
-
-class _Recorder:
-    """DynamoDB requests as botocore builds them, and when each was under way."""
-
-    def __init__(self, requests: list[_Request]) -> None:
-        self.requests = requests
-
-    def register(self, events: Any) -> None:
-        events.register("before-parameter-build.dynamodb", self._building)
-        events.register("before-call.dynamodb", self._started)
-        events.register("after-call.dynamodb", self._finished)
-
-    @staticmethod
-    def _building(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        context["cost_request"] = (model.name, params)
-
-    @staticmethod
-    def _started(context: dict[str, Any], **_: Any) -> None:
-        context["cost_started"] = time.perf_counter()
-
-    def _finished(self, context: dict[str, Any], **_: Any) -> None:
-        operation, params = context["cost_request"]
-        self.requests.append(_Request(operation, params, context["cost_started"], time.perf_counter()))
 
 
 @contextmanager
@@ -414,6 +387,22 @@ def _memory(logical_id: str) -> int:
     return int(_template().functions()[logical_id].memory_mb)
 
 
+@functools.cache
+def _index_keys() -> dict[str, str]:
+    """Each table with a secondary index, by the index's sort key: what the unit rules count an
+    index entry by, for one index a table projecting every attribute."""
+    keys = {}
+    for logical_id, table in _template().resources_of_type("AWS::DynamoDB::Table").items():
+        properties = table.get("Properties", {})
+        for index in properties.get("LocalSecondaryIndexes", []) + properties.get(
+            "GlobalSecondaryIndexes", []
+        ):
+            if logical_id in keys or index["Projection"]["ProjectionType"] != "ALL":
+                raise ValueError(f"{logical_id}: no unit rule for its indexes (one, projecting ALL)")
+            [keys[logical_id]] = [k["AttributeName"] for k in index["KeySchema"] if k["KeyType"] == "RANGE"]
+    return keys
+
+
 def _median(values: list[Usage]) -> Usage:
     middle = sorted(values, key=lambda u: u.lambda_ms)[len(values) // 2]
     return Usage(
@@ -453,13 +442,12 @@ class Line:
 
 def chat_lines(turn: Usage, authorizer_ms: float) -> list[Line]:
     p = PRICES
-    gb = turn.memory_mb / 1024
-    authorizer_gb = _memory("AuthorizerFunction") / 1024
-    authorizer_billed = max(1, math.ceil(authorizer_ms))
+    authorizer_mb = _memory("AuthorizerFunction")
+    authorizer_billed = billed_ms(authorizer_ms)
     logged = (
         turn.logged_bytes
         + _access_log_bytes("rest")
-        + AUTHORIZER_CALLS_PER_TURN * _platform_bytes(authorizer_billed, _memory("AuthorizerFunction"))
+        + AUTHORIZER_CALLS_PER_TURN * _platform_bytes(authorizer_billed, authorizer_mb)
     )
     return [
         Line(
@@ -474,14 +462,12 @@ def chat_lines(turn: Usage, authorizer_ms: float) -> list[Line]:
         ),
         Line(
             "Lambda ChatKitFunction: duration",
-            1000 * turn.lambda_ms / 1000 * gb * p["lambda_arm_gb_second"],
+            turn.lambda_ms * gb_second_usd(turn.memory_mb),
             f"{turn.lambda_ms:.0f} ms billed x {turn.memory_mb} MB (own work + round trips x {DYNAMODB_ROUND_TRIP_MS:.0f} ms)",
         ),
         Line(
             "Lambda authorizer (cached 60 s)",
-            1000
-            * AUTHORIZER_CALLS_PER_TURN
-            * (p["lambda_request"] + authorizer_billed / 1000 * authorizer_gb * p["lambda_arm_gb_second"]),
+            1000 * AUTHORIZER_CALLS_PER_TURN * lambda_call_usd(authorizer_mb, authorizer_ms),
             f"{AUTHORIZER_CALLS_PER_TURN} calls a turn x {authorizer_billed} ms billed ({authorizer_ms:.2f} ms warm)",
         ),
         *_dynamodb_lines(turn),
@@ -506,7 +492,6 @@ def tool_lines(calls: dict[str, Usage]) -> list[Line]:
         logged_bytes=round(statistics.mean(u.logged_bytes for u in calls.values())),
         streamed_bytes=round(statistics.mean(u.streamed_bytes for u in calls.values())),
     )
-    gb = mix.memory_mb / 1024
     logged = mix.logged_bytes + _access_log_bytes("http")
     per_tool = ", ".join(f"{tool} {u.read_units:g} RRU + {u.write_units:g} WRU" for tool, u in calls.items())
     return [
@@ -518,7 +503,7 @@ def tool_lines(calls: dict[str, Usage]) -> list[Line]:
         Line("Lambda McpFunction: requests", 1000 * p["lambda_request"], "1 invocation a call"),
         Line(
             "Lambda McpFunction: duration",
-            1000 * mix.lambda_ms / 1000 * gb * p["lambda_arm_gb_second"],
+            mix.lambda_ms * gb_second_usd(mix.memory_mb),
             f"{mix.lambda_ms:.1f} ms billed x {mix.memory_mb} MB (the five tools' mean)",
         ),
         Line(
@@ -580,11 +565,7 @@ def fixed_monthly(metric_series: int) -> list[Line]:
     """What the stack costs a month whatever its traffic (``per_thousand`` holds the monthly USD)."""
     template = _template()
     p = PRICES
-    snapstart = [
-        spec
-        for spec in template.functions().values()
-        if "SnapStart" in template.body["Resources"][spec.logical_id]["Properties"]
-    ]
+    snapstart = [spec for spec in template.functions().values() if spec.snap_start]
     cache = (
         sum(spec.memory_mb / 1024 for spec in snapstart) * SECONDS_A_MONTH * p["snapstart_cache_gb_second"]
     )
@@ -615,7 +596,7 @@ def _rows(turn: Usage, calls: dict[str, Usage], authorizer_ms: float) -> list[Ro
         for line in chat
     ]
     chat_total = sum(line.per_thousand for line in chat)
-    model_second = 1000 * turn.memory_mb / 1024 * PRICES["lambda_arm_gb_second"]
+    model_second = 1000 * gb_second_usd(turn.memory_mb)
     rows.append(
         Row(
             GROUP,

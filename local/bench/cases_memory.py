@@ -22,9 +22,10 @@ from pathlib import Path
 
 from local.bench.cases_auth import EDDSA_EVENT, JWKS_ENV
 from local.bench.cases_mcp import UNLIMITED, store_user_secret, tokened
+from local.bench.cases_turn import ROUND_TRIP_TARGET, _environment, _store_openai_key, modelled_ms
 from local.bench.cpu_share import share_of
 from local.bench.load import LOAD_CALLS_PER_MINUTE, LoadGroup, Row, dev_stack
-from local.bench.prices import lambda_call_usd
+from local.bench.prices import gb_second_usd, lambda_call_usd
 from local.bench.runner import Case, run_probe
 from local.template import Template
 
@@ -34,8 +35,7 @@ SIZES = {
     "ChatKitFunction": (512, 1024, 1769),
 }
 TURNS = 20
-ROUND_TRIPS = 3  # a turn with one tool call waits for 2 + 1 (the turn group's row)
-DYNAMODB_ROUND_TRIP_MS = 10.0
+ROUND_TRIPS = ROUND_TRIP_TARGET + 1  # a turn with one tool call (the turn group's row)
 TEMPLATE = {logical_id: spec.memory_mb for logical_id, spec in Template.load().functions().items()}
 
 
@@ -75,7 +75,6 @@ TURN_GROUP = "memory: ChatKitFunction, a warm turn (list_tasks + answer)"
 
 def turn_group() -> LoadGroup:
     def measure(url: str, tokens_for: Callable[[list[str]], dict[str, str]]) -> list[Row]:
-        from local.bench.cases_turn import _environment, _store_openai_key
         from local.standins.openai import call, fake_responses, text
 
         def answer(request: dict) -> object:
@@ -105,9 +104,9 @@ def turn_group() -> LoadGroup:
                         )
                     )
                     busy = statistics.median(report["busy_ms"])
-                    billed = busy + ROUND_TRIPS * DYNAMODB_ROUND_TRIP_MS
+                    billed = modelled_ms(busy, ROUND_TRIPS)
                     per_thousand = 1000 * lambda_call_usd(size, billed)
-                    per_second = 1000 * (lambda_call_usd(size, 1000) - lambda_call_usd(size, 0))
+                    per_second = 1000 * gb_second_usd(size)
                     rows.append(
                         Row(
                             TURN_GROUP,

@@ -60,11 +60,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from local import sse
 from local.bench.load import LOAD_CALLS_PER_MINUTE, LoadGroup, Row, dev_stack, user_tokens
+
+if TYPE_CHECKING:
+    from local.template import FunctionSpec
 
 GROUP = "chat turn through make dev: list_tasks + answer (instant Responses stand-in)"
 TURNS = 40
@@ -76,6 +79,12 @@ ROUND_TRIP_TARGET = 2  # round trips a turn may wait for, plus one per tool call
 # single-digit milliseconds" (AWS re:Post Knowledge Center, read 2026-12-06; docs/latency.md):
 # the model takes the top of that range for every round trip, Query and BatchWriteItem included.
 DYNAMODB_ROUND_TRIP_MS = 10.0
+
+
+def modelled_ms(own_ms: float, round_trips: float) -> float:
+    """A request's time in AWS: the server's own work + the DynamoDB round trips it waits for, each
+    at ``DYNAMODB_ROUND_TRIP_MS``."""
+    return own_ms + round_trips * DYNAMODB_ROUND_TRIP_MS
 
 
 def turn_group(turns: int = TURNS) -> LoadGroup:
@@ -148,9 +157,7 @@ def turn_group(turns: int = TURNS) -> LoadGroup:
         last = in_process[-1]
         counted = ", ".join(f"{name} ×{count}" for name, count in sorted(requests.items()))
         total = sum(requests.values())
-        modelled = [
-            own + len(t.waited_rounds) * DYNAMODB_ROUND_TRIP_MS for own, t in zip(own_work, in_process)
-        ]
+        modelled = [modelled_ms(own, len(t.waited_rounds)) for own, t in zip(own_work, in_process)]
         return [
             Row(
                 GROUP,
@@ -314,6 +321,95 @@ class _FloorClient:
         self.client.close()
 
 
+@dataclass
+class LoadedFunction:
+    """A function's handler loaded in this process, its environment in ``os.environ``."""
+
+    spec: FunctionSpec
+    handler: Callable[[dict[str, Any], Any], Any]
+    environ_before: dict[str, str]
+
+    def restore_environment(self) -> None:
+        """``os.environ`` as it was before the function's environment went in."""
+        os.environ.clear()
+        os.environ.update(self.environ_before)
+
+
+def load_function(state: dict[str, Any], logical_id: str, loop: Any = None) -> LoadedFunction:
+    """``logical_id``'s handler loaded in this process (``local.emulator.runtime.load_handler``; a
+    web app's events on ``loop``) on the stack in ``state``, with the function's environment and
+    the stack's AWS in ``os.environ`` (the function reads some of it per request) until
+    ``restore_environment``."""
+    from local.emulator.resources import FAKE_CREDENTIALS
+    from local.emulator.runtime import function_environment, load_handler
+    from local.template import Template
+
+    # The variables `make dev` was started with (the stand-in's URL, the lifted limits).
+    template = Template.from_environment(dict(os.environ))
+    template.physical_ids = dict(state["resources"])
+    spec = template.functions()[logical_id]
+    # LocalAws(...).environment(), written out: importing local.emulator.stack (moto, boto3) would
+    # add some 10 MB to the memory group's probe process, whose peak RSS it reports.
+    aws = {
+        **FAKE_CREDENTIALS,
+        "AWS_ENDPOINT_URL": state["aws_endpoint_url"],
+        "AWS_DEFAULT_REGION": state["region"],
+    }
+    before = dict(os.environ)
+    os.environ.update(function_environment(spec, aws, state["region"]))
+    try:
+        return LoadedFunction(spec, load_handler(spec, loop), before)
+    except BaseException:
+        os.environ.clear()
+        os.environ.update(before)
+        raise
+
+
+class DynamoDBRecorder:
+    """The app's DynamoDB requests as botocore builds them, and when each was under way
+    (``requests``; whoever reads them clears the list first)."""
+
+    def __init__(self, clients: tuple[Any, ...]) -> None:
+        self.clients = clients  # kept: their ids key the recorder
+        self.requests: list[_Request] = []
+        for client in clients:
+            events = client.meta.events
+            events.register("before-parameter-build.dynamodb", self._building)
+            events.register("before-call.dynamodb", self._started)
+            events.register("after-call.dynamodb", self._finished)
+
+    @staticmethod
+    def _building(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        # The call's own keyword arguments, not copied: nothing changes them once they are sent.
+        context["bench_request"] = (model.name, params)
+
+    @staticmethod
+    def _started(context: dict[str, Any], **_: Any) -> None:
+        context["bench_started"] = time.perf_counter()
+
+    def _finished(self, context: dict[str, Any], **_: Any) -> None:
+        operation, params = context["bench_request"]
+        began = context.get("bench_started", time.perf_counter())
+        self.requests.append(_Request(operation, params, began, time.perf_counter()))
+
+
+_recorders: dict[tuple[int, ...], DynamoDBRecorder] = {}
+
+
+def dynamodb_recorder() -> DynamoDBRecorder:
+    """The recorder on the app's DynamoDB clients (the store's and the tools', and the usage
+    limits' fail-fast one), once per client: the clients are cached for the process, and a second
+    recorder on them would time every request again."""
+    # The app's own module, imported by load_function.
+    from chatkit_backend.aws import clients as aws_clients
+
+    clients = tuple(aws_clients.client("dynamodb", fail_fast=fail_fast) for fail_fast in (False, True))
+    key = tuple(id(client) for client in clients)
+    if key not in _recorders:
+        _recorders[key] = DynamoDBRecorder(clients)
+    return _recorders[key]
+
+
 class _InProcess:
     """ChatKitFunction's ASGI app in this process, called as the Lambda Web Adapter calls it, on
     the stack's moto and the stand-in; its DynamoDB requests timed on botocore's events, its event
@@ -323,48 +419,14 @@ class _InProcess:
     USER = "bench-turn-in-process"
 
     def __init__(self, state: dict[str, Any], model: Any) -> None:
-        from local.emulator.resources import FAKE_CREDENTIALS
-        from local.emulator.runtime import function_environment, load_handler
-        from local.template import Template
-
-        # The variables `make dev` was started with (the stand-in's URL, the lifted limit).
-        template = Template.from_environment(dict(os.environ))
-        template.physical_ids = dict(state["resources"])
-        spec = template.functions()["ChatKitFunction"]
-        aws = {
-            **FAKE_CREDENTIALS,
-            "AWS_ENDPOINT_URL": state["aws_endpoint_url"],
-            "AWS_DEFAULT_REGION": state["region"],
-        }
-        # The function's environment while it runs here (it reads some of it per request).
-        self._saved = dict(os.environ)
-        os.environ.update(function_environment(spec, aws, state["region"]))
         self._idle: Spans = []
         # The loop every event runs on, over a selector that records when the loop sits idle.
-        self.handler = load_handler(spec, asyncio.SelectorEventLoop(_IdleTimed(self._idle)))
+        self._function = load_function(
+            state, "ChatKitFunction", asyncio.SelectorEventLoop(_IdleTimed(self._idle))
+        )
+        self.handler = self._function.handler
         self.model = model
-        # The app's own module, imported by load_handler.
-        from chatkit_backend.aws import clients as aws_clients
-
-        self._requests: list[_Request] = []
-        # Both of the app's DynamoDB clients: the store's and the tools', and the usage limits' (fail-fast).
-        for fail_fast in (False, True):
-            events = aws_clients.client("dynamodb", fail_fast=fail_fast).meta.events
-            events.register("before-parameter-build.dynamodb", self._building)
-            events.register("before-call.dynamodb", self._started)
-            events.register("after-call.dynamodb", self._finished)
-
-    def _building(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        # The call's own keyword arguments, not copied: nothing changes them once they are sent.
-        context["bench_request"] = (model.name, params)
-
-    def _started(self, context: dict[str, Any], **_: Any) -> None:
-        context["bench_started"] = time.perf_counter()
-
-    def _finished(self, context: dict[str, Any], **_: Any) -> None:
-        operation, params = context["bench_request"]
-        began = context.get("bench_started", time.perf_counter())
-        self._requests.append(_Request(operation, params, began, time.perf_counter()))
+        self.recorder = dynamodb_recorder()
 
     def _post(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         from local.emulator.events import rest_request_context
@@ -402,7 +464,8 @@ class _InProcess:
         tasks.complete_task(user_id, tasks.add_task(user_id, "Pay rent", None).task_id)
 
     def turn(self, thread_id: str, message: str) -> _Turn:
-        self._requests.clear()
+        requests = self.recorder.requests
+        requests.clear()
         self._idle.clear()
         self._post(
             {
@@ -415,9 +478,9 @@ class _InProcess:
         model = _merged(span for span in spans if started <= span[0] <= ended)
         # Waiting for DynamoDB: a request under way, the loop idle, and no model call under way.
         waiting = _without(
-            _overlap(_merged((r.began, r.ended) for r in self._requests), _merged(self._idle)), model
+            _overlap(_merged((r.began, r.ended) for r in requests), _merged(self._idle)), model
         )
-        rounds = _rounds(self._requests)
+        rounds = _rounds(requests)
         waited = [
             batch
             for batch in rounds
@@ -426,8 +489,7 @@ class _InProcess:
         return _Turn((ended - started) * 1000, _length(waiting) * 1000, rounds, waited)
 
     def close(self) -> None:
-        os.environ.clear()
-        os.environ.update(self._saved)
+        self._function.restore_environment()
 
 
 Spans = list[tuple[float, float]]

@@ -6,6 +6,8 @@ day it was read; free tiers are not applied.
 
 from __future__ import annotations
 
+import math
+
 PRICES = {
     "lambda_request": 0.20 / 1e6,
     "lambda_arm_gb_second": 0.0000133334,
@@ -28,7 +30,16 @@ PRICES = {
 }
 
 
+def billed_ms(duration_ms: float) -> int:
+    """What Lambda bills for ``duration_ms``: whole milliseconds, at least one."""
+    return max(1, math.ceil(duration_ms))
+
+
+def gb_second_usd(memory_mb: int) -> float:
+    """One second of a function at ``memory_mb`` (arm64)."""
+    return memory_mb / 1024 * PRICES["lambda_arm_gb_second"]
+
+
 def lambda_call_usd(memory_mb: int, duration_ms: float) -> float:
-    """One invocation of ``duration_ms`` at ``memory_mb`` (arm64): Lambda bills whole milliseconds."""
-    billed = max(1, -(-duration_ms // 1))
-    return PRICES["lambda_request"] + billed / 1000 * memory_mb / 1024 * PRICES["lambda_arm_gb_second"]
+    """One invocation of ``duration_ms`` at ``memory_mb`` (arm64), billed as Lambda bills it."""
+    return PRICES["lambda_request"] + billed_ms(duration_ms) / 1000 * gb_second_usd(memory_mb)

@@ -16,7 +16,6 @@ them alike and the ratios stay meaningful where absolute times do not.
 from __future__ import annotations
 
 import json
-import math
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from local.bench.cpu_share import cpu_share, share_of
-from local.bench.prices import lambda_call_usd
+from local.bench.prices import billed_ms, lambda_call_usd
 from local.build.lock import LOCK_NAME, artifacts, read_pins
 from local.emulator.runtime import function_environment
 from local.emulator.stack import LocalAws
@@ -255,7 +254,7 @@ def table(results: list[Result]) -> str:
 
 def lambda_cost(memory_mb: int, duration_ms: float) -> str:
     """What a call of ``duration_ms`` costs at ``memory_mb``: Lambda bills whole milliseconds."""
-    billed = max(1, math.ceil(duration_ms))
+    billed = billed_ms(duration_ms)
     return (
         f"{memory_mb} MB x {billed} ms billed = {billed * memory_mb / 1024:.1f} GB-ms: "
         f"${1e6 * lambda_call_usd(memory_mb, duration_ms):.2f} per million calls"
